@@ -1,0 +1,96 @@
+// Hubble's JSON output: the proto3 JSON mapping exactly as Go's protojson (and so
+// `hubble observe -o json`) prints it. Not hand-written: ts-proto messages are encoded to
+// bytes, decoded by @bufbuild/protobuf against our descriptor set, and printed by its
+// conformant toJson. Meant for CLI output and exporters, not for the per-packet path.
+import {
+  createFileRegistry,
+  fromBinary,
+  fromJson,
+  toBinary,
+  toJson,
+  type DescMessage,
+  type FileRegistry,
+  type JsonValue,
+} from "@bufbuild/protobuf";
+import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
+import { loadDescriptorSet } from "../api/descriptors.js";
+import { Flow } from "../api/flow/flow.js";
+import { GetFlowsResponse } from "../api/observer/observer.js";
+
+export type { JsonValue } from "@bufbuild/protobuf";
+
+/** Anything with a ts-proto style `encode`: every generated message namespace fits. */
+export interface MessageEncoder<T> {
+  encode(message: T): { finish(): Uint8Array };
+}
+
+export type ProtoJsonErrorCode = "UNKNOWN_MESSAGE_TYPE" | "INVALID_WIRE_DATA" | "INVALID_JSON";
+
+/** The one error type this module throws; `code` is stable, the message says what to fix. */
+export class ProtoJsonError extends Error {
+  readonly code: ProtoJsonErrorCode;
+
+  constructor(code: ProtoJsonErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ProtoJsonError";
+    this.code = code;
+  }
+}
+
+let registry: FileRegistry | undefined;
+
+/** All messages of our protos plus the well-known types, for Any and nested lookups. */
+export function protoJsonRegistry(): FileRegistry {
+  registry ??= createFileRegistry(fromBinary(FileDescriptorSetSchema, loadDescriptorSet()));
+  return registry;
+}
+
+function messageDescriptor(typeName: string): DescMessage {
+  const desc = protoJsonRegistry().getMessage(typeName);
+  if (desc === undefined) {
+    throw new ProtoJsonError(
+      "UNKNOWN_MESSAGE_TYPE",
+      `unknown message type "${typeName}": use a fully qualified name such as "flow.Flow" from proto/`,
+    );
+  }
+  return desc;
+}
+
+/**
+ * Prints binary-encoded `typeName` (e.g. "flow.Flow") as protojson with proto field names:
+ * enums by name, unset fields left out, 64-bit integers as strings, RFC 3339 timestamps.
+ */
+export function toProtoJson(typeName: string, bytes: Uint8Array): JsonValue {
+  const desc = messageDescriptor(typeName);
+  let message;
+  try {
+    message = fromBinary(desc, bytes);
+  } catch (cause) {
+    throw new ProtoJsonError("INVALID_WIRE_DATA", `bytes are not a valid ${typeName}: ${String(cause)}`, { cause });
+  }
+  return toJson(desc, message, { useProtoFieldName: true, registry: protoJsonRegistry() });
+}
+
+/** Parses protojson (proto or camelCase field names) into the binary encoding of `typeName`. */
+export function fromProtoJson(typeName: string, json: JsonValue): Uint8Array {
+  const desc = messageDescriptor(typeName);
+  try {
+    return toBinary(desc, fromJson(desc, json, { registry: protoJsonRegistry() }));
+  } catch (cause) {
+    throw new ProtoJsonError("INVALID_JSON", `JSON is not a valid ${typeName}: ${String(cause)}`, { cause });
+  }
+}
+
+/** Prints any generated message: `messageToJson(Flow, "flow.Flow", flow)`. */
+export function messageToJson<T>(encoder: MessageEncoder<T>, typeName: string, message: T): JsonValue {
+  return toProtoJson(typeName, encoder.encode(message).finish());
+}
+
+export function flowToJson(flow: Flow): JsonValue {
+  return messageToJson(Flow, "flow.Flow", flow);
+}
+
+/** One line of `hubble observe -o json`: `{"flow": {...}, "node_name": ..., "time": ...}`. */
+export function getFlowsResponseToJson(response: GetFlowsResponse): JsonValue {
+  return messageToJson(GetFlowsResponse, "observer.GetFlowsResponse", response);
+}
