@@ -1,0 +1,120 @@
+// One way to configure a command: a table of settings read from flags, a YAML --config file, then defaults.
+import { readFileSync } from 'node:fs';
+import { parseDocument } from 'yaml';
+
+/** A setting as the user sees it: the flag `--name` and the YAML key `name` are the same string. */
+export interface SettingSpec {
+  name: string;
+  description: string;
+  /** A duration resolves to milliseconds. */
+  kind: 'string' | 'strings' | 'integer' | 'boolean' | 'duration';
+  default?: string | string[] | number | boolean;
+  /** Placeholder in --help, e.g. HOST:PORT. */
+  value?: string;
+}
+
+export type SettingValue = string | string[] | number | boolean | undefined;
+export type Settings = Record<string, SettingValue>;
+
+/** A configuration problem the user must fix; the CLI prints the message and exits 2. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/**
+ * Merges flags given on the command line over the --config file over defaults.
+ * `cli` holds only the flags the user actually typed (keyed by setting name).
+ */
+export function resolveSettings(specs: readonly SettingSpec[], cli: Settings, configFile?: string): Settings {
+  const fromFile = configFile === undefined ? {} : readConfigFile(specs, configFile);
+  const out: Settings = {};
+  for (const spec of specs) {
+    const raw = cli[spec.name] ?? fromFile[spec.name] ?? spec.default;
+    out[spec.name] = raw === undefined ? undefined : coerce(spec, raw, cli[spec.name] !== undefined ? `--${spec.name}` : `${configFile}: ${spec.name}`);
+  }
+  return out;
+}
+
+function readConfigFile(specs: readonly SettingSpec[], path: string): Settings {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${path}: ${(err as Error).message}`);
+  }
+  const doc = parseDocument(text);
+  if (doc.errors.length > 0) {
+    const e = doc.errors[0]!;
+    const where = e.linePos?.[0] ? `:${e.linePos[0].line}` : '';
+    throw new ConfigError(`config file ${path}${where}: ${e.message.split('\n')[0]}`);
+  }
+  const data: unknown = doc.toJS();
+  if (data === null || data === undefined) return {};
+  if (typeof data !== 'object' || Array.isArray(data)) {
+    throw new ConfigError(`config file ${path}: expected a mapping of setting names to values`);
+  }
+  const known = new Set(specs.map((s) => s.name));
+  for (const key of Object.keys(data)) {
+    if (!known.has(key)) {
+      throw new ConfigError(`config file ${path}: unknown setting "${key}" (known: ${[...known].sort().join(', ')})`);
+    }
+  }
+  return data as Settings;
+}
+
+function coerce(spec: SettingSpec, raw: unknown, where: string): SettingValue {
+  switch (spec.kind) {
+    case 'string':
+      if (typeof raw === 'string' || typeof raw === 'number') return String(raw);
+      break;
+    case 'strings':
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw as string[];
+      if (typeof raw === 'string') return [raw];
+      break;
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (raw === 'true' || raw === 'false') return raw === 'true';
+      break;
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\d+$/.test(raw) ? Number(raw) : NaN;
+      if (Number.isSafeInteger(n) && n >= 0) return n;
+      break;
+    }
+    case 'duration': {
+      if (typeof raw === 'number' || typeof raw === 'string') return parseDurationMs(String(raw), where);
+      break;
+    }
+  }
+  throw new ConfigError(`${where}: expected ${describeKind(spec.kind)}, got ${JSON.stringify(raw)}`);
+}
+
+function describeKind(kind: SettingSpec['kind']): string {
+  switch (kind) {
+    case 'strings':
+      return 'a string or a list of strings';
+    case 'integer':
+      return 'a non-negative integer';
+    case 'duration':
+      return 'a duration such as 500ms, 10s, 5m or 1h';
+    default:
+      return `a ${kind}`;
+  }
+}
+
+const DURATION_UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** Parses Go-style durations ("1m30s", "500ms", "2h"); a bare number means seconds. */
+export function parseDurationMs(text: string, where = 'duration'): number {
+  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
+  const re = /(\d+(?:\.\d+)?)(ms|s|m|h)/gy;
+  let total = 0;
+  let matched = 0;
+  for (let m = re.exec(text); m !== null; m = re.exec(text)) {
+    total += Number(m[1]) * DURATION_UNITS_MS[m[2]!]!;
+    matched = re.lastIndex;
+  }
+  if (matched === 0 || matched !== text.length) {
+    throw new ConfigError(`${where}: "${text}" is not a duration (use e.g. 500ms, 10s, 5m, 1h30m)`);
+  }
+  return Math.round(total);
+}

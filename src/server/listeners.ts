@@ -1,0 +1,85 @@
+// Where a gRPC server listens: the local unix socket and an optional TCP address with TLS or mTLS.
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import { connect } from 'node:net';
+import { dirname } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { ConfigError } from './config.js';
+
+export interface TlsFiles {
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  /** Client CA bundles: when given, clients must present a certificate signed by one of them (mTLS). */
+  clientCaFiles?: readonly string[] | undefined;
+}
+
+/** Builds server credentials from PEM files; `undefined` TLS means plaintext (only when explicitly allowed). */
+export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredentials {
+  if (tls === undefined) return grpc.ServerCredentials.createInsecure();
+  if (!tls.certFile || !tls.keyFile) {
+    throw new ConfigError('TLS needs both --tls-cert-file and --tls-key-file (or pass --disable-server-tls to serve plaintext)');
+  }
+  const cert = readPem(tls.certFile, 'certificate');
+  const key = readPem(tls.keyFile, 'private key');
+  const cas = tls.clientCaFiles ?? [];
+  const clientCa = cas.length > 0 ? Buffer.concat(cas.map((f) => readPem(f, 'client CA'))) : null;
+  return grpc.ServerCredentials.createSsl(clientCa, [{ cert_chain: cert, private_key: key }], clientCa !== null);
+}
+
+function readPem(path: string, what: string): Buffer {
+  try {
+    const pem = readFileSync(path);
+    if (!pem.includes('-----BEGIN')) throw new Error('not a PEM file');
+    return pem;
+  } catch (err) {
+    throw new ConfigError(`cannot use ${what} file ${path}: ${(err as Error).message}`);
+  }
+}
+
+/** Turns ":4244", "0.0.0.0:4244", "[::1]:4244" or "localhost:4244" into a grpc-js bind target. */
+export function tcpBindTarget(address: string): string {
+  const m = /^(\[[^\]]*\]|[^:[\]]*):(\d{1,5})$/.exec(address);
+  if (!m || Number(m[2]) > 65535) {
+    throw new ConfigError(`listen address "${address}" is not HOST:PORT (e.g. :4244 or 127.0.0.1:4244)`);
+  }
+  const host = m[1] === '' ? '[::]' : m[1]!;
+  return `${host}:${m[2]}`;
+}
+
+/**
+ * Prepares a unix socket path: creates its directory and removes a stale socket left by a
+ * crashed server, but refuses to take over a socket another live server still answers on.
+ */
+export async function prepareUnixSocket(path: string): Promise<void> {
+  mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+  if (!existsSync(path)) return;
+  if (!statSync(path).isSocket()) {
+    throw new ConfigError(`socket path ${path} exists and is not a socket; remove it or choose another --socket-path`);
+  }
+  const inUse = await new Promise<boolean>((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+  if (inUse) throw new ConfigError(`another server is already listening on ${path}`);
+  unlinkSync(path);
+}
+
+/** Binds a server to a target; resolves with the bound port (0 for unix sockets). */
+export function bind(server: grpc.Server, target: string, creds: grpc.ServerCredentials): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.bindAsync(target, creds, (err, port) => {
+      if (err) reject(new ConfigError(`cannot listen on ${target}: ${err.message}`));
+      else resolve(port);
+    });
+  });
+}
+
+/** Binds the unix socket and restricts it to its owner and group: the API can start recordings. */
+export async function bindUnixSocket(server: grpc.Server, path: string): Promise<void> {
+  await prepareUnixSocket(path);
+  await bind(server, `unix://${path}`, grpc.ServerCredentials.createInsecure());
+  chmodSync(path, 0o660);
+}

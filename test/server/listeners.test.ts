@@ -1,0 +1,122 @@
+import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bind, bindUnixSocket, serverCredentials, tcpBindTarget } from '../../src/server/listeners.js';
+import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
+import { makeTestCa, type TestCa } from '../harness/certs.js';
+
+const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
+
+/** Calls grpc.health.v1 Check with raw bytes: an empty request, so no health proto is needed here. */
+function healthCheck(target: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): Promise<Buffer> {
+  const client = new grpc.Client(target, creds, options);
+  return new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest(
+      HEALTH_CHECK,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      Buffer.alloc(0),
+      { deadline: Date.now() + 5000 },
+      (err, value) => (err ? reject(err) : resolve(value!)),
+    );
+  }).finally(() => client.close());
+}
+
+/** grpc.health.v1.HealthCheckResponse with status SERVING (field 1 = 1). */
+const SERVING = Buffer.from([0x08, 0x01]);
+
+describe('TLS and mTLS listeners', () => {
+  let ca: TestCa;
+  let otherCa: TestCa;
+  let api: ApiServer;
+  let port: number;
+
+  beforeAll(async () => {
+    ca = makeTestCa();
+    otherCa = makeTestCa('some other CA');
+    const server = ca.issue('server', ['localhost', '127.0.0.1'], 'server');
+    api = createApiServer([]);
+    port = await bind(api.server, '127.0.0.1:0', serverCredentials({ certFile: server.cert, keyFile: server.key, clientCaFiles: [ca.cert] }));
+  });
+  afterAll(async () => {
+    await shutdownApiServer(api, 100);
+  });
+
+  function clientCreds(issuer: TestCa, trust: TestCa): grpc.ChannelCredentials {
+    const client = issuer.issue('client', ['relay.hubble-ts.test'], 'client');
+    const read = (p: string) => readFileSync(p);
+    return grpc.credentials.createSsl(read(trust.cert), read(client.key), read(client.cert));
+  }
+
+  it('serves a client that presents a certificate from the trusted CA', async () => {
+    await expect(healthCheck(`localhost:${port}`, clientCreds(ca, ca))).resolves.toEqual(SERVING);
+  });
+
+  it('refuses a client without a certificate', async () => {
+    const read = (p: string) => readFileSync(p);
+    await expect(healthCheck(`localhost:${port}`, grpc.credentials.createSsl(read(ca.cert)))).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  });
+
+  it('refuses a client whose certificate comes from another CA', async () => {
+    await expect(healthCheck(`localhost:${port}`, clientCreds(otherCa, ca))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it('is refused by a client that expects another server name', async () => {
+    await expect(
+      healthCheck(`127.0.0.1:${port}`, clientCreds(ca, ca), { 'grpc.ssl_target_name_override': 'not-this-server.example' }),
+    ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+  });
+
+  it('is refused by a plaintext client', async () => {
+    await expect(healthCheck(`localhost:${port}`, grpc.credentials.createInsecure())).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
+  });
+});
+
+describe('unix socket listener', () => {
+  it('creates the socket owner/group-only and replaces a stale one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-sock-'));
+    const path = join(dir, 'nested', 'hubble.sock');
+    for (let round = 0; round < 2; round++) {
+      const api = createApiServer([]);
+      await bindUnixSocket(api.server, path);
+      expect(statSync(path).mode & 0o777).toBe(0o660);
+      await expect(healthCheck(`unix://${path}`, grpc.credentials.createInsecure())).resolves.toEqual(SERVING);
+      // forceShutdown leaves the socket file behind, as a crash would.
+      api.server.forceShutdown();
+    }
+  });
+
+  it('refuses to take over a socket another server still answers on', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hubble-ts-sock-')), 'busy.sock');
+    const other = createServer().listen(path);
+    await new Promise((r) => other.once('listening', r));
+    const api = createApiServer([]);
+    await expect(bindUnixSocket(api.server, path)).rejects.toThrow(/already listening/);
+    other.close();
+    api.server.forceShutdown();
+  });
+
+  it('refuses a path that is a regular file', async () => {
+    const path = join(mkdtempSync(join(tmpdir(), 'hubble-ts-sock-')), 'file');
+    writeFileSync(path, 'x');
+    const api = createApiServer([]);
+    await expect(bindUnixSocket(api.server, path)).rejects.toThrow(/not a socket/);
+    api.server.forceShutdown();
+  });
+});
+
+describe('tcpBindTarget', () => {
+  it.each([
+    [':4244', '[::]:4244'],
+    ['127.0.0.1:4244', '127.0.0.1:4244'],
+    ['[::1]:4245', '[::1]:4245'],
+    ['localhost:80', 'localhost:80'],
+  ])('maps %s to %s', (input, target) => expect(tcpBindTarget(input)).toBe(target));
+});
