@@ -1,0 +1,226 @@
+// `hubble-ts observe`: hubble's observe command. Builds the GetFlowsRequest from the same flags
+// hubble has, streams the answer, prints it, and stops cleanly on Ctrl-C.
+import { Command, Option } from 'commander';
+import * as grpc from '@grpc/grpc-js';
+import { FlowFilter } from '../api/flow/flow.js';
+import { GetFlowsRequest, type GetFlowsResponse } from '../api/observer/observer.js';
+import { fromProtoJson, ProtoJsonError } from '../protojson/protojson.js';
+import { addConnectionOptions, CliError, connectionOptionsFrom, describeCallError, HubbleConnection, isServiceError } from './client.js';
+import { FILTER_FLAGS, FlowFilterFlags } from './flowFilterFlags.js';
+import { FlowPrinter, OUTPUT_FORMATS, type FlowPrinterOptions, type OutputFormat, type TextSink } from './flowPrinter.js';
+import { isTimeFormat, parseTimeArg, TIME_FORMATS, type TimeFormat } from './timeFormats.js';
+
+/** Where a client command writes, and what stops it; tests pass their own. */
+export interface CliIo {
+  stdout: TextSink;
+  stderr: TextSink;
+  /** Aborting it ends a running request the way Ctrl-C does. */
+  signal?: AbortSignal;
+}
+
+export const PROCESS_IO: CliIo = { stdout: process.stdout, stderr: process.stderr };
+
+const DEFAULT_FLOW_COUNT = 20;
+/** `--all` asks for the last 2^64-1 flows, as hubble does; too big for a JS number, so it goes on the wire as a decimal string. */
+const ALL_FLOWS = '18446744073709551615' as unknown as number;
+/** Fields the printers use, requested with --use-default-field-masks (hubble's list). */
+const DEFAULT_FIELD_MASK = [
+  'time', 'source.identity', 'source.namespace', 'source.pod_name', 'destination.identity', 'destination.namespace',
+  'destination.pod_name', 'source_service', 'destination_service', 'l4', 'IP', 'ethernet', 'l7', 'Type', 'node_name',
+  'is_reply', 'event_type', 'verdict', 'Summary',
+];
+
+export interface ObservePlan {
+  request: GetFlowsRequest;
+  printer: Omit<FlowPrinterOptions, 'out' | 'err'>;
+}
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+const collectCommaSeparated = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').filter((s) => s !== '')];
+
+function parseCount(flag: string): (v: string) => number {
+  return (v) => {
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new CliError(`--${flag} expects a non-negative number, got "${v}"`);
+    return Number(v);
+  };
+}
+
+function parseRawFilters(values: readonly string[], flag: string): FlowFilter[] {
+  return values.map((text) => {
+    let json;
+    try {
+      json = JSON.parse(text);
+    } catch (err) {
+      throw new CliError(`invalid --${flag} flag: failed to decode '${text}': ${(err as Error).message}`);
+    }
+    try {
+      return FlowFilter.decode(fromProtoJson('flow.FlowFilter', json));
+    } catch (err) {
+      if (err instanceof ProtoJsonError) throw new CliError(`invalid --${flag} flag: ${err.message}`);
+      throw err;
+    }
+  });
+}
+
+/** Turns the parsed flags into the request and printer settings, with hubble's checks and defaults. */
+export function planObserve(opts: Record<string, unknown>, filters: FlowFilterFlags, now: Date = new Date()): ObservePlan {
+  const first = (opts['first'] as number | undefined) ?? 0;
+  let last = (opts['last'] as number | undefined) ?? 0;
+  const all = opts['all'] === true;
+  const follow = opts['follow'] === true;
+  if (first > 0 && last > 0) throw new CliError('cannot set both --first and --last');
+  if (first > 0 && all) throw new CliError('cannot set both --first and --all');
+  if (first > 0 && follow) throw new CliError('cannot set both --first and --follow');
+  if (last > 0 && all) throw new CliError('cannot set both --last and --all');
+
+  const outputFlag = String(opts['output'] ?? 'compact');
+  let output: OutputFormat;
+  switch (outputFlag) {
+    case 'compact':
+    case 'dict':
+      output = outputFlag;
+      break;
+    case 'json':
+    case 'JSON':
+    case 'jsonpb':
+      output = 'jsonpb';
+      break;
+    case 'tab':
+    case 'table':
+      if (follow) throw new CliError('table output format is not compatible with follow mode');
+      output = 'table';
+      break;
+    default:
+      throw new CliError(`invalid output format: ${outputFlag} (one of ${OUTPUT_FORMATS.join(', ')})`);
+  }
+
+  const timeFormat = String(opts['timeFormat'] ?? 'StampMilli');
+  if (!isTimeFormat(timeFormat)) throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
+
+  const since = opts['since'] === undefined ? undefined : parseTimeArg(String(opts['since']), 'since', now);
+  // As in hubble: --until means nothing while following; without it the server stops at "now".
+  const until = opts['until'] === undefined || follow ? undefined : parseTimeArg(String(opts['until']), 'until', now);
+
+  let number: number = last;
+  if (since === undefined && until === undefined && first === 0) {
+    if (all) number = ALL_FLOWS;
+    else if (last === 0 && !follow) number = last = DEFAULT_FLOW_COUNT;
+  }
+  if (first > 0) number = first;
+
+  const { whitelist, blacklist } = filters.lists();
+  whitelist.push(...parseRawFilters((opts['allowlist'] as string[] | undefined) ?? [], 'allowlist'));
+  blacklist.push(...parseRawFilters((opts['denylist'] as string[] | undefined) ?? [], 'denylist'));
+
+  let fieldMask = (opts['fieldMask'] as string[] | undefined) ?? [];
+  let experimentalFieldMask = (opts['experimentalFieldMask'] as string[] | undefined) ?? [];
+  if (output !== 'jsonpb') {
+    if (fieldMask.length > 0 || experimentalFieldMask.length > 0) {
+      throw new CliError(`${outputFlag} output format is not compatible with custom field mask`);
+    }
+    if (opts['useDefaultFieldMasks'] === true) fieldMask = DEFAULT_FIELD_MASK;
+    if (opts['experimentalUseDefaultFieldMasks'] === true) experimentalFieldMask = DEFAULT_FIELD_MASK;
+  }
+
+  const request = GetFlowsRequest.fromPartial({
+    number,
+    first: first > 0,
+    follow,
+    whitelist,
+    blacklist,
+    since,
+    until,
+    fieldMask: fieldMask.length > 0 ? fieldMask : undefined,
+    experimental: experimentalFieldMask.length > 0 ? { fieldMask: experimentalFieldMask } : undefined,
+  });
+  return {
+    request,
+    printer: {
+      output,
+      timeFormat: timeFormat as TimeFormat,
+      ipTranslation: opts['numeric'] !== true && opts['ipTranslation'] !== false,
+      nodeName: opts['printNodeName'] === true,
+      debug: opts['debug'] === true,
+    },
+  };
+}
+
+/**
+ * The observe command. `run` receives the finished plan; the default connects and streams.
+ * Filter flags are applied in command-line order (that is what makes `--not` work).
+ */
+export function observeCommand(io: CliIo = PROCESS_IO, run?: (plan: ObservePlan, cmd: Command) => Promise<void>): Command {
+  const filters = new FlowFilterFlags();
+  const cmd = new Command('observe')
+    .description('observe flows of a Hubble server')
+    .option('--last <N>', `get the last N flows stored in the server's buffer (default ${DEFAULT_FLOW_COUNT} when not following)`, parseCount('last'))
+    .option('--first <N>', "get the first N flows stored in the server's buffer", parseCount('first'))
+    .option('--all', "get all flows stored in the server's buffer", false)
+    .option('-f, --follow', 'follow flows output', false)
+    .option('--since <TIME>', 'flows since this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
+    .option('--until <TIME>', 'flows until this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
+    .addOption(new Option('-o, --output <FORMAT>', 'output format: compact, dict, json, jsonpb (same as json), table').default('compact'))
+    .option('--time-format <FORMAT>', `time layout for compact, dict and table output: ${TIME_FORMATS.join(', ')}`, 'StampMilli')
+    .option('--print-node-name', 'print the node name in the output', false)
+    .option('--numeric', 'show IP addresses and numbers only (no pod, service or DNS names)', false)
+    .option('--no-ip-translation', 'do not translate IP addresses to pod, service or DNS names')
+    .option('--field-mask <FIELDS>', 'comma-separated flow fields the server should fill in (json output only)', collectCommaSeparated)
+    .option('--experimental-field-mask <FIELDS>', 'like --field-mask, in the request\'s experimental section (older servers)', collectCommaSeparated)
+    .option('--use-default-field-masks', 'request only the fields compact, dict and table output show', false)
+    .option('--experimental-use-default-field-masks', 'like --use-default-field-masks, in the experimental section', false)
+    .option('--allowlist <JSON>', 'an allowlist FlowFilter as JSON; repeatable', collect)
+    .option('--denylist <JSON>', 'a denylist FlowFilter as JSON; repeatable', collect)
+    .option('-D, --debug', 'also print informational node status events', false);
+
+  for (const spec of FILTER_FLAGS) {
+    const flags = `${spec.short === undefined ? '' : `-${spec.short}, `}--${spec.name}${spec.boolean ? '' : ` <${spec.name.replace(/^(from|to)-/, '').toUpperCase()}>`}`;
+    cmd.addOption(new Option(flags, spec.description).helpGroup('Filter Flags:'));
+    // Commander emits one event per occurrence in command-line order: exactly what --not needs.
+    cmd.on(`option:${spec.name}`, (value: string | boolean | undefined) => {
+      filters.set(spec.name, typeof value === 'string' ? value : '');
+    });
+  }
+  addConnectionOptions(cmd);
+
+  return cmd.action(async (_opts: unknown, self: Command) => {
+    const plan = planObserve(self.opts(), filters);
+    await (run ?? ((p, c) => streamFlows(p, connectionOptionsFrom(c.opts()), io)))(plan, self);
+  });
+}
+
+/** Sends the request and prints responses until the stream ends, fails, or the user interrupts. */
+export async function streamFlows(plan: ObservePlan, connection: ReturnType<typeof connectionOptionsFrom>, io: CliIo): Promise<void> {
+  const conn = HubbleConnection.open(connection);
+  const printer = new FlowPrinter({ ...plan.printer, out: io.stdout, err: io.stderr });
+  const stop = new AbortController();
+  const onSigint = (): void => stop.abort();
+  const outer = io.signal;
+  outer?.addEventListener('abort', onSigint, { once: true });
+  if (outer === undefined) process.once('SIGINT', onSigint);
+  try {
+    await conn.waitConnected(stop.signal);
+    if (stop.signal.aborted) return;
+    await new Promise<void>((resolve, reject) => {
+      const call = conn.observer.getFlows(plan.request);
+      stop.signal.addEventListener('abort', () => call.cancel(), { once: true });
+      call.on('data', (res: GetFlowsResponse) => {
+        try {
+          printer.write(res);
+        } catch (err) {
+          call.cancel();
+          reject(err);
+        }
+      });
+      call.on('error', (err: Error) => {
+        if (isServiceError(err) && err.code === grpc.status.CANCELLED && stop.signal.aborted) resolve();
+        else reject(new CliError(describeCallError(err, conn.server, 'GetFlows')));
+      });
+      call.on('end', () => resolve());
+    });
+  } finally {
+    process.removeListener('SIGINT', onSigint);
+    outer?.removeEventListener('abort', onSigint);
+    printer.close();
+    conn.close();
+  }
+}
