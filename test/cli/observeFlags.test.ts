@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { GetFlowsRequest } from '../../src/api/observer/observer.js';
-import { FlowFilter, IPVersion, TrafficDirection, Verdict, DropReason } from '../../src/api/flow/flow.js';
+import { FlowFilter, IPVersion, TrafficDirection, Verdict, DropReason, type DeepPartial } from '../../src/api/flow/flow.js';
 import { observeCommand, type ObservePlan } from '../../src/cli/observe.js';
 
 const NOW = new Date('2024-11-24T10:00:00.000Z');
@@ -18,8 +18,8 @@ async function planFor(args: string[]): Promise<ObservePlan> {
   return plan!;
 }
 
-const f = (partial: Parameters<typeof FlowFilter.fromPartial>[0]): FlowFilter => FlowFilter.fromPartial(partial);
-const req = (partial: Parameters<typeof GetFlowsRequest.fromPartial>[0]): GetFlowsRequest => GetFlowsRequest.fromPartial(partial);
+const f = (partial: DeepPartial<FlowFilter>): FlowFilter => FlowFilter.fromPartial(partial);
+const req = (partial: DeepPartial<GetFlowsRequest>): GetFlowsRequest => GetFlowsRequest.fromPartial(partial);
 const flags = { FIN: false, SYN: false, RST: false, PSH: false, ACK: false, URG: false, ECE: false, CWR: false, NS: false };
 
 describe('observe builds the request hubble sends', () => {
