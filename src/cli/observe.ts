@@ -21,8 +21,8 @@ export interface CliIo {
 export const PROCESS_IO: CliIo = { stdout: process.stdout, stderr: process.stderr };
 
 const DEFAULT_FLOW_COUNT = 20;
-/** `--all` asks for the last 2^64-1 flows, as hubble does; too big for a JS number, so it goes on the wire as a decimal string. */
-const ALL_FLOWS = '18446744073709551615' as unknown as number;
+/** `--all` asks for the last 2^64-1 flows, as hubble does (the generated field is a decimal string). */
+const ALL_FLOWS = '18446744073709551615';
 /** Fields the printers use, requested with --use-default-field-masks (hubble's list). */
 const DEFAULT_FIELD_MASK = [
   'time', 'source.identity', 'source.namespace', 'source.pod_name', 'destination.identity', 'destination.namespace',
@@ -101,12 +101,12 @@ export function planObserve(opts: Record<string, unknown>, filters: FlowFilterFl
   // As in hubble: --until means nothing while following; without it the server stops at "now".
   const until = opts['until'] === undefined || follow ? undefined : parseTimeArg(String(opts['until']), 'until', now);
 
-  let number: number = last;
+  let number = String(last);
   if (since === undefined && until === undefined && first === 0) {
     if (all) number = ALL_FLOWS;
-    else if (last === 0 && !follow) number = last = DEFAULT_FLOW_COUNT;
+    else if (last === 0 && !follow) number = String((last = DEFAULT_FLOW_COUNT));
   }
-  if (first > 0) number = first;
+  if (first > 0) number = String(first);
 
   const { whitelist, blacklist } = filters.lists();
   whitelist.push(...parseRawFilters((opts['allowlist'] as string[] | undefined) ?? [], 'allowlist'));

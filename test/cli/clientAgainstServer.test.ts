@@ -128,7 +128,7 @@ describe('observe against a server', () => {
     await run(observeCommand(io), ['--server', `unix://${socket}`, '--ip', '10.0.0.1', '--not', '--verdict', 'DROPPED']);
     expect(fake.requests).toEqual([
       GetFlowsRequest.fromPartial({
-        number: 20,
+        number: '20',
         whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] }), FlowFilter.fromPartial({ destinationIp: ['10.0.0.1'] })],
         blacklist: [FlowFilter.fromPartial({ verdict: [Verdict.DROPPED] })],
       }),
@@ -263,7 +263,7 @@ describe('the hubble-ts process', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toBe(`${JSON.stringify(getFlowsResponseToJson(SYN_TO_NETWORK))}\n${JSON.stringify(getFlowsResponseToJson(DNS_REPLY))}\n`);
-    expect(fake.requests).toEqual([GetFlowsRequest.fromPartial({ number: 2, whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] })] })]);
+    expect(fake.requests).toEqual([GetFlowsRequest.fromPartial({ number: '2', whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] })] })]);
   });
 
   it('stops following on SIGINT, exits 0 and the server sees the cancel', async () => {

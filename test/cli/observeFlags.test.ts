@@ -24,11 +24,11 @@ const flags = { FIN: false, SYN: false, RST: false, PSH: false, ACK: false, URG:
 
 describe('observe builds the request hubble sends', () => {
   const cases: { name: string; args: string[]; want: GetFlowsRequest }[] = [
-    { name: 'no flags: the last 20 flows', args: [], want: req({ number: 20 }) },
+    { name: 'no flags: the last 20 flows', args: [], want: req({ number: '20' }) },
     { name: '--follow alone asks for no backlog', args: ['-f'], want: req({ follow: true }) },
-    { name: '--last N', args: ['--last', '5'], want: req({ number: 5 }) },
-    { name: '--first N', args: ['--first', '3'], want: req({ number: 3, first: true }) },
-    { name: '--last with --follow', args: ['--last', '7', '--follow'], want: req({ number: 7, follow: true }) },
+    { name: '--last N', args: ['--last', '5'], want: req({ number: '5' }) },
+    { name: '--first N', args: ['--first', '3'], want: req({ number: '3', first: true }) },
+    { name: '--last with --follow', args: ['--last', '7', '--follow'], want: req({ number: '7', follow: true }) },
     {
       name: '--since relative, no default count',
       args: ['--since', '5m'],
@@ -47,18 +47,18 @@ describe('observe builds the request hubble sends', () => {
     {
       name: 'repeated flag values are ORed in one filter',
       args: ['--from-ip', '1.1.1.1', '--from-ip', '2.2.2.0/24'],
-      want: req({ number: 20, whitelist: [f({ sourceIp: ['1.1.1.1', '2.2.2.0/24'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourceIp: ['1.1.1.1', '2.2.2.0/24'] })] }),
     },
     {
       name: '--ip splits into a source and a destination filter',
       args: ['--ip', '10.0.0.1'],
-      want: req({ number: 20, whitelist: [f({ sourceIp: ['10.0.0.1'] }), f({ destinationIp: ['10.0.0.1'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourceIp: ['10.0.0.1'] }), f({ destinationIp: ['10.0.0.1'] })] }),
     },
     {
       name: 'a one-sided flag is ANDed into both halves of a split',
       args: ['--ip', '10.0.0.1', '--verdict', 'DROPPED'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({ sourceIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] }), f({ destinationIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] })],
       }),
     },
@@ -66,7 +66,7 @@ describe('observe builds the request hubble sends', () => {
       name: '--not sends only the next flag to the denylist',
       args: ['--from-pod', 'default/web', '--not', '--to-ip', '10.0.0.1', '--protocol', 'tcp'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({ sourcePod: ['default/web'], protocol: ['tcp'] })],
         blacklist: [f({ destinationIp: ['10.0.0.1'] })],
       }),
@@ -75,40 +75,40 @@ describe('observe builds the request hubble sends', () => {
       name: '--not on a bidirectional flag denies both directions',
       args: ['--not', '--port', '53', '--not', '--http-method', 'GET'],
       want: req({
-        number: 20,
+        number: '20',
         blacklist: [f({ sourcePort: ['53'], httpMethod: ['GET'] }), f({ destinationPort: ['53'], httpMethod: ['GET'] })],
       }),
     },
     {
       name: '--namespace matches pods on either side',
       args: ['--namespace', 'kube-system'],
-      want: req({ number: 20, whitelist: [f({ sourcePod: ['kube-system/'] }), f({ destinationPod: ['kube-system/'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourcePod: ['kube-system/'] }), f({ destinationPod: ['kube-system/'] })] }),
     },
     {
       name: '--pod with --namespace prefixes the pod name',
       args: ['--pod', 'coredns', '-n', 'kube-system'],
-      want: req({ number: 20, whitelist: [f({ sourcePod: ['kube-system/coredns'] }), f({ destinationPod: ['kube-system/coredns'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourcePod: ['kube-system/coredns'] }), f({ destinationPod: ['kube-system/coredns'] })] }),
     },
     {
       name: '--from-namespace and --to-namespace give one filter',
       args: ['--from-namespace', 'a', '--to-namespace', 'b'],
-      want: req({ number: 20, whitelist: [f({ sourcePod: ['a/'], destinationPod: ['b/'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourcePod: ['a/'], destinationPod: ['b/'] })] }),
     },
     {
       name: '--to-service within --to-namespace',
       args: ['--to-service', 'web', '--to-namespace', 'shop'],
-      want: req({ number: 20, whitelist: [f({ destinationService: ['shop/web'] })] }),
+      want: req({ number: '20', whitelist: [f({ destinationService: ['shop/web'] })] }),
     },
     {
       name: '--all-namespaces',
       args: ['-A'],
-      want: req({ number: 20, whitelist: [f({ sourcePod: ['/'] }), f({ destinationPod: ['/'] })] }),
+      want: req({ number: '20', whitelist: [f({ sourcePod: ['/'] }), f({ destinationPod: ['/'] })] }),
     },
     {
       name: '--label, --fqdn, --service, --workload, --identity and --cluster are bidirectional',
       args: ['-l', 'app=web', '--fqdn', '*.cilium.io', '--service', 'default/api', '--workload', 'Deployment/web', '--identity', 'world', '--cluster', 'c1'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [
           f({ sourceLabel: ['app=web'], sourceFqdn: ['*.cilium.io'], sourceService: ['default/api'], sourceWorkload: [{ kind: 'Deployment', name: 'web' }], sourceIdentity: [2], sourceClusterName: ['c1'] }),
           f({ destinationLabel: ['app=web'], destinationFqdn: ['*.cilium.io'], destinationService: ['default/api'], destinationWorkload: [{ kind: 'Deployment', name: 'web' }], destinationIdentity: [2], destinationClusterName: ['c1'] }),
@@ -119,7 +119,7 @@ describe('observe builds the request hubble sends', () => {
       name: 'one-sided from/to flags',
       args: ['--from-label', 'a=b', '--to-fqdn', 'x.io', '--from-identity', '12345', '--to-identity', 'host', '--from-workload', 'web', '--to-cluster', 'c2', '--from-port', '1234', '--to-port', '80', '--snat-ip', '1.2.3.4'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({
           sourceLabel: ['a=b'], destinationFqdn: ['x.io'], sourceIdentity: [12345], destinationIdentity: [1],
           sourceWorkload: [{ kind: '', name: 'web' }], destinationClusterName: ['c2'], sourcePort: ['1234'], destinationPort: ['80'], sourceIpXlated: ['1.2.3.4'],
@@ -130,7 +130,7 @@ describe('observe builds the request hubble sends', () => {
       name: '--type with observation point and agent subtypes',
       args: ['-t', 'trace:to-stack', '--type', 'drop', '--type', 'agent:policy-updated', '--type', '129:2'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({
           eventType: [
             { type: 4, matchSubType: true, subType: 3 },
@@ -150,7 +150,7 @@ describe('observe builds the request hubble sends', () => {
         '--trace-id', 't1', '--ip-trace-id', '77', '--cel-expression', "_flow.verdict == 'DROPPED'", '--encrypted',
       ],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({
           verdict: [Verdict.FORWARDED, Verdict.DROPPED],
           dropReasonDesc: [DropReason.POLICY_DENIED],
@@ -167,7 +167,7 @@ describe('observe builds the request hubble sends', () => {
       name: 'raw --allowlist/--denylist JSON come after the flag filters',
       args: ['--from-ip', '1.1.1.1', '--allowlist', '{"destination_pod":["ns/"],"reply":[false]}', '--denylist', '{"dns_query":[".*\\\\.local"]}'],
       want: req({
-        number: 20,
+        number: '20',
         whitelist: [f({ sourceIp: ['1.1.1.1'] }), f({ destinationPod: ['ns/'], reply: [false] })],
         blacklist: [f({ dnsQuery: ['.*\\.local'] })],
       }),
@@ -175,18 +175,18 @@ describe('observe builds the request hubble sends', () => {
     {
       name: '--field-mask with json output goes in the top-level field_mask',
       args: ['-o', 'json', '--field-mask', 'time,source.identity', '--field-mask', 'verdict'],
-      want: req({ number: 20, fieldMask: ['time', 'source.identity', 'verdict'] }),
+      want: req({ number: '20', fieldMask: ['time', 'source.identity', 'verdict'] }),
     },
     {
       name: '--experimental-field-mask goes in the experimental section',
       args: ['-o', 'jsonpb', '--experimental-field-mask', 'time'],
-      want: req({ number: 20, experimental: { fieldMask: ['time'] } }),
+      want: req({ number: '20', experimental: { fieldMask: ['time'] } }),
     },
     {
       name: '--use-default-field-masks asks for what the printer shows',
       args: ['--use-default-field-masks', '--last', '1'],
       want: req({
-        number: 1,
+        number: '1',
         fieldMask: ['time', 'source.identity', 'source.namespace', 'source.pod_name', 'destination.identity', 'destination.namespace',
           'destination.pod_name', 'source_service', 'destination_service', 'l4', 'IP', 'ethernet', 'l7', 'Type', 'node_name',
           'is_reply', 'event_type', 'verdict', 'Summary'],

@@ -56,8 +56,10 @@ export interface GetFlowsRequest {
   /**
    * How many flows: the last `number`, or the first when `first` is set.
    * Not combined with since/until.
+   * jstype is a code-generation option only (not on the wire): hubble --all sends 2^64-1,
+   * which does not fit a JavaScript number, so our generated code keeps it as a decimal string.
    */
-  number: number;
+  number: string;
   first: boolean;
   /** Keep streaming new flows after the initial batch. */
   follow: boolean;
@@ -102,7 +104,11 @@ export interface GetFlowsResponse {
 }
 
 export interface GetAgentEventsRequest {
-  number: number;
+  /**
+   * jstype is a code-generation option only (not on the wire): hubble --all sends 2^64-1,
+   * which does not fit a JavaScript number, so our generated code keeps it as a decimal string.
+   */
+  number: string;
   first: boolean;
   follow: boolean;
   since: Timestamp | undefined;
@@ -116,7 +122,11 @@ export interface GetAgentEventsResponse {
 }
 
 export interface GetDebugEventsRequest {
-  number: number;
+  /**
+   * jstype is a code-generation option only (not on the wire): hubble --all sends 2^64-1,
+   * which does not fit a JavaScript number, so our generated code keeps it as a decimal string.
+   */
+  number: string;
   first: boolean;
   follow: boolean;
   since: Timestamp | undefined;
@@ -383,7 +393,7 @@ export const ServerStatusResponse: MessageFns<ServerStatusResponse> = {
 
 function createBaseGetFlowsRequest(): GetFlowsRequest {
   return {
-    number: 0,
+    number: "0",
     first: false,
     follow: false,
     blacklist: [],
@@ -398,7 +408,7 @@ function createBaseGetFlowsRequest(): GetFlowsRequest {
 
 export const GetFlowsRequest: MessageFns<GetFlowsRequest> = {
   encode(message: GetFlowsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.number !== 0) {
+    if (message.number !== "0") {
       writer.uint32(8).uint64(message.number);
     }
     if (message.first !== false) {
@@ -449,7 +459,7 @@ export const GetFlowsRequest: MessageFns<GetFlowsRequest> = {
               break;
             }
 
-            message.number = longToNumber(reader.uint64());
+            message.number = reader.uint64().toString();
             continue;
           }
           case 9: {
@@ -541,7 +551,7 @@ export const GetFlowsRequest: MessageFns<GetFlowsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetFlowsRequest>, I>>(object: I): GetFlowsRequest {
     const message = createBaseGetFlowsRequest();
-    message.number = object.number ?? 0;
+    message.number = object.number ?? "0";
     message.first = object.first ?? false;
     message.follow = object.follow ?? false;
     message.blacklist = object.blacklist?.map((e) => FlowFilter.fromPartial(e)) || [];
@@ -726,12 +736,12 @@ export const GetFlowsResponse: MessageFns<GetFlowsResponse> = {
 };
 
 function createBaseGetAgentEventsRequest(): GetAgentEventsRequest {
-  return { number: 0, first: false, follow: false, since: undefined, until: undefined };
+  return { number: "0", first: false, follow: false, since: undefined, until: undefined };
 }
 
 export const GetAgentEventsRequest: MessageFns<GetAgentEventsRequest> = {
   encode(message: GetAgentEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.number !== 0) {
+    if (message.number !== "0") {
       writer.uint32(8).uint64(message.number);
     }
     if (message.first !== false) {
@@ -767,7 +777,7 @@ export const GetAgentEventsRequest: MessageFns<GetAgentEventsRequest> = {
               break;
             }
 
-            message.number = longToNumber(reader.uint64());
+            message.number = reader.uint64().toString();
             continue;
           }
           case 9: {
@@ -819,7 +829,7 @@ export const GetAgentEventsRequest: MessageFns<GetAgentEventsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetAgentEventsRequest>, I>>(object: I): GetAgentEventsRequest {
     const message = createBaseGetAgentEventsRequest();
-    message.number = object.number ?? 0;
+    message.number = object.number ?? "0";
     message.first = object.first ?? false;
     message.follow = object.follow ?? false;
     message.since = (object.since !== undefined && object.since !== null)
@@ -914,12 +924,12 @@ export const GetAgentEventsResponse: MessageFns<GetAgentEventsResponse> = {
 };
 
 function createBaseGetDebugEventsRequest(): GetDebugEventsRequest {
-  return { number: 0, first: false, follow: false, since: undefined, until: undefined };
+  return { number: "0", first: false, follow: false, since: undefined, until: undefined };
 }
 
 export const GetDebugEventsRequest: MessageFns<GetDebugEventsRequest> = {
   encode(message: GetDebugEventsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
-    if (message.number !== 0) {
+    if (message.number !== "0") {
       writer.uint32(8).uint64(message.number);
     }
     if (message.first !== false) {
@@ -955,7 +965,7 @@ export const GetDebugEventsRequest: MessageFns<GetDebugEventsRequest> = {
               break;
             }
 
-            message.number = longToNumber(reader.uint64());
+            message.number = reader.uint64().toString();
             continue;
           }
           case 9: {
@@ -1007,7 +1017,7 @@ export const GetDebugEventsRequest: MessageFns<GetDebugEventsRequest> = {
   },
   fromPartial<I extends Exact<DeepPartial<GetDebugEventsRequest>, I>>(object: I): GetDebugEventsRequest {
     const message = createBaseGetDebugEventsRequest();
-    message.number = object.number ?? 0;
+    message.number = object.number ?? "0";
     message.first = object.first ?? false;
     message.follow = object.follow ?? false;
     message.since = (object.since !== undefined && object.since !== null)
