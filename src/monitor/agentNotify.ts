@@ -78,7 +78,8 @@ export interface IPCacheNotification {
 }
 
 export interface ServiceUpsertNotificationAddr {
-  ip: string;
+  /** null when Cilium had no address (Go's nil net.IP). */
+  ip: string | null;
   port: number;
 }
 
