@@ -1,5 +1,5 @@
 // GetFlows field masks: validate the paths against flow.Flow and copy only the masked fields of each flow.
-import { ScalarType, type DescMessage } from '@bufbuild/protobuf';
+import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { Flow } from '../api/flow/flow.js';
 import { protoJsonRegistry } from '../protojson/protojson.js';
 
@@ -41,7 +41,7 @@ function addPath(tree: MaskTree, root: DescMessage, path: string): void {
   let node = tree;
   for (let i = 0; i < parts.length; i++) {
     const part = parts[i]!;
-    const field = desc?.fields.find((f) => f.name === part);
+    const field: DescField | undefined = desc?.fields.find((f) => f.name === part);
     if (desc === undefined || field === undefined) {
       throw new FieldMaskError(`field mask path "${path}": flow.Flow has no field "${parts.slice(0, i + 1).join('.')}"`);
     }

@@ -136,7 +136,7 @@ describe("GetFlowsRequest wire compatibility", () => {
       }),
     ).finish();
     expect(GetFlowsRequest.decode(bytes)).toMatchObject({
-      number: 20,
+      number: "20",
       follow: true,
       whitelist: [{ sourceIp: ["10.0.0.0/8"], verdict: [Verdict.DROPPED], destinationPort: ["53"] }],
       since: { seconds: 1795514400, nanos: 5 },

@@ -149,7 +149,7 @@ describe('observe against a server', () => {
     stop.abort();
     await done;
     expect(fake.requests[0]!.follow).toBe(true);
-    expect(fake.requests[0]!.number).toBe(0);
+    expect(fake.requests[0]!.number).toBe('0');
     expect(io.out().split('\n').slice(0, 3).map((l) => JSON.parse(l))).toEqual(
       [SYN_TO_NETWORK, DNS_REPLY, HTTP_REQUEST].map((r) => getFlowsResponseToJson(r)),
     );
