@@ -1,0 +1,59 @@
+// The hubble-ts command: parses the command line and runs the chosen subcommand.
+import { Command, Option } from 'commander';
+import { ConfigError, resolveSettings, type SettingSpec, type Settings } from '../server/config.js';
+import { SERVE_SETTINGS, toServeOptions } from '../server/serveOptions.js';
+import { VERSION } from '../server/version.js';
+import { observeCommand } from './observe.js';
+import { statusCommand } from './status.js';
+import { listCommand } from './list.js';
+
+/** Adds one commander option per setting; no defaults here, so only typed flags reach `resolveSettings`. */
+function addSettings(cmd: Command, specs: readonly SettingSpec[]): Command {
+  for (const spec of specs) {
+    const shown = spec.default === undefined ? '' : ` (default: ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
+    const flag = spec.kind === 'boolean' ? `--${spec.name}` : `--${spec.name} <${spec.value ?? 'VALUE'}>`;
+    const opt = new Option(flag, spec.description + shown);
+    if (spec.kind === 'strings') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
+    cmd.addOption(opt);
+  }
+  return cmd.option('--config <FILE>', 'YAML file with the same settings (flags win over the file)');
+}
+
+/** Reads back the typed flags, keyed by setting name. */
+function typedSettings(cmd: Command, specs: readonly SettingSpec[]): Settings {
+  const values = cmd.opts();
+  const out: Settings = {};
+  for (const spec of specs) {
+    const key = spec.name.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    if (values[key] !== undefined) out[spec.name] = values[key];
+  }
+  return out;
+}
+
+const program = new Command('hubble-ts')
+  .description('Hubble-compatible network flow observer and packet recorder for Linux hosts')
+  .version(VERSION)
+  .showHelpAfterError();
+
+addSettings(program.command('serve').description('observe this host and serve the Hubble API'), SERVE_SETTINGS).action(
+  async (_opts: unknown, cmd: Command) => {
+    const settings = resolveSettings(SERVE_SETTINGS, typedSettings(cmd, SERVE_SETTINGS), cmd.opts()['config']);
+    // Loaded here so client commands never load the capture stack (and its native binding).
+    const { runNode } = await import('../server/node.js');
+    await runNode(toServeOptions(settings));
+  },
+);
+
+program.addCommand(observeCommand());
+program.addCommand(statusCommand());
+program.addCommand(listCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof ConfigError || (err as { code?: string }).code === 'ERR_HUBBLE_TS') {
+    process.stderr.write(`hubble-ts: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
+  throw err;
+}
