@@ -1,0 +1,60 @@
+// What every filter kind compiles a FlowFilter field into, and the events filters are asked about.
+import type { AgentEvent, DebugEvent, Flow, FlowFilter } from '../../api/flow/flow.js';
+import { FilterError } from './filterError.js';
+
+/**
+ * The events a filter can be asked about, as Hubble's v1.Event: a flow, or an agent, debug or lost
+ * event that carries no flow. The Observer's DecodedEvent fits this shape as it is.
+ */
+export type FilterableEvent =
+  | { readonly kind: 'flow'; readonly flow: Flow }
+  | { readonly kind: 'agent'; readonly agentEvent: AgentEvent }
+  | { readonly kind: 'debug'; readonly debugEvent: DebugEvent }
+  | { readonly kind: 'lost' };
+
+export type NonFlowEvent = Exclude<FilterableEvent, { kind: 'flow' }>;
+
+export type FlowPredicate = (flow: Flow) => boolean;
+
+/** Evaluation order inside one FlowFilter: AND is order-free, so cheap checks go first. */
+export enum Cost {
+  /** A field read and a set lookup. */
+  Cheap = 0,
+  /** String scanning: prefixes, label selectors, address parsing. */
+  Scan = 1,
+  /** Regular expressions and URL parsing. */
+  Regexp = 2,
+  /** CEL: re-encodes the flow for every evaluation. */
+  Cel = 3,
+}
+
+/** One set FlowFilter field, compiled. */
+export interface FieldFilter {
+  /** The proto field name, e.g. "source_ip". */
+  readonly field: string;
+  readonly matchFlow: FlowPredicate;
+  /**
+   * What the filter says about an event without a flow. Upstream runs every filter on every
+   * event and most of them find nothing to match there, so absent means false.
+   */
+  readonly matchOtherEvent?: (event: NonFlowEvent) => boolean;
+  readonly cost: Cost;
+}
+
+/** A filter kind: reads the FlowFilter fields it owns and compiles the set ones (throws FilterError). */
+export type FilterKind = (ff: FlowFilter) => FieldFilter[];
+
+/**
+ * Checks that `value` is a member of a ts-proto numeric enum. Upstream accepts any number and the
+ * filter then never matches; we refuse it, since a value no flow can carry is a mistake worth reporting.
+ */
+export function checkEnumValue(
+  enumObject: Record<string | number, string | number>,
+  enumName: string,
+  field: string,
+  value: number,
+): void {
+  if (!Number.isInteger(value) || value < 0 || typeof enumObject[value] !== 'string') {
+    throw new FilterError(field, value, `is not a known ${enumName} value`);
+  }
+}

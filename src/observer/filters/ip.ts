@@ -1,0 +1,59 @@
+// source_ip / destination_ip / source_ip_xlated: flows whose address is one of these addresses
+// (compared as written, like upstream) or inside one of these CIDRs (IPv4 or IPv6); and
+// ip_version: flows of one of these IP versions (IP_NOT_USED selects flows without an IP header).
+import { IPVersion, type Flow, type FlowFilter } from '../../api/flow/flow.js';
+import { checkEnumValue, Cost, type FieldFilter } from './fieldFilter.js';
+import { FilterError } from './filterError.js';
+import { ParsedAddr, parseAddrInto, parsePrefix, type Prefix } from './ipAddress.js';
+
+function ipFilter(field: string, values: readonly string[], address: (flow: Flow) => string | undefined): FieldFilter {
+  const exact = new Set<string>();
+  const prefixes: Prefix[] = [];
+  const check = new ParsedAddr();
+  for (const v of values) {
+    if (v.includes('/')) {
+      const prefix = parsePrefix(v);
+      if (typeof prefix === 'string') throw new FilterError(field, v, `is not an IP address or CIDR: ${prefix}`);
+      prefixes.push(prefix);
+    } else {
+      const err = parseAddrInto(v, check);
+      if (err !== undefined) throw new FilterError(field, v, `is not an IP address or CIDR: ${err}`);
+      exact.add(v);
+    }
+  }
+  const addr = new ParsedAddr();
+  return {
+    field,
+    cost: prefixes.length > 0 ? Cost.Scan : Cost.Cheap,
+    matchFlow: (flow) => {
+      const ip = address(flow);
+      if (ip === undefined || ip === '') return false;
+      if (exact.has(ip)) return true;
+      if (prefixes.length === 0 || parseAddrInto(ip, addr) !== undefined) return false;
+      for (const p of prefixes) if (p.contains(addr)) return true;
+      return false;
+    },
+  };
+}
+
+export function ipFilters(ff: FlowFilter): FieldFilter[] {
+  const out: FieldFilter[] = [];
+  if (ff.sourceIp.length > 0) out.push(ipFilter('source_ip', ff.sourceIp, (f) => f.IP?.source));
+  if (ff.destinationIp.length > 0) out.push(ipFilter('destination_ip', ff.destinationIp, (f) => f.IP?.destination));
+  if (ff.sourceIpXlated.length > 0)
+    out.push(ipFilter('source_ip_xlated', ff.sourceIpXlated, (f) => f.IP?.sourceXlated));
+  return out;
+}
+
+export function ipVersionFilters(ff: FlowFilter): FieldFilter[] {
+  if (ff.ipVersion.length === 0) return [];
+  for (const v of ff.ipVersion) checkEnumValue(IPVersion, 'IPVersion', 'ip_version', v);
+  const versions = new Set<number>(ff.ipVersion);
+  return [
+    {
+      field: 'ip_version',
+      cost: Cost.Cheap,
+      matchFlow: (flow) => versions.has(flow.IP?.ipVersion ?? IPVersion.IP_NOT_USED),
+    },
+  ];
+}
