@@ -1,0 +1,69 @@
+// The Observer: decodes each monitor event exactly once and writes it into the ring every reader shares.
+import type { Flow } from '../api/flow/flow.js';
+import type { MonitorConsumer, MonitorEvent } from '../monitor/types.js';
+import { NamespaceTracker } from './namespaces.js';
+import { ParserError, type DecodedEvent, type Parser } from './parser/index.js';
+import { Ring } from './ring.js';
+
+/**
+ * Hooks let metrics and exporters plug in without the Observer knowing them, as Hubble's
+ * observer options do. A hook returning true stops the event from going further.
+ */
+export interface ObserverHooks {
+  onMonitorEvent?: ((event: MonitorEvent) => boolean | void)[];
+  onDecodedFlow?: ((flow: Flow) => boolean | void)[];
+  onDecodedEvent?: ((event: DecodedEvent) => boolean | void)[];
+}
+
+export interface ObserverOptions {
+  parser: Parser;
+  ringCapacity: number;
+  clusterName: string;
+  hooks?: ObserverHooks;
+  /** Told about events that could not be decoded (counted either way). */
+  onDecodeError?: (err: ParserError, event: MonitorEvent) => void;
+}
+
+export class Observer implements MonitorConsumer {
+  readonly ring: Ring<DecodedEvent>;
+  readonly namespaces = new NamespaceTracker();
+  readonly startedAtMs = Date.now();
+  /** Flows decoded since start, including those the ring has since overwritten. */
+  seenFlows = 0;
+  decodeErrors = 0;
+
+  private readonly parser: Parser;
+  private readonly clusterName: string;
+  private readonly hooks: Required<ObserverHooks>;
+  private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
+
+  constructor(opts: ObserverOptions) {
+    this.ring = new Ring<DecodedEvent>(opts.ringCapacity);
+    this.parser = opts.parser;
+    this.clusterName = opts.clusterName;
+    this.hooks = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [], ...opts.hooks };
+    this.onDecodeError = opts.onDecodeError;
+  }
+
+  onMonitorEvent(event: MonitorEvent): void {
+    for (const hook of this.hooks.onMonitorEvent) if (hook(event) === true) return;
+    let decoded: DecodedEvent;
+    try {
+      decoded = this.parser.decode(event);
+    } catch (err) {
+      if (!(err instanceof ParserError)) throw err;
+      this.decodeErrors++;
+      this.onDecodeError?.(err, event);
+      return;
+    }
+    if (decoded.kind === 'flow') {
+      const flow = decoded.flow;
+      this.namespaces.observe(this.clusterName, flow.source?.namespace ?? '');
+      this.namespaces.observe(this.clusterName, flow.destination?.namespace ?? '');
+      for (const hook of this.hooks.onDecodedFlow) if (hook(flow) === true) return;
+      this.seenFlows++;
+    }
+    for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return;
+    this.ring.write(decoded);
+  }
+}

@@ -1,0 +1,97 @@
+// The parser: turns each MonitorEvent into exactly one Hubble event (flow, agent event, debug event or lost event),
+// dispatching on the payload kind and the datapath message type as Hubble's parser does.
+
+import type { AgentEvent, DebugEvent, Emitter, Flow, LostEvent } from '../../api/flow/flow.js';
+import { DatapathDecodeError } from '../../monitor/datapath/decodeError.js';
+import { MessageType } from '../../monitor/datapath/messageType.js';
+import type { MonitorEvent, Timestamp } from '../../monitor/types.js';
+import { decodeAgentEvent } from './agent.js';
+import { decodeDebugEvent, type DebugParserLookups } from './debug.js';
+import type { ParserGetters } from './getters.js';
+import { ParserError } from './parserError.js';
+import { SockParser } from './sock.js';
+import { ThreeFourParser } from './threefour.js';
+
+export { ParserError } from './parserError.js';
+export type { ParserErrorCode } from './parserError.js';
+
+interface DecodedBase {
+  /** When the event happened (the monitor event's time). */
+  timestamp: Timestamp;
+  nodeName: string;
+}
+
+/** What the ring holds: one decoded event, as Hubble's v1.Event. */
+export type DecodedEvent =
+  | (DecodedBase & { kind: 'flow'; flow: Flow })
+  | (DecodedBase & { kind: 'agent'; agentEvent: AgentEvent })
+  | (DecodedBase & { kind: 'debug'; debugEvent: DebugEvent })
+  | (DecodedBase & { kind: 'lost'; lostEvent: LostEvent });
+
+export interface ParserOptions extends ParserGetters {
+  nodeName: string;
+  clusterName: string;
+  /** Software named in every flow's emitter field. */
+  emitter: Emitter;
+}
+
+export class Parser {
+  private readonly threeFour: ThreeFourParser;
+  private readonly sock: SockParser;
+  private readonly debugLookups: DebugParserLookups;
+  private readonly emitter: Emitter;
+
+  constructor(options: ParserOptions) {
+    this.threeFour = new ThreeFourParser(options);
+    this.sock = new SockParser(options);
+    const { endpoints, links } = options;
+    this.debugLookups = {
+      endpointById: endpoints && ((id) => endpoints.endpointById(id)),
+      linkName: links && ((ifindex) => links.linkName(ifindex) ?? ''),
+    };
+    this.emitter = Object.freeze({ ...options.emitter });
+  }
+
+  /** Decodes one event; throws ParserError for events that cannot be decoded (the Observer counts and skips them). */
+  decode(event: MonitorEvent): DecodedEvent {
+    const { timestamp, nodeName, payload } = event;
+    switch (payload.kind) {
+      case 'perf': {
+        const data = payload.data;
+        if (data.length === 0) throw new ParserError('INVALID_MESSAGE', 'empty datapath message');
+        const type = data[0]!;
+        if (type === MessageType.DEBUG) {
+          return { kind: 'debug', timestamp, nodeName, debugEvent: this.decodeDebug(data, payload.cpu) };
+        }
+        if (type === MessageType.RECORDER_CAPTURE) {
+          // Recorder captures belong to the recorder's sinks; Hubble's observer has no flow for them.
+          throw new ParserError('UNKNOWN_MESSAGE_TYPE', 'recorder capture events are for the recorder, not the observer');
+        }
+        const flow =
+          type === MessageType.TRACE_SOCK
+            ? this.sock.decode(data, timestamp, nodeName)
+            : this.threeFour.decode(data, timestamp, nodeName);
+        flow.emitter = this.emitter;
+        return { kind: 'flow', timestamp, nodeName, flow };
+      }
+      case 'agent':
+        return { kind: 'agent', timestamp, nodeName, agentEvent: decodeAgentEvent(payload) };
+      case 'lost':
+        return {
+          kind: 'lost',
+          timestamp,
+          nodeName,
+          lostEvent: { source: payload.source, numEventsLost: payload.numLost, cpu: payload.cpu, first: undefined, last: undefined },
+        };
+    }
+  }
+
+  private decodeDebug(data: Uint8Array, cpu: number): DebugEvent {
+    try {
+      return decodeDebugEvent(data, cpu, this.debugLookups);
+    } catch (err) {
+      if (err instanceof DatapathDecodeError) throw new ParserError('INVALID_MESSAGE', err.message, { cause: err });
+      throw err;
+    }
+  }
+}

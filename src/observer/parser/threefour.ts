@@ -1,0 +1,573 @@
+// Hubble's L3/L4 parser: turns a datapath trace, drop, policy-verdict or debug-capture event into one flow.Flow,
+// decoding its packet once (src/packet) and filling every field Hubble's threefour parser fills, with metadata from
+// the getters.
+//
+// Connection state for packets without a datapath verdict. Our capture sources (libpcap, pcap files) wrap each frame
+// in a trace notification with reason UNKNOWN, source endpoint 0 and observation point FROM_NETWORK (arriving, or
+// direction not known) or TO_NETWORK (leaving). Whenever a trace's reason is UNKNOWN, this parser asks its own bounded
+// connection table (connectionTable.ts) instead of the datapath's conntrack:
+//   - trace_reason NEW for the packet that opens a connection, ESTABLISHED for later packets in the same direction,
+//     REPLY for packets in the opposite direction (RELATED for ICMP errors), and is_reply true exactly for REPLY;
+//     frames the table cannot follow (non-IP, unknown ports) keep trace_reason UNKNOWN and no is_reply;
+//   - traffic_direction is the connection's, as Hubble reports it: TO_NETWORK is EGRESS (INGRESS for a reply),
+//     FROM_NETWORK is INGRESS (EGRESS for a reply), any other observation point TRAFFIC_DIRECTION_UNKNOWN.
+// Traces with a known reason follow Hubble exactly (reason mapping, is_reply, direction from the source endpoint).
+//
+// Where this parser differs from Hubble's (which stops at whatever gopacket's DecodingLayerParser rejects):
+//   - a packet cut short in its transport header, or carrying an unreadable one, still yields a flow with the layers
+//     that were whole (Hubble drops the event);
+//   - VLAN/QinQ tags, IPv6 extension headers and AH are walked, and a first IPv4 fragment's transport header is read
+//     (gopacket stops at all of these, leaving no l4);
+//   - ARP frames get a summary line ("ARP Request who-has A tell B") where Hubble says "Ethernet";
+//   - an event with no packet bytes at all, or too few for a link header, is an error (INVALID_PACKET);
+//   - policy correlation (egress/ingress_allowed_by, ...) is left empty: there is no policy metadata getter.
+//
+// Hot path: one decode per packet into a reused PacketHeaders, then one Flow object literal with every field in
+// Flow's declaration order (one hidden class for all flows). Sub-messages that repeat (TCP flag sets, event types,
+// endpoints, interfaces) are shared between flows and frozen.
+
+import {
+  DebugCapturePoint as FlowDebugCapturePoint,
+  FlowType,
+  IPVersion,
+  SCTPChunkType,
+  TraceObservationPoint as FlowObservationPoint,
+  TrafficDirection,
+  Tunnel_Protocol,
+  Verdict,
+  type CiliumEventType,
+  type Ethernet,
+  type Flow,
+  type IP,
+  type Layer4,
+  type NetworkInterface,
+  type Service,
+  type TCPFlags,
+  type Tunnel,
+} from '../../api/flow/flow.js';
+import { DebugCapturePoint } from '../../monitor/datapath/debugCapture.js';
+import { DatapathDecodeError } from '../../monitor/datapath/decodeError.js';
+import { bpfFileName } from '../../monitor/datapath/dropReason.js';
+import { MessageType, messageTypeName } from '../../monitor/datapath/messageType.js';
+import {
+  PolicyDirection,
+  PolicyVerdictFlag,
+  policyVerdictDirection,
+  policyVerdictMatchType,
+} from '../../monitor/datapath/policyVerdict.js';
+import {
+  TraceNotifyFlag,
+  TraceObservationPoint,
+  TraceReason,
+  traceReasonIsEncrypted,
+  traceReasonOf,
+} from '../../monitor/datapath/traceNotify.js';
+import type { Timestamp } from '../../monitor/types.js';
+import { decodeDnsMessage, DNS_HEADER_LENGTH } from '../../packet/dns.js';
+import { AddressTextCache, formatIPv4, isZeroBytes } from '../../packet/format.js';
+import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
+import { SctpChunk } from '../../packet/protocols.js';
+import { ConnectionTable, ConnectionVerdict } from './connectionTable.js';
+import { EndpointResolver } from './endpointResolver.js';
+import { EventHeader } from './eventHeader.js';
+import { flowUuid } from './flowUuid.js';
+import type { DnsGetter, DnsLearner, LinkGetter, ParserGetters, ServiceGetter } from './getters.js';
+import { ParserError } from './parserError.js';
+import { packetSummary } from './summary.js';
+
+export interface ThreeFourParserOptions extends ParserGetters {
+  /** Used for flows whose event comes without a node name. */
+  nodeName: string;
+  /**
+   * Accepted like the other parsers take it; endpoints get their cluster from the endpoint getter, or from the
+   * cluster label of their identity, as Hubble's do.
+   */
+  clusterName: string;
+  /** The IP option type the datapath reads trace ids from (Cilium's --ip-tracing-option-type); sent in ip_trace_id. */
+  ipTraceOptionType?: number;
+  /** Connection state for traces whose reason is UNKNOWN; a table with default limits when not given. */
+  connectionTable?: ConnectionTable;
+}
+
+const EMPTY_STRINGS: string[] = Object.freeze([]) as unknown as string[];
+const EMPTY_POLICIES: never[] = Object.freeze([]) as unknown as never[];
+
+/** DNS answers come from this port; everything else skips the DNS decoder after one comparison. */
+const DNS_PORT = 53;
+
+/** Interfaces cached at most; past that, new ones get fresh objects instead of growing the cache. */
+const MAX_CACHED_INTERFACES = 1024;
+
+/** flow.TCPFlags for each of the 512 flag combinations (TcpFlag bits), shared by all flows. */
+const TCP_FLAGS: readonly TCPFlags[] = Array.from({ length: 512 }, (_, bits) =>
+  Object.freeze({
+    FIN: (bits & 0x001) !== 0,
+    SYN: (bits & 0x002) !== 0,
+    RST: (bits & 0x004) !== 0,
+    PSH: (bits & 0x008) !== 0,
+    ACK: (bits & 0x010) !== 0,
+    URG: (bits & 0x020) !== 0,
+    ECE: (bits & 0x040) !== 0,
+    CWR: (bits & 0x080) !== 0,
+    NS: (bits & 0x100) !== 0,
+  }),
+);
+
+const eventTypes: (CiliumEventType | undefined)[] = [];
+
+function eventTypeOf(type: number, subType: number): CiliumEventType {
+  const key = (type << 8) | subType;
+  return (eventTypes[key] ??= Object.freeze({ type, subType }));
+}
+
+function sctpChunkType(chunk: number): SCTPChunkType {
+  switch (chunk) {
+    case SctpChunk.INIT:
+      return SCTPChunkType.INIT;
+    case SctpChunk.INIT_ACK:
+      return SCTPChunkType.INIT_ACK;
+    case SctpChunk.SHUTDOWN:
+      return SCTPChunkType.SHUTDOWN;
+    case SctpChunk.SHUTDOWN_ACK:
+      return SCTPChunkType.SHUTDOWN_ACK;
+    case SctpChunk.SHUTDOWN_COMPLETE:
+      return SCTPChunkType.SHUTDOWN_COMPLETE;
+    case SctpChunk.ABORT:
+      return SCTPChunkType.ABORT;
+    default:
+      return SCTPChunkType.UNSUPPORTED;
+  }
+}
+
+/** Hubble's flow.TraceReason for a datapath reason (encrypt bit cleared): UNKNOWN is 0, the CT states shift by one. */
+function flowTraceReason(reason: number): number {
+  if (reason === TraceReason.UNKNOWN) return 0;
+  return reason < TraceReason.UNKNOWN ? reason + 1 : reason;
+}
+
+function byteSwap32(value: number): number {
+  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
+}
+
+function u16(d: Uint8Array, o: number): number {
+  return (d[o]! << 8) | d[o + 1]!;
+}
+
+/** Layer4 with every oneof member present (undefined but one), so all Layer4 objects share one shape. */
+function layer4Of(h: PacketHeaders, data: Uint8Array): Layer4 | undefined {
+  const layers = h.layers;
+  if ((layers & Layer.TCP) !== 0) {
+    return {
+      TCP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort, flags: TCP_FLAGS[h.tcpFlags]! },
+      UDP: undefined,
+      ICMPv4: undefined,
+      ICMPv6: undefined,
+      SCTP: undefined,
+      VRRP: undefined,
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.UDP) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort },
+      ICMPv4: undefined,
+      ICMPv6: undefined,
+      SCTP: undefined,
+      VRRP: undefined,
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.ICMPV4) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: undefined,
+      ICMPv4: { type: h.icmpType, code: h.icmpCode },
+      ICMPv6: undefined,
+      SCTP: undefined,
+      VRRP: undefined,
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.ICMPV6) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: undefined,
+      ICMPv4: undefined,
+      ICMPv6: { type: h.icmpType, code: h.icmpCode },
+      SCTP: undefined,
+      VRRP: undefined,
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.SCTP) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: undefined,
+      ICMPv4: undefined,
+      ICMPv6: undefined,
+      SCTP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort, chunkType: sctpChunkType(h.sctpChunkType) },
+      VRRP: undefined,
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.VRRP) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: undefined,
+      ICMPv4: undefined,
+      ICMPv6: undefined,
+      SCTP: undefined,
+      VRRP: { type: h.vrrpType, vrid: h.vrrpRouterId, priority: h.vrrpPriority },
+      IGMP: undefined,
+    };
+  }
+  if ((layers & Layer.IGMP) !== 0) {
+    return {
+      TCP: undefined,
+      UDP: undefined,
+      ICMPv4: undefined,
+      ICMPv6: undefined,
+      SCTP: undefined,
+      VRRP: undefined,
+      IGMP: { type: h.igmpType, groupAddress: formatIPv4(data, h.igmpGroupOffset) },
+    };
+  }
+  return undefined;
+}
+
+export class ThreeFourParser {
+  private readonly nodeName: string;
+  private readonly dns: DnsGetter | undefined;
+  private readonly dnsLearner: DnsLearner | undefined;
+  private readonly services: ServiceGetter | undefined;
+  private readonly links: LinkGetter | undefined;
+  private readonly ipTraceOptionType: number;
+  private readonly connections: ConnectionTable;
+  private readonly outer = new PacketHeaders();
+  private readonly inner = new PacketHeaders();
+  private readonly header = new EventHeader();
+  private readonly endpoints: EndpointResolver;
+  private readonly interfaces = new Map<number, NetworkInterface>();
+  private readonly addresses = new AddressTextCache();
+
+  constructor(options: ThreeFourParserOptions) {
+    this.nodeName = options.nodeName;
+    this.endpoints = new EndpointResolver(options.endpoints, options.identities);
+    this.dns = options.dns;
+    this.dnsLearner = options.dnsLearner;
+    this.services = options.services;
+    this.links = options.links;
+    this.ipTraceOptionType = options.ipTraceOptionType ?? 0;
+    this.connections = options.connectionTable ?? new ConnectionTable();
+  }
+
+  /**
+   * Decodes a TRACE, DROP, POLICY_VERDICT or CAPTURE (debug capture) perf event captured at `time` on `nodeName`.
+   * Throws ParserError: INVALID_MESSAGE when the event header does not decode, UNKNOWN_MESSAGE_TYPE for other
+   * message types, INVALID_PACKET when it carries no packet or too little of one for a link (or IP) header.
+   */
+  decode(data: Uint8Array, time: Timestamp, nodeName: string): Flow {
+    if (data.length === 0) throw new ParserError('INVALID_MESSAGE', 'empty datapath message');
+    const messageType = data[0]!;
+    const isTrace = messageType === MessageType.TRACE;
+    const isDrop = messageType === MessageType.DROP;
+    const isPolicyVerdict = messageType === MessageType.POLICY_VERDICT;
+    const isCapture = messageType === MessageType.CAPTURE;
+    if (!isTrace && !isDrop && !isPolicyVerdict && !isCapture) {
+      throw new ParserError(
+        'UNKNOWN_MESSAGE_TYPE',
+        `message type ${messageTypeName(messageType)} is not an L3/L4 event (trace, drop, policy-verdict, capture)`,
+      );
+    }
+    const e = this.header;
+    try {
+      e.read(data);
+    } catch (err) {
+      if (err instanceof DatapathDecodeError) {
+        throw new ParserError('INVALID_MESSAGE', `${messageTypeName(messageType)}: ${err.message}`, { cause: err });
+      }
+      throw err;
+    }
+    if (e.payloadOffset >= data.length) {
+      throw new ParserError('INVALID_PACKET', `${messageTypeName(messageType)} event carries no packet`);
+    }
+
+    // Traces and drops flag IPv6 and L3 devices with the same bits; policy verdicts with their own.
+    let isIPv6 = false;
+    let isL3Device = false;
+    let overlay = 0;
+    if (isPolicyVerdict) {
+      isIPv6 = (e.flags & PolicyVerdictFlag.IS_IPV6) !== 0;
+      isL3Device = (e.flags & PolicyVerdictFlag.IS_L3) !== 0;
+    } else if (!isCapture) {
+      isIPv6 = (e.flags & TraceNotifyFlag.IS_IPV6) !== 0;
+      isL3Device = (e.flags & TraceNotifyFlag.IS_L3_DEVICE) !== 0;
+      if ((e.flags & TraceNotifyFlag.IS_VXLAN) !== 0) overlay = OverlayKind.VXLAN;
+      else if ((e.flags & TraceNotifyFlag.IS_GENEVE) !== 0) overlay = OverlayKind.GENEVE;
+    }
+    const outer = this.outer;
+    const linkType = !isL3Device ? LinkType.ETHERNET : isIPv6 ? LinkType.IPV6 : LinkType.IPV4;
+    decodeFrame(outer, data, linkType, e.payloadOffset, data.length);
+    if (outer.layers === 0) {
+      throw new ParserError(
+        'INVALID_PACKET',
+        `${messageTypeName(messageType)} event: ${data.length - e.payloadOffset} packet bytes hold no whole ${linkType === LinkType.ETHERNET ? 'Ethernet' : 'IP'} header`,
+      );
+    }
+
+    // Overlay traffic the datapath flagged: the flow describes the inner packet, the tunnel the outer one.
+    let h = outer;
+    let tunnel: Tunnel | undefined;
+    if (overlay !== 0) {
+      const vni = decodeOverlay(outer, data, overlay as OverlayKind, this.inner);
+      if (vni >= 0) {
+        tunnel = {
+          protocol: overlay === OverlayKind.VXLAN ? Tunnel_Protocol.VXLAN : Tunnel_Protocol.GENEVE,
+          IP: this.ipOf(outer, data),
+          l4: layer4Of(outer, data),
+          vni,
+        };
+        h = this.inner;
+      }
+    }
+
+    // Addresses, with the pre-SNAT source from the trace's original IP when the datapath recorded one.
+    let sourceIP = '';
+    let destinationIP = '';
+    let ip: IP | undefined;
+    // Hubble reads any original IP as a sign of SNAT when it picks the traffic direction.
+    let snatted = false;
+    if (h.ipVersion !== 0) {
+      sourceIP = this.addresses.ip(data, h.sourceAddressOffset, h.ipVersion);
+      destinationIP = this.addresses.ip(data, h.destinationAddressOffset, h.ipVersion);
+      let sourceXlated = '';
+      let encrypted = false;
+      if (isTrace) {
+        const orig = e.origIPOffset;
+        if (orig >= 0 && !isZeroBytes(data, orig, isIPv6 ? 16 : 4)) {
+          snatted = true;
+          const original = isIPv6 ? this.addresses.ipv6(data, orig) : this.addresses.ipv4(data, orig);
+          // Traces sometimes carry the header's own address as original IP; only a difference means SNAT.
+          if (original !== sourceIP) {
+            sourceXlated = sourceIP;
+            sourceIP = original;
+          }
+        }
+        encrypted = traceReasonIsEncrypted(e.reason);
+      }
+      ip = {
+        source: sourceIP,
+        sourceXlated,
+        destination: destinationIP,
+        ipVersion: h.ipVersion === 4 ? IPVersion.IPv4 : IPVersion.IPv6,
+        encrypted,
+      };
+    }
+    const withPorts = (h.layers & (Layer.TCP | Layer.UDP | Layer.SCTP)) !== 0;
+    const sourcePort = withPorts ? h.sourcePort : 0;
+    const destinationPort = withPorts ? h.destinationPort : 0;
+
+    // Identities the datapath reported (policy verdicts know only the remote side).
+    let sourceLabel = e.srcLabel;
+    let destinationLabel = e.dstLabel;
+    const ingressVerdict = isPolicyVerdict && policyVerdictDirection(e.flags) === PolicyDirection.INGRESS;
+    if (isPolicyVerdict) {
+      sourceLabel = ingressVerdict ? e.remoteLabel : 0;
+      destinationLabel = ingressVerdict ? 0 : e.remoteLabel;
+    }
+    const source = this.endpoints.resolve(sourceIP, sourceLabel);
+    const destination = this.endpoints.resolve(destinationIP, destinationLabel);
+
+    // Verdict and drop reason.
+    let verdict = Verdict.VERDICT_UNKNOWN;
+    let dropReason = 0;
+    if (isDrop) {
+      verdict = Verdict.DROPPED;
+      dropReason = e.subType;
+    } else if (isTrace) {
+      verdict = Verdict.FORWARDED;
+    } else if (isPolicyVerdict) {
+      if (e.verdict < 0) {
+        verdict = Verdict.DROPPED;
+        // A denied packet's verdict is the negated drop reason.
+        dropReason = -e.verdict >>> 0;
+      } else if (e.verdict > 0) {
+        verdict = Verdict.REDIRECTED;
+      } else {
+        verdict = (e.flags & PolicyVerdictFlag.IS_AUDITED) !== 0 ? Verdict.AUDIT : Verdict.FORWARDED;
+      }
+    }
+
+    // Connection state: the datapath's when it has one, else our connection table's.
+    let traceReason = 0;
+    let isReply: boolean | undefined;
+    let trafficDirection = TrafficDirection.TRAFFIC_DIRECTION_UNKNOWN;
+    let observationPoint = FlowObservationPoint.UNKNOWN_POINT;
+    if (isTrace) {
+      // Zero is TO_LXC in the datapath; Hubble keeps zero for "unknown" and names this point TO_ENDPOINT.
+      observationPoint = e.subType === TraceObservationPoint.TO_LXC ? FlowObservationPoint.TO_ENDPOINT : e.subType;
+      const reason = traceReasonOf(e.reason);
+      if (reason === TraceReason.UNKNOWN) {
+        const state = this.connections.observe(h, data, time.seconds + time.nanos / 1e9);
+        traceReason = state;
+        isReply = state === ConnectionVerdict.UNTRACKED ? undefined : state === ConnectionVerdict.REPLY;
+        if (e.subType === TraceObservationPoint.TO_NETWORK) {
+          trafficDirection = isReply === true ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
+        } else if (e.subType === TraceObservationPoint.FROM_NETWORK) {
+          trafficDirection = isReply === true ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+        }
+      } else {
+        traceReason = flowTraceReason(reason);
+        const ctReply = reason === TraceReason.CT_REPLY;
+        isReply = reason === TraceReason.SRV6_ENCAP || reason === TraceReason.SRV6_DECAP ? undefined : ctReply;
+        if (e.source !== 0) {
+          const fromSourceEndpoint = e.source === (source.ID & 0xffff);
+          trafficDirection =
+            fromSourceEndpoint !== ctReply || snatted ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+        }
+      }
+    } else if (isDrop) {
+      if (e.source !== 0) {
+        // Hubble assumes a drop at the endpoint that sent the packet is egress, and that drops are never replies.
+        trafficDirection = e.source === (source.ID & 0xffff) ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+      }
+    } else if (isPolicyVerdict) {
+      // Forwarded policy verdicts are emitted for a connection's first packet, so they are not replies.
+      if (e.verdict >= 0) isReply = false;
+      trafficDirection = ingressVerdict ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
+    }
+
+    const services = this.services;
+    let sourceService: Service | undefined;
+    let destinationService: Service | undefined;
+    if (services !== undefined) {
+      if (sourceIP !== '') sourceService = services.serviceAt(sourceIP, sourcePort) as Service | undefined;
+      if (destinationIP !== '')
+        destinationService = services.serviceAt(destinationIP, destinationPort) as Service | undefined;
+    }
+    const dns = this.dns;
+    const sourceNames = dns !== undefined && sourceIP !== '' ? (dns.namesOf(sourceIP) as string[]) : EMPTY_STRINGS;
+    const destinationNames =
+      dns !== undefined && destinationIP !== '' ? (dns.namesOf(destinationIP) as string[]) : EMPTY_STRINGS;
+
+    let ifindex = 0;
+    let proxyPort = 0;
+    if (isTrace) {
+      ifindex = e.ifindex;
+      if (e.subType === TraceObservationPoint.TO_PROXY) proxyPort = e.dstID;
+    } else if (isCapture) {
+      switch (e.subType) {
+        case DebugCapturePoint.DELIVERY:
+        case DebugCapturePoint.FROM_LB:
+        case DebugCapturePoint.AFTER_V46:
+        case DebugCapturePoint.AFTER_V64:
+        case DebugCapturePoint.SNAT_PRE:
+        case DebugCapturePoint.SNAT_POST:
+          ifindex = e.arg1;
+          break;
+        case DebugCapturePoint.PROXY_PRE:
+        case DebugCapturePoint.PROXY_POST:
+          // The datapath stores the proxy port in network byte order.
+          proxyPort = byteSwap32(e.arg1);
+          break;
+      }
+    }
+
+    if (this.dnsLearner !== undefined && sourcePort === DNS_PORT) this.learnDns(h, data, time);
+
+    return {
+      time,
+      uuid: flowUuid(),
+      emitter: undefined,
+      verdict,
+      dropReason,
+      authType: isPolicyVerdict ? e.authType : 0,
+      ethernet: this.ethernetOf(h, data),
+      IP: ip,
+      l4: layer4Of(h, data),
+      tunnel,
+      source,
+      destination,
+      Type: FlowType.L3_L4,
+      nodeName: nodeName !== '' ? nodeName : this.nodeName,
+      nodeLabels: EMPTY_STRINGS,
+      sourceNames,
+      destinationNames,
+      l7: undefined,
+      reply: isReply === true,
+      eventType: eventTypeOf(messageType, e.subType),
+      sourceService,
+      destinationService,
+      trafficDirection,
+      policyMatchType: isPolicyVerdict ? policyVerdictMatchType(e.flags) : 0,
+      traceObservationPoint: observationPoint,
+      traceReason,
+      file: isDrop ? { name: bpfFileName(e.file), line: e.line } : undefined,
+      ipTraceId: e.ipTraceId !== 0 ? { traceId: e.ipTraceId, ipOptionType: this.ipTraceOptionType } : undefined,
+      dropReasonDesc: dropReason,
+      isReply,
+      debugCapturePoint: isCapture ? e.subType : FlowDebugCapturePoint.DBG_CAPTURE_POINT_UNKNOWN,
+      interface: ifindex !== 0 ? this.interfaceOf(ifindex) : undefined,
+      proxyPort,
+      traceContext: undefined,
+      sockXlatePoint: 0,
+      socketCookie: 0,
+      cgroupId: 0,
+      Summary: packetSummary(h, data),
+      extensions: undefined,
+      egressAllowedBy: EMPTY_POLICIES,
+      ingressAllowedBy: EMPTY_POLICIES,
+      egressDeniedBy: EMPTY_POLICIES,
+      ingressDeniedBy: EMPTY_POLICIES,
+      policyLog: EMPTY_STRINGS,
+      aggregate: undefined,
+    };
+  }
+
+  private ethernetOf(h: PacketHeaders, data: Uint8Array): Ethernet | undefined {
+    if ((h.layers & Layer.ETHERNET) === 0) return undefined;
+    return { source: this.addresses.mac(data, h.linkOffset + 6), destination: this.addresses.mac(data, h.linkOffset) };
+  }
+
+  /** flow.IP of a decoded packet (used for a tunnel's outer header; no SNAT or encryption there). */
+  private ipOf(h: PacketHeaders, data: Uint8Array): IP | undefined {
+    if (h.ipVersion === 0) return undefined;
+    return {
+      source: this.addresses.ip(data, h.sourceAddressOffset, h.ipVersion),
+      sourceXlated: '',
+      destination: this.addresses.ip(data, h.destinationAddressOffset, h.ipVersion),
+      ipVersion: h.ipVersion === 4 ? IPVersion.IPv4 : IPVersion.IPv6,
+      encrypted: false,
+    };
+  }
+
+  private interfaceOf(index: number): NetworkInterface {
+    const name = this.links?.linkName(index) ?? '';
+    const cached = this.interfaces.get(index);
+    if (cached !== undefined && cached.name === name) return cached;
+    const created = Object.freeze({ index, name });
+    if (cached !== undefined || this.interfaces.size < MAX_CACHED_INTERFACES) this.interfaces.set(index, created);
+    return created;
+  }
+
+  /** Tells the DNS learner about a response with answers (UDP, or TCP with the whole message in this segment). */
+  private learnDns(h: PacketHeaders, data: Uint8Array, time: Timestamp): void {
+    let start = h.payloadOffset;
+    let end = h.payloadEnd;
+    if ((h.layers & Layer.TCP) !== 0) {
+      if (end - start < 2) return;
+      const length = u16(data, start);
+      start += 2;
+      if (length > end - start) return;
+      end = start + length;
+    } else if ((h.layers & Layer.UDP) === 0) {
+      return;
+    }
+    // Only responses (QR bit) with at least one answer are worth decoding.
+    if (end - start < DNS_HEADER_LENGTH || (data[start + 2]! & 0x80) === 0 || u16(data, start + 6) === 0) return;
+    const message = decodeDnsMessage(data, start, end);
+    if (message === undefined || message.rcode !== 0 || message.ips.length === 0 || message.questionName === '') return;
+    this.dnsLearner!.learn({ query: message.questionName, ips: message.ips, ttlSeconds: message.minTtl, at: time });
+  }
+}

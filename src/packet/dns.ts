@@ -1,0 +1,225 @@
+// Decodes a DNS message (RFC 1035) far enough to learn names for addresses: the question, the answer records, and the
+// A/AAAA addresses the question name resolves to through its CNAME chain. Bounded against hostile input — compression
+// loops, counts larger than the message, names longer than DNS allows — and it never throws: a message it cannot read
+// yields undefined.
+
+import { formatIPv4, formatIPv6 } from './format.js';
+
+export const DnsType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41 } as const;
+export const DnsClass = { IN: 1 } as const;
+export const DnsRcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+/** The DNS header length; nothing shorter is a DNS message. */
+export const DNS_HEADER_LENGTH = 12;
+
+/** Answer records read at most; the rest of a larger answer section is ignored. */
+const MAX_ANSWERS = 64;
+/** CNAME hops followed from the question name. */
+const MAX_CNAME_CHAIN = 16;
+/** Compression pointers followed within one name. */
+const MAX_POINTERS = 32;
+/** RFC 1035: a name is at most 255 bytes on the wire. */
+const MAX_NAME_WIRE_LENGTH = 255;
+
+export interface DnsRecord {
+  /** Owner name, lowercase, without the trailing dot. */
+  name: string;
+  type: number;
+  class: number;
+  ttl: number;
+  /** A/AAAA: the address as text; CNAME: the target name; other types: "". */
+  data: string;
+}
+
+export interface DnsMessage {
+  id: number;
+  isResponse: boolean;
+  opcode: number;
+  rcode: number;
+  /** TC bit: the answer was cut and the client should retry over TCP. */
+  truncated: boolean;
+  /** First question's name, lowercase, without the trailing dot ("" for the root); "" when there is no question. */
+  questionName: string;
+  questionType: number;
+  /** Answer-section records in message order (at most MAX_ANSWERS). */
+  answers: DnsRecord[];
+  /** CNAME targets followed from the question name, in chain order. */
+  cnames: string[];
+  /** A/AAAA addresses whose owner is the question name or a name in its CNAME chain, in message order. */
+  ips: string[];
+  /** Smallest TTL among the chain's CNAME and A/AAAA records (seconds); 0 when there are none. */
+  minTtl: number;
+  /**
+   * Whether every answer the header counts was read. A message cut short (snap length) or claiming more answers than
+   * it holds keeps the records that were whole.
+   */
+  complete: boolean;
+}
+
+/** Reads a (possibly compressed) name at `offset`; `end` tells where its wire form ends in the message. */
+interface NameResult {
+  name: string;
+  end: number;
+}
+
+// Names are rebuilt as text once per label; a scratch result avoids an object per name.
+const nameResult: NameResult = { name: '', end: 0 };
+
+function u16(d: Uint8Array, o: number): number {
+  return (d[o]! << 8) | d[o + 1]!;
+}
+
+/**
+ * Reads the name at `offset` of the message that starts at `start` and ends at `end`. Compression pointers must point
+ * backwards (to an earlier name, as RFC 1035 requires), which rules out loops; their number is capped as well.
+ * Returns false when the name is malformed or leaves the message.
+ */
+function readName(d: Uint8Array, start: number, end: number, offset: number, out: NameResult): boolean {
+  let p = offset;
+  let wireEnd = -1;
+  let wireLength = 0;
+  let pointers = 0;
+  let name = '';
+  for (;;) {
+    if (p >= end) return false;
+    const length = d[p]!;
+    if (length === 0) {
+      if (wireEnd < 0) wireEnd = p + 1;
+      break;
+    }
+    const kind = length & 0xc0;
+    if (kind === 0xc0) {
+      if (p + 1 >= end || ++pointers > MAX_POINTERS) return false;
+      const target = start + (((length & 0x3f) << 8) | d[p + 1]!);
+      if (target >= p) return false;
+      if (wireEnd < 0) wireEnd = p + 2;
+      p = target;
+      continue;
+    }
+    if (kind !== 0) return false; // 0x40 and 0x80 label types are obsolete or reserved.
+    wireLength += length + 1;
+    if (wireLength > MAX_NAME_WIRE_LENGTH || p + 1 + length > end) return false;
+    if (name !== '') name += '.';
+    name += labelText(d, p + 1, length);
+    p += 1 + length;
+  }
+  out.name = name;
+  out.end = wireEnd;
+  return true;
+}
+
+/** A label as presentation text: lowercase ASCII, and \DDD escapes for dots, backslashes and unprintable bytes. */
+function labelText(d: Uint8Array, offset: number, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    let c = d[offset + i]!;
+    if (c >= 0x41 && c <= 0x5a) c += 0x20;
+    if (c <= 0x20 || c >= 0x7f || c === 0x2e || c === 0x5c) {
+      text += '\\' + String(c).padStart(3, '0');
+    } else {
+      text += String.fromCharCode(c);
+    }
+  }
+  return text;
+}
+
+/**
+ * Decodes the DNS message in data[offset, end): the header, the questions (the first one kept) and the answer section.
+ * Returns undefined when the header or a question does not fit or is malformed; answers are read until one does not.
+ */
+export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length): DnsMessage | undefined {
+  if (end > data.length) end = data.length;
+  if (offset < 0 || end - offset < DNS_HEADER_LENGTH) return undefined;
+  const start = offset;
+  const flags = u16(data, start + 2);
+  const questionCount = u16(data, start + 4);
+  const answerCount = u16(data, start + 6);
+  const message: DnsMessage = {
+    id: u16(data, start),
+    isResponse: (flags & 0x8000) !== 0,
+    opcode: (flags >> 11) & 0x0f,
+    rcode: flags & 0x0f,
+    truncated: (flags & 0x0200) !== 0,
+    questionName: '',
+    questionType: 0,
+    answers: [],
+    cnames: [],
+    ips: [],
+    minTtl: 0,
+    complete: answerCount <= MAX_ANSWERS,
+  };
+  let p = start + DNS_HEADER_LENGTH;
+  // Each question takes at least 5 bytes, so the loop is bounded by the message however large the count claims.
+  for (let i = 0; i < questionCount; i++) {
+    if (!readName(data, start, end, p, nameResult) || nameResult.end + 4 > end) return undefined;
+    if (i === 0) {
+      message.questionName = nameResult.name;
+      message.questionType = u16(data, nameResult.end);
+    }
+    p = nameResult.end + 4;
+  }
+  const answers = message.answers;
+  for (let i = 0; i < answerCount && i < MAX_ANSWERS; i++) {
+    if (!readName(data, start, end, p, nameResult) || nameResult.end + 10 > end) {
+      message.complete = false;
+      break;
+    }
+    const name = nameResult.name;
+    p = nameResult.end;
+    const type = u16(data, p);
+    const klass = u16(data, p + 2);
+    const ttl = ((data[p + 4]! << 24) | (data[p + 5]! << 16) | (data[p + 6]! << 8) | data[p + 7]!) >>> 0;
+    const rdLength = u16(data, p + 8);
+    const rdata = p + 10;
+    if (rdata + rdLength > end) {
+      message.complete = false;
+      break;
+    }
+    let text = '';
+    if (type === DnsType.A && rdLength === 4) {
+      text = formatIPv4(data, rdata);
+    } else if (type === DnsType.AAAA && rdLength === 16) {
+      text = formatIPv6(data, rdata);
+    } else if (type === DnsType.CNAME && readName(data, start, rdata + rdLength, rdata, nameResult)) {
+      text = nameResult.name;
+    }
+    answers.push({ name, type, class: klass, ttl, data: text });
+    p = rdata + rdLength;
+  }
+  followChain(message);
+  return message;
+}
+
+/** Fills cnames, ips and minTtl by following the question name through the answers' CNAME records. */
+function followChain(message: DnsMessage): void {
+  const answers = message.answers;
+  if (answers.length === 0) return;
+  let minTtl = Infinity;
+  const chain: string[] = [message.questionName];
+  let current = message.questionName;
+  for (let hop = 0; hop < MAX_CNAME_CHAIN; hop++) {
+    let target: string | undefined;
+    for (const record of answers) {
+      if (record.type === DnsType.CNAME && record.name === current && record.data !== '') {
+        target = record.data;
+        if (record.ttl < minTtl) minTtl = record.ttl;
+        break;
+      }
+    }
+    if (target === undefined || chain.includes(target)) break;
+    message.cnames.push(target);
+    chain.push(target);
+    current = target;
+  }
+  for (const record of answers) {
+    if (
+      (record.type === DnsType.A || record.type === DnsType.AAAA) &&
+      record.data !== '' &&
+      chain.includes(record.name)
+    ) {
+      message.ips.push(record.data);
+      if (record.ttl < minTtl) minTtl = record.ttl;
+    }
+  }
+  message.minTtl = minTtl === Infinity ? 0 : minTtl;
+}

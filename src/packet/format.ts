@@ -1,0 +1,190 @@
+// Text forms of addresses read straight from packet bytes, written exactly as Go writes them (Hubble's flows hold
+// strings, and filters compare those strings): IPv4 dotted decimal, IPv6 as net/netip's String() (RFC 5952, with
+// IPv4-mapped addresses as ::ffff:a.b.c.d), MAC addresses lowercase and colon-separated.
+
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+
+/** Dotted decimal of the 4 bytes at `offset`. */
+export function formatIPv4(data: Uint8Array, offset: number): string {
+  return (
+    DECIMAL[data[offset]!]! +
+    '.' +
+    DECIMAL[data[offset + 1]!]! +
+    '.' +
+    DECIMAL[data[offset + 2]!]! +
+    '.' +
+    DECIMAL[data[offset + 3]!]!
+  );
+}
+
+// One scratch array shared by every call: formatting is synchronous, so no two calls ever see it at once.
+const groups = new Uint16Array(8);
+
+/** RFC 5952 text of the 16 bytes at `offset`, as Go's netip.Addr.String() writes it. */
+export function formatIPv6(data: Uint8Array, offset: number): string {
+  for (let i = 0; i < 8; i++) groups[i] = (data[offset + 2 * i]! << 8) | data[offset + 2 * i + 1]!;
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  ) {
+    // netip keeps IPv4-mapped addresses recognisable instead of writing ::ffff:102:304.
+    return '::ffff:' + formatIPv4(data, offset + 12);
+  }
+  // The longest run of two or more zero groups becomes "::"; on a tie the first run wins.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  let text = '';
+  let needColon = false;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      needColon = false;
+      continue;
+    }
+    if (needColon) text += ':';
+    text += groups[i]!.toString(16);
+    needColon = true;
+  }
+  return text;
+}
+
+/** Text of an IPv4 (version 4) or IPv6 (otherwise) address at `offset`. */
+export function formatIP(data: Uint8Array, offset: number, version: number): string {
+  return version === 4 ? formatIPv4(data, offset) : formatIPv6(data, offset);
+}
+
+/** Lowercase colon-separated hex of the 6 bytes at `offset` ("aa:bb:cc:dd:ee:ff"). */
+export function formatMAC(data: Uint8Array, offset: number): string {
+  return (
+    HEX_BYTE[data[offset]!]! +
+    ':' +
+    HEX_BYTE[data[offset + 1]!]! +
+    ':' +
+    HEX_BYTE[data[offset + 2]!]! +
+    ':' +
+    HEX_BYTE[data[offset + 3]!]! +
+    ':' +
+    HEX_BYTE[data[offset + 4]!]! +
+    ':' +
+    HEX_BYTE[data[offset + 5]!]!
+  );
+}
+
+/** A hardware address of any length, as Go's net.HardwareAddr.String() writes it ("" when empty). */
+export function formatHardwareAddress(data: Uint8Array, offset: number, length: number): string {
+  let text = '';
+  for (let i = 0; i < length; i++) {
+    if (i > 0) text += ':';
+    text += HEX_BYTE[data[offset + i]!]!;
+  }
+  return text;
+}
+
+/** Whether the `length` bytes at `offset` are all zero (an unspecified address). */
+export function isZeroBytes(data: Uint8Array, offset: number, length: number): boolean {
+  for (let i = 0; i < length; i++) if (data[offset + i] !== 0) return false;
+  return true;
+}
+
+/**
+ * Remembers the text of recently seen addresses, so the same address read from thousands of packets is one shared,
+ * already-hashed string instead of a new one per packet (cheaper to build, and cheaper as a Map key for lookups).
+ * Direct-mapped with a fixed number of slots per kind: a colliding address simply replaces the previous one.
+ */
+export class AddressTextCache {
+  private readonly v4Keys: Float64Array;
+  private readonly v4Texts: string[];
+  private readonly v6Keys: Uint32Array;
+  private readonly v6Used: Uint8Array;
+  private readonly v6Texts: string[];
+  private readonly macKeys: Float64Array;
+  private readonly macTexts: string[];
+  private readonly bits: number;
+
+  /** `slotsLog2` slots per address kind as a power of two (default 2^12 = 4096). */
+  constructor(slotsLog2 = 12) {
+    this.bits = slotsLog2;
+    const slots = 1 << slotsLog2;
+    this.v4Keys = new Float64Array(slots).fill(-1);
+    this.v4Texts = new Array<string>(slots).fill('');
+    this.v6Keys = new Uint32Array(slots * 4);
+    this.v6Used = new Uint8Array(slots);
+    this.v6Texts = new Array<string>(slots).fill('');
+    this.macKeys = new Float64Array(slots).fill(-1);
+    this.macTexts = new Array<string>(slots).fill('');
+  }
+
+  ipv4(data: Uint8Array, offset: number): string {
+    const key =
+      ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
+    const slot = Math.imul(key, 0x9e3779b1) >>> (32 - this.bits);
+    if (this.v4Keys[slot] === key) return this.v4Texts[slot]!;
+    const text = formatIPv4(data, offset);
+    this.v4Keys[slot] = key;
+    this.v4Texts[slot] = text;
+    return text;
+  }
+
+  ipv6(data: Uint8Array, offset: number): string {
+    const a = word(data, offset);
+    const b = word(data, offset + 4);
+    const c = word(data, offset + 8);
+    const d = word(data, offset + 12);
+    const slot =
+      Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>>
+      (32 - this.bits);
+    const k = this.v6Keys;
+    const base = slot * 4;
+    if (this.v6Used[slot] === 1 && k[base] === a && k[base + 1] === b && k[base + 2] === c && k[base + 3] === d) {
+      return this.v6Texts[slot]!;
+    }
+    const text = formatIPv6(data, offset);
+    k[base] = a;
+    k[base + 1] = b;
+    k[base + 2] = c;
+    k[base + 3] = d;
+    this.v6Used[slot] = 1;
+    this.v6Texts[slot] = text;
+    return text;
+  }
+
+  /** IPv4 (version 4) or IPv6 text. */
+  ip(data: Uint8Array, offset: number, version: number): string {
+    return version === 4 ? this.ipv4(data, offset) : this.ipv6(data, offset);
+  }
+
+  mac(data: Uint8Array, offset: number): string {
+    const high = (data[offset]! << 8) | data[offset + 1]!;
+    const low = word(data, offset + 2);
+    const key = high * 0x100000000 + low;
+    const slot = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> (32 - this.bits);
+    if (this.macKeys[slot] === key) return this.macTexts[slot]!;
+    const text = formatMAC(data, offset);
+    this.macKeys[slot] = key;
+    this.macTexts[slot] = text;
+    return text;
+  }
+}
+
+function word(data: Uint8Array, offset: number): number {
+  return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
+}

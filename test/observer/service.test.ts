@@ -1,0 +1,162 @@
+// The Observer service over a real unix socket: every read endpoint streams from the one ring, with Hubble's
+// positioning (first/last/follow), lost-event notices for overrun readers, and statuses that say what was wrong.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AgentEventType, LostEventSource as FlowLostEventSource } from '../../src/api/flow/flow.js';
+import {
+  GetAgentEventsRequest,
+  GetDebugEventsRequest,
+  GetFlowsRequest,
+  ObserverClient,
+  ObserverService,
+  type GetFlowsResponse,
+} from '../../src/api/observer/observer.js';
+import { MonitorAgent } from '../../src/monitor/agent.js';
+import { AgentNotification, encodeAgentNotify } from '../../src/monitor/agentNotify.js';
+import { encodeDebugMsg } from '../../src/monitor/datapath/debugMsg.js';
+import { encodeTraceNotify, TraceObservationPoint, TraceReason } from '../../src/monitor/datapath/traceNotify.js';
+import { lostMonitorEvent, LostEventSource } from '../../src/monitor/lostEvent.js';
+import type { MonitorEvent, Timestamp } from '../../src/monitor/types.js';
+import { Observer } from '../../src/observer/observer.js';
+import { Parser } from '../../src/observer/parser/index.js';
+import { createObserverService } from '../../src/observer/service.js';
+import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
+import { bindUnixSocket } from '../../src/server/listeners.js';
+import { ethernet, ipv4, udp } from '../harness/frames.js';
+
+const NODE = 'svc-node';
+
+function udpFrame(sport: number, dport: number): Uint8Array {
+  return ethernet({ type: 0x0800 }, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 17 }, udp(sport, dport, new Uint8Array(8))));
+}
+
+function at(seconds: number): Timestamp {
+  return { seconds, nanos: 0 };
+}
+
+function flowEvent(sport: number, time: Timestamp): MonitorEvent {
+  const frame = udpFrame(sport, 53);
+  const data = encodeTraceNotify(
+    { obsPoint: TraceObservationPoint.TO_NETWORK, origLen: frame.length, reason: TraceReason.UNKNOWN },
+    frame,
+  );
+  return { timestamp: time, nodeName: NODE, payload: { kind: 'perf', cpu: 0, data } };
+}
+
+function readAll<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
+  return new Promise((resolve, reject) => {
+    const out: T[] = [];
+    stream.on('data', (r: T) => out.push(r));
+    stream.on('end', () => resolve(out));
+    stream.on('error', reject);
+  });
+}
+
+describe('Observer service', () => {
+  let observer: Observer;
+  let agent: MonitorAgent;
+  let api: ApiServer;
+  let client: ObserverClient;
+
+  function start(capacity: number): Promise<void> {
+    const parser = new Parser({ nodeName: NODE, clusterName: 'default', emitter: { name: 'hubble-ts', version: 'test' } });
+    observer = new Observer({ parser, ringCapacity: capacity, clusterName: 'default' });
+    agent = new MonitorAgent();
+    agent.register(observer);
+    const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-svc-')), 'hubble.sock');
+    api = createApiServer([
+      {
+        name: 'observer.Observer',
+        definition: ObserverService,
+        implementation: createObserverService(observer, { nodeName: NODE, version: 'v0.0.0-test', address: socket, tlsEnabled: false }),
+      },
+    ]);
+    client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
+    return bindUnixSocket(api.server, socket);
+  }
+
+  beforeAll(() => start(15));
+  afterAll(async () => {
+    client.close();
+    await shutdownApiServer(api, 100);
+  });
+
+  it('streams agent and debug events on their own endpoints, never as flows', async () => {
+    agent.publish({ timestamp: at(100), nodeName: NODE, payload: encodeAgentNotify({ kind: 'start', type: AgentNotification.START, notification: { time: '2026-01-01T00:00:00Z' } }) });
+    agent.publish({ timestamp: at(101), nodeName: NODE, payload: { kind: 'perf', cpu: 1, data: encodeDebugMsg({ subType: 1, source: 7, arg1: 3, arg2: 4 }) } });
+    agent.publish(flowEvent(1000, at(102)));
+
+    const agentEvents = await readAll(client.getAgentEvents(GetAgentEventsRequest.fromPartial({ number: '10' })));
+    expect(agentEvents).toHaveLength(1);
+    expect(agentEvents[0]!.agentEvent?.type).toBe(AgentEventType.AGENT_STARTED);
+    expect(agentEvents[0]!.nodeName).toBe(NODE);
+    expect(agentEvents[0]!.time).toEqual(at(100));
+
+    const debugEvents = await readAll(client.getDebugEvents(GetDebugEventsRequest.fromPartial({ number: '10' })));
+    expect(debugEvents).toHaveLength(1);
+    expect(debugEvents[0]!.debugEvent?.source?.ID).toBe(7);
+    expect(debugEvents[0]!.debugEvent?.cpu).toBe(1);
+
+    const flows = await readAll(client.getFlows(GetFlowsRequest.fromPartial({ number: '10' })));
+    expect(flows.map((r) => r.flow?.l4?.UDP?.sourcePort)).toEqual([1000]);
+    expect(flows[0]!.flow!.emitter).toEqual({ name: 'hubble-ts', version: 'test' });
+  });
+
+  it('delivers new flows to a follower as they are written, then stops when the client cancels', async () => {
+    const call = client.getFlows(GetFlowsRequest.fromPartial({ follow: true }));
+    const received: GetFlowsResponse[] = [];
+    const firstArrived = new Promise<number>((resolve) => call.on('data', (r: GetFlowsResponse) => received.push(r) === 1 && resolve(Date.now())));
+    const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
+    await new Promise((r) => setTimeout(r, 100)); // the server has positioned the reader at "now"
+    const writtenAt = Date.now();
+    agent.publish(flowEvent(2000, at(200)));
+    expect((await firstArrived) - writtenAt).toBeLessThan(1000);
+    expect(received.map((r) => r.flow?.l4?.UDP?.sourcePort)).toEqual([2000]);
+    call.cancel();
+    expect((await ended).code).toBe(grpc.status.CANCELLED);
+  });
+
+  it('passes lost events from the monitor through to GetFlows readers', async () => {
+    agent.publish(lostMonitorEvent(LostEventSource.PERF_EVENT_RING_BUFFER, 42, at(300), NODE, 1));
+    const all = await readAll(client.getFlows(GetFlowsRequest.fromPartial({ first: true, number: '100' })));
+    const lost = all.find((r) => r.lostEvents !== undefined);
+    expect(lost?.lostEvents).toMatchObject({ source: FlowLostEventSource.PERF_EVENT_RING_BUFFER, numEventsLost: 42, cpu: 1 });
+  });
+
+  it('tells a follower that fell behind how many events the ring overwrote', async () => {
+    const call = client.getFlows(GetFlowsRequest.fromPartial({ follow: true }));
+    const received: GetFlowsResponse[] = [];
+    call.on('data', (r: GetFlowsResponse) => received.push(r));
+    call.on('error', () => undefined);
+    call.pause(); // a client that stops reading
+    await new Promise((r) => setTimeout(r, 100));
+    // Far more than the ring (15) and the transport buffers hold, in one synchronous burst.
+    for (let i = 0; i < 20_000; i++) agent.publish(flowEvent(10_000 + (i % 50_000), at(400 + i)));
+    call.resume();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && !received.some((r) => r.lostEvents !== undefined)) await new Promise((r) => setTimeout(r, 50));
+    call.cancel();
+    const lost = received.filter((r) => r.lostEvents !== undefined);
+    expect(lost.length).toBeGreaterThan(0);
+    expect(lost[0]!.lostEvents!.source).toBe(FlowLostEventSource.HUBBLE_RING_BUFFER);
+    const flows = received.filter((r) => r.flow !== undefined).length;
+    const lostCount = lost.reduce((n, r) => n + r.lostEvents!.numEventsLost, 0);
+    // Every written event is accounted for: delivered or reported lost.
+    expect(flows + lostCount).toBe(20_000);
+  });
+
+  it('refuses malformed requests with INVALID_ARGUMENT and the reason', async () => {
+    const cases: [Partial<GetFlowsRequest>, RegExp][] = [
+      [{ first: true, follow: true }, /first cannot be specified with follow/],
+      [{ since: { seconds: 1, nanos: 2_000_000_000 } }, /since/],
+    ];
+    for (const [req, reason] of cases) {
+      const err = await readAll(client.getFlows(GetFlowsRequest.fromPartial(req))).catch((e: grpc.ServiceError) => e);
+      expect(err, JSON.stringify(req)).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+      expect((err as grpc.ServiceError).details).toMatch(reason);
+    }
+  });
+});
