@@ -1,0 +1,232 @@
+// Wraps one captured frame as the MonitorEvent the parser reads: a TraceNotify v0 header, then the frame normalised to
+// Ethernet. Every event's bytes are carved out of a shared slab, so a frame costs one copy and no buffer of its own.
+
+import { MessageType } from '../monitor/datapath/messageType.js';
+import {
+  TRACE_NOTIFY_V0_LEN,
+  TraceNotifyFlag,
+  TraceObservationPoint,
+  TraceReason,
+} from '../monitor/datapath/traceNotify.js';
+import type { MonitorEvent } from '../monitor/types.js';
+import {
+  Direction,
+  ETHERTYPE_IPV4,
+  ETHERTYPE_IPV6,
+  ETHERTYPE_QINQ,
+  ETHERTYPE_VLAN,
+  LinkType,
+  SllPacketType,
+} from './linkTypes.js';
+
+const ETHERNET_HEADER_LEN = 14;
+const SLL_HEADER_LEN = 16;
+const SLL2_HEADER_LEN = 20;
+const BSD_LOOPBACK_HEADER_LEN = 4;
+/** Types below this in the Ethernet type/length field are 802.3 lengths. */
+const ETHERTYPE_MIN = 0x0600;
+const ETH_P_802_3 = 0x0001;
+const ETH_P_802_2 = 0x0004;
+const MAX_8023_LENGTH = 1500;
+/** TraceNotify.capLen is 16 bits; longer frames are carried whole and say 0xffff. */
+const CAP_LEN_MAX = 0xffff;
+
+/**
+ * Big enough that allocations are rare (a few per thousand frames), small enough that a slab kept alive by one
+ * event still in the ring costs little.
+ */
+export const DEFAULT_SLAB_SIZE = 256 * 1024;
+
+/** A plain Uint8Array over uninitialised memory: every byte of an event is written before it is published. */
+function allocateSlab(size: number): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(size);
+  return new Uint8Array(raw.buffer, raw.byteOffset, raw.length);
+}
+
+export class FrameEventBuilder {
+  /** Frames turned into events. */
+  events = 0;
+  /** Captured bytes of those frames, as captured. */
+  bytes = 0;
+  /** Frames that could not be normalised. */
+  skipped = 0;
+  /** Published frames whose capture is shorter than the frame was on the wire. */
+  sliced = 0;
+  /** Link types of frames skipped because we cannot normalise that link type at all. */
+  readonly unsupportedLinkTypes = new Set<number>();
+
+  private slab: Uint8Array;
+  private view: DataView;
+  private used = 0;
+
+  constructor(
+    private readonly nodeName: string,
+    private readonly slabSize = DEFAULT_SLAB_SIZE,
+  ) {
+    this.slab = allocateSlab(slabSize);
+    this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.byteLength);
+  }
+
+  /**
+   * The event for the frame src[start, start + capLen) of `linkType`, captured at seconds.nanos, `origLen` bytes
+   * long on the wire; undefined (and counted in `skipped`) when it cannot be normalised. `direction` and `ifindex`
+   * are what the capture says outside the frame; a cooked (SLL/SLL2) header overrides them.
+   */
+  build(
+    src: Uint8Array,
+    start: number,
+    capLen: number,
+    origLen: number,
+    linkType: number,
+    direction: number,
+    ifindex: number,
+    seconds: number,
+    nanos: number,
+  ): MonitorEvent | undefined {
+    // The frame is copied from `payload`; when `ethertype` is set, an Ethernet header is synthesised in front of it.
+    let payload = start;
+    let payloadLen = capLen;
+    let ethertype = -1;
+    let macAt = -1;
+    let dir = direction;
+    let index = ifindex;
+    switch (linkType) {
+      case LinkType.ETHERNET:
+        break;
+      case LinkType.LINUX_SLL: {
+        if (capLen < SLL_HEADER_LEN) return this.skip();
+        dir =
+          ((src[start]! << 8) | src[start + 1]!) === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
+        if (((src[start + 4]! << 8) | src[start + 5]!) === 6) macAt = start + 6;
+        ethertype = (src[start + 14]! << 8) | src[start + 15]!;
+        payload += SLL_HEADER_LEN;
+        payloadLen -= SLL_HEADER_LEN;
+        break;
+      }
+      case LinkType.LINUX_SLL2: {
+        if (capLen < SLL2_HEADER_LEN) return this.skip();
+        ethertype = (src[start]! << 8) | src[start + 1]!;
+        index = ((src[start + 4]! << 24) | (src[start + 5]! << 16) | (src[start + 6]! << 8) | src[start + 7]!) >>> 0;
+        dir = src[start + 10] === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
+        if (src[start + 11] === 6) macAt = start + 12;
+        payload += SLL2_HEADER_LEN;
+        payloadLen -= SLL2_HEADER_LEN;
+        break;
+      }
+      case LinkType.RAW:
+      case LinkType.RAW_BSD:
+      case LinkType.RAW_OPENBSD: {
+        if (capLen < 1) return this.skip();
+        const version = src[start]! >> 4;
+        if (version === 4) ethertype = ETHERTYPE_IPV4;
+        else if (version === 6) ethertype = ETHERTYPE_IPV6;
+        else return this.skip();
+        break;
+      }
+      case LinkType.IPV4:
+        ethertype = ETHERTYPE_IPV4;
+        break;
+      case LinkType.IPV6:
+        ethertype = ETHERTYPE_IPV6;
+        break;
+      case LinkType.NULL:
+      case LinkType.LOOP: {
+        // The address family's numbering differs between BSDs (INET6 is 10, 24, 28 or 30), the IP version does not.
+        if (capLen <= BSD_LOOPBACK_HEADER_LEN) return this.skip();
+        const version = src[start + BSD_LOOPBACK_HEADER_LEN]! >> 4;
+        if (version === 4) ethertype = ETHERTYPE_IPV4;
+        else if (version === 6) ethertype = ETHERTYPE_IPV6;
+        else return this.skip();
+        payload += BSD_LOOPBACK_HEADER_LEN;
+        payloadLen -= BSD_LOOPBACK_HEADER_LEN;
+        break;
+      }
+      default:
+        this.unsupportedLinkTypes.add(linkType);
+        return this.skip();
+    }
+
+    let frameLen = payloadLen;
+    let wireLen = origLen < capLen ? capLen : origLen;
+    let flags = 0;
+    if (ethertype < 0) {
+      if (capLen >= ETHERNET_HEADER_LEN) {
+        let type = (src[start + 12]! << 8) | src[start + 13]!;
+        if ((type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) && capLen >= ETHERNET_HEADER_LEN + 4) {
+          type = (src[start + 16]! << 8) | src[start + 17]!;
+        }
+        if (type === ETHERTYPE_IPV6) flags = TraceNotifyFlag.IS_IPV6;
+      }
+    } else {
+      if (ethertype < ETHERTYPE_MIN) {
+        // A cooked capture of an 802.3 frame: the Ethernet type/length field carries the payload length instead.
+        if ((ethertype !== ETH_P_802_2 && ethertype !== ETH_P_802_3) || payloadLen > MAX_8023_LENGTH) {
+          return this.skip();
+        }
+        ethertype = payloadLen;
+      } else if (ethertype === ETHERTYPE_IPV6) {
+        flags = TraceNotifyFlag.IS_IPV6;
+      }
+      frameLen += ETHERNET_HEADER_LEN;
+      wireLen += ETHERNET_HEADER_LEN - (capLen - payloadLen);
+    }
+
+    const total = TRACE_NOTIFY_V0_LEN + frameLen;
+    if (this.used + total > this.slab.length) this.newSlab(total);
+    const slab = this.slab;
+    const view = this.view;
+    const at = this.used;
+    this.used = at + total;
+
+    // struct trace_notify v0, little-endian; every byte is written because the slab is not zeroed.
+    view.setUint32(
+      at,
+      MessageType.TRACE |
+        ((dir === Direction.OUTBOUND ? TraceObservationPoint.TO_NETWORK : TraceObservationPoint.FROM_NETWORK) << 8),
+      true,
+    );
+    view.setUint32(at + 4, 0, true); // hash
+    view.setUint32(at + 8, wireLen, true);
+    view.setUint32(at + 12, frameLen > CAP_LEN_MAX ? CAP_LEN_MAX : frameLen, true); // capLen, version 0, extVersion 0
+    view.setUint32(at + 16, 0, true); // srcLabel
+    view.setUint32(at + 20, 0, true); // dstLabel
+    view.setUint32(at + 24, (TraceReason.UNKNOWN << 16) | (flags << 24), true); // dstID 0, reason, flags
+    view.setUint32(at + 28, index, true);
+
+    let out = at + TRACE_NOTIFY_V0_LEN;
+    if (ethertype >= 0) {
+      // Destination unknown; the cooked header's link-layer address is the frame's source whichever way it went.
+      view.setUint32(out, 0, true);
+      view.setUint16(out + 4, 0, true);
+      if (macAt >= 0) {
+        for (let i = 0; i < 6; i++) slab[out + 6 + i] = src[macAt + i]!;
+      } else {
+        view.setUint32(out + 6, 0, true);
+        view.setUint16(out + 10, 0, true);
+      }
+      view.setUint16(out + 12, ethertype, false);
+      out += ETHERNET_HEADER_LEN;
+    }
+    slab.set(src.subarray(payload, payload + payloadLen), out);
+
+    this.events++;
+    this.bytes += capLen;
+    if (origLen > capLen) this.sliced++;
+    return {
+      timestamp: { seconds, nanos },
+      nodeName: this.nodeName,
+      payload: { kind: 'perf', cpu: 0, data: slab.subarray(at, at + total) },
+    };
+  }
+
+  private skip(): undefined {
+    this.skipped++;
+    return undefined;
+  }
+
+  private newSlab(atLeast: number): void {
+    this.slab = allocateSlab(atLeast > this.slabSize ? atLeast : this.slabSize);
+    this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.byteLength);
+    this.used = 0;
+  }
+}

@@ -1,0 +1,280 @@
+// Live capture with libpcap through the `cap` binding, loaded only when a live source runs, so machines without
+// libpcap can still replay files.
+//
+// What cap 0.2 does and does not give us, and what follows from it:
+// - No capture timestamp: cap hands over the bytes and their length only. Each event is stamped when cap delivers
+//   it, from the monotonic clock (process.hrtime) anchored once to the wall clock (Date.now(), millisecond
+//   precision) when the capture starts: intervals between packets are exact to delivery jitter, absolute times may
+//   be off by the anchor's millisecond and do not follow later wall-clock adjustments. Immediate mode (below) keeps
+//   delivery close to capture.
+// - No original wire length, and a fixed snaplen of 65535: origLen is the captured length; a larger frame (loopback
+//   with 64 KiB MTU and offloads) arrives cut to 65535 bytes without our knowing it was longer.
+// - Immediate mode is set when cap finds pcap_set_immediate_mode through "libpcap.so" (shipped by libpcap-dev);
+//   without it libpcap may hold packets for up to its 1 s read timeout.
+// - Promiscuous mode is always on. No kernel drop statistics (pcap_stats is not exposed).
+// - cap dispatches packets until libpcap has none left before it returns to the event loop: a sustained flood
+//   faster than our consumers can take keeps the loop busy (timers and sockets wait) until it eases.
+// - libpcap prints "Warning: ... This may not actually work" on stderr for interfaces without an IPv4 address.
+// - A cap handle must never be garbage-collected: its destructor runs inside V8's weak callback, calls into node
+//   (async-hook destroy) and frees a libuv poll handle libuv still lists, which crashes the process (segfault,
+//   "free(): invalid pointer") some time later. Closing does not help, and after a failed open even close()
+//   aborts (it stops a poll handle that was never started). So every handle we create stays referenced for the
+//   life of the process: a few hundred bytes once closed; a handle whose open failed keeps its pcap socket, but
+//   failures are configuration mistakes, not something a server repeats.
+// - On "any", libpcap delivers Linux cooked (SLL v1) frames: the packet type gives the direction, but v1 carries no
+//   interface index, so those events have ifindex 0. On a named interface the ifindex is the interface's own and
+//   the direction comes from the source MAC (ours = leaving); loopback has no MAC to tell, so it is "from network".
+
+import { readFileSync, existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { networkInterfaces } from 'node:os';
+import { FrameEventBuilder } from './frameEvent.js';
+import { Direction, isSupportedLinkType, LinkType, linkTypeName } from './linkTypes.js';
+import type { EventSource, Publish, SourceOptions, SourceSummary } from './source.js';
+import { SourceError } from './sourceError.js';
+
+/** The parts of the `cap` module we use (it ships no types). */
+export interface CapModule {
+  Cap: new () => CapHandle;
+  deviceList(): CapDevice[];
+}
+
+export interface CapHandle {
+  /** Returns the link type's name ("ETHERNET", "LINKTYPE_LINUX_SLL", "RAW", "NULL", "Unknown linktype N"); throws libpcap's error text. */
+  open(device: string, filter: string, bufferSize: number, buffer: Buffer): string;
+  close(): boolean;
+  on(event: 'packet', listener: (length: number, truncated: boolean) => void): unknown;
+  removeAllListeners(event?: string): unknown;
+}
+
+export interface CapDevice {
+  name: string;
+  description?: string;
+}
+
+export interface LiveCaptureTuning {
+  /** libpcap's kernel buffer in bytes. */
+  bufferSize?: number;
+  /** Loads the cap module; tests replace it to play a machine without libpcap. */
+  loadCap?: () => CapModule;
+}
+
+/** cap sets this snaplen itself; a buffer this big never truncates. */
+const CAP_SNAPLEN = 65535;
+/** The kernel ring: in immediate mode every wakeup retires a ring block, so a roomy ring rides out bursts. */
+const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
+/** Every cap handle this process created: see the module comment for why none may become garbage. */
+const everyHandle: CapHandle[] = [];
+
+const INSTALL_HINT = 'install libpcap (Debian/Ubuntu: apt-get install libpcap-dev, then npm rebuild cap)';
+const PERMISSION_HINT =
+  'run as root or grant CAP_NET_RAW and CAP_NET_ADMIN, e.g. setcap cap_net_raw,cap_net_admin=eip $(which node)';
+
+function loadCapModule(): CapModule {
+  return createRequire(import.meta.url)('cap') as CapModule;
+}
+
+/** Link type numbers for the names cap returns; cap names only a few and gives the DLT number for others. */
+function linkTypeOf(name: string): number {
+  switch (name) {
+    case 'ETHERNET':
+      return LinkType.ETHERNET;
+    case 'LINKTYPE_LINUX_SLL':
+      return LinkType.LINUX_SLL;
+    case 'RAW':
+      return LinkType.RAW;
+    case 'NULL':
+      return LinkType.NULL;
+    default: {
+      const match = /^Unknown linktype (\d+)$/.exec(name);
+      // DLT and LINKTYPE numbers agree for the ones we can use beyond the named few (SLL2, IPV4, IPV6).
+      return match ? Number(match[1]) : -1;
+    }
+  }
+}
+
+function readSysNet(iface: string, file: string): string | undefined {
+  try {
+    return readFileSync(`/sys/class/net/${iface}/${file}`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The interface's MAC as 6 bytes, or undefined when it has none worth comparing (loopback, tunnels, "any"). */
+function macOf(iface: string): Uint8Array | undefined {
+  const text = readSysNet(iface, 'address') ?? networkInterfaces()[iface]?.[0]?.mac;
+  if (text === undefined || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(text)) return undefined;
+  const mac = Uint8Array.from(text.split(':').map((h) => parseInt(h, 16)));
+  return mac.some((b) => b !== 0) ? mac : undefined;
+}
+
+export class LiveCaptureSource implements EventSource {
+  readonly description: string;
+
+  constructor(
+    readonly iface: string,
+    readonly filter: string,
+    private readonly options: SourceOptions,
+    private readonly tuning: LiveCaptureTuning = {},
+  ) {
+    this.description = filter === '' ? `live:${iface}` : `live:${iface} (${filter})`;
+  }
+
+  async check(): Promise<void> {
+    const cap = this.loadCap();
+    const { handle } = this.openCapture(cap, 64 * 1024, Buffer.alloc(CAP_SNAPLEN));
+    handle.close();
+  }
+
+  run(publish: Publish, signal: AbortSignal): Promise<SourceSummary> {
+    const builder = new FrameEventBuilder(this.options.nodeName);
+    const summary = (): SourceSummary => ({
+      events: builder.events,
+      bytes: builder.bytes,
+      skipped: builder.skipped,
+      unsupportedLinkTypes: [...builder.unsupportedLinkTypes],
+      sliced: builder.sliced,
+      aborted: true,
+    });
+    if (signal.aborted) return Promise.resolve(summary());
+    let cap: CapModule;
+    let opened: { handle: CapHandle; linkType: number };
+    const buffer = Buffer.alloc(CAP_SNAPLEN);
+    try {
+      cap = this.loadCap();
+      opened = this.openCapture(cap, this.tuning.bufferSize ?? DEFAULT_BUFFER_SIZE, buffer);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const { handle, linkType } = opened;
+
+    const ifindex = this.iface === 'any' ? 0 : Number(readSysNet(this.iface, 'ifindex') ?? 0);
+    if (ifindex > 0) this.options.links?.register(ifindex, this.iface);
+    const mac = linkType === LinkType.ETHERNET ? macOf(this.iface) : undefined;
+    const frame = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+
+    // Wall-clock anchor for delivery-time stamps (see the module comment).
+    const anchorMs = Date.now();
+    const anchorHr = process.hrtime.bigint();
+    const anchorSeconds = Math.floor(anchorMs / 1000);
+    const anchorNanos = (anchorMs % 1000) * 1e6;
+
+    return new Promise<SourceSummary>((resolve, reject) => {
+      let done = false;
+      const finish = (error?: unknown) => {
+        if (done) return;
+        done = true;
+        signal.removeEventListener('abort', onAbort);
+        handle.removeAllListeners('packet');
+        handle.close();
+        if (error === undefined) resolve(summary());
+        else reject(error);
+      };
+      const onAbort = () => finish();
+      signal.addEventListener('abort', onAbort, { once: true });
+
+      handle.on('packet', (length: number) => {
+        if (done) return;
+        const sinceAnchor = anchorNanos + Number(process.hrtime.bigint() - anchorHr);
+        const seconds = anchorSeconds + Math.floor(sinceAnchor / 1e9);
+        const nanos = sinceAnchor % 1e9;
+        let direction: number = Direction.UNKNOWN;
+        if (mac !== undefined && length >= 12) {
+          direction = Direction.OUTBOUND;
+          for (let i = 0; i < 6; i++) {
+            if (frame[6 + i] !== mac[i]) {
+              direction = Direction.INBOUND;
+              break;
+            }
+          }
+        }
+        const event = builder.build(frame, 0, length, length, linkType, direction, ifindex, seconds, nanos);
+        if (event === undefined) return;
+        // An exception must not escape into cap's native callback (it would take the process down): end the run.
+        try {
+          publish(event);
+        } catch (err) {
+          finish(err);
+        }
+      });
+    });
+  }
+
+  private loadCap(): CapModule {
+    try {
+      return (this.tuning.loadCap ?? loadCapModule)();
+    } catch (err) {
+      const reason = ((err as Error).message ?? String(err)).split('\n')[0];
+      throw new SourceError(
+        'NO_LIBPCAP',
+        `live capture needs libpcap and the cap module built against it (${reason}); ${INSTALL_HINT}`,
+      );
+    }
+  }
+
+  /** Opens the capture with our filter; throws SourceError saying what is wrong when libpcap refuses. */
+  private openCapture(cap: CapModule, bufferSize: number, buffer: Buffer): { handle: CapHandle; linkType: number } {
+    const devices = this.deviceNames(cap);
+    if (!devices.includes(this.iface) && !existsSync(`/sys/class/net/${this.iface}`))
+      throw this.noSuchInterface(devices);
+    const attempt = (filter: string, size: number): { handle: CapHandle; linkTypeName: string } | { error: string } => {
+      const handle = new cap.Cap();
+      everyHandle.push(handle);
+      try {
+        return { handle, linkTypeName: handle.open(this.iface, filter, size, buffer) };
+      } catch (err) {
+        return { error: (err as Error).message ?? String(err) };
+      }
+    };
+    let result = attempt(this.filter, bufferSize);
+    if ('error' in result && this.filter !== '') {
+      // Is it the filter or the capture? Only an open without the filter can tell.
+      const unfiltered = attempt('', 64 * 1024);
+      if (!('error' in unfiltered)) {
+        unfiltered.handle.close();
+        throw new SourceError('BAD_SPEC', `live:${this.iface}: bad BPF filter "${this.filter}": ${result.error}`);
+      }
+      result = unfiltered;
+    }
+    if ('error' in result) throw this.openError(result.error, devices);
+    const linkType = linkTypeOf(result.linkTypeName);
+    if (!isSupportedLinkType(linkType)) {
+      result.handle.close();
+      throw new SourceError(
+        'UNSUPPORTED_LINK_TYPE',
+        `live:${this.iface}: libpcap reports link type "${result.linkTypeName}", which cannot be turned into Ethernet (${linkTypeName(linkType)})`,
+      );
+    }
+    return { handle: result.handle, linkType };
+  }
+
+  private deviceNames(cap: CapModule): string[] {
+    try {
+      return cap.deviceList().map((d) => d.name);
+    } catch (err) {
+      throw new SourceError(
+        'CAPTURE_FAILED',
+        `live:${this.iface}: libpcap cannot list interfaces: ${(err as Error).message}`,
+      );
+    }
+  }
+
+  private noSuchInterface(devices: string[]): SourceError {
+    return new SourceError(
+      'NOT_FOUND',
+      `live:${this.iface}: no interface "${this.iface}"; available: ${devices.join(', ')}`,
+    );
+  }
+
+  private openError(message: string, devices: string[]): SourceError {
+    if (/permission|not permitted|EPERM|EACCES/i.test(message)) {
+      return new SourceError(
+        'PERMISSION',
+        `live:${this.iface}: not allowed to capture (${message}); ${PERMISSION_HINT}`,
+      );
+    }
+    if (/no such device/i.test(message)) return this.noSuchInterface(devices);
+    return new SourceError('CAPTURE_FAILED', `live:${this.iface}: libpcap cannot capture: ${message}`);
+  }
+}

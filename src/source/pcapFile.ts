@@ -1,0 +1,246 @@
+// Replays a pcap or pcapng file as MonitorEvents stamped with capture time: streamed in chunks (never the whole file
+// in memory), yielding to the event loop between chunks, stopping when the caller aborts.
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { CaptureReader, ReplayTarget } from './captureReader.js';
+import { FrameEventBuilder, DEFAULT_SLAB_SIZE } from './frameEvent.js';
+import { linkTypeName } from './linkTypes.js';
+import {
+  isPcapMagic,
+  parsePcapFileHeader,
+  PCAP_FILE_HEADER_LEN,
+  PcapRecordReader,
+  requireSupportedLinkType,
+} from './pcapFormat.js';
+import { PCAPNG_SECTION_HEADER, PcapngBlockReader } from './pcapngFormat.js';
+import type { EventSource, Publish, SourceOptions, SourceSummary } from './source.js';
+import { SourceError } from './sourceError.js';
+
+/** Big enough that the per-chunk costs (a read, a yield) vanish, small enough that one chunk's events take a few ms. */
+export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+
+/** Carries over any record of a loopback capture (64 KiB MTU) without a buffer of its own. */
+export const DEFAULT_CARRY = 128 * 1024;
+
+export interface PcapFileTuning {
+  /** Bytes read per chunk; records larger than this grow the buffer. */
+  chunkSize?: number;
+  /** Bytes per slab the events' data is carved from. */
+  slabSize?: number;
+  /** Room kept in front of each chunk for the unfinished record of the previous one. */
+  carry?: number;
+}
+
+export class PcapFileSource implements EventSource {
+  readonly description: string;
+  private readonly chunkSize: number;
+  private readonly slabSize: number;
+  private readonly carry: number;
+
+  constructor(
+    readonly path: string,
+    private readonly options: SourceOptions,
+    tuning: PcapFileTuning = {},
+  ) {
+    this.description = `pcap:${path}`;
+    this.chunkSize = Math.max(tuning.chunkSize ?? DEFAULT_CHUNK_SIZE, PCAP_FILE_HEADER_LEN);
+    this.slabSize = tuning.slabSize ?? DEFAULT_SLAB_SIZE;
+    this.carry = Math.max(tuning.carry ?? DEFAULT_CARRY, 16);
+  }
+
+  async check(): Promise<void> {
+    const file = await this.openFile();
+    try {
+      const head = new Uint8Array(PCAP_FILE_HEADER_LEN);
+      const length = await this.read(file, head, 0, head.length);
+      this.sniff(head.subarray(0, length));
+    } finally {
+      await file.close();
+    }
+  }
+
+  async run(publish: Publish, signal: AbortSignal): Promise<SourceSummary> {
+    const builder = new FrameEventBuilder(this.options.nodeName, this.slabSize);
+    const summary = (aborted: boolean): SourceSummary => ({
+      events: builder.events,
+      bytes: builder.bytes,
+      skipped: builder.skipped,
+      unsupportedLinkTypes: [...builder.unsupportedLinkTypes].sort((a, b) => a - b),
+      sliced: builder.sliced,
+      aborted,
+    });
+    if (signal.aborted) return summary(true);
+    const abort = { aborted: false };
+    const onAbort = () => (abort.aborted = true);
+    signal.addEventListener('abort', onAbort, { once: true });
+    try {
+      const file = await this.openFile();
+      try {
+        await this.replay(file, { path: this.path, builder, links: this.options.links, publish, abort });
+      } finally {
+        await file.close();
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort);
+    }
+    if (abort.aborted) return summary(true);
+    if (builder.events === 0 && builder.unsupportedLinkTypes.size > 0) {
+      const types = [...builder.unsupportedLinkTypes].map(linkTypeName).join(', ');
+      throw new SourceError(
+        'UNSUPPORTED_LINK_TYPE',
+        `${this.path}: every frame is of a link type that cannot be turned into Ethernet (${types})`,
+      );
+    }
+    return summary(false);
+  }
+
+  /**
+   * Streams the file through the format's reader with two buffers: while the reader works through one chunk, the
+   * next is read into the other, behind `carry` bytes of room where the unfinished record at the end of the
+   * previous chunk is copied. A record too big for that room is gathered in a buffer of its own.
+   */
+  private async replay(file: FileHandle, target: ReplayTarget): Promise<void> {
+    const chunk = this.chunkSize;
+    const carry = this.carry;
+    const size = carry + chunk;
+    let current = new Uint8Array(size);
+    let view = new DataView(current.buffer);
+    let next = new Uint8Array(size);
+    let filled = carry + (await this.read(file, current, carry, chunk));
+    let eof = filled < size;
+    /** current[i] is the file's byte base + i. */
+    let base = -carry;
+    const { reader, start } = this.readerFor(current.subarray(carry, filled), target);
+    let pos = carry + start;
+    if (target.abort.aborted) return;
+    for (;;) {
+      const ahead = eof ? undefined : this.read(file, next, carry, chunk);
+      try {
+        pos = reader.consume(current, view, pos, filled, base);
+      } catch (err) {
+        await ahead?.catch(() => 0); // the file is closed next: no read may still be writing
+        throw err;
+      }
+      if (target.abort.aborted) {
+        await ahead?.catch(() => 0);
+        return;
+      }
+      if (ahead === undefined) {
+        reader.finish(base + pos, filled - pos);
+        return;
+      }
+      const got = await ahead;
+      const left = filled - pos;
+      const offset = base + pos;
+      if (left <= carry) {
+        next.set(current.subarray(pos, filled), carry - left);
+        const done = current.length === size ? current : new Uint8Array(size);
+        current = next;
+        next = done;
+        view = new DataView(current.buffer);
+        pos = carry - left;
+        filled = carry + got;
+        base = offset - pos;
+        eof = got < chunk;
+      } else {
+        const wanted = Math.max(reader.needed, left + got);
+        const gathered = new Uint8Array(wanted);
+        gathered.set(current.subarray(pos, filled));
+        gathered.set(next.subarray(carry, carry + got), left);
+        let have = left + got;
+        eof = got < chunk;
+        if (!eof && have < wanted) {
+          const more = await this.read(file, gathered, have, wanted - have);
+          eof = more < wanted - have;
+          have += more;
+        }
+        if (current.length === size) next = current;
+        current = gathered;
+        view = new DataView(current.buffer);
+        pos = 0;
+        filled = have;
+        base = offset;
+      }
+      // Reads from the page cache can complete before anything else gets a turn; make sure others do.
+      await nextTurn();
+      if (target.abort.aborted) return;
+    }
+  }
+
+  /** The reader for the format the first bytes announce, and where its records start. */
+  private readerFor(head: Uint8Array, target: ReplayTarget): { reader: CaptureReader; start: number } {
+    if (this.sniff(head) === 'pcapng') return { reader: new PcapngBlockReader(target), start: 0 };
+    const header = parsePcapFileHeader(head, this.path);
+    requireSupportedLinkType(header, this.path);
+    return { reader: new PcapRecordReader(header, target), start: PCAP_FILE_HEADER_LEN };
+  }
+
+  /** Which format the file starts with; throws NOT_A_CAPTURE (or the header's own error) otherwise. */
+  private sniff(head: Uint8Array): 'pcap' | 'pcapng' {
+    if (head.length === 0)
+      throw new SourceError('NOT_A_CAPTURE', `${this.path}: the file is empty, not a pcap or pcapng capture`);
+    if (head.length >= 4) {
+      const magic = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(0, true);
+      if (magic === PCAPNG_SECTION_HEADER) return 'pcapng';
+      if (isPcapMagic(magic)) {
+        const header = parsePcapFileHeader(head, this.path);
+        requireSupportedLinkType(header, this.path);
+        return 'pcap';
+      }
+    }
+    if (head[0] === 0x1f && head[1] === 0x8b) {
+      throw new SourceError('NOT_A_CAPTURE', `${this.path}: the file is gzip-compressed; decompress it first (gunzip)`);
+    }
+    const start = [...head.subarray(0, 4)].map((b) => b.toString(16).padStart(2, '0')).join(' ');
+    throw new SourceError(
+      'NOT_A_CAPTURE',
+      `${this.path}: not a pcap or pcapng capture (it starts with bytes ${start})`,
+    );
+  }
+
+  private async openFile(): Promise<FileHandle> {
+    try {
+      return await open(this.path, 'r');
+    } catch (err) {
+      throw this.fileError(err);
+    }
+  }
+
+  /**
+   * Fills buf[offset, offset + length) from the file's current position; fewer bytes only at the end of the file.
+   * Reads are strictly sequential (one in flight at a time), so pipes and FIFOs work as well as files.
+   */
+  private async read(file: FileHandle, buf: Uint8Array, offset: number, length: number): Promise<number> {
+    try {
+      let total = 0;
+      // A short read is not the end of the file unless it returns nothing (pipes, network file systems).
+      while (total < length) {
+        const { bytesRead } = await file.read(buf, offset + total, length - total, null);
+        if (bytesRead === 0) break;
+        total += bytesRead;
+      }
+      return total;
+    } catch (err) {
+      throw this.fileError(err);
+    }
+  }
+
+  private fileError(err: unknown): SourceError {
+    const code = (err as NodeJS.ErrnoException).code;
+    switch (code) {
+      case 'ENOENT':
+        return new SourceError('NOT_FOUND', `${this.path}: no such file`);
+      case 'EACCES':
+      case 'EPERM':
+        return new SourceError(
+          'PERMISSION',
+          `${this.path}: permission denied (the file must be readable by this user)`,
+        );
+      case 'EISDIR':
+        return new SourceError('NOT_A_CAPTURE', `${this.path}: is a directory, not a pcap or pcapng capture`);
+      default:
+        return new SourceError('CAPTURE_FAILED', `${this.path}: cannot read the file: ${(err as Error).message}`);
+    }
+  }
+}

@@ -1,0 +1,223 @@
+// Writes classic pcap and pcapng files byte by byte for tests (any byte order, resolution, block mix), and reads the
+// records of a classic pcap, so real captures can be re-encoded in forms no tool here writes. tshark judges them.
+import { readFileSync } from 'node:fs';
+
+export interface PcapRecord {
+  seconds: number;
+  /** Fraction of the second in the file's unit (microseconds or nanoseconds). */
+  fraction: number;
+  data: Uint8Array;
+  origLen?: number;
+}
+
+export interface PcapFileOptions {
+  linkType: number;
+  littleEndian?: boolean;
+  nanosecond?: boolean;
+  snaplen?: number;
+}
+
+/** A classic pcap file holding `records`. */
+export function writePcap(records: readonly PcapRecord[], options: PcapFileOptions): Uint8Array {
+  const le = options.littleEndian ?? true;
+  const size = 24 + records.reduce((n, r) => n + 16 + r.data.length, 0);
+  const out = new Uint8Array(size);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, options.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4, le);
+  view.setUint16(4, 2, le);
+  view.setUint16(6, 4, le);
+  view.setUint32(16, options.snaplen ?? 262144, le);
+  view.setUint32(20, options.linkType, le);
+  let at = 24;
+  for (const r of records) {
+    view.setUint32(at, r.seconds, le);
+    view.setUint32(at + 4, r.fraction, le);
+    view.setUint32(at + 8, r.data.length, le);
+    view.setUint32(at + 12, r.origLen ?? r.data.length, le);
+    out.set(r.data, at + 16);
+    at += 16 + r.data.length;
+  }
+  return out;
+}
+
+/** Header fields and records of a classic pcap file (either byte order, either resolution). */
+export function readPcap(path: string): {
+  linkType: number;
+  nanosecond: boolean;
+  snaplen: number;
+  records: PcapRecord[];
+} {
+  const bytes = new Uint8Array(readFileSync(path));
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const magic = view.getUint32(0, true);
+  const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
+  const nanosecond = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
+  if (!le && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) throw new Error(`${path}: not a classic pcap`);
+  const records: PcapRecord[] = [];
+  let at = 24;
+  while (at + 16 <= bytes.length) {
+    const capLen = view.getUint32(at + 8, le);
+    records.push({
+      seconds: view.getUint32(at, le),
+      fraction: view.getUint32(at + 4, le),
+      origLen: view.getUint32(at + 12, le),
+      data: bytes.slice(at + 16, at + 16 + capLen),
+    });
+    at += 16 + capLen;
+  }
+  return { linkType: view.getUint32(20, le) & 0xffff, nanosecond, snaplen: view.getUint32(16, le), records };
+}
+
+export type PcapngBlock =
+  /** Starts a section; later blocks use its byte order. */
+  | { type: 'section'; littleEndian?: boolean; major?: number; minor?: number }
+  | {
+      type: 'interface';
+      linkType: number;
+      snaplen?: number;
+      name?: string;
+      /** if_tsresol byte: 6 = microseconds (the default), 9 = nanoseconds, 0x80 | n = 2^-n. */
+      tsresol?: number;
+      /** if_tsoffset in seconds. */
+      tsoffset?: bigint;
+    }
+  | { type: 'enhanced'; interfaceId: number; timestamp: bigint; data: Uint8Array; origLen?: number; flags?: number }
+  | { type: 'simple'; data: Uint8Array; origLen?: number }
+  | { type: 'packet'; interfaceId: number; timestamp: bigint; data: Uint8Array; origLen?: number; flags?: number }
+  /** Any other block, body as given (padded to 4 bytes). */
+  | { type: 'other'; blockType: number; body: Uint8Array };
+
+class Bytes {
+  private parts: number[] = [];
+  constructor(private readonly le: boolean) {}
+  u8(v: number) {
+    this.parts.push(v & 0xff);
+  }
+  u16(v: number) {
+    const b = new Uint8Array(2);
+    new DataView(b.buffer).setUint16(0, v, this.le);
+    this.parts.push(...b);
+  }
+  u32(v: number) {
+    const b = new Uint8Array(4);
+    new DataView(b.buffer).setUint32(0, v >>> 0, this.le);
+    this.parts.push(...b);
+  }
+  u64(v: bigint) {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, v), this.le);
+    this.parts.push(...b);
+  }
+  bytes(v: Uint8Array) {
+    for (const x of v) this.parts.push(x);
+    while (this.parts.length % 4 !== 0) this.parts.push(0);
+  }
+  option(code: number, value: Uint8Array) {
+    this.u16(code);
+    this.u16(value.length);
+    this.bytes(value);
+  }
+  get length() {
+    return this.parts.length;
+  }
+  toArray() {
+    return Uint8Array.from(this.parts);
+  }
+}
+
+function encodeOption(le: boolean, write: (b: Bytes) => void): Uint8Array {
+  const b = new Bytes(le);
+  write(b);
+  return b.toArray();
+}
+
+/** A pcapng file of the given blocks in order. */
+export function writePcapng(blocks: readonly PcapngBlock[]): Uint8Array {
+  const out: Uint8Array[] = [];
+  let le = true;
+  for (const block of blocks) {
+    if (block.type === 'section') le = block.littleEndian ?? true;
+    const body = new Bytes(le);
+    let type: number;
+    switch (block.type) {
+      case 'section':
+        type = 0x0a0d0d0a;
+        body.u32(0x1a2b3c4d);
+        body.u16(block.major ?? 1);
+        body.u16(block.minor ?? 0);
+        body.u64(-1n);
+        break;
+      case 'interface': {
+        type = 1;
+        body.u16(block.linkType);
+        body.u16(0);
+        body.u32(block.snaplen ?? 0);
+        let options = false;
+        if (block.name !== undefined) {
+          body.option(2, new TextEncoder().encode(block.name));
+          options = true;
+        }
+        if (block.tsresol !== undefined) {
+          body.option(9, Uint8Array.of(block.tsresol));
+          options = true;
+        }
+        if (block.tsoffset !== undefined) {
+          body.option(
+            14,
+            encodeOption(le, (b) => b.u64(block.tsoffset!)),
+          );
+          options = true;
+        }
+        if (options) body.option(0, new Uint8Array(0));
+        break;
+      }
+      case 'enhanced':
+      case 'packet': {
+        type = block.type === 'enhanced' ? 6 : 2;
+        if (block.type === 'enhanced') {
+          body.u32(block.interfaceId);
+        } else {
+          body.u16(block.interfaceId);
+          body.u16(0);
+        }
+        body.u32(Number(block.timestamp >> 32n));
+        body.u32(Number(block.timestamp & 0xffffffffn));
+        body.u32(block.data.length);
+        body.u32(block.origLen ?? block.data.length);
+        body.bytes(block.data);
+        if (block.flags !== undefined) {
+          body.option(
+            2,
+            encodeOption(le, (b) => b.u32(block.flags!)),
+          );
+          body.option(0, new Uint8Array(0));
+        }
+        break;
+      }
+      case 'simple':
+        type = 3;
+        body.u32(block.origLen ?? block.data.length);
+        body.bytes(block.data);
+        break;
+      case 'other':
+        type = block.blockType;
+        body.bytes(block.body);
+        break;
+    }
+    const whole = new Bytes(le);
+    const length = 12 + body.length;
+    whole.u32(type);
+    whole.u32(length);
+    whole.bytes(body.toArray());
+    whole.u32(length);
+    out.push(whole.toArray());
+  }
+  const total = out.reduce((n, b) => n + b.length, 0);
+  const file = new Uint8Array(total);
+  let at = 0;
+  for (const b of out) {
+    file.set(b, at);
+    at += b.length;
+  }
+  return file;
+}
