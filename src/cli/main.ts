@@ -51,7 +51,9 @@ program.addCommand(listCommand());
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
-  if (err instanceof ConfigError || (err as { code?: string }).code === 'ERR_HUBBLE_TS') {
+  // Problems the user must fix (bad flags or config, a missing capture file, no libpcap): one line, exit 2.
+  // SourceError is matched by name so client commands never load the capture modules.
+  if (err instanceof ConfigError || (err as Error).name === 'SourceError' || (err as { code?: string }).code === 'ERR_HUBBLE_TS') {
     process.stderr.write(`hubble-ts: ${(err as Error).message}\n`);
     process.exit(2);
   }

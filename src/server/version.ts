@@ -5,3 +5,6 @@ const pkg = createRequire(import.meta.url)('../../package.json') as { version: s
 
 /** Semantic version with a build tag, as Hubble servers report theirs (e.g. "v1.16.0+g1234"). */
 export const VERSION = `v${pkg.version}+hubble-ts`;
+
+/** flow.Emitter name on every flow this server produces. */
+export const EMITTER_NAME = 'hubble-ts';
