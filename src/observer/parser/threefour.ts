@@ -67,6 +67,7 @@ import { decodeDnsMessage, DNS_HEADER_LENGTH } from '../../packet/dns.js';
 import { AddressTextCache, formatIPv4, isZeroBytes } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
 import { SctpChunk } from '../../packet/protocols.js';
+import { SharedFlowParts } from './sharedParts.js';
 import { ConnectionTable, ConnectionVerdict } from './connectionTable.js';
 import { EndpointResolver } from './endpointResolver.js';
 import { EventHeader } from './eventHeader.js';
@@ -153,64 +154,14 @@ function u16(d: Uint8Array, o: number): number {
   return (d[o]! << 8) | d[o + 1]!;
 }
 
-/** Layer4 with every oneof member present (undefined but one), so all Layer4 objects share one shape. */
-function layer4Of(h: PacketHeaders, data: Uint8Array): Layer4 | undefined {
+/** flow.Layer4 of a decoded packet: shared through `parts` for the common protocols, built fresh for the rare ones. */
+function layer4Of(h: PacketHeaders, data: Uint8Array, parts: SharedFlowParts): Layer4 | undefined {
   const layers = h.layers;
-  if ((layers & Layer.TCP) !== 0) {
-    return {
-      TCP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort, flags: TCP_FLAGS[h.tcpFlags]! },
-      UDP: undefined,
-      ICMPv4: undefined,
-      ICMPv6: undefined,
-      SCTP: undefined,
-      VRRP: undefined,
-      IGMP: undefined,
-    };
-  }
-  if ((layers & Layer.UDP) !== 0) {
-    return {
-      TCP: undefined,
-      UDP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort },
-      ICMPv4: undefined,
-      ICMPv6: undefined,
-      SCTP: undefined,
-      VRRP: undefined,
-      IGMP: undefined,
-    };
-  }
-  if ((layers & Layer.ICMPV4) !== 0) {
-    return {
-      TCP: undefined,
-      UDP: undefined,
-      ICMPv4: { type: h.icmpType, code: h.icmpCode },
-      ICMPv6: undefined,
-      SCTP: undefined,
-      VRRP: undefined,
-      IGMP: undefined,
-    };
-  }
-  if ((layers & Layer.ICMPV6) !== 0) {
-    return {
-      TCP: undefined,
-      UDP: undefined,
-      ICMPv4: undefined,
-      ICMPv6: { type: h.icmpType, code: h.icmpCode },
-      SCTP: undefined,
-      VRRP: undefined,
-      IGMP: undefined,
-    };
-  }
-  if ((layers & Layer.SCTP) !== 0) {
-    return {
-      TCP: undefined,
-      UDP: undefined,
-      ICMPv4: undefined,
-      ICMPv6: undefined,
-      SCTP: { sourcePort: h.sourcePort, destinationPort: h.destinationPort, chunkType: sctpChunkType(h.sctpChunkType) },
-      VRRP: undefined,
-      IGMP: undefined,
-    };
-  }
+  if ((layers & Layer.TCP) !== 0) return parts.tcp(h.sourcePort, h.destinationPort, h.tcpFlags, TCP_FLAGS[h.tcpFlags]!);
+  if ((layers & Layer.UDP) !== 0) return parts.udp(h.sourcePort, h.destinationPort);
+  if ((layers & Layer.ICMPV4) !== 0) return parts.icmpv4(h.icmpType, h.icmpCode);
+  if ((layers & Layer.ICMPV6) !== 0) return parts.icmpv6(h.icmpType, h.icmpCode);
+  if ((layers & Layer.SCTP) !== 0) return parts.sctp(h.sourcePort, h.destinationPort, sctpChunkType(h.sctpChunkType));
   if ((layers & Layer.VRRP) !== 0) {
     return {
       TCP: undefined,
@@ -250,6 +201,7 @@ export class ThreeFourParser {
   private readonly endpoints: EndpointResolver;
   private readonly interfaces = new Map<number, NetworkInterface>();
   private readonly addresses = new AddressTextCache();
+  private readonly parts = new SharedFlowParts();
 
   constructor(options: ThreeFourParserOptions) {
     this.nodeName = options.nodeName;
@@ -325,7 +277,7 @@ export class ThreeFourParser {
         tunnel = {
           protocol: overlay === OverlayKind.VXLAN ? Tunnel_Protocol.VXLAN : Tunnel_Protocol.GENEVE,
           IP: this.ipOf(outer, data),
-          l4: layer4Of(outer, data),
+          l4: layer4Of(outer, data, this.parts),
           vni,
         };
         h = this.inner;
@@ -356,13 +308,16 @@ export class ThreeFourParser {
         }
         encrypted = traceReasonIsEncrypted(e.reason);
       }
-      ip = {
-        source: sourceIP,
+      ip = this.parts.ip(
+        data,
+        h.sourceAddressOffset,
+        h.destinationAddressOffset,
+        h.ipVersion === 4 ? 4 : 6,
+        sourceIP,
         sourceXlated,
-        destination: destinationIP,
-        ipVersion: h.ipVersion === 4 ? IPVersion.IPv4 : IPVersion.IPv6,
+        destinationIP,
         encrypted,
-      };
+      );
     }
     const withPorts = (h.layers & (Layer.TCP | Layer.UDP | Layer.SCTP)) !== 0;
     const sourcePort = withPorts ? h.sourcePort : 0;
@@ -485,7 +440,7 @@ export class ThreeFourParser {
       authType: isPolicyVerdict ? e.authType : 0,
       ethernet: this.ethernetOf(h, data),
       IP: ip,
-      l4: layer4Of(h, data),
+      l4: layer4Of(h, data, this.parts),
       tunnel,
       source,
       destination,
@@ -527,7 +482,8 @@ export class ThreeFourParser {
 
   private ethernetOf(h: PacketHeaders, data: Uint8Array): Ethernet | undefined {
     if ((h.layers & Layer.ETHERNET) === 0) return undefined;
-    return { source: this.addresses.mac(data, h.linkOffset + 6), destination: this.addresses.mac(data, h.linkOffset) };
+    const at = h.linkOffset;
+    return this.parts.ethernet(data, at, this.addresses.mac(data, at + 6), this.addresses.mac(data, at));
   }
 
   /** flow.IP of a decoded packet (used for a tunnel's outer header; no SNAT or encryption there). */
