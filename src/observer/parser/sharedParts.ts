@@ -8,10 +8,15 @@
 import {
   IPVersion,
   type Ethernet,
+  type ICMPv4,
+  type ICMPv6,
   type IP,
   type Layer4,
+  type SCTP,
   type SCTPChunkType,
+  type TCP,
   type TCPFlags,
+  type UDP,
 } from '../../api/flow/flow.js';
 
 const SLOT_BITS = 12;
@@ -84,31 +89,37 @@ export class SharedFlowParts {
   tcp(sourcePort: number, destinationPort: number, flagBits: number, flags: TCPFlags): Layer4 {
     const slot = this.layer4Slot(Layer4Kind.TCP, sourcePort, destinationPort, flagBits);
     if (slot < 0) return this.layer4s[~slot]!;
-    return this.storeLayer4(slot, { ...NO_LAYER4, TCP: Object.freeze({ sourcePort, destinationPort, flags }) });
+    return this.storeLayer4(
+      slot,
+      layer4({ sourcePort, destinationPort, flags }, undefined, undefined, undefined, undefined),
+    );
   }
 
   udp(sourcePort: number, destinationPort: number): Layer4 {
     const slot = this.layer4Slot(Layer4Kind.UDP, sourcePort, destinationPort, 0);
     if (slot < 0) return this.layer4s[~slot]!;
-    return this.storeLayer4(slot, { ...NO_LAYER4, UDP: Object.freeze({ sourcePort, destinationPort }) });
+    return this.storeLayer4(slot, layer4(undefined, { sourcePort, destinationPort }, undefined, undefined, undefined));
   }
 
   icmpv4(type: number, code: number): Layer4 {
     const slot = this.layer4Slot(Layer4Kind.ICMPV4, type, code, 0);
     if (slot < 0) return this.layer4s[~slot]!;
-    return this.storeLayer4(slot, { ...NO_LAYER4, ICMPv4: Object.freeze({ type, code }) });
+    return this.storeLayer4(slot, layer4(undefined, undefined, { type, code }, undefined, undefined));
   }
 
   icmpv6(type: number, code: number): Layer4 {
     const slot = this.layer4Slot(Layer4Kind.ICMPV6, type, code, 0);
     if (slot < 0) return this.layer4s[~slot]!;
-    return this.storeLayer4(slot, { ...NO_LAYER4, ICMPv6: Object.freeze({ type, code }) });
+    return this.storeLayer4(slot, layer4(undefined, undefined, undefined, { type, code }, undefined));
   }
 
   sctp(sourcePort: number, destinationPort: number, chunkType: SCTPChunkType): Layer4 {
     const slot = this.layer4Slot(Layer4Kind.SCTP, sourcePort, destinationPort, chunkType);
     if (slot < 0) return this.layer4s[~slot]!;
-    return this.storeLayer4(slot, { ...NO_LAYER4, SCTP: Object.freeze({ sourcePort, destinationPort, chunkType }) });
+    return this.storeLayer4(
+      slot,
+      layer4(undefined, undefined, undefined, undefined, { sourcePort, destinationPort, chunkType }),
+    );
   }
 
   /** The slot for this key: ~slot (negative) when it already holds an equal Layer4, else the slot to fill. */
@@ -125,22 +136,31 @@ export class SharedFlowParts {
   }
 
   private storeLayer4(slot: number, l4: Layer4): Layer4 {
-    const frozen = Object.freeze(l4);
-    this.layer4s[slot] = frozen;
-    return frozen;
+    this.layer4s[slot] = l4;
+    return l4;
   }
 }
 
 /** Protocol numbers (IANA) tell the Layer4 kinds apart in the cache keys; never 0, which marks an empty slot. */
 const Layer4Kind = { ICMPV4: 1, TCP: 6, UDP: 17, ICMPV6: 58, SCTP: 132 } as const;
 
-/** Every Layer4 oneof member unset, so all Layer4 objects share one shape. */
-const NO_LAYER4: Layer4 = {
-  TCP: undefined,
-  UDP: undefined,
-  ICMPv4: undefined,
-  ICMPv6: undefined,
-  SCTP: undefined,
-  VRRP: undefined,
-  IGMP: undefined,
-};
+/** A frozen Layer4 with exactly one member set; every member present, so all Layer4 objects share one shape. */
+function layer4(
+  tcp: TCP | undefined,
+  udp: UDP | undefined,
+  icmpv4: ICMPv4 | undefined,
+  icmpv6: ICMPv6 | undefined,
+  sctp: SCTP | undefined,
+): Layer4 {
+  const member = tcp ?? udp ?? icmpv4 ?? icmpv6 ?? sctp;
+  if (member !== undefined) Object.freeze(member);
+  return Object.freeze({
+    TCP: tcp,
+    UDP: udp,
+    ICMPv4: icmpv4,
+    ICMPv6: icmpv6,
+    SCTP: sctp,
+    VRRP: undefined,
+    IGMP: undefined,
+  });
+}

@@ -1,0 +1,134 @@
+// npm run bench: ingest and GetFlows throughput on a million packets of real loopback load; writes bench/results.json.
+//
+// Ingest replays the capture through the same parts `hubble-ts serve` uses (pcap source -> monitor agent -> parser ->
+// ring), as fast as it goes, at the default ring size and at the largest one. GetFlows streams a full ring (65535
+// flows) over the unix socket to a client in another process. Heap per flow is measured with the ring full.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ObserverService } from '../src/api/observer/observer.js';
+import { MonitorAgent } from '../src/monitor/agent.js';
+import { loadMetadata } from '../src/observer/metadata/index.js';
+import { Observer } from '../src/observer/observer.js';
+import { Parser } from '../src/observer/parser/index.js';
+import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
+import { createObserverService } from '../src/observer/service.js';
+import { createApiServer, shutdownApiServer } from '../src/server/grpcServer.js';
+import { bindUnixSocket } from '../src/server/listeners.js';
+import { parseSourceSpec } from '../src/source/source.js';
+import { ensureLoadCapture } from './loadCapture.js';
+
+const PACKETS = Number(process.env['BENCH_PACKETS'] ?? 1_000_000);
+const DEFAULT_RING = 4095;
+const ROUNDS = 3;
+const capturePath = join(import.meta.dirname, 'out', `load-${PACKETS}.pcap`);
+const resultsPath = join(import.meta.dirname, 'results.json');
+const run = promisify(execFile);
+const log = (line: string) => process.stdout.write(line + '\n');
+const rate = (n: number) => Math.round(n).toLocaleString('en');
+
+/** The pipeline of one node, without the API: what `hubble-ts serve` builds for a pcap source. */
+function makeNode(ringCapacity: number): { observer: Observer; agent: MonitorAgent; replay: (limit?: number) => Promise<number> } {
+  const metadata = loadMetadata({ clusterName: 'default' });
+  const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName: 'bench', links: metadata.linkRegistry });
+  const parser = new Parser({ nodeName: 'bench', clusterName: 'default', emitter: { name: 'hubble-ts', version: 'bench' }, ...metadata });
+  const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
+  const agent = new MonitorAgent();
+  agent.register(observer);
+  const replay = async (limit = Infinity): Promise<number> => {
+    const stop = new AbortController();
+    let events = 0;
+    await source.run((event) => {
+      agent.publish(event);
+      if (++events >= limit) stop.abort();
+    }, stop.signal);
+    return events;
+  };
+  return { observer, agent, replay };
+}
+
+/** Best of ROUNDS full replays, in events per second. */
+async function benchIngest(ringCapacity: number): Promise<number> {
+  let best = 0;
+  for (let round = 1; round <= ROUNDS; round++) {
+    const { observer, replay } = makeNode(ringCapacity);
+    const start = process.hrtime.bigint();
+    const events = await replay();
+    const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+    if (observer.decodeErrors > 0) throw new Error(`${observer.decodeErrors} events could not be decoded`);
+    log(`ingest, ring ${ringCapacity}, round ${round}: ${events} events in ${seconds.toFixed(2)} s = ${rate(events / seconds)} events/s`);
+    best = Math.max(best, events / seconds);
+  }
+  return best;
+}
+
+/** Heap held per flow once the largest ring is full, measured with forced collections around the fill. */
+async function benchHeapPerFlow(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc (npm run bench does)');
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  const { observer, replay } = makeNode(MAX_RING_CAPACITY);
+  await replay(MAX_RING_CAPACITY * 2);
+  gc();
+  const held = process.memoryUsage().heapUsed - before;
+  const perFlow = held / observer.ring.len;
+  log(`heap: ${observer.ring.len} flows in the ring hold ${(held / 2 ** 20).toFixed(1)} MiB = ${Math.round(perFlow)} bytes/flow`);
+  return perFlow;
+}
+
+/** Streams a full ring to a client process over the unix socket, ROUNDS times; best flows per second. */
+async function benchGetFlows(): Promise<number> {
+  const { observer, replay } = makeNode(MAX_RING_CAPACITY);
+  await replay(MAX_RING_CAPACITY * 2);
+  const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-bench-')), 'hubble.sock');
+  const api = createApiServer([
+    {
+      name: 'observer.Observer',
+      definition: ObserverService,
+      implementation: createObserverService(observer, { nodeName: 'bench', version: 'bench', address: socket, tlsEnabled: false }),
+    },
+  ]);
+  await bindUnixSocket(api.server, socket);
+  try {
+    // execFile keeps this process's event loop free to serve while the client runs.
+    const client = join(import.meta.dirname, 'getFlowsClient.ts');
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', client, socket, String(observer.ring.len), String(ROUNDS)]);
+    let best = 0;
+    stdout
+      .trim()
+      .split('\n')
+      .forEach((line, i) => {
+        const { flows, bytes, seconds } = JSON.parse(line) as { flows: number; bytes: number; seconds: number };
+        log(`GetFlows round ${i + 1}: ${flows} flows (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(2)} s = ${rate(flows / seconds)} flows/s`);
+        best = Math.max(best, flows / seconds);
+      });
+    return best;
+  } finally {
+    await shutdownApiServer(api, 100);
+  }
+}
+
+const machine = `${cpus()[0]?.model.trim() ?? 'unknown CPU'}, ${cpus().length} cores, ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}`;
+log(`machine: ${machine}`);
+await ensureLoadCapture(capturePath, PACKETS, log);
+const ingest = await benchIngest(DEFAULT_RING);
+const ingestFullRing = await benchIngest(MAX_RING_CAPACITY);
+const heap = await benchHeapPerFlow();
+const getflows = await benchGetFlows();
+
+// Other benchmarks add their own keys to the same file; keep theirs.
+const previous = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>) : {};
+const results = {
+  ...previous,
+  machine,
+  packets: PACKETS,
+  ingest_events_per_s: Math.round(ingest),
+  ingest_events_per_s_ring65535: Math.round(ingestFullRing),
+  getflows_flows_per_s: Math.round(getflows),
+  heap_bytes_per_flow: Math.round(heap),
+};
+writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
+log(`wrote bench/results.json`);
