@@ -533,7 +533,7 @@ table(
       { dnsQuery: ['(unclosed'] },
       /dns_query: "\(unclosed" is not a valid regular expression/,
     ],
-    ['lookahead, which RE2 does not have', { dnsQuery: ['a(?=b)'] }, /lookaround/],
+    ['lookahead, which RE2 does not have', { dnsQuery: ['a(?=b)'] }, /invalid or unsupported Perl syntax/],
   ],
 );
 
@@ -725,7 +725,7 @@ table(
     [
       'an expression with a backreference',
       { httpPath: ['(a)\\1'] },
-      /http_path: .* is not a valid regular expression: invalid escape sequence: \\1/,
+      /http_path: .* is not a valid regular expression: invalid escape sequence: `\\1`/,
     ],
   ],
 );
