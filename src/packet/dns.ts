@@ -3,7 +3,7 @@
 // loops, counts larger than the message, names longer than DNS allows — and it never throws: a message it cannot read
 // yields undefined.
 
-import { formatIPv4, formatIPv6 } from './format.js';
+import { formatIPv4, formatIPv6 } from './ipAddress.js';
 
 export const DnsType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41 } as const;
 export const DnsClass = { IN: 1 } as const;

@@ -1,76 +1,8 @@
-// Text forms of addresses read straight from packet bytes, written exactly as Go writes them (Hubble's flows hold
-// strings, and filters compare those strings): IPv4 dotted decimal, IPv6 as net/netip's String() (RFC 5952, with
-// IPv4-mapped addresses as ::ffff:a.b.c.d), MAC addresses lowercase and colon-separated.
+// Text of link-layer addresses read straight from packet bytes, as Go writes them (lowercase, colon-separated), and a
+// cache that hands out one shared string per recently seen IP or MAC address (IP text itself: ./ipAddress.ts).
+import { formatIPv4, formatIPv6 } from './ipAddress.js';
 
-const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
 const HEX_BYTE: readonly string[] = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-
-/** Dotted decimal of the 4 bytes at `offset`. */
-export function formatIPv4(data: Uint8Array, offset: number): string {
-  return (
-    DECIMAL[data[offset]!]! +
-    '.' +
-    DECIMAL[data[offset + 1]!]! +
-    '.' +
-    DECIMAL[data[offset + 2]!]! +
-    '.' +
-    DECIMAL[data[offset + 3]!]!
-  );
-}
-
-// One scratch array shared by every call: formatting is synchronous, so no two calls ever see it at once.
-const groups = new Uint16Array(8);
-
-/** RFC 5952 text of the 16 bytes at `offset`, as Go's netip.Addr.String() writes it. */
-export function formatIPv6(data: Uint8Array, offset: number): string {
-  for (let i = 0; i < 8; i++) groups[i] = (data[offset + 2 * i]! << 8) | data[offset + 2 * i + 1]!;
-  if (
-    groups[0] === 0 &&
-    groups[1] === 0 &&
-    groups[2] === 0 &&
-    groups[3] === 0 &&
-    groups[4] === 0 &&
-    groups[5] === 0xffff
-  ) {
-    // netip keeps IPv4-mapped addresses recognisable instead of writing ::ffff:102:304.
-    return '::ffff:' + formatIPv4(data, offset + 12);
-  }
-  // The longest run of two or more zero groups becomes "::"; on a tie the first run wins.
-  let bestStart = -1;
-  let bestLength = 1;
-  for (let i = 0; i < 8;) {
-    if (groups[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === 0) j++;
-    if (j - i > bestLength) {
-      bestStart = i;
-      bestLength = j - i;
-    }
-    i = j;
-  }
-  let text = '';
-  let needColon = false;
-  for (let i = 0; i < 8; i++) {
-    if (i === bestStart) {
-      text += '::';
-      i += bestLength - 1;
-      needColon = false;
-      continue;
-    }
-    if (needColon) text += ':';
-    text += groups[i]!.toString(16);
-    needColon = true;
-  }
-  return text;
-}
-
-/** Text of an IPv4 (version 4) or IPv6 (otherwise) address at `offset`. */
-export function formatIP(data: Uint8Array, offset: number, version: number): string {
-  return version === 4 ? formatIPv4(data, offset) : formatIPv6(data, offset);
-}
 
 /** Lowercase colon-separated hex of the 6 bytes at `offset` ("aa:bb:cc:dd:ee:ff"). */
 export function formatMAC(data: Uint8Array, offset: number): string {

@@ -23,7 +23,10 @@ export interface RunningNode {
 }
 
 /** Starts a node; throws ConfigError/SourceError for problems the user must fix before it can run. */
-export async function startNode(opts: ServeOptions, logger: Logger = pino({ level: opts.logLevel })): Promise<RunningNode> {
+export async function startNode(
+  opts: ServeOptions,
+  logger: Logger = pino({ level: opts.logLevel }),
+): Promise<RunningNode> {
   const metadata = loadMetadata({ endpointsFile: opts.endpointsFile, clusterName: opts.clusterName });
   const sources: EventSource[] = opts.sources.map((spec) =>
     parseSourceSpec(spec, { nodeName: opts.nodeName, links: metadata.linkRegistry }),
@@ -69,7 +72,10 @@ export async function startNode(opts: ServeOptions, logger: Logger = pino({ leve
     for (const api of apis) api.server.forceShutdown();
     throw err;
   }
-  logger.info({ socket: opts.socketPath, tcp: opts.tcp?.bindTarget, tls: opts.tcp?.tls !== undefined, node: opts.nodeName }, 'serving Hubble API');
+  logger.info(
+    { socket: opts.socketPath, tcp: opts.tcp?.bindTarget, tls: opts.tcp?.tls !== undefined, node: opts.nodeName },
+    'serving Hubble API',
+  );
 
   const stopSources = new AbortController();
   const publish = agent.publish.bind(agent);

@@ -6,7 +6,8 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureWhile, ping, tcpExchange, tsharkFields, udpBurst } from '../harness/capture.js';
+import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
+import { tsharkFields } from '../harness/tshark.js';
 
 const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
 
@@ -18,7 +19,9 @@ interface Ran {
 
 function runCli(args: string[], timeoutMs = 20_000): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -35,11 +38,17 @@ function runCli(args: string[], timeoutMs = 20_000): Promise<Ran> {
 }
 
 /** Starts `hubble-ts serve`; resolves once its API answers `hubble-ts status`. */
-async function startServe(args: string[]): Promise<{ child: ChildProcess; socket: string; logs: () => string; exited: Promise<number | null> }> {
+async function startServe(
+  args: string[],
+): Promise<{ child: ChildProcess; socket: string; logs: () => string; exited: Promise<number | null> }> {
   const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-e2e-')), 'hubble.sock');
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', socket, '--node-name', 'e2e-node', ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', socket, '--node-name', 'e2e-node', ...args],
+    {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let logs = '';
   child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
@@ -82,7 +91,16 @@ describe('hubble-ts serve + observe, replaying a capture', () => {
 
   it('shows every captured packet as a flow that agrees with tshark (-o json --all)', async () => {
     // The replay may still be running right after start; wait until status shows every frame.
-    const frames = await tsharkFields(pcap, ['ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'icmp.type', 'tcp.flags.syn']);
+    const frames = await tsharkFields(pcap, [
+      'ip.src',
+      'ip.dst',
+      'tcp.srcport',
+      'tcp.dstport',
+      'udp.srcport',
+      'udp.dstport',
+      'icmp.type',
+      'tcp.flags.syn',
+    ]);
     const r = await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all']);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -104,10 +122,42 @@ describe('hubble-ts serve + observe, replaying a capture', () => {
   });
 
   it('applies hubble observe filter flags on the server: --protocol, --port, --not', async () => {
-    const all = jsonLines((await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all'])).stdout);
-    const tcp = jsonLines((await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all', '--protocol', 'tcp'])).stdout);
-    const port = jsonLines((await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all', '--to-port', String(tcpPorts.serverPort)])).stdout);
-    const notIcmp = jsonLines((await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all', '--not', '--protocol', 'icmp'])).stdout);
+    const all = jsonLines(
+      (await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all'])).stdout,
+    );
+    const tcp = jsonLines(
+      (await runCli(['observe', '--server', `unix://${serve.socket}`, '-o', 'json', '--all', '--protocol', 'tcp']))
+        .stdout,
+    );
+    const port = jsonLines(
+      (
+        await runCli([
+          'observe',
+          '--server',
+          `unix://${serve.socket}`,
+          '-o',
+          'json',
+          '--all',
+          '--to-port',
+          String(tcpPorts.serverPort),
+        ])
+      ).stdout,
+    );
+    const notIcmp = jsonLines(
+      (
+        await runCli([
+          'observe',
+          '--server',
+          `unix://${serve.socket}`,
+          '-o',
+          'json',
+          '--all',
+          '--not',
+          '--protocol',
+          'icmp',
+        ])
+      ).stdout,
+    );
     expect(tcp.length).toBe(all.filter((l) => l.flow['l4']?.TCP).length);
     expect(tcp.length).toBeGreaterThan(0);
     expect(port.length).toBe(all.filter((l) => l.flow['l4']?.TCP?.destination_port === tcpPorts.serverPort).length);
@@ -145,18 +195,25 @@ describe('hubble-ts serve, capturing live on loopback', () => {
   });
 
   it('delivers live traffic to observe --follow within a second', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'observe', '--server', `unix://${serve.socket}`, '--follow', '-o', 'json'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI_ENTRY, 'observe', '--server', `unix://${serve.socket}`, '--follow', '-o', 'json'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     // observe is connected once the server sees its stream; give the process time to start.
     await new Promise((r) => setTimeout(r, 2500));
     const sock = createSocket('udp4');
     const sentAt = Date.now();
-    await new Promise<void>((resolve, reject) => sock.send('hello', port, '127.0.0.1', (e) => (e ? reject(e) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sock.send('hello', port, '127.0.0.1', (e) => (e ? reject(e) : resolve())),
+    );
     sock.close();
-    while (!out.includes(`"destination_port":${port}`) && Date.now() - sentAt < 5000) await new Promise((r) => setTimeout(r, 20));
+    while (!out.includes(`"destination_port":${port}`) && Date.now() - sentAt < 5000)
+      await new Promise((r) => setTimeout(r, 20));
     const latency = Date.now() - sentAt;
     child.kill('SIGINT');
     expect(out).toContain(`"destination_port":${port}`);
@@ -169,14 +226,19 @@ describe('hubble-ts serve, capturing live on loopback', () => {
     serve.child.kill('SIGTERM');
     expect(await serve.exited).toBe(0);
     expect(serve.logs()).toMatch(/shutting down/);
-    const again = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', serve.socket, '--source', `live:lo:udp port ${port}`], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const again = spawn(
+      process.execPath,
+      ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', serve.socket, '--source', `live:lo:udp port ${port}`],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let logs = '';
     again.stdout.on('data', (d: Buffer) => (logs += d.toString()));
     again.stderr.on('data', (d: Buffer) => (logs += d.toString()));
     const deadline = Date.now() + 20_000;
-    while (!logs.includes('serving Hubble API') && again.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while (!logs.includes('serving Hubble API') && again.exitCode === null && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     again.kill('SIGTERM');
     expect(logs).toContain('serving Hubble API');
   });

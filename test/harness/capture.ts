@@ -1,4 +1,4 @@
-// Real captures for tests: tcpdump on loopback while traffic runs, and tshark's reading of a file.
+// Real captures for tests: tcpdump on loopback while traffic runs, and the traffic itself (TCP, UDP, ping).
 import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
 import { mkdtempSync } from 'node:fs';
@@ -10,12 +10,20 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 /** Captures on `iface` with a BPF filter while `traffic` runs; resolves with the pcap path. */
-export async function captureWhile(filter: string, traffic: () => Promise<void>, opts: { iface?: string; extraArgs?: string[] } = {}): Promise<string> {
+export async function captureWhile(
+  filter: string,
+  traffic: () => Promise<void>,
+  opts: { iface?: string; extraArgs?: string[] } = {},
+): Promise<string> {
   const path = join(mkdtempSync(join(tmpdir(), 'hubble-ts-cap-')), 'capture.pcap');
   // --immediate-mode: without it libpcap hands packets over in blocks, and the SIGINT below loses the last block.
-  const tcpdump = spawn('tcpdump', ['-i', opts.iface ?? 'lo', '-n', '-U', '--immediate-mode', '-w', path, ...(opts.extraArgs ?? []), filter], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
+  const tcpdump = spawn(
+    'tcpdump',
+    ['-i', opts.iface ?? 'lo', '-n', '-U', '--immediate-mode', '-w', path, ...(opts.extraArgs ?? []), filter],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  );
   const exited = new Promise<void>((resolve) => tcpdump.once('exit', () => resolve()));
   await new Promise<void>((resolve, reject) => {
     let stderr = '';
@@ -35,17 +43,11 @@ export async function captureWhile(filter: string, traffic: () => Promise<void>,
   return path;
 }
 
-/** tshark's reading of every frame: one array of field values per frame, in `fields` order. */
-export async function tsharkFields(path: string, fields: string[], displayFilter?: string): Promise<string[][]> {
-  const args = ['-r', path, '-T', 'fields', '-E', 'separator=\t', '-E', 'occurrence=f'];
-  for (const f of fields) args.push('-e', f);
-  if (displayFilter) args.push('-Y', displayFilter);
-  const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 });
-  return stdout.split('\n').filter((l) => l !== '').map((l) => l.split('\t'));
-}
-
 /** A TCP echo exchange on 127.0.0.1: connect, send `messages` payloads, read echoes, close. */
-export async function tcpExchange(messages: number, host = '127.0.0.1'): Promise<{ serverPort: number; clientPort: number }> {
+export async function tcpExchange(
+  messages: number,
+  host = '127.0.0.1',
+): Promise<{ serverPort: number; clientPort: number }> {
   const server = createServer((sock) => {
     sock.on('data', (d) => sock.write(d));
     sock.on('error', () => undefined);
@@ -69,7 +71,9 @@ export async function tcpExchange(messages: number, host = '127.0.0.1'): Promise
 export async function udpBurst(count: number, port: number, host = '127.0.0.1'): Promise<void> {
   const sock = createSocket(host.includes(':') ? 'udp6' : 'udp4');
   for (let i = 0; i < count; i++) {
-    await new Promise<void>((resolve, reject) => sock.send(`datagram ${i}`, port, host, (err) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      sock.send(`datagram ${i}`, port, host, (err) => (err ? reject(err) : resolve())),
+    );
   }
   sock.close();
 }

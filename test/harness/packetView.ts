@@ -1,8 +1,9 @@
 // Test-only helpers that compare the frame decoder's reading of a packet with tshark's reading of the same bytes.
 import { expect } from 'vitest';
-import { formatIP, formatMAC } from '../../src/packet/format.js';
+import { formatMAC } from '../../src/packet/format.js';
+import { formatIP } from '../../src/packet/ipAddress.js';
 import { Layer, type PacketHeaders } from '../../src/packet/frame.js';
-import type { TsharkFrame } from './testPcap.js';
+import type { TsharkLayers } from './tshark.js';
 
 const LAYER_NAMES: ReadonlyArray<[number, string]> = [
   [Layer.ETHERNET, 'eth'],
@@ -27,7 +28,7 @@ export function layerNames(h: PacketHeaders): string[] {
 const TRANSPORTS = new Set(['tcp', 'udp', 'sctp', 'icmp', 'icmpv6', 'igmp', 'vrrp', 'esp', 'gre']);
 
 /** The first transport tshark dissected after the outermost IP header, if any. */
-export function tsharkTransport(frame: TsharkFrame): string | undefined {
+export function tsharkTransport(frame: TsharkLayers): string | undefined {
   const tokens = (frame['frame.protocols'] ?? '').split(':');
   const ipAt = tokens.findIndex((t) => t === 'ip' || t === 'ipv6');
   if (ipAt < 0) return undefined;
@@ -38,7 +39,7 @@ export function tsharkTransport(frame: TsharkFrame): string | undefined {
  * Asserts that everything both readings know agrees: addresses, VLAN ids, ARP fields, the transport protocol and its
  * ports, TCP flags, ICMP type/code, SCTP chunk, IGMP and VRRP fields. `label` names the frame in failures.
  */
-export function expectAgreesWithTshark(h: PacketHeaders, data: Uint8Array, ts: TsharkFrame, label: string): void {
+export function expectAgreesWithTshark(h: PacketHeaders, data: Uint8Array, ts: TsharkLayers, label: string): void {
   const ours: Record<string, string | undefined> = {};
   const theirs: Record<string, string | undefined> = {};
   const compare = (key: string, mine: string | number | undefined, tshark: string | undefined) => {

@@ -30,7 +30,10 @@ import { ethernet, ipv4, udp } from '../harness/frames.js';
 const NODE = 'svc-node';
 
 function udpFrame(sport: number, dport: number): Uint8Array {
-  return ethernet({ type: 0x0800 }, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 17 }, udp(sport, dport, new Uint8Array(8))));
+  return ethernet(
+    { type: 0x0800 },
+    ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 17 }, udp(sport, dport, new Uint8Array(8))),
+  );
 }
 
 function at(seconds: number): Timestamp {
@@ -62,7 +65,11 @@ describe('Observer service', () => {
   let client: ObserverClient;
 
   function start(capacity: number): Promise<void> {
-    const parser = new Parser({ nodeName: NODE, clusterName: 'default', emitter: { name: 'hubble-ts', version: 'test' } });
+    const parser = new Parser({
+      nodeName: NODE,
+      clusterName: 'default',
+      emitter: { name: 'hubble-ts', version: 'test' },
+    });
     observer = new Observer({ parser, ringCapacity: capacity, clusterName: 'default' });
     agent = new MonitorAgent();
     agent.register(observer);
@@ -71,7 +78,12 @@ describe('Observer service', () => {
       {
         name: 'observer.Observer',
         definition: ObserverService,
-        implementation: createObserverService(observer, { nodeName: NODE, version: 'v0.0.0-test', address: socket, tlsEnabled: false }),
+        implementation: createObserverService(observer, {
+          nodeName: NODE,
+          version: 'v0.0.0-test',
+          address: socket,
+          tlsEnabled: false,
+        }),
       },
     ]);
     client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
@@ -85,8 +97,20 @@ describe('Observer service', () => {
   });
 
   it('streams agent and debug events on their own endpoints, never as flows', async () => {
-    agent.publish({ timestamp: at(100), nodeName: NODE, payload: encodeAgentNotify({ kind: 'start', type: AgentNotification.START, notification: { time: '2026-01-01T00:00:00Z' } }) });
-    agent.publish({ timestamp: at(101), nodeName: NODE, payload: { kind: 'perf', cpu: 1, data: encodeDebugMsg({ subType: 1, source: 7, arg1: 3, arg2: 4 }) } });
+    agent.publish({
+      timestamp: at(100),
+      nodeName: NODE,
+      payload: encodeAgentNotify({
+        kind: 'start',
+        type: AgentNotification.START,
+        notification: { time: '2026-01-01T00:00:00Z' },
+      }),
+    });
+    agent.publish({
+      timestamp: at(101),
+      nodeName: NODE,
+      payload: { kind: 'perf', cpu: 1, data: encodeDebugMsg({ subType: 1, source: 7, arg1: 3, arg2: 4 }) },
+    });
     agent.publish(flowEvent(1000, at(102)));
 
     const agentEvents = await readAll(client.getAgentEvents(GetAgentEventsRequest.fromPartial({ number: '10' })));
@@ -108,7 +132,9 @@ describe('Observer service', () => {
   it('delivers new flows to a follower as they are written, then stops when the client cancels', async () => {
     const call = client.getFlows(GetFlowsRequest.fromPartial({ follow: true }));
     const received: GetFlowsResponse[] = [];
-    const firstArrived = new Promise<number>((resolve) => call.on('data', (r: GetFlowsResponse) => received.push(r) === 1 && resolve(Date.now())));
+    const firstArrived = new Promise<number>((resolve) =>
+      call.on('data', (r: GetFlowsResponse) => received.push(r) === 1 && resolve(Date.now())),
+    );
     const ended = new Promise<grpc.ServiceError>((resolve) => call.on('error', resolve));
     await new Promise((r) => setTimeout(r, 100)); // the server has positioned the reader at "now"
     const writtenAt = Date.now();
@@ -123,7 +149,11 @@ describe('Observer service', () => {
     agent.publish(lostMonitorEvent(LostEventSource.PERF_EVENT_RING_BUFFER, 42, at(300), NODE, 1));
     const all = await readAll(client.getFlows(GetFlowsRequest.fromPartial({ first: true, number: '100' })));
     const lost = all.find((r) => r.lostEvents !== undefined);
-    expect(lost?.lostEvents).toMatchObject({ source: FlowLostEventSource.PERF_EVENT_RING_BUFFER, numEventsLost: 42, cpu: 1 });
+    expect(lost?.lostEvents).toMatchObject({
+      source: FlowLostEventSource.PERF_EVENT_RING_BUFFER,
+      numEventsLost: 42,
+      cpu: 1,
+    });
   });
 
   it('tells a follower that fell behind how many events the ring overwrote', async () => {
@@ -137,7 +167,8 @@ describe('Observer service', () => {
     for (let i = 0; i < 20_000; i++) agent.publish(flowEvent(10_000 + (i % 50_000), at(400 + i)));
     call.resume();
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && !received.some((r) => r.lostEvents !== undefined)) await new Promise((r) => setTimeout(r, 50));
+    while (Date.now() < deadline && !received.some((r) => r.lostEvents !== undefined))
+      await new Promise((r) => setTimeout(r, 50));
     call.cancel();
     const lost = received.filter((r) => r.lostEvents !== undefined);
     expect(lost.length).toBeGreaterThan(0);

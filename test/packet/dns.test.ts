@@ -3,7 +3,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeDnsMessage, DnsRcode, DnsType, type DnsMessage } from '../../src/packet/dns.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
 import { concat, dnsMessage, dnsName, ethernet, hex, ipv4, udp, type DnsInit } from '../harness/frames.js';
-import { tsharkFrames, writePcapWithText2pcap, type TsharkFrame } from '../harness/testPcap.js';
+import { writePcapWithText2pcap } from '../harness/pcapFiles.js';
+import { tsharkLayers, type TsharkLayers } from '../harness/tshark.js';
 
 interface Case {
   name: string;
@@ -111,9 +112,9 @@ function dnsFrame(message: Uint8Array): Uint8Array {
 }
 
 describe('DNS message decoder, judged by tshark', () => {
-  let tshark: TsharkFrame[];
+  let tshark: TsharkLayers[];
   beforeAll(async () => {
-    tshark = await tsharkFrames(await writePcapWithText2pcap(cases.map((c) => dnsFrame(dnsMessage(c.message)))));
+    tshark = await tsharkLayers(await writePcapWithText2pcap(cases.map((c) => dnsFrame(dnsMessage(c.message)))));
   });
 
   it.each(cases.map((c, i) => [c.name, i] as const))('%s', (_name, i) => {

@@ -1,53 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { AddressTextCache, formatHardwareAddress, formatIPv4, formatIPv6, formatMAC } from '../../src/packet/format.js';
+import { AddressTextCache, formatHardwareAddress, formatMAC } from '../../src/packet/format.js';
+import { formatIPv4, formatIPv6 } from '../../src/packet/ipAddress.js';
 import { hex, ipv6Address } from '../harness/frames.js';
 
-describe('address text', () => {
-  it.each([
-    ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
-    ['0000:0000:0000:0000:0000:0000:0000:0000', '::'],
-    ['0000:0000:0000:0000:0000:0000:0000:0001', '::1'],
-    ['0001:0000:0000:0000:0000:0000:0000:0000', '1::'],
-    // A single zero group is written out, never shortened to "::".
-    ['2001:0db8:0000:0001:0001:0001:0001:0001', '2001:db8:0:1:1:1:1:1'],
-    // The longest zero run is compressed, wherever it is.
-    ['2001:0000:0000:0001:0000:0000:0000:0001', '2001:0:0:1::1'],
-    // On a tie the first run wins.
-    ['2001:0db8:0000:0000:0001:0000:0000:0001', '2001:db8::1:0:0:1'],
-    ['fe80:0000:0000:0000:0001:0002:0003:0004', 'fe80::1:2:3:4'],
-    ['ff02:0000:0000:0000:0000:0001:ff00:0002', 'ff02::1:ff00:2'],
-    ['2001:0DB8:ABCD:0000:0000:0000:0000:00EF', '2001:db8:abcd::ef'],
-    // IPv4-mapped addresses keep their dotted tail (Go's netip does); IPv4-compatible ones do not.
-    ['0000:0000:0000:0000:0000:ffff:0102:0304', '::ffff:1.2.3.4'],
-    ['0000:0000:0000:0000:0000:0000:0102:0304', '::102:304'],
-    ['0000:0000:0000:0000:ffff:0000:0102:0304', '::ffff:0:102:304'],
-  ])('writes IPv6 %s as Go does: %s', (full, text) => {
-    expect(formatIPv6(hex(full), 0)).toBe(text);
-  });
-
-  it('writes every IPv6 address as the URL standard serializes it, except IPv4-mapped ones', () => {
-    fc.assert(
-      fc.property(
-        fc.uint8Array({ minLength: 16, maxLength: 16 }),
-        fc.array(fc.nat({ max: 7 }), { maxLength: 6 }),
-        (bytes, zeroGroups) => {
-          // Zero some groups so compression cases are common.
-          for (const g of zeroGroups) bytes[2 * g] = bytes[2 * g + 1] = 0;
-          const text = formatIPv6(bytes, 0);
-          expect(ipv6Address(text)).toEqual(bytes);
-          const mapped = bytes.subarray(0, 10).every((b) => b === 0) && bytes[10] === 0xff && bytes[11] === 0xff;
-          if (mapped) expect(text).toBe(`::ffff:${formatIPv4(bytes, 12)}`);
-          else expect(text).toBe(new URL(`http://[${text}]/`).hostname.slice(1, -1));
-        },
-      ),
-      { numRuns: 3000 },
-    );
-  });
-
-  it('writes IPv4 dotted decimal and MAC addresses lowercase with colons', () => {
-    expect(formatIPv4(hex('0a000001 ffffffff'), 0)).toBe('10.0.0.1');
-    expect(formatIPv4(hex('0a000001 ffffffff'), 4)).toBe('255.255.255.255');
+describe('link-layer address text, and the address text cache', () => {
+  it('writes MAC and other hardware addresses lowercase with colons', () => {
     expect(formatMAC(hex('00 DE AD be ef 0A'), 0)).toBe('00:de:ad:be:ef:0a');
     expect(formatHardwareAddress(hex('01020304'), 0, 4)).toBe('01:02:03:04');
     expect(formatHardwareAddress(hex(''), 0, 0)).toBe('');

@@ -29,12 +29,8 @@ import {
   vrrp,
 } from '../harness/frames.js';
 import { expectAgreesWithTshark, layerNames } from '../harness/packetView.js';
-import {
-  readClassicPcapForTests,
-  tsharkFrames,
-  writePcapWithText2pcap,
-  type TsharkFrame,
-} from '../harness/testPcap.js';
+import { readPcap, writePcapWithText2pcap } from '../harness/pcapFiles.js';
+import { tsharkLayers, type TsharkLayers } from '../harness/tshark.js';
 
 const ALL_TCP_FLAGS = 0x1ff;
 const v4 = (protocol: number, payload: Uint8Array, extra: Partial<Parameters<typeof ipv4>[0]> = {}) =>
@@ -326,9 +322,9 @@ const cases: Case[] = [
 ];
 
 describe('frame decoder on crafted frames, judged by tshark', () => {
-  let tshark: TsharkFrame[];
+  let tshark: TsharkLayers[];
   beforeAll(async () => {
-    tshark = await tsharkFrames(await writePcapWithText2pcap(cases.map((c) => c.frame)));
+    tshark = await tsharkLayers(await writePcapWithText2pcap(cases.map((c) => c.frame)));
   });
 
   it.each(cases.map((c, i) => [c.name, i] as const))('%s', (name, i) => {
@@ -431,9 +427,9 @@ describe('frame decoder on traffic captured from the loopback interface', () => 
   afterAll(() => undefined);
 
   it('agrees with tshark on every captured frame', async () => {
-    const { linkType, frames } = readClassicPcapForTests(path);
+    const { linkType, records: frames } = readPcap(path);
     expect(linkType).toBe(1);
-    const tshark = await tsharkFrames(path);
+    const tshark = await tsharkLayers(path);
     expect(tshark).toHaveLength(frames.length);
     expect(frames.length).toBeGreaterThan(20);
     const h = new PacketHeaders();

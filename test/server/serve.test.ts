@@ -11,7 +11,8 @@ import { resolveSettings } from '../../src/server/config.js';
 import { startNode, type RunningNode } from '../../src/server/node.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { pino } from 'pino';
-import { captureWhile, ping, tcpExchange, tsharkFields, udpBurst } from '../harness/capture.js';
+import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
+import { tsharkFields } from '../harness/tshark.js';
 
 interface Exchange {
   serverPort: number;
@@ -67,7 +68,16 @@ describe('hubble-ts serve, replaying a real capture', () => {
   const getFlows = (req: Partial<GetFlowsRequest>, c = client) => collect(c.getFlows(GetFlowsRequest.fromPartial(req)));
 
   it('serves one flow per captured packet, in capture order, agreeing with tshark', async () => {
-    const frames = await tsharkFields(pcap, ['frame.time_epoch', 'ip.src', 'ip.dst', 'tcp.srcport', 'tcp.dstport', 'udp.srcport', 'udp.dstport', 'icmp.type']);
+    const frames = await tsharkFields(pcap, [
+      'frame.time_epoch',
+      'ip.src',
+      'ip.dst',
+      'tcp.srcport',
+      'tcp.dstport',
+      'udp.srcport',
+      'udp.dstport',
+      'icmp.type',
+    ]);
     const flows = (await getFlows({ first: true, number: '1000' })).map((r) => r.flow!);
     expect(flows).toHaveLength(frames.length);
     flows.forEach((flow, i) => {
@@ -78,8 +88,10 @@ describe('hubble-ts serve, replaying a real capture', () => {
       expect(flow.IP?.destination).toBe(dst);
       expect(flow.nodeName).toBe('test-node');
       expect(flow.verdict).toBe(Verdict.FORWARDED);
-      if (tcpSrc) expect([flow.l4?.TCP?.sourcePort, flow.l4?.TCP?.destinationPort]).toEqual([Number(tcpSrc), Number(tcpDst)]);
-      if (udpSrc && !icmpType) expect([flow.l4?.UDP?.sourcePort, flow.l4?.UDP?.destinationPort]).toEqual([Number(udpSrc), Number(udpDst)]);
+      if (tcpSrc)
+        expect([flow.l4?.TCP?.sourcePort, flow.l4?.TCP?.destinationPort]).toEqual([Number(tcpSrc), Number(tcpDst)]);
+      if (udpSrc && !icmpType)
+        expect([flow.l4?.UDP?.sourcePort, flow.l4?.UDP?.destinationPort]).toEqual([Number(udpSrc), Number(udpDst)]);
       if (icmpType) expect(flow.l4?.ICMPv4?.type).toBe(Number(icmpType));
     });
   });
@@ -100,7 +112,8 @@ describe('hubble-ts serve, replaying a real capture', () => {
     ];
     const toServer = await getFlows({ first: true, number: '1000', whitelist: port(tcp.serverPort) });
     expect(toServer.length).toBeGreaterThan(0);
-    for (const r of toServer) expect([r.flow!.l4?.TCP?.sourcePort, r.flow!.l4?.TCP?.destinationPort]).toContain(tcp.serverPort);
+    for (const r of toServer)
+      expect([r.flow!.l4?.TCP?.sourcePort, r.flow!.l4?.TCP?.destinationPort]).toContain(tcp.serverPort);
     const all = await getFlows({ first: true, number: '1000' });
     const notServer = await getFlows({ first: true, number: '1000', blacklist: port(tcp.serverPort) });
     expect(notServer.length + toServer.length).toBe(all.length);
@@ -108,7 +121,9 @@ describe('hubble-ts serve, replaying a real capture', () => {
 
   it('refuses a bad filter with INVALID_ARGUMENT saying what is wrong', async () => {
     const bad = [FlowFilter.fromPartial({ sourceIp: ['10.0.0.0/99'] })];
-    await expect(getFlows({ number: '5', whitelist: bad })).rejects.toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    await expect(getFlows({ number: '5', whitelist: bad })).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+    });
     await expect(getFlows({ number: '5', whitelist: bad })).rejects.toThrow(/10\.0\.0\.0\/99/);
   });
 
@@ -120,9 +135,13 @@ describe('hubble-ts serve, replaying a real capture', () => {
     const all = (await getFlows({ first: true, number: '1000' })).map((r) => r.flow!);
     const mid = all[Math.floor(all.length / 2)]!.time!;
     const since = await getFlows({ since: mid, number: '0' });
-    expect(since.length).toBe(all.filter((f) => f.time!.seconds * 1e9 + f.time!.nanos >= mid.seconds * 1e9 + mid.nanos).length);
+    expect(since.length).toBe(
+      all.filter((f) => f.time!.seconds * 1e9 + f.time!.nanos >= mid.seconds * 1e9 + mid.nanos).length,
+    );
     const until = await getFlows({ first: true, until: mid });
-    expect(until.length).toBe(all.filter((f) => f.time!.seconds * 1e9 + f.time!.nanos <= mid.seconds * 1e9 + mid.nanos).length);
+    expect(until.length).toBe(
+      all.filter((f) => f.time!.seconds * 1e9 + f.time!.nanos <= mid.seconds * 1e9 + mid.nanos).length,
+    );
   });
 
   it('returns only masked fields when a field mask is given', async () => {
@@ -145,7 +164,11 @@ describe('hubble-ts serve, replaying a real capture', () => {
     expect(status.version).toMatch(/^v\d+\.\d+\.\d+/);
     const nodes = await new Promise<any>((res, rej) => client.getNodes({}, (e, v) => (e ? rej(e) : res(v))));
     expect(nodes.nodes).toHaveLength(1);
-    expect(nodes.nodes[0]).toMatchObject({ name: 'test-node', state: NodeState.NODE_CONNECTED, numFlows: frames.length });
+    expect(nodes.nodes[0]).toMatchObject({
+      name: 'test-node',
+      state: NodeState.NODE_CONNECTED,
+      numFlows: frames.length,
+    });
   });
 
   it('serves the same API over TCP', async () => {

@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { captureWhile } from '../harness/capture.js';
 import { vethNamespace } from '../harness/netns.js';
-import { readPcap, writePcap, writePcapng, type PcapngBlock, type PcapRecord } from '../harness/pcapWriter.js';
+import { readPcap, writePcap, writePcapng, type PcapngBlock, type PcapRecord } from '../harness/pcapFiles.js';
 
 const run = promisify(execFile);
 

@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { MonitorEvent } from '../../src/monitor/types.js';
 import { PcapFileSource, type PcapFileTuning } from '../../src/source/pcapFile.js';
 import { SourceError, type SourceSummary } from '../../src/source/source.js';
-import { writePcap, writePcapng } from '../harness/pcapWriter.js';
+import { writePcap, writePcapng } from '../harness/pcapFiles.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'source');
 const fixture = (name: string) => new Uint8Array(readFileSync(join(fixtures, name)));

@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { PcapFileSource } from '../../src/source/pcapFile.js';
 import { parseSourceSpec, SourceError } from '../../src/source/source.js';
-import { readPcap, writePcap } from '../harness/pcapWriter.js';
+import { readPcap, writePcap } from '../harness/pcapFiles.js';
 
 const fixtures = join(import.meta.dirname, '..', 'fixtures', 'source');
 const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-pcapfile-'));

@@ -9,7 +9,7 @@ import {
 import type { MonitorEvent, Timestamp } from '../../src/monitor/types.js';
 import { PcapFileSource, type PcapFileTuning } from '../../src/source/pcapFile.js';
 import { parseSourceSpec, type SourceSummary } from '../../src/source/source.js';
-import { tsharkFrames, type TsharkFrame } from '../harness/tsharkFrames.js';
+import { tsharkRecords, type TsharkRecord } from '../harness/tshark.js';
 import { CASE_NAMES, makeCaptures, type CaptureCase, type Captures } from './captures.js';
 
 let captures: Captures;
@@ -40,7 +40,7 @@ const dataOf = (e: MonitorEvent) => {
 };
 
 /** What tshark says each of our events must hold, and what they hold, side by side for one readable diff. */
-function compare(c: CaptureCase, events: MonitorEvent[], frames: TsharkFrame[]) {
+function compare(c: CaptureCase, events: MonitorEvent[], frames: TsharkRecord[]) {
   const expected: unknown[] = [];
   const actual: unknown[] = [];
   frames.forEach((f, i) => {
@@ -101,7 +101,7 @@ function compare(c: CaptureCase, events: MonitorEvent[], frames: TsharkFrame[]) 
 describe('pcap/pcapng replay agrees with tshark on every frame', () => {
   it.each(CASE_NAMES)('%s', async (name) => {
     const c = captures.byName(name);
-    const [{ events, summary }, records] = await Promise.all([replay(c.path), tsharkFrames(c.path)]);
+    const [{ events, summary }, records] = await Promise.all([replay(c.path), tsharkRecords(c.path)]);
     const frames = records.filter((f) => f.encapType !== undefined);
     expect(frames.length).toBeGreaterThan(10);
     compare(c, events, frames);

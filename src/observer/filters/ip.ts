@@ -2,9 +2,9 @@
 // (compared as written, like upstream) or inside one of these CIDRs (IPv4 or IPv6); and
 // ip_version: flows of one of these IP versions (IP_NOT_USED selects flows without an IP header).
 import { IPVersion, type Flow, type FlowFilter } from '../../api/flow/flow.js';
+import { ParsedAddr, parseAddrInto, parsePrefix, type Prefix } from '../../packet/ipAddress.js';
 import { checkEnumValue, Cost, type FieldFilter } from './fieldFilter.js';
 import { FilterError } from './filterError.js';
-import { ParsedAddr, parseAddrInto, parsePrefix, type Prefix } from './ipAddress.js';
 
 function ipFilter(field: string, values: readonly string[], address: (flow: Flow) => string | undefined): FieldFilter {
   const exact = new Set<string>();

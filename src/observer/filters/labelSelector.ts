@@ -4,7 +4,7 @@
 // result is parsed with the Kubernetes selector grammar and validation, and each key is looked up
 // in the flow's labels by source (any source matches "any") and key, CIDR-aware for "cidr" keys.
 // Matching scans the label strings in place: no allocation per flow.
-import { ParsedAddr, parsePrefix, parsePrefixInto, type Prefix } from './ipAddress.js';
+import { ParsedAddr, parsePrefix, parsePrefixInto, type Prefix } from '../../packet/ipAddress.js';
 
 // ---- Cilium: "k8s:foo in (a, b)" -> "k8s.foo in (a, b)", "foo" -> "any.foo" ----
 

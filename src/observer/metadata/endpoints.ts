@@ -2,8 +2,8 @@
 // once, matched longest-prefix-first, and the answer remembered in a size-capped cache (addresses come from
 // packets, so an unbounded memo would be a memory leak anyone could drive).
 import type { Endpoint } from '../../api/flow/flow.js';
+import { formatIP, ParsedAddr, parseAddrInto } from '../../packet/ipAddress.js';
 import type { EndpointGetter } from '../parser/getters.js';
-import { formatIp, parseIpInto } from './ipAddress.js';
 import type { InventoryEndpoint } from './inventory.js';
 import { PrefixTable } from './prefixTable.js';
 import { RecentCache } from './recentCache.js';
@@ -19,7 +19,7 @@ export class EndpointTable implements EndpointGetter {
   private readonly byId = new Map<number, Readonly<Endpoint>>();
   private readonly prefixes = new PrefixTable<Readonly<Endpoint>>();
   private readonly cache: RecentCache<string, Readonly<Endpoint> | null>;
-  private readonly words = new Uint32Array(4);
+  private readonly addr = new ParsedAddr();
 
   constructor(entries: readonly InventoryEndpoint[], options: EndpointTableOptions = {}) {
     this.cache = new RecentCache(options.cacheSize ?? 65536);
@@ -27,8 +27,8 @@ export class EndpointTable implements EndpointGetter {
       for (const prefix of prefixes) {
         // The inventory already refused duplicate prefixes, so add() never meets one here.
         this.prefixes.add(prefix, endpoint);
-        if (prefix.length === (prefix.family === 4 ? 32 : 128))
-          this.hosts.set(formatIp(prefix.family, prefix.words), endpoint);
+        if (prefix.bits === (prefix.family === 4 ? 32 : 128))
+          this.hosts.set(flatCopy(formatIP(prefix.bytes, 0, prefix.family)), endpoint);
       }
       if (endpoint.ID !== 0) this.byId.set(endpoint.ID, endpoint);
     }
@@ -54,9 +54,16 @@ export class EndpointTable implements EndpointGetter {
   }
 
   private match(ip: string): Readonly<Endpoint> | undefined {
-    const family = parseIpInto(ip, this.words);
-    if (family === 0) return undefined;
+    if (parseAddrInto(ip, this.addr) !== undefined) return undefined;
     // Also catches other spellings of an exact address ("FD00::0015"), since hosts are in the table too.
-    return this.prefixes.lookup(family, this.words);
+    return this.prefixes.lookup(this.addr);
   }
+}
+
+/**
+ * `text` as one contiguous string. formatIP builds long addresses by concatenation, which V8 keeps as a rope, and a
+ * rope key makes every probe of the hosts Map that hits it compare slower (~2 ns of ~8 for IPv6).
+ */
+function flatCopy(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
 }

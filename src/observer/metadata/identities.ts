@@ -11,8 +11,8 @@
 // which would make the same capture print differently on different machines.
 import { networkInterfaces } from 'node:os';
 import type { Endpoint } from '../../api/flow/flow.js';
+import { canonicalIp } from '../../packet/ipAddress.js';
 import type { IdentityGetter, IdentityInfo } from '../parser/getters.js';
-import { canonicalIp } from './ipAddress.js';
 
 export const ReservedIdentity = {
   UNKNOWN: 0,

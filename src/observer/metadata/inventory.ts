@@ -45,8 +45,8 @@ import {
   type YAMLMap,
 } from 'yaml';
 import type { Endpoint, Service, Workload } from '../../api/flow/flow.js';
+import { canonicalIp, formatIP, ParsedAddr, parseAddrInto, Prefix } from '../../packet/ipAddress.js';
 import { ConfigError } from '../../server/config.js';
-import { canonicalIp, parsePrefix, type Prefix } from './ipAddress.js';
 import {
   formatLabel,
   makeLabel,
@@ -225,7 +225,7 @@ class InventoryReader {
     cidrItems.forEach((item, j) => {
       const at = isSeq(cidrsNode) ? `${where}.cidrs[${j}]` : `${where}.cidrs`;
       const text = this.string(item, at);
-      const parsed = parsePrefix(text);
+      const parsed = parseCidr(text);
       if ('error' in parsed) this.fail(item, at, parsed.error);
       if (seen.has(parsed.text)) this.fail(item, at, `${parsed.text} is listed twice`);
       seen.add(parsed.text);
@@ -452,6 +452,34 @@ function describe(node: Node | null): string {
   if (isSeq(node)) return 'a list';
   if (isScalar(node)) return node.value === null ? 'nothing' : JSON.stringify(node.value);
   return 'something else';
+}
+
+/**
+ * An entry of cidrs: an address ("10.0.1.15", "fd00::15", read as /32 or /128) or a CIDR ("10.0.0.0/8"), by Go's
+ * netip rules. A CIDR with host bits set is refused as a likely typo, and the message says which two things were meant.
+ */
+export function parseCidr(text: string): Prefix | { error: string } {
+  const slash = text.indexOf('/');
+  const addr = new ParsedAddr();
+  if (parseAddrInto(text, addr, 0, slash < 0 ? text.length : slash) !== undefined || addr.zoned) {
+    return { error: `"${text}" is not an IP address or CIDR` };
+  }
+  const max = addr.family === 4 ? 32 : 128;
+  let bits = max;
+  if (slash >= 0) {
+    const lengthText = text.slice(slash + 1);
+    if (!/^(0|[1-9][0-9]{0,2})$/.test(lengthText) || Number(lengthText) > max) {
+      return { error: `"${text}" has an invalid prefix length (0 to ${max} for IPv${addr.family})` };
+    }
+    bits = Number(lengthText);
+  }
+  const prefix = new Prefix(addr, bits);
+  const address = formatIP(addr.bytes, 0, addr.family);
+  if (prefix.text !== `${address}/${bits}`) {
+    const one = `${address}/${max}`;
+    return { error: `"${text}" has host bits set: write ${prefix.text} for the network or ${one} for the one address` };
+  }
+  return prefix;
 }
 
 /**

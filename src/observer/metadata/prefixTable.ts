@@ -1,49 +1,66 @@
 // Longest-prefix match over a fixed set of IPv4/IPv6 prefixes: one hash map per distinct prefix length, probed
-// longest first, so a lookup costs one map probe per distinct length in use (inventories use a handful).
-import { maskWords, type Prefix } from './ipAddress.js';
+// longest first, so a lookup costs one map probe per distinct length in use (inventories use a handful) and
+// allocates nothing.
+import type { ParsedAddr, Prefix } from '../../packet/ipAddress.js';
 
-interface LengthLevel<V> {
-  length: number;
-  /** IPv4: the masked address as a number; IPv6: the masked words that matter, joined. */
-  entries: Map<number | string, V>;
+/** The prefixes of one length, by their network address: IPv4 as a number; IPv6 hashed, a hash naming a few at most. */
+interface Level<E> {
+  bits: number;
+  entries: Map<number, E>;
+}
+
+interface V6Entry<V> {
+  prefix: Prefix;
+  value: V;
 }
 
 export class PrefixTable<V> {
-  private readonly v4: LengthLevel<V>[] = [];
-  private readonly v6: LengthLevel<V>[] = [];
-  private readonly masked = new Uint32Array(4);
+  private readonly v4: Level<V>[] = [];
+  private readonly v6: Level<V6Entry<V>[]>[] = [];
 
   /** Adds `prefix`; returns the value already stored for exactly this prefix (and keeps it), else undefined. */
   add(prefix: Prefix, value: V): V | undefined {
-    const levels = prefix.family === 4 ? this.v4 : this.v6;
-    let level = levels.find((l) => l.length === prefix.length);
-    if (level === undefined) {
-      level = { length: prefix.length, entries: new Map() };
-      levels.push(level);
-      levels.sort((a, b) => b.length - a.length);
+    const b = prefix.bytes;
+    if (prefix.family === 4) {
+      const level = levelOf(this.v4, prefix.bits);
+      const key = word(b, 0);
+      const existing = level.entries.get(key);
+      if (existing !== undefined) return existing;
+      level.entries.set(key, value);
+      return undefined;
     }
-    const key = keyOf(prefix.family, prefix.words, prefix.length);
-    const existing = level.entries.get(key);
-    if (existing !== undefined) return existing;
-    level.entries.set(key, value);
+    const level = levelOf(this.v6, prefix.bits);
+    const key = hashV6(word(b, 0), word(b, 4), word(b, 8), word(b, 12));
+    const bucket = level.entries.get(key);
+    const same = bucket?.find((e) => e.prefix.text === prefix.text);
+    if (same !== undefined) return same.value;
+    if (bucket === undefined) level.entries.set(key, [{ prefix, value }]);
+    else bucket.push({ prefix, value });
     return undefined;
   }
 
-  /** The value of the longest prefix containing the address (`words` as parseIpInto fills them), or undefined. */
-  lookup(family: 4 | 6, words: Uint32Array): V | undefined {
-    if (family === 4) {
-      const address = words[0]!;
+  /** The value of the longest prefix containing `addr`, or undefined (always for a zoned address, as in netip). */
+  lookup(addr: ParsedAddr): V | undefined {
+    const b = addr.bytes;
+    if (addr.family === 4) {
+      const address = word(b, 0);
       for (const level of this.v4) {
-        const bits = level.length;
-        const key = bits === 0 ? 0 : bits === 32 ? address : (address & (0xffffffff << (32 - bits))) >>> 0;
-        const hit = level.entries.get(key);
+        const hit = level.entries.get(masked(address, level.bits));
         if (hit !== undefined) return hit;
       }
       return undefined;
     }
+    if (addr.family !== 6 || addr.zoned) return undefined;
+    const w0 = word(b, 0);
+    const w1 = word(b, 4);
+    const w2 = word(b, 8);
+    const w3 = word(b, 12);
     for (const level of this.v6) {
-      const hit = level.entries.get(keyOf(6, words, level.length, this.masked));
-      if (hit !== undefined) return hit;
+      const bits = level.bits;
+      const key = hashV6(masked(w0, bits), masked(w1, bits - 32), masked(w2, bits - 64), masked(w3, bits - 96));
+      const bucket = level.entries.get(key);
+      if (bucket === undefined) continue;
+      for (const e of bucket) if (e.prefix.contains(addr)) return e.value;
     }
     return undefined;
   }
@@ -51,16 +68,33 @@ export class PrefixTable<V> {
   get size(): number {
     let n = 0;
     for (const l of this.v4) n += l.entries.size;
-    for (const l of this.v6) n += l.entries.size;
+    for (const l of this.v6) for (const bucket of l.entries.values()) n += bucket.length;
     return n;
   }
 }
 
-function keyOf(family: 4 | 6, words: Uint32Array, length: number, scratch = new Uint32Array(4)): number | string {
-  const m = maskWords(family, words, length, scratch);
-  if (family === 4) return m[0]!;
-  if (length <= 32) return m[0]!;
-  if (length <= 64) return `${m[0]}:${m[1]}`;
-  if (length <= 96) return `${m[0]}:${m[1]}:${m[2]}`;
-  return `${m[0]}:${m[1]}:${m[2]}:${m[3]}`;
+/** The level for `bits`, created (and the levels kept longest first) when it is new. */
+function levelOf<E>(levels: Level<E>[], bits: number): Level<E> {
+  let level = levels.find((l) => l.bits === bits);
+  if (level === undefined) {
+    level = { bits, entries: new Map() };
+    levels.push(level);
+    levels.sort((a, b) => b.bits - a.bits);
+  }
+  return level;
+}
+
+function word(b: Uint8Array, o: number): number {
+  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+}
+
+/** The first `bits` bits of a 32-bit word (all of it from 32 up, none at 0 or below). */
+function masked(w: number, bits: number): number {
+  if (bits <= 0) return 0;
+  if (bits >= 32) return w;
+  return (w & (0xffffffff << (32 - bits))) >>> 0;
+}
+
+function hashV6(w0: number, w1: number, w2: number, w3: number): number {
+  return Math.imul(w0 ^ Math.imul(w1, 0x85ebca6b) ^ Math.imul(w2, 0xc2b2ae35) ^ Math.imul(w3, 0x27d4eb2f), 0x9e3779b1);
 }

@@ -65,7 +65,10 @@ export class Parser {
         }
         if (type === MessageType.RECORDER_CAPTURE) {
           // Recorder captures belong to the recorder's sinks; Hubble's observer has no flow for them.
-          throw new ParserError('UNKNOWN_MESSAGE_TYPE', 'recorder capture events are for the recorder, not the observer');
+          throw new ParserError(
+            'UNKNOWN_MESSAGE_TYPE',
+            'recorder capture events are for the recorder, not the observer',
+          );
         }
         const flow =
           type === MessageType.TRACE_SOCK
@@ -81,7 +84,13 @@ export class Parser {
           kind: 'lost',
           timestamp,
           nodeName,
-          lostEvent: { source: payload.source, numEventsLost: payload.numLost, cpu: payload.cpu, first: undefined, last: undefined },
+          lostEvent: {
+            source: payload.source,
+            numEventsLost: payload.numLost,
+            cpu: payload.cpu,
+            first: undefined,
+            last: undefined,
+          },
         };
     }
   }

@@ -14,7 +14,7 @@ import {
   decodeTraceSockNotify,
 } from '../../monitor/datapath/traceSock.js';
 import type { Timestamp } from '../../monitor/types.js';
-import { formatIPv4, formatIPv6 } from '../../packet/format.js';
+import { formatIPv4, formatIPv6 } from '../../packet/ipAddress.js';
 import { EndpointResolver } from './endpointResolver.js';
 import { flowUuid } from './flowUuid.js';
 import type { DnsGetter, ParserGetters, ServiceGetter } from './getters.js';

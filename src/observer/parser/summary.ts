@@ -3,7 +3,8 @@
 // — Hubble takes these from gopacket's type names, so the ICMP/VRRP/IGMP wording below is gopacket's. ARP gets a
 // tcpdump-style line ("ARP Request who-has 10.0.0.1 tell 10.0.0.2"), where Hubble would only say "Ethernet".
 
-import { formatHardwareAddress, formatIPv4 } from '../../packet/format.js';
+import { formatHardwareAddress } from '../../packet/format.js';
+import { formatIPv4 } from '../../packet/ipAddress.js';
 import { Layer, type PacketHeaders } from '../../packet/frame.js';
 import { ArpOperation, EtherType, TcpFlag } from '../../packet/protocols.js';
 

@@ -64,8 +64,9 @@ import {
 } from '../../monitor/datapath/traceNotify.js';
 import type { Timestamp } from '../../monitor/types.js';
 import { decodeDnsMessage, DNS_HEADER_LENGTH } from '../../packet/dns.js';
-import { AddressTextCache, formatIPv4, isZeroBytes } from '../../packet/format.js';
+import { AddressTextCache, isZeroBytes } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
+import { formatIPv4 } from '../../packet/ipAddress.js';
 import { SctpChunk } from '../../packet/protocols.js';
 import { SharedFlowParts } from './sharedParts.js';
 import { ConnectionTable, ConnectionVerdict } from './connectionTable.js';

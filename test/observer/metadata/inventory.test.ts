@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { readInventory } from '../../../src/observer/metadata/inventory.js';
+import { parseCidr, readInventory } from '../../../src/observer/metadata/inventory.js';
 import { preferredIdentity } from '../../../src/observer/metadata/labels.js';
 import { ConfigError } from '../../../src/server/config.js';
 
@@ -349,5 +349,34 @@ endpoints:
       { ip: 'fd00::a:80', port: undefined },
       { ip: '10.96.0.1', port: undefined },
     ]);
+  });
+});
+
+describe('cidrs: entries', () => {
+  it.each([
+    ['10.0.1.15', '10.0.1.15/32'],
+    ['10.0.0.0/8', '10.0.0.0/8'],
+    ['0.0.0.0/0', '0.0.0.0/0'],
+    ['fd00::15', 'fd00::15/128'],
+    ['FD00:0:0:0:0:0:0:0015', 'fd00::15/128'],
+    ['fd00:2::/64', 'fd00:2::/64'],
+    ['::/0', '::/0'],
+  ])('reads %s as %s', (text, canonical) => {
+    const p = parseCidr(text);
+    expect('error' in p ? p.error : p.text).toBe(canonical);
+  });
+
+  it.each([
+    ['10.0.1.15/24', /host bits set: write 10\.0\.1\.0\/24 for the network or 10\.0\.1\.15\/32/],
+    ['fd00::1/64', /host bits set: write fd00::\/64 for the network or fd00::1\/128/],
+    ['10.0.0.0/33', /invalid prefix length \(0 to 32 for IPv4/],
+    ['fd00::/129', /invalid prefix length \(0 to 128 for IPv6/],
+    ['10.0.0.0/08', /invalid prefix length/],
+    ['10.0.0.0/', /invalid prefix length/],
+    ['10.0.0.300/32', /is not an IP address or CIDR/],
+    ['fd00::15%eth0', /is not an IP address or CIDR/],
+  ])('refuses %s', (text, message) => {
+    const p = parseCidr(text);
+    expect('error' in p ? p.error : p.text).toMatch(message);
   });
 });

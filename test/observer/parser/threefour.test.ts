@@ -54,7 +54,8 @@ import {
   vrrp,
 } from '../../harness/frames.js';
 import { tsharkTransport } from '../../harness/packetView.js';
-import { readClassicPcapForTests, tsharkFrames, type TsharkFrame } from '../../harness/testPcap.js';
+import { readPcap } from '../../harness/pcapFiles.js';
+import { tsharkLayers, type TsharkLayers } from '../../harness/tshark.js';
 
 const TIME: Timestamp = { seconds: 1_700_000_000, nanos: 123_456_789 };
 const CLIENT = '10.0.0.1';
@@ -105,8 +106,8 @@ function expectedTcpSummary(bits: number): string {
 }
 
 describe('L3/L4 parser on traffic captured from the loopback interface', () => {
-  let frames: ReturnType<typeof readClassicPcapForTests>['frames'];
-  let tshark: TsharkFrame[];
+  let frames: { data: Uint8Array; seconds: number; nanos: number }[];
+  let tshark: TsharkLayers[];
   const servers = new Set<number>();
   const learned: DnsAnswer[] = [];
   let flows: Flow[];
@@ -120,8 +121,13 @@ describe('L3/L4 parser on traffic captured from the loopback interface', () => {
       await ping('::1', 2);
       await dnsExchange();
     });
-    ({ frames } = readClassicPcapForTests(path));
-    tshark = await tsharkFrames(path);
+    const { nanosecond, records } = readPcap(path);
+    frames = records.map((r) => ({
+      data: r.data,
+      seconds: r.seconds,
+      nanos: nanosecond ? r.fraction : r.fraction * 1000,
+    }));
+    tshark = await tsharkLayers(path);
     const p = parser({ dnsLearner: { learn: (answer) => learned.push(answer) } });
     flows = frames.map((f) =>
       p.decode(trace(f.data, { ifindex: 1 }), { seconds: f.seconds, nanos: f.nanos }, 'capture-node'),

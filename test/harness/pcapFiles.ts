@@ -1,6 +1,13 @@
-// Writes classic pcap and pcapng files byte by byte for tests (any byte order, resolution, block mix), and reads the
-// records of a classic pcap, so real captures can be re-encoded in forms no tool here writes. tshark judges them.
-import { readFileSync } from 'node:fs';
+// Pcap files for tests: classic pcap and pcapng written byte by byte (any byte order, resolution, block mix), frames
+// written through text2pcap (an independent writer, so tshark judges the very bytes we decode), and the records of a
+// classic pcap read back. Test-only: the product's reader is src/source/pcapFile.ts, and tshark judges both.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
 
 export interface PcapRecord {
   seconds: number;
@@ -52,7 +59,8 @@ export function readPcap(path: string): {
   const magic = view.getUint32(0, true);
   const le = magic === 0xa1b2c3d4 || magic === 0xa1b23c4d;
   const nanosecond = magic === 0xa1b23c4d || magic === 0x4d3cb2a1;
-  if (!le && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1) throw new Error(`${path}: not a classic pcap`);
+  if (!le && magic !== 0xd4c3b2a1 && magic !== 0x4d3cb2a1)
+    throw new Error(`${path}: not a classic pcap file (magic ${magic.toString(16)})`);
   const records: PcapRecord[] = [];
   let at = 24;
   while (at + 16 <= bytes.length) {
@@ -66,6 +74,23 @@ export function readPcap(path: string): {
     at += 16 + capLen;
   }
   return { linkType: view.getUint32(20, le) & 0xffff, nanosecond, snaplen: view.getUint32(16, le), records };
+}
+
+/** Writes Ethernet frames to a new pcap file through text2pcap; resolves with its path. */
+export async function writePcapWithText2pcap(frames: readonly Uint8Array[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-frames-'));
+  const lines: string[] = [];
+  for (const frame of frames) {
+    for (let o = 0; o < frame.length; o += 16) {
+      const bytes = Array.from(frame.subarray(o, o + 16), (b) => b.toString(16).padStart(2, '0')).join(' ');
+      lines.push(`${o.toString(16).padStart(6, '0')} ${bytes}`);
+    }
+  }
+  const text = join(dir, 'frames.txt');
+  const pcap = join(dir, 'frames.pcap');
+  writeFileSync(text, lines.join('\n') + '\n');
+  await run('text2pcap', ['-q', '-l', '1', text, pcap]);
+  return pcap;
 }
 
 export type PcapngBlock =

@@ -1,12 +1,15 @@
-// IP addresses and prefixes read the way Go's net/netip reads them (what upstream's filters use),
-// into reusable byte buffers so that checking a flow's address against a CIDR allocates nothing.
+// IP addresses as text and as bytes, both ways by Go's net/netip rules (upstream Hubble's filters and our users'
+// input follow them): strict parsing into reusable buffers, printing as netip.Addr.String(), and prefixes (CIDRs)
+// whose containment tests allocate nothing, so per-flow filters and lookups can use them.
+
+// ---- Parsing, as netip.ParseAddr does ----
 
 const DOT = 0x2e;
 const COLON = 0x3a;
 const PERCENT = 0x25;
 const DASH = 0x2d;
 
-/** An address parsed in place; reuse one per filter to avoid allocating per flow. */
+/** An address parsed in place: each caller keeps one and reuses it, so parsing per flow allocates nothing. */
 export class ParsedAddr {
   /** 4 or 6 after a successful parse, 0 otherwise. */
   family: 0 | 4 | 6 = 0;
@@ -144,24 +147,44 @@ function parseIPv6(s: string, start: number, end: number, out: ParsedAddr, dashA
   return undefined;
 }
 
-/** A CIDR prefix as netip.ParsePrefix accepts it (host bits may be set; matching ignores them). */
+// ---- Prefixes ----
+
+/**
+ * A CIDR as netip.Prefix.Masked() holds it: the network address with its host bits cleared, and the prefix length.
+ * parsePrefix builds one from text; the constructor from an address already parsed and a length for its family.
+ */
 export class Prefix {
-  constructor(
-    readonly family: 4 | 6,
-    readonly bits: number,
-    private readonly bytes: Uint8Array,
-  ) {}
+  readonly family: 4 | 6;
+  readonly bits: number;
+  /** The network address: IPv4 in bytes 0..3, IPv6 in bytes 0..15; every bit after `bits` is zero. */
+  readonly bytes = new Uint8Array(16);
+
+  constructor(addr: ParsedAddr, bits: number) {
+    if (addr.family === 0) throw new RangeError('a prefix needs a parsed address');
+    if (!Number.isInteger(bits) || bits < 0 || bits > (addr.family === 4 ? 32 : 128))
+      throw new RangeError(`prefix length ${bits} is out of range for IPv${addr.family}`);
+    this.family = addr.family;
+    this.bits = bits;
+    const full = bits >> 3;
+    this.bytes.set(addr.bytes.subarray(0, full));
+    if ((bits & 7) !== 0) this.bytes[full] = addr.bytes[full]! & (0xff << (8 - (bits & 7)));
+  }
 
   /** netip.Prefix.Contains: same family, no zone, first `bits` bits equal. */
   contains(addr: ParsedAddr): boolean {
     if (addr.family !== this.family || addr.zoned) return false;
     const full = this.bits >> 3;
     const a = addr.bytes;
-    for (let i = 0; i < full; i++) if (a[i] !== this.bytes[i]) return false;
+    const p = this.bytes;
+    for (let i = 0; i < full; i++) if (a[i] !== p[i]) return false;
     const rest = this.bits & 7;
     if (rest === 0) return true;
-    const mask = (0xff << (8 - rest)) & 0xff;
-    return ((a[full]! ^ this.bytes[full]!) & mask) === 0;
+    return ((a[full]! ^ p[full]!) & (0xff << (8 - rest)) & 0xff) === 0;
+  }
+
+  /** As netip.Prefix.String() writes the masked prefix: "10.0.0.0/8", "fd00::15/128". */
+  get text(): string {
+    return `${formatIP(this.bytes, 0, this.family)}/${this.bits}`;
   }
 }
 
@@ -202,5 +225,87 @@ export function parsePrefix(s: string, dashAsColon = false): Prefix | string {
   const addr = new ParsedAddr();
   const bits = parsePrefixInto(s, addr, 0, s.length, dashAsColon);
   if (typeof bits === 'string') return bits;
-  return new Prefix(addr.family as 4 | 6, bits, addr.bytes.slice());
+  return new Prefix(addr, bits);
+}
+
+// ---- Printing, as netip.Addr.String() does ----
+
+const DECIMAL: readonly string[] = Array.from({ length: 256 }, (_, i) => String(i));
+
+/** Dotted decimal of the 4 bytes at `offset`. */
+export function formatIPv4(data: Uint8Array, offset: number): string {
+  return (
+    DECIMAL[data[offset]!]! +
+    '.' +
+    DECIMAL[data[offset + 1]!]! +
+    '.' +
+    DECIMAL[data[offset + 2]!]! +
+    '.' +
+    DECIMAL[data[offset + 3]!]!
+  );
+}
+
+// One scratch array shared by every call: formatting is synchronous, so no two calls ever see it at once.
+const groups = new Uint16Array(8);
+
+/** RFC 5952 text of the 16 bytes at `offset`, as Go's netip.Addr.String() writes it. */
+export function formatIPv6(data: Uint8Array, offset: number): string {
+  for (let i = 0; i < 8; i++) groups[i] = (data[offset + 2 * i]! << 8) | data[offset + 2 * i + 1]!;
+  if (
+    groups[0] === 0 &&
+    groups[1] === 0 &&
+    groups[2] === 0 &&
+    groups[3] === 0 &&
+    groups[4] === 0 &&
+    groups[5] === 0xffff
+  ) {
+    // netip keeps IPv4-mapped addresses recognisable instead of writing ::ffff:102:304.
+    return '::ffff:' + formatIPv4(data, offset + 12);
+  }
+  // The longest run of two or more zero groups becomes "::"; on a tie the first run wins.
+  let bestStart = -1;
+  let bestLength = 1;
+  for (let i = 0; i < 8;) {
+    if (groups[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && groups[j] === 0) j++;
+    if (j - i > bestLength) {
+      bestStart = i;
+      bestLength = j - i;
+    }
+    i = j;
+  }
+  let text = '';
+  let needColon = false;
+  for (let i = 0; i < 8; i++) {
+    if (i === bestStart) {
+      text += '::';
+      i += bestLength - 1;
+      needColon = false;
+      continue;
+    }
+    if (needColon) text += ':';
+    text += groups[i]!.toString(16);
+    needColon = true;
+  }
+  return text;
+}
+
+/** Text of an IPv4 (version 4) or IPv6 (otherwise) address at `offset`. */
+export function formatIP(data: Uint8Array, offset: number, version: number): string {
+  return version === 4 ? formatIPv4(data, offset) : formatIPv6(data, offset);
+}
+
+const canonical = new ParsedAddr();
+
+/**
+ * The text netip.Addr.String() gives the address `text`, or undefined when it is not one. Zoned addresses are
+ * refused as well: no packet carries a zone, so a zone in an address to compare against flows is a mistake.
+ */
+export function canonicalIp(text: string): string | undefined {
+  if (parseAddrInto(text, canonical) !== undefined || canonical.zoned) return undefined;
+  return formatIP(canonical.bytes, 0, canonical.family);
 }
