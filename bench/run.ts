@@ -30,10 +30,19 @@ const log = (line: string) => process.stdout.write(line + '\n');
 const rate = (n: number) => Math.round(n).toLocaleString('en');
 
 /** The pipeline of one node, without the API: what `hubble-ts serve` builds for a pcap source. */
-function makeNode(ringCapacity: number): { observer: Observer; agent: MonitorAgent; replay: (limit?: number) => Promise<number> } {
+function makeNode(ringCapacity: number): {
+  observer: Observer;
+  agent: MonitorAgent;
+  replay: (limit?: number) => Promise<number>;
+} {
   const metadata = loadMetadata({ clusterName: 'default' });
   const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName: 'bench', links: metadata.linkRegistry });
-  const parser = new Parser({ nodeName: 'bench', clusterName: 'default', emitter: { name: 'hubble-ts', version: 'bench' }, ...metadata });
+  const parser = new Parser({
+    nodeName: 'bench',
+    clusterName: 'default',
+    emitter: { name: 'hubble-ts', version: 'bench' },
+    ...metadata,
+  });
   const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
   const agent = new MonitorAgent();
   agent.register(observer);
@@ -58,7 +67,9 @@ async function benchIngest(ringCapacity: number): Promise<number> {
     const events = await replay();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
     if (observer.decodeErrors > 0) throw new Error(`${observer.decodeErrors} events could not be decoded`);
-    log(`ingest, ring ${ringCapacity}, round ${round}: ${events} events in ${seconds.toFixed(2)} s = ${rate(events / seconds)} events/s`);
+    log(
+      `ingest, ring ${ringCapacity}, round ${round}: ${events} events in ${seconds.toFixed(2)} s = ${rate(events / seconds)} events/s`,
+    );
     best = Math.max(best, events / seconds);
   }
   return best;
@@ -75,7 +86,9 @@ async function benchHeapPerFlow(): Promise<number> {
   gc();
   const held = process.memoryUsage().heapUsed - before;
   const perFlow = held / observer.ring.len;
-  log(`heap: ${observer.ring.len} flows in the ring hold ${(held / 2 ** 20).toFixed(1)} MiB = ${Math.round(perFlow)} bytes/flow`);
+  log(
+    `heap: ${observer.ring.len} flows in the ring hold ${(held / 2 ** 20).toFixed(1)} MiB = ${Math.round(perFlow)} bytes/flow`,
+  );
   return perFlow;
 }
 
@@ -88,21 +101,35 @@ async function benchGetFlows(): Promise<number> {
     {
       name: 'observer.Observer',
       definition: ObserverService,
-      implementation: createObserverService(observer, { nodeName: 'bench', version: 'bench', address: socket, tlsEnabled: false }),
+      implementation: createObserverService(observer, {
+        nodeName: 'bench',
+        version: 'bench',
+        address: socket,
+        tlsEnabled: false,
+      }),
     },
   ]);
   await bindUnixSocket(api.server, socket);
   try {
     // execFile keeps this process's event loop free to serve while the client runs.
     const client = join(import.meta.dirname, 'getFlowsClient.ts');
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', client, socket, String(observer.ring.len), String(ROUNDS)]);
+    const { stdout } = await run(process.execPath, [
+      '--import',
+      'tsx',
+      client,
+      socket,
+      String(observer.ring.len),
+      String(ROUNDS),
+    ]);
     let best = 0;
     stdout
       .trim()
       .split('\n')
       .forEach((line, i) => {
         const { flows, bytes, seconds } = JSON.parse(line) as { flows: number; bytes: number; seconds: number };
-        log(`GetFlows round ${i + 1}: ${flows} flows (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(2)} s = ${rate(flows / seconds)} flows/s`);
+        log(
+          `GetFlows round ${i + 1}: ${flows} flows (${(bytes / 2 ** 20).toFixed(1)} MiB) in ${seconds.toFixed(2)} s = ${rate(flows / seconds)} flows/s`,
+        );
         best = Math.max(best, flows / seconds);
       });
     return best;
@@ -120,7 +147,9 @@ const heap = await benchHeapPerFlow();
 const getflows = await benchGetFlows();
 
 // Other benchmarks add their own keys to the same file; keep theirs.
-const previous = existsSync(resultsPath) ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>) : {};
+const previous = existsSync(resultsPath)
+  ? (JSON.parse(readFileSync(resultsPath, 'utf8')) as Record<string, unknown>)
+  : {};
 const results = {
   ...previous,
   machine,

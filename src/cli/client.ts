@@ -38,11 +38,18 @@ export interface ConnectionOptions {
 /** Adds hubble's server flags to a client command. */
 export function addConnectionOptions(cmd: Command): Command {
   return cmd
-    .option('--server <ADDRESS>', `address of the Hubble API server: unix:///path, unix:path, host:port or tls://host:port`, DEFAULT_SERVER)
+    .option(
+      '--server <ADDRESS>',
+      `address of the Hubble API server: unix:///path, unix:path, host:port or tls://host:port`,
+      DEFAULT_SERVER,
+    )
     .option('--tls', 'use TLS to talk to the server', false)
     .option('--tls-allow-insecure', 'accept any server certificate (no verification)', false)
-    .option('--tls-ca-cert-files <FILES>', 'CA certificates (PEM) to verify the server with; repeat or comma-separate',
-      (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter((s) => s !== '')])
+    .option(
+      '--tls-ca-cert-files <FILES>',
+      'CA certificates (PEM) to verify the server with; repeat or comma-separate',
+      (v: string, prev: string[] = []) => [...prev, ...v.split(',').filter((s) => s !== '')],
+    )
     .option('--tls-client-cert-file <FILE>', 'client certificate (PEM) for mutual TLS')
     .option('--tls-client-key-file <FILE>', 'client private key (PEM) for mutual TLS')
     .option('--tls-server-name <NAME>', 'name to expect in the server certificate (defaults to the host of --server)')
@@ -96,7 +103,13 @@ function readPem(path: string, what: string): Buffer {
 
 function channelCredentials(o: ConnectionOptions): grpc.ChannelCredentials {
   if (!o.tls) {
-    if (o.tlsAllowInsecure || o.tlsCaCertFiles.length > 0 || o.tlsClientCertFile || o.tlsClientKeyFile || o.tlsServerName) {
+    if (
+      o.tlsAllowInsecure ||
+      o.tlsCaCertFiles.length > 0 ||
+      o.tlsClientCertFile ||
+      o.tlsClientKeyFile ||
+      o.tlsServerName
+    ) {
       throw new CliError('TLS options given without --tls (or a tls:// server address)');
     }
     return grpc.credentials.createInsecure();
@@ -104,7 +117,10 @@ function channelCredentials(o: ConnectionOptions): grpc.ChannelCredentials {
   if ((o.tlsClientCertFile === undefined) !== (o.tlsClientKeyFile === undefined)) {
     throw new CliError('--tls-client-cert-file and --tls-client-key-file must be given together');
   }
-  const ca = o.tlsCaCertFiles.length === 0 ? null : Buffer.concat(o.tlsCaCertFiles.map((f) => readPem(f, 'CA certificate file')));
+  const ca =
+    o.tlsCaCertFiles.length === 0
+      ? null
+      : Buffer.concat(o.tlsCaCertFiles.map((f) => readPem(f, 'CA certificate file')));
   const key = o.tlsClientKeyFile === undefined ? null : readPem(o.tlsClientKeyFile, 'client key file');
   const cert = o.tlsClientCertFile === undefined ? null : readPem(o.tlsClientCertFile, 'client certificate file');
   const verify: grpc.VerifyOptions = o.tlsAllowInsecure
@@ -124,7 +140,11 @@ interface HealthClient extends grpc.Client {
 const HealthClientConstructor = grpc.makeGenericClientConstructor(
   healthService as unknown as grpc.ServiceDefinition,
   'grpc.health.v1.Health',
-) as unknown as new (address: string, credentials: grpc.ChannelCredentials, options?: grpc.ClientOptions) => HealthClient;
+) as unknown as new (
+  address: string,
+  credentials: grpc.ChannelCredentials,
+  options?: grpc.ClientOptions,
+) => HealthClient;
 
 /** One channel to the server with the clients the commands need. */
 export class HubbleConnection {
@@ -183,7 +203,9 @@ export class HubbleConnection {
         channel.watchConnectivityState(state, deadline, (err) => resolve(err === undefined));
       });
       if (!changed) {
-        throw new CliError(`timed out after ${this.options.dialTimeoutMs / 1000}s connecting to ${this.server} (see --timeout)`);
+        throw new CliError(
+          `timed out after ${this.options.dialTimeoutMs / 1000}s connecting to ${this.server} (see --timeout)`,
+        );
       }
       state = channel.getConnectivityState(true);
     }
@@ -202,10 +224,13 @@ export class HubbleConnection {
 
 /** True for a gRPC status error (what grpc-js hands to callbacks and stream 'error' events). */
 export function isServiceError(err: unknown): err is grpc.ServiceError {
-  return typeof err === 'object' && err !== null && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err;
+  return (
+    typeof err === 'object' && err !== null && typeof (err as grpc.ServiceError).code === 'number' && 'details' in err
+  );
 }
 
-const TLS_FAILURE = /certificate|ssl|tls|handshake|wrong version number|self[- ]signed|unable to verify|alert|ERR_TLS|ERR_SSL|CERT_/i;
+const TLS_FAILURE =
+  /certificate|ssl|tls|handshake|wrong version number|self[- ]signed|unable to verify|alert|ERR_TLS|ERR_SSL|CERT_/i;
 
 /** The underlying socket/TLS error grpc-js folds into an UNAVAILABLE status, without its prefixes. */
 function lastConnectionError(details: string): string {
@@ -223,7 +248,8 @@ export function describeCallError(err: unknown, server: string, what: string): s
       if (/ECONNREFUSED/.test(cause)) return `connection refused at ${server} (is the server running?)`;
       if (/ENOENT/.test(cause)) return `no socket at ${server} (is hubble-ts serve running, and is --server right?)`;
       if (/EACCES|EPERM/.test(cause)) return `permission denied opening ${server} (try sudo, or a socket you can read)`;
-      if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(cause)) return `cannot resolve the host of ${server}: ${cause}`;
+      if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(cause))
+        return `cannot resolve the host of ${server}: ${cause}`;
       if (/ECONNRESET|socket hang up|Connection dropped|GOAWAY/i.test(cause) && !TLS_FAILURE.test(cause)) {
         return `${server} closed the connection (${cause}); does it expect TLS (--tls)?`;
       }

@@ -2,9 +2,25 @@
 // flows_filter.go does it: values of one flag are ORed, different flags are ANDed, a
 // bidirectional flag (--ip, --pod, --port, ...) splits the filter into a source-side and a
 // destination-side copy, and `--not` sends the one flag after it to the denylist.
-import { FlowFilter, IPVersion, TrafficDirection, Verdict, DropReason, type EventTypeFilter, type TCPFlags, type Workload } from '../api/flow/flow.js';
+import {
+  FlowFilter,
+  IPVersion,
+  TrafficDirection,
+  Verdict,
+  DropReason,
+  type EventTypeFilter,
+  type TCPFlags,
+  type Workload,
+} from '../api/flow/flow.js';
 import { CliError } from './client.js';
-import { AGENT_EVENT_SUBTYPES, MESSAGE_TYPES, MESSAGE_TYPE_AGENT, MESSAGE_TYPE_TRACE, RESERVED_IDENTITIES, TRACE_OBSERVATION_POINTS } from './monitorNames.js';
+import {
+  AGENT_EVENT_SUBTYPES,
+  MESSAGE_TYPES,
+  MESSAGE_TYPE_AGENT,
+  MESSAGE_TYPE_TRACE,
+  RESERVED_IDENTITIES,
+  TRACE_OBSERVATION_POINTS,
+} from './monitorNames.js';
 
 export interface FilterFlagSpec {
   name: string;
@@ -16,18 +32,36 @@ export interface FilterFlagSpec {
 
 /** Every filter flag, in the order `--help` lists them. */
 export const FILTER_FLAGS: readonly FilterFlagSpec[] = [
-  { name: 'not', boolean: true, description: 'reverses the next filter to be a denylist one, e.g. --not --from-ip 2.2.2.2' },
+  {
+    name: 'not',
+    boolean: true,
+    description: 'reverses the next filter to be a denylist one, e.g. --not --from-ip 2.2.2.2',
+  },
   { name: 'uuid', description: 'show only the flow with this unique identifier, if any' },
-  { name: 'node-name', description: 'show flows observed on nodes matching these names (e.g. "k8s*", "test-cluster/*.company.com")' },
+  {
+    name: 'node-name',
+    description: 'show flows observed on nodes matching these names (e.g. "k8s*", "test-cluster/*.company.com")',
+  },
   { name: 'node-label', description: 'show flows observed on nodes matching this label filter (e.g. "key1=value1")' },
   { name: 'from-cluster', description: 'show flows from endpoints in this cluster' },
   { name: 'cluster', description: 'show flows from or to endpoints in these clusters (e.g. "test-cluster", "prod-*")' },
   { name: 'to-cluster', description: 'show flows to endpoints in this cluster' },
   { name: 'protocol', description: 'show flows of this L4/L7 protocol (e.g. "udp", "http")' },
   { name: 'tcp-flags', description: 'show flows with these TCP flags, comma-separated (e.g. "syn", "ack,fin")' },
-  { name: 'type', short: 't', description: 'filter by event type TYPE[:SUBTYPE]: trace[:to-stack|from-network|...], drop, l7, policy-verdict, capture, trace-sock' },
-  { name: 'verdict', description: 'show flows with this verdict [FORWARDED, DROPPED, AUDIT, REDIRECTED, ERROR, TRACED, TRANSLATED]' },
-  { name: 'drop-reason-desc', description: 'show flows with this drop reason (e.g. "POLICY_DENIED", "UNSUPPORTED_L3_PROTOCOL")' },
+  {
+    name: 'type',
+    short: 't',
+    description:
+      'filter by event type TYPE[:SUBTYPE]: trace[:to-stack|from-network|...], drop, l7, policy-verdict, capture, trace-sock',
+  },
+  {
+    name: 'verdict',
+    description: 'show flows with this verdict [FORWARDED, DROPPED, AUDIT, REDIRECTED, ERROR, TRACED, TRANSLATED]',
+  },
+  {
+    name: 'drop-reason-desc',
+    description: 'show flows with this drop reason (e.g. "POLICY_DENIED", "UNSUPPORTED_L3_PROTOCOL")',
+  },
   { name: 'http-status', description: 'show flows with this HTTP status code prefix (e.g. "404", "5+")' },
   { name: 'http-method', description: 'show flows with this HTTP method (e.g. "get", "post")' },
   { name: 'http-path', description: 'show flows whose HTTP path matches this regular expression (e.g. "/page/\\d+")' },
@@ -54,7 +88,10 @@ export const FILTER_FLAGS: readonly FilterFlagSpec[] = [
   { name: 'from-all-namespaces', boolean: true, description: 'show flows originating in any Kubernetes namespace' },
   { name: 'all-namespaces', short: 'A', boolean: true, description: 'show flows in any Kubernetes namespace' },
   { name: 'to-all-namespaces', boolean: true, description: 'show flows terminating in any Kubernetes namespace' },
-  { name: 'from-label', description: 'show flows originating at an endpoint with this label (e.g. "key1=value1", "reserved:world")' },
+  {
+    name: 'from-label',
+    description: 'show flows originating at an endpoint with this label (e.g. "key1=value1", "reserved:world")',
+  },
   { name: 'label', short: 'l', description: 'show flows from or to an endpoint with this label' },
   { name: 'to-label', description: 'show flows terminating at an endpoint with this label' },
   { name: 'from-service', description: 'show flows whose source is this service name prefix ([namespace/]<svc-name>)' },
@@ -66,7 +103,10 @@ export const FILTER_FLAGS: readonly FilterFlagSpec[] = [
   { name: 'from-workload', description: 'show flows originating at an endpoint of this workload ([kind/]name)' },
   { name: 'workload', description: 'show flows from or to an endpoint of this workload' },
   { name: 'to-workload', description: 'show flows terminating at an endpoint of this workload' },
-  { name: 'from-identity', description: 'show flows originating at an endpoint with this security identity (number or reserved name)' },
+  {
+    name: 'from-identity',
+    description: 'show flows originating at an endpoint with this security identity (number or reserved name)',
+  },
   { name: 'identity', description: 'show flows from or to an endpoint with this security identity' },
   { name: 'to-identity', description: 'show flows terminating at an endpoint with this security identity' },
   { name: 'traffic-direction', description: 'show flows in this traffic direction (ingress or egress)' },
@@ -186,7 +226,9 @@ class FilterList {
   }
 
   addNamespace(which: 'any' | 'from' | 'to', ns: string): void {
-    (which === 'any' ? this.namespaces : which === 'from' ? this.sourceNamespaces : this.destinationNamespaces).push(ns);
+    (which === 'any' ? this.namespaces : which === 'from' ? this.sourceNamespaces : this.destinationNamespaces).push(
+      ns,
+    );
   }
 
   checkNamespaces(): void {
@@ -209,7 +251,8 @@ class FilterList {
 
   /** The finished list: one filter when both sides came out equal, else the two of them. */
   filters(): FlowFilter[] {
-    const noNamespaces = this.namespaces.length === 0 && this.sourceNamespaces.length === 0 && this.destinationNamespaces.length === 0;
+    const noNamespaces =
+      this.namespaces.length === 0 && this.sourceNamespaces.length === 0 && this.destinationNamespaces.length === 0;
     if (this.left === undefined && this.right === undefined && noNamespaces) return [];
     const left = this.left ?? FlowFilter.fromPartial({});
     const right = this.right ?? FlowFilter.fromPartial({});
@@ -230,7 +273,17 @@ class FilterList {
 }
 
 export function parseTcpFlags(value: string): TCPFlags {
-  const flags: TCPFlags = { FIN: false, SYN: false, RST: false, PSH: false, ACK: false, URG: false, ECE: false, CWR: false, NS: false };
+  const flags: TCPFlags = {
+    FIN: false,
+    SYN: false,
+    RST: false,
+    PSH: false,
+    ACK: false,
+    URG: false,
+    ECE: false,
+    CWR: false,
+    NS: false,
+  };
   for (const part of value.split(',')) {
     const name = part.toUpperCase();
     if (!(name in flags)) throw new CliError(`unknown tcp flag: ${part}`);
@@ -241,9 +294,15 @@ export function parseTcpFlags(value: string): TCPFlags {
 
 function parseIpVersion(value: string): IPVersion {
   switch (value.toLowerCase()) {
-    case '4': case 'v4': case 'ipv4': case 'ip4':
+    case '4':
+    case 'v4':
+    case 'ipv4':
+    case 'ip4':
       return IPVersion.IPv4;
-    case '6': case 'v6': case 'ipv6': case 'ip6':
+    case '6':
+    case 'v6':
+    case 'ipv6':
+    case 'ip6':
       return IPVersion.IPv6;
     default:
       return IPVersion.IP_NOT_USED;
@@ -269,7 +328,9 @@ export function parseIdentity(value: string): number {
   if (reserved !== undefined) return reserved;
   const n = parseUint32(value);
   if (n === undefined) {
-    throw new CliError(`invalid security identity, expected one of [${Object.keys(RESERVED_IDENTITIES).join(' ')}] or a numeric value`);
+    throw new CliError(
+      `invalid security identity, expected one of [${Object.keys(RESERVED_IDENTITIES).join(' ')}] or a numeric value`,
+    );
   }
   return n;
 }
@@ -282,7 +343,9 @@ export function parseEventType(value: string): EventTypeFilter {
   if (type === undefined) {
     const n = parseUint32(typeText);
     if (n === undefined) {
-      throw new CliError(`unable to parse type '${typeText}', not a known type name (${Object.keys(MESSAGE_TYPES).join(', ')}) and not a number`);
+      throw new CliError(
+        `unable to parse type '${typeText}', not a known type name (${Object.keys(MESSAGE_TYPES).join(', ')}) and not a number`,
+      );
     }
     type = n;
   }
@@ -346,7 +409,8 @@ function checkConflicts(changed: readonly string[]): void {
     for (const flag of group) {
       if (!changed.includes(flag)) continue;
       for (const other of group) {
-        if (other !== flag && changed.includes(other)) throw new CliError(`filters --${flag} and --${other} cannot be combined`);
+        if (other !== flag && changed.includes(other))
+          throw new CliError(`filters --${flag} and --${other} cannot be combined`);
       }
     }
   }
@@ -357,19 +421,28 @@ function applyFlag(list: FilterList, name: string, value: string): void {
     case 'uuid':
       return list.both((f) => f.uuid.push(value));
     case 'fqdn':
-      return list.split((f) => f.sourceFqdn.push(value), (f) => f.destinationFqdn.push(value));
+      return list.split(
+        (f) => f.sourceFqdn.push(value),
+        (f) => f.destinationFqdn.push(value),
+      );
     case 'from-fqdn':
       return list.both((f) => f.sourceFqdn.push(value));
     case 'to-fqdn':
       return list.both((f) => f.destinationFqdn.push(value));
     case 'pod':
-      return list.split((f) => f.sourcePod.push(value), (f) => f.destinationPod.push(value));
+      return list.split(
+        (f) => f.sourcePod.push(value),
+        (f) => f.destinationPod.push(value),
+      );
     case 'from-pod':
       return list.both((f) => f.sourcePod.push(value));
     case 'to-pod':
       return list.both((f) => f.destinationPod.push(value));
     case 'ip':
-      return list.split((f) => f.sourceIp.push(value), (f) => f.destinationIp.push(value));
+      return list.split(
+        (f) => f.sourceIp.push(value),
+        (f) => f.destinationIp.push(value),
+      );
     case 'from-ip':
       return list.both((f) => f.sourceIp.push(value));
     case 'to-ip':
@@ -385,7 +458,10 @@ function applyFlag(list: FilterList, name: string, value: string): void {
       return list.both((f) => f.ipVersion.push(v));
     }
     case 'label':
-      return list.split((f) => f.sourceLabel.push(value), (f) => f.destinationLabel.push(value));
+      return list.split(
+        (f) => f.sourceLabel.push(value),
+        (f) => f.destinationLabel.push(value),
+      );
     case 'from-label':
       return list.both((f) => f.sourceLabel.push(value));
     case 'to-label':
@@ -403,13 +479,19 @@ function applyFlag(list: FilterList, name: string, value: string): void {
     case 'to-all-namespaces':
       return list.addNamespace('to', '');
     case 'service':
-      return list.split((f) => f.sourceService.push(value), (f) => f.destinationService.push(value));
+      return list.split(
+        (f) => f.sourceService.push(value),
+        (f) => f.destinationService.push(value),
+      );
     case 'from-service':
       return list.both((f) => f.sourceService.push(value));
     case 'to-service':
       return list.both((f) => f.destinationService.push(value));
     case 'port':
-      return list.split((f) => f.sourcePort.push(value), (f) => f.destinationPort.push(value));
+      return list.split(
+        (f) => f.sourcePort.push(value),
+        (f) => f.destinationPort.push(value),
+      );
     case 'from-port':
       return list.both((f) => f.sourcePort.push(value));
     case 'to-port':
@@ -454,7 +536,10 @@ function applyFlag(list: FilterList, name: string, value: string): void {
       return list.both((f) => f.protocol.push(value));
     case 'workload': {
       const w = parseWorkload(value);
-      return list.split((f) => f.sourceWorkload.push({ ...w }), (f) => f.destinationWorkload.push({ ...w }));
+      return list.split(
+        (f) => f.sourceWorkload.push({ ...w }),
+        (f) => f.destinationWorkload.push({ ...w }),
+      );
     }
     case 'from-workload': {
       const w = parseWorkload(value);
@@ -466,7 +551,10 @@ function applyFlag(list: FilterList, name: string, value: string): void {
     }
     case 'identity': {
       const id = parseIdentity(value);
-      return list.split((f) => f.sourceIdentity.push(id), (f) => f.destinationIdentity.push(id));
+      return list.split(
+        (f) => f.sourceIdentity.push(id),
+        (f) => f.destinationIdentity.push(id),
+      );
     }
     case 'from-identity': {
       const id = parseIdentity(value);
@@ -481,7 +569,10 @@ function applyFlag(list: FilterList, name: string, value: string): void {
     case 'node-label':
       return list.both((f) => f.nodeLabels.push(value));
     case 'cluster':
-      return list.split((f) => f.sourceClusterName.push(value), (f) => f.destinationClusterName.push(value));
+      return list.split(
+        (f) => f.sourceClusterName.push(value),
+        (f) => f.destinationClusterName.push(value),
+      );
     case 'from-cluster':
       return list.both((f) => f.sourceClusterName.push(value));
     case 'to-cluster':
@@ -492,7 +583,8 @@ function applyFlag(list: FilterList, name: string, value: string): void {
     }
     case 'traffic-direction': {
       const td = value.toLowerCase();
-      if (td !== 'ingress' && td !== 'egress') throw new CliError(`${td}: invalid traffic direction, expected ingress or egress`);
+      if (td !== 'ingress' && td !== 'egress')
+        throw new CliError(`${td}: invalid traffic direction, expected ingress or egress`);
       const dir = td === 'ingress' ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
       return list.both((f) => f.trafficDirection.push(dir));
     }

@@ -1,6 +1,15 @@
 // Prints GetFlows responses the way `hubble observe` does: compact lines, dict blocks, a table,
 // or one protojson object per line. Node status events go to stderr, as hubble sends them there.
-import { AuthType, DebugCapturePoint, L7FlowType, LostEventSource, SocketTranslationPoint, TrafficDirection, Verdict, type Flow } from '../api/flow/flow.js';
+import {
+  AuthType,
+  DebugCapturePoint,
+  L7FlowType,
+  LostEventSource,
+  SocketTranslationPoint,
+  TrafficDirection,
+  Verdict,
+  type Flow,
+} from '../api/flow/flow.js';
 import type { GetFlowsResponse } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { getFlowsResponseToJson, type JsonValue } from '../protojson/protojson.js';
@@ -158,7 +167,9 @@ function joinWithCutOff(names: readonly string[], sep: string, targetLength: num
 
 /** Go's strconv.Quote for the plain strings node status messages carry. */
 function goQuote(s: string): string {
-  return JSON.stringify(s).replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+  return JSON.stringify(s)
+    .replace(/\u2028/g, '\\u2028')
+    .replace(/\u2029/g, '\\u2029');
 }
 
 export class FlowPrinter {
@@ -229,7 +240,9 @@ export class FlowPrinter {
           arrow = '<-';
         }
         const node = this.opts.nodeName ? ` [${f.nodeName}]` : '';
-        this.opts.out.write(`${time}${node}: ${src} ${srcId} ${arrow} ${dst} ${dstId} ${flowType(f)} ${flowVerdict(f)} (${flowSummary(f)})\n`);
+        this.opts.out.write(
+          `${time}${node}: ${src} ${srcId} ${arrow} ${dst} ${dstId} ${flowType(f)} ${flowVerdict(f)} (${flowSummary(f)})\n`,
+        );
         break;
       }
       case 'dict': {
@@ -278,7 +291,9 @@ export class FlowPrinter {
       }
       case 'table':
         this.tableHeader();
-        this.table!.write(`\t${this.opts.nodeName ? '\t' : ''}${source}\t\tEVENTS LOST\t\tCPU(${cpu}) - ${lost.numEventsLost}\n`);
+        this.table!.write(
+          `\t${this.opts.nodeName ? '\t' : ''}${source}\t\tEVENTS LOST\t\tCPU(${cpu}) - ${lost.numEventsLost}\n`,
+        );
         break;
     }
     this.line++;
@@ -286,7 +301,8 @@ export class FlowPrinter {
 
   private writeNodeStatus(res: GetFlowsResponse): void {
     const s = res.nodeStatus!;
-    if (!this.opts.debug && s.stateChange !== NodeState.NODE_ERROR && s.stateChange !== NodeState.NODE_UNAVAILABLE) return;
+    if (!this.opts.debug && s.stateChange !== NodeState.NODE_ERROR && s.stateChange !== NodeState.NODE_UNAVAILABLE)
+      return;
     const names = joinWithCutOff(s.nodeNames, ', ', NODE_NAMES_CUT_OFF);
     const time = formatTimestamp(res.time, this.timeFormat);
     switch (this.opts.output) {

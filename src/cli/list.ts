@@ -4,7 +4,13 @@ import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
 import type { Namespace, Node } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
-import { addConnectionOptions, CliError, connectionOptionsFrom, describeCallError, HubbleConnection } from './client.js';
+import {
+  addConnectionOptions,
+  CliError,
+  connectionOptionsFrom,
+  describeCallError,
+  HubbleConnection,
+} from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { goDuration } from './status.js';
 import { TabWriter } from './tabWriter.js';
@@ -39,7 +45,10 @@ export function formatNodesTable(nodes: readonly Node[], wide: boolean): string 
       age = goDuration(uptimeSeconds * 1e9);
       flowsPerSec = (n.seenFlows / uptimeSeconds).toFixed(2);
     }
-    const ratio = n.maxFlows > 0 ? `${n.numFlows}/${n.maxFlows} (${((n.numFlows / n.maxFlows) * 100).toFixed(2).padStart(6, ' ')}%)` : NOT_AVAILABLE;
+    const ratio =
+      n.maxFlows > 0
+        ? `${n.numFlows}/${n.maxFlows} (${((n.numFlows / n.maxFlows) * 100).toFixed(2).padStart(6, ' ')}%)`
+        : NOT_AVAILABLE;
     let row = `${n.name}\t${nodeStateTitle(n.state)}\t${age}\t${flowsPerSec}\t${ratio}`;
     if (wide) {
       const tls = n.tls === undefined ? NOT_AVAILABLE : n.tls.enabled ? 'Enabled' : 'Disabled';
@@ -86,13 +95,20 @@ export function formatNamespacesTable(namespaces: readonly Namespace[]): string 
   return text;
 }
 
-function unary<T>(conn: HubbleConnection, what: string, call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void): Promise<T> {
+function unary<T>(
+  conn: HubbleConnection,
+  what: string,
+  call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
+): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     call((err, res) => (err ? reject(new CliError(describeCallError(err, conn.server, what))) : resolve(res!)));
   });
 }
 
-async function withConnection(opts: Record<string, unknown>, body: (conn: HubbleConnection) => Promise<void>): Promise<void> {
+async function withConnection(
+  opts: Record<string, unknown>,
+  body: (conn: HubbleConnection) => Promise<void>,
+): Promise<void> {
   const conn = HubbleConnection.open(connectionOptionsFrom(opts));
   try {
     await conn.waitConnected();
@@ -115,7 +131,8 @@ export function listCommand(io: CliIo = PROCESS_IO): Command {
     if (!['json', 'table', 'wide'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
       const res = await unary<{ nodes: Node[] }>(conn, 'GetNodes', (cb) =>
-        conn.observer.getNodes({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb));
+        conn.observer.getNodes({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
+      );
       const sorted = [...res.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
       io.stdout.write(output === 'json' ? formatNodesJson(sorted) : formatNodesTable(sorted, output === 'wide'));
     });
@@ -130,10 +147,20 @@ export function listCommand(io: CliIo = PROCESS_IO): Command {
     if (!['json', 'table'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
       const res = await unary<{ namespaces: Namespace[] }>(conn, 'GetNamespaces', (cb) =>
-        conn.observer.getNamespaces({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb));
-      io.stdout.write(output === 'json'
-        ? `${JSON.stringify(res.namespaces.map((n) => ({ ...(n.cluster ? { cluster: n.cluster } : {}), ...(n.namespace ? { namespace: n.namespace } : {}) })), null, 2)}\n`
-        : formatNamespacesTable(res.namespaces));
+        conn.observer.getNamespaces({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
+      );
+      io.stdout.write(
+        output === 'json'
+          ? `${JSON.stringify(
+              res.namespaces.map((n) => ({
+                ...(n.cluster ? { cluster: n.cluster } : {}),
+                ...(n.namespace ? { namespace: n.namespace } : {}),
+              })),
+              null,
+              2,
+            )}\n`
+          : formatNamespacesTable(res.namespaces),
+      );
     });
   });
 

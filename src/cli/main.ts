@@ -10,7 +10,10 @@ import { listCommand } from './list.js';
 /** Adds one commander option per setting; no defaults here, so only typed flags reach `resolveSettings`. */
 function addSettings(cmd: Command, specs: readonly SettingSpec[]): Command {
   for (const spec of specs) {
-    const shown = spec.default === undefined ? '' : ` (default: ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
+    const shown =
+      spec.default === undefined
+        ? ''
+        : ` (default: ${Array.isArray(spec.default) ? spec.default.join(',') : spec.default})`;
     const flag = spec.kind === 'boolean' ? `--${spec.name}` : `--${spec.name} <${spec.value ?? 'VALUE'}>`;
     const opt = new Option(flag, spec.description + shown);
     if (spec.kind === 'strings') opt.argParser((v: string, prev: string[] | undefined) => [...(prev ?? []), v]);
@@ -53,7 +56,11 @@ try {
 } catch (err) {
   // Problems the user must fix (bad flags or config, a missing capture file, no libpcap): one line, exit 2.
   // SourceError is matched by name so client commands never load the capture modules.
-  if (err instanceof ConfigError || (err as Error).name === 'SourceError' || (err as { code?: string }).code === 'ERR_HUBBLE_TS') {
+  if (
+    err instanceof ConfigError ||
+    (err as Error).name === 'SourceError' ||
+    (err as { code?: string }).code === 'ERR_HUBBLE_TS'
+  ) {
     process.stderr.write(`hubble-ts: ${(err as Error).message}\n`);
     process.exit(2);
   }

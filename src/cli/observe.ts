@@ -5,9 +5,22 @@ import * as grpc from '@grpc/grpc-js';
 import { FlowFilter } from '../api/flow/flow.js';
 import { GetFlowsRequest, type GetFlowsResponse } from '../api/observer/observer.js';
 import { fromProtoJson, ProtoJsonError } from '../protojson/protojson.js';
-import { addConnectionOptions, CliError, connectionOptionsFrom, describeCallError, HubbleConnection, isServiceError } from './client.js';
+import {
+  addConnectionOptions,
+  CliError,
+  connectionOptionsFrom,
+  describeCallError,
+  HubbleConnection,
+  isServiceError,
+} from './client.js';
 import { FILTER_FLAGS, FlowFilterFlags } from './flowFilterFlags.js';
-import { FlowPrinter, OUTPUT_FORMATS, type FlowPrinterOptions, type OutputFormat, type TextSink } from './flowPrinter.js';
+import {
+  FlowPrinter,
+  OUTPUT_FORMATS,
+  type FlowPrinterOptions,
+  type OutputFormat,
+  type TextSink,
+} from './flowPrinter.js';
 import { isTimeFormat, parseTimeArg, TIME_FORMATS, type TimeFormat } from './timeFormats.js';
 
 /** Where a client command writes, and what stops it; tests pass their own. */
@@ -25,9 +38,25 @@ const DEFAULT_FLOW_COUNT = 20;
 const ALL_FLOWS = '18446744073709551615';
 /** Fields the printers use, requested with --use-default-field-masks (hubble's list). */
 const DEFAULT_FIELD_MASK = [
-  'time', 'source.identity', 'source.namespace', 'source.pod_name', 'destination.identity', 'destination.namespace',
-  'destination.pod_name', 'source_service', 'destination_service', 'l4', 'IP', 'ethernet', 'l7', 'Type', 'node_name',
-  'is_reply', 'event_type', 'verdict', 'Summary',
+  'time',
+  'source.identity',
+  'source.namespace',
+  'source.pod_name',
+  'destination.identity',
+  'destination.namespace',
+  'destination.pod_name',
+  'source_service',
+  'destination_service',
+  'l4',
+  'IP',
+  'ethernet',
+  'l7',
+  'Type',
+  'node_name',
+  'is_reply',
+  'event_type',
+  'verdict',
+  'Summary',
 ];
 
 export interface ObservePlan {
@@ -36,11 +65,15 @@ export interface ObservePlan {
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
-const collectCommaSeparated = (v: string, prev: string[] = []): string[] => [...prev, ...v.split(',').filter((s) => s !== '')];
+const collectCommaSeparated = (v: string, prev: string[] = []): string[] => [
+  ...prev,
+  ...v.split(',').filter((s) => s !== ''),
+];
 
 function parseCount(flag: string): (v: string) => number {
   return (v) => {
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new CliError(`--${flag} expects a non-negative number, got "${v}"`);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
+      throw new CliError(`--${flag} expects a non-negative number, got "${v}"`);
     return Number(v);
   };
 }
@@ -63,7 +96,11 @@ function parseRawFilters(values: readonly string[], flag: string): FlowFilter[] 
 }
 
 /** Turns the parsed flags into the request and printer settings, with hubble's checks and defaults. */
-export function planObserve(opts: Record<string, unknown>, filters: FlowFilterFlags, now: Date = new Date()): ObservePlan {
+export function planObserve(
+  opts: Record<string, unknown>,
+  filters: FlowFilterFlags,
+  now: Date = new Date(),
+): ObservePlan {
   const first = (opts['first'] as number | undefined) ?? 0;
   let last = (opts['last'] as number | undefined) ?? 0;
   const all = opts['all'] === true;
@@ -95,7 +132,8 @@ export function planObserve(opts: Record<string, unknown>, filters: FlowFilterFl
   }
 
   const timeFormat = String(opts['timeFormat'] ?? 'StampMilli');
-  if (!isTimeFormat(timeFormat)) throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
+  if (!isTimeFormat(timeFormat))
+    throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
 
   const since = opts['since'] === undefined ? undefined : parseTimeArg(String(opts['since']), 'since', now);
   // As in hubble: --until means nothing while following; without it the server stops at "now".
@@ -149,25 +187,52 @@ export function planObserve(opts: Record<string, unknown>, filters: FlowFilterFl
  * The observe command. `run` receives the finished plan; the default connects and streams.
  * Filter flags are applied in command-line order (that is what makes `--not` work).
  */
-export function observeCommand(io: CliIo = PROCESS_IO, run?: (plan: ObservePlan, cmd: Command) => Promise<void>): Command {
+export function observeCommand(
+  io: CliIo = PROCESS_IO,
+  run?: (plan: ObservePlan, cmd: Command) => Promise<void>,
+): Command {
   const filters = new FlowFilterFlags();
   const cmd = new Command('observe')
     .description('observe flows of a Hubble server')
-    .option('--last <N>', `get the last N flows stored in the server's buffer (default ${DEFAULT_FLOW_COUNT} when not following)`, parseCount('last'))
+    .option(
+      '--last <N>',
+      `get the last N flows stored in the server's buffer (default ${DEFAULT_FLOW_COUNT} when not following)`,
+      parseCount('last'),
+    )
     .option('--first <N>', "get the first N flows stored in the server's buffer", parseCount('first'))
     .option('--all', "get all flows stored in the server's buffer", false)
     .option('-f, --follow', 'follow flows output', false)
     .option('--since <TIME>', 'flows since this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
     .option('--until <TIME>', 'flows until this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
-    .addOption(new Option('-o, --output <FORMAT>', 'output format: compact, dict, json, jsonpb (same as json), table').default('compact'))
-    .option('--time-format <FORMAT>', `time layout for compact, dict and table output: ${TIME_FORMATS.join(', ')}`, 'StampMilli')
+    .addOption(
+      new Option('-o, --output <FORMAT>', 'output format: compact, dict, json, jsonpb (same as json), table').default(
+        'compact',
+      ),
+    )
+    .option(
+      '--time-format <FORMAT>',
+      `time layout for compact, dict and table output: ${TIME_FORMATS.join(', ')}`,
+      'StampMilli',
+    )
     .option('--print-node-name', 'print the node name in the output', false)
     .option('--numeric', 'show IP addresses and numbers only (no pod, service or DNS names)', false)
     .option('--no-ip-translation', 'do not translate IP addresses to pod, service or DNS names')
-    .option('--field-mask <FIELDS>', 'comma-separated flow fields the server should fill in (json output only)', collectCommaSeparated)
-    .option('--experimental-field-mask <FIELDS>', 'like --field-mask, in the request\'s experimental section (older servers)', collectCommaSeparated)
+    .option(
+      '--field-mask <FIELDS>',
+      'comma-separated flow fields the server should fill in (json output only)',
+      collectCommaSeparated,
+    )
+    .option(
+      '--experimental-field-mask <FIELDS>',
+      "like --field-mask, in the request's experimental section (older servers)",
+      collectCommaSeparated,
+    )
     .option('--use-default-field-masks', 'request only the fields compact, dict and table output show', false)
-    .option('--experimental-use-default-field-masks', 'like --use-default-field-masks, in the experimental section', false)
+    .option(
+      '--experimental-use-default-field-masks',
+      'like --use-default-field-masks, in the experimental section',
+      false,
+    )
     .option('--allowlist <JSON>', 'an allowlist FlowFilter as JSON; repeatable', collect)
     .option('--denylist <JSON>', 'a denylist FlowFilter as JSON; repeatable', collect)
     .option('-D, --debug', 'also print informational node status events', false);
@@ -189,7 +254,11 @@ export function observeCommand(io: CliIo = PROCESS_IO, run?: (plan: ObservePlan,
 }
 
 /** Sends the request and prints responses until the stream ends, fails, or the user interrupts. */
-export async function streamFlows(plan: ObservePlan, connection: ReturnType<typeof connectionOptionsFrom>, io: CliIo): Promise<void> {
+export async function streamFlows(
+  plan: ObservePlan,
+  connection: ReturnType<typeof connectionOptionsFrom>,
+  io: CliIo,
+): Promise<void> {
   const conn = HubbleConnection.open(connection);
   const printer = new FlowPrinter({ ...plan.printer, out: io.stdout, err: io.stderr });
   const stop = new AbortController();

@@ -5,7 +5,13 @@ import * as grpc from '@grpc/grpc-js';
 import type { ServerStatusResponse } from '../api/observer/observer.js';
 import { ServerStatusResponse as ServerStatusResponseFns } from '../api/observer/observer.js';
 import { messageToJson } from '../protojson/protojson.js';
-import { addConnectionOptions, CliError, connectionOptionsFrom, describeCallError, HubbleConnection } from './client.js';
+import {
+  addConnectionOptions,
+  CliError,
+  connectionOptionsFrom,
+  describeCallError,
+  HubbleConnection,
+} from './client.js';
 import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { TabWriter } from './tabWriter.js';
@@ -66,8 +72,12 @@ export function formatServerStatus(res: ServerStatusResponse, output: StatusOutp
     case 'table': {
       let text = '';
       const tw = new TabWriter({ write: (s: string) => (text += s) });
-      tw.write('NUM FLOWS\tMAX FLOWS\tSEEN FLOWS\tFLOWS PER SECOND\tUPTIME\tNUM CONNECTED NODES\tNUM UNAVAILABLE NODES\tVERSION\n');
-      tw.write(`${groupDigits(res.numFlows)}\t${groupDigits(res.maxFlows)}\t${groupDigits(res.seenFlows)}\t${flowsPerSec}\t${goDuration(res.uptimeNs)}\t${connected}\t${unavailable}\t${res.version}\n`);
+      tw.write(
+        'NUM FLOWS\tMAX FLOWS\tSEEN FLOWS\tFLOWS PER SECOND\tUPTIME\tNUM CONNECTED NODES\tNUM UNAVAILABLE NODES\tVERSION\n',
+      );
+      tw.write(
+        `${groupDigits(res.numFlows)}\t${groupDigits(res.maxFlows)}\t${groupDigits(res.seenFlows)}\t${flowsPerSec}\t${goDuration(res.uptimeNs)}\t${connected}\t${unavailable}\t${res.version}\n`,
+      );
       tw.flush();
       return text;
     }
@@ -78,13 +88,15 @@ export function formatServerStatus(res: ServerStatusResponse, output: StatusOutp
       if (flowsPerSec === 'N/A' && uptimeSeconds > 0) flowsPerSec = (res.seenFlows / uptimeSeconds).toFixed(2);
       text += `Flows/s: ${flowsPerSec}\n`;
       if (res.numConnectedNodes !== undefined) {
-        const total = res.numUnavailableNodes === undefined ? '' : `/${res.numUnavailableNodes + res.numConnectedNodes}`;
+        const total =
+          res.numUnavailableNodes === undefined ? '' : `/${res.numUnavailableNodes + res.numConnectedNodes}`;
         text += `Connected Nodes: ${res.numConnectedNodes}${total}\n`;
       }
       if (res.numUnavailableNodes !== undefined && res.numUnavailableNodes > 0) {
         const names = [...res.unavailableNodes].sort();
         if (names.length > 0) {
-          if (res.numUnavailableNodes > names.length) names.push(`and ${res.numUnavailableNodes - names.length} more...`);
+          if (res.numUnavailableNodes > names.length)
+            names.push(`and ${res.numUnavailableNodes - names.length} more...`);
           text += `Unavailable Nodes: ${res.numUnavailableNodes}\n  - ${names.join('\n  - ')}\n`;
         } else {
           text += `Unavailable Nodes: ${res.numUnavailableNodes}\n`;
@@ -126,11 +138,15 @@ export async function runStatus(conn: HubbleConnection, output: StatusOutput, io
     });
   });
   const healthy = health === 'SERVING';
-  if (output === 'compact') io.stdout.write(`Healthcheck (via ${conn.server}): ${healthy ? 'Ok' : `Unavailable: ${health}`}\n`);
+  if (output === 'compact')
+    io.stdout.write(`Healthcheck (via ${conn.server}): ${healthy ? 'Ok' : `Unavailable: ${health}`}\n`);
   if (!healthy) throw new CliError('not healthy');
   const status = await new Promise<ServerStatusResponse>((resolve, reject) => {
     conn.observer.serverStatus({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, (err, res) => {
-      if (err) reject(new CliError(`failed to get hubble server status: ${describeCallError(err, conn.server, 'ServerStatus')}`));
+      if (err)
+        reject(
+          new CliError(`failed to get hubble server status: ${describeCallError(err, conn.server, 'ServerStatus')}`),
+        );
       else resolve(res!);
     });
   });

@@ -55,7 +55,10 @@ export class TabWriter {
       const cells = this.lines[i]!;
       let text = '';
       cells.forEach((cell, j) => {
-        text += j < widths.length && j < cells.length - 1 ? cell + ' '.repeat(Math.max(0, widths[j]! - [...cell].length)) : cell;
+        text +=
+          j < widths.length && j < cells.length - 1
+            ? cell + ' '.repeat(Math.max(0, widths[j]! - [...cell].length))
+            : cell;
       });
       out.push(`${text}\n`);
     }

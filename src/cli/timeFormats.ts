@@ -4,7 +4,16 @@
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import { CliError } from './client.js';
 
-const NS_PER_UNIT: Readonly<Record<string, number>> = { ns: 1, us: 1e3, 'µs': 1e3, 'μs': 1e3, ms: 1e6, s: 1e9, m: 60e9, h: 3600e9 };
+const NS_PER_UNIT: Readonly<Record<string, number>> = {
+  ns: 1,
+  us: 1e3,
+  µs: 1e3,
+  μs: 1e3,
+  ms: 1e6,
+  s: 1e9,
+  m: 60e9,
+  h: 3600e9,
+};
 const GO_DURATION = /^[-+]?((\d+(\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h))+$/;
 
 /** Parses a Go duration ("90s", "1h30m", "1.5h") into nanoseconds, or undefined if it is not one. */
@@ -64,13 +73,24 @@ export function parseTimeArg(text: string, flag: string, now: Date = new Date())
     const ms = Date.UTC(now.getUTCFullYear(), MONTHS.indexOf(m[1]!), +m[2]!, +m[3]!, +m[4]!, +m[5]!);
     return timestampFromParts(ms, m[6], undefined);
   }
-  if (RFC1123Z.test(text) && !Number.isNaN(Date.parse(text))) return timestampFromParts(Date.parse(text), undefined, undefined);
+  if (RFC1123Z.test(text) && !Number.isNaN(Date.parse(text)))
+    return timestampFromParts(Date.parse(text), undefined, undefined);
   throw new CliError(
     `failed to parse the ${flag} time "${text}": use a duration back from now (30s, 5m, 1h) or a time such as 2024-11-24T10:00:00Z`,
   );
 }
 
-export const TIME_FORMATS = ['StampMilli', 'YearMonthDay', 'YearMonthDayHour', 'YearMonthDayHourMinute', 'RFC3339', 'RFC3339Milli', 'RFC3339Micro', 'RFC3339Nano', 'RFC1123Z'] as const;
+export const TIME_FORMATS = [
+  'StampMilli',
+  'YearMonthDay',
+  'YearMonthDayHour',
+  'YearMonthDayHourMinute',
+  'RFC3339',
+  'RFC3339Milli',
+  'RFC3339Micro',
+  'RFC3339Nano',
+  'RFC1123Z',
+] as const;
 export type TimeFormat = (typeof TIME_FORMATS)[number];
 
 export function isTimeFormat(name: string): name is TimeFormat {
@@ -82,7 +102,13 @@ const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
 /** Formats a protobuf timestamp in UTC; "N/A" when absent or out of range, as hubble does. */
 export function formatTimestamp(ts: Timestamp | undefined, format: TimeFormat): string {
-  if (ts === undefined || ts.nanos < 0 || ts.nanos > 999_999_999 || ts.seconds < -62135596800 || ts.seconds > 253402300799) {
+  if (
+    ts === undefined ||
+    ts.nanos < 0 ||
+    ts.nanos > 999_999_999 ||
+    ts.seconds < -62135596800 ||
+    ts.seconds > 253402300799
+  ) {
     return 'N/A';
   }
   const d = new Date(ts.seconds * 1000);

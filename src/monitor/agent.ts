@@ -203,6 +203,7 @@ export class MonitorAgent {
 }
 
 function checkQueueSize(size: number): number {
-  if (!Number.isInteger(size) || size < 1) throw new RangeError(`listener queue size must be a positive integer, got ${size}`);
+  if (!Number.isInteger(size) || size < 1)
+    throw new RangeError(`listener queue size must be a positive integer, got ${size}`);
   return size;
 }

@@ -181,7 +181,8 @@ export function decodeAgentNotify(event: Pick<AgentEvent, 'type' | 'message'>): 
   } catch {
     invalid(`type ${event.type} message is not JSON`);
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) invalid(`type ${event.type} message is not a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    invalid(`type ${event.type} message is not a JSON object`);
   const o = parsed as Json;
   switch (kind) {
     case 'start':

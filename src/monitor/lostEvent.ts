@@ -22,7 +22,8 @@ export function lostMonitorEvent(
   nodeName: string,
   cpu = 0,
 ): MonitorEvent {
-  if (!Number.isInteger(numLost) || numLost < 0) throw new RangeError(`numLost must be a non-negative integer, got ${numLost}`);
+  if (!Number.isInteger(numLost) || numLost < 0)
+    throw new RangeError(`numLost must be a non-negative integer, got ${numLost}`);
   return { timestamp: at, nodeName, payload: { kind: 'lost', source, numLost, cpu } };
 }
 

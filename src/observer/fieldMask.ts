@@ -43,7 +43,9 @@ function addPath(tree: MaskTree, root: DescMessage, path: string): void {
     const part = parts[i]!;
     const field: DescField | undefined = desc?.fields.find((f) => f.name === part);
     if (desc === undefined || field === undefined) {
-      throw new FieldMaskError(`field mask path "${path}": flow.Flow has no field "${parts.slice(0, i + 1).join('.')}"`);
+      throw new FieldMaskError(
+        `field mask path "${path}": flow.Flow has no field "${parts.slice(0, i + 1).join('.')}"`,
+      );
     }
     const key = propertyName(field.name, field.jsonName);
     const last = i === parts.length - 1;

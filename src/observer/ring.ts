@@ -5,7 +5,12 @@ export const MAX_RING_CAPACITY = 65535;
 
 /** Checks a capacity is 2^n - 1 (1, 3, 7, ..., 65535) as Hubble requires; returns it or throws saying why. */
 export function parseRingCapacity(capacity: number): number {
-  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_RING_CAPACITY || (capacity & (capacity + 1)) !== 0) {
+  if (
+    !Number.isInteger(capacity) ||
+    capacity < 1 ||
+    capacity > MAX_RING_CAPACITY ||
+    (capacity & (capacity + 1)) !== 0
+  ) {
     throw new RangeError(`capacity must be 2^n - 1 (1, 3, 7, ..., 4095, ..., ${MAX_RING_CAPACITY}), got ${capacity}`);
   }
   return capacity;

@@ -11,20 +11,20 @@ import {
   type DescMessage,
   type FileRegistry,
   type JsonValue,
-} from "@bufbuild/protobuf";
-import { FileDescriptorSetSchema } from "@bufbuild/protobuf/wkt";
-import { loadDescriptorSet } from "../api/descriptors.js";
-import { Flow } from "../api/flow/flow.js";
-import { GetFlowsResponse } from "../api/observer/observer.js";
+} from '@bufbuild/protobuf';
+import { FileDescriptorSetSchema } from '@bufbuild/protobuf/wkt';
+import { loadDescriptorSet } from '../api/descriptors.js';
+import { Flow } from '../api/flow/flow.js';
+import { GetFlowsResponse } from '../api/observer/observer.js';
 
-export type { JsonValue } from "@bufbuild/protobuf";
+export type { JsonValue } from '@bufbuild/protobuf';
 
 /** Anything with a ts-proto style `encode`: every generated message namespace fits. */
 export interface MessageEncoder<T> {
   encode(message: T): { finish(): Uint8Array };
 }
 
-export type ProtoJsonErrorCode = "UNKNOWN_MESSAGE_TYPE" | "INVALID_WIRE_DATA" | "INVALID_JSON";
+export type ProtoJsonErrorCode = 'UNKNOWN_MESSAGE_TYPE' | 'INVALID_WIRE_DATA' | 'INVALID_JSON';
 
 /** The one error type this module throws; `code` is stable, the message says what to fix. */
 export class ProtoJsonError extends Error {
@@ -32,7 +32,7 @@ export class ProtoJsonError extends Error {
 
   constructor(code: ProtoJsonErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
-    this.name = "ProtoJsonError";
+    this.name = 'ProtoJsonError';
     this.code = code;
   }
 }
@@ -49,7 +49,7 @@ function messageDescriptor(typeName: string): DescMessage {
   const desc = protoJsonRegistry().getMessage(typeName);
   if (desc === undefined) {
     throw new ProtoJsonError(
-      "UNKNOWN_MESSAGE_TYPE",
+      'UNKNOWN_MESSAGE_TYPE',
       `unknown message type "${typeName}": use a fully qualified name such as "flow.Flow" from proto/`,
     );
   }
@@ -66,7 +66,7 @@ export function toProtoJson(typeName: string, bytes: Uint8Array): JsonValue {
   try {
     message = fromBinary(desc, bytes);
   } catch (cause) {
-    throw new ProtoJsonError("INVALID_WIRE_DATA", `bytes are not a valid ${typeName}: ${String(cause)}`, { cause });
+    throw new ProtoJsonError('INVALID_WIRE_DATA', `bytes are not a valid ${typeName}: ${String(cause)}`, { cause });
   }
   return toJson(desc, message, { useProtoFieldName: true, registry: protoJsonRegistry() });
 }
@@ -77,7 +77,7 @@ export function fromProtoJson(typeName: string, json: JsonValue): Uint8Array {
   try {
     return toBinary(desc, fromJson(desc, json, { registry: protoJsonRegistry() }));
   } catch (cause) {
-    throw new ProtoJsonError("INVALID_JSON", `JSON is not a valid ${typeName}: ${String(cause)}`, { cause });
+    throw new ProtoJsonError('INVALID_JSON', `JSON is not a valid ${typeName}: ${String(cause)}`, { cause });
   }
 }
 
@@ -87,10 +87,10 @@ export function messageToJson<T>(encoder: MessageEncoder<T>, typeName: string, m
 }
 
 export function flowToJson(flow: Flow): JsonValue {
-  return messageToJson(Flow, "flow.Flow", flow);
+  return messageToJson(Flow, 'flow.Flow', flow);
 }
 
 /** One line of `hubble observe -o json`: `{"flow": {...}, "node_name": ..., "time": ...}`. */
 export function getFlowsResponseToJson(response: GetFlowsResponse): JsonValue {
-  return messageToJson(GetFlowsResponse, "observer.GetFlowsResponse", response);
+  return messageToJson(GetFlowsResponse, 'observer.GetFlowsResponse', response);
 }

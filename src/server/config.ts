@@ -30,7 +30,10 @@ export function resolveSettings(specs: readonly SettingSpec[], cli: Settings, co
   const out: Settings = {};
   for (const spec of specs) {
     const raw = cli[spec.name] ?? fromFile[spec.name] ?? spec.default;
-    out[spec.name] = raw === undefined ? undefined : coerce(spec, raw, cli[spec.name] !== undefined ? `--${spec.name}` : `${configFile}: ${spec.name}`);
+    out[spec.name] =
+      raw === undefined
+        ? undefined
+        : coerce(spec, raw, cli[spec.name] !== undefined ? `--${spec.name}` : `${configFile}: ${spec.name}`);
   }
   return out;
 }

@@ -16,7 +16,9 @@ export interface TlsFiles {
 export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredentials {
   if (tls === undefined) return grpc.ServerCredentials.createInsecure();
   if (!tls.certFile || !tls.keyFile) {
-    throw new ConfigError('TLS needs both --tls-cert-file and --tls-key-file (or pass --disable-server-tls to serve plaintext)');
+    throw new ConfigError(
+      'TLS needs both --tls-cert-file and --tls-key-file (or pass --disable-server-tls to serve plaintext)',
+    );
   }
   const cert = readPem(tls.certFile, 'certificate');
   const key = readPem(tls.keyFile, 'private key');

@@ -7,25 +7,73 @@ import { tcpBindTarget } from './listeners.js';
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
 
 export const SERVE_SETTINGS: readonly SettingSpec[] = [
-  { name: 'source', kind: 'strings', value: 'SPEC', default: ['live:any'],
-    description: 'where events come from: live:IFACE[:BPF], pcap:PATH (pcap or pcapng); repeatable' },
-  { name: 'socket-path', kind: 'string', value: 'PATH', default: DEFAULT_SOCKET_PATH,
-    description: 'unix socket serving the full local API' },
-  { name: 'listen-address', kind: 'string', value: 'HOST:PORT',
-    description: 'also serve the Observer API on TCP (off by default; TLS unless --disable-server-tls)' },
-  { name: 'tls-cert-file', kind: 'string', value: 'FILE', description: 'server certificate (PEM) for the TCP listener' },
+  {
+    name: 'source',
+    kind: 'strings',
+    value: 'SPEC',
+    default: ['live:any'],
+    description: 'where events come from: live:IFACE[:BPF], pcap:PATH (pcap or pcapng); repeatable',
+  },
+  {
+    name: 'socket-path',
+    kind: 'string',
+    value: 'PATH',
+    default: DEFAULT_SOCKET_PATH,
+    description: 'unix socket serving the full local API',
+  },
+  {
+    name: 'listen-address',
+    kind: 'string',
+    value: 'HOST:PORT',
+    description: 'also serve the Observer API on TCP (off by default; TLS unless --disable-server-tls)',
+  },
+  {
+    name: 'tls-cert-file',
+    kind: 'string',
+    value: 'FILE',
+    description: 'server certificate (PEM) for the TCP listener',
+  },
   { name: 'tls-key-file', kind: 'string', value: 'FILE', description: 'server private key (PEM) for the TCP listener' },
-  { name: 'tls-client-ca-files', kind: 'strings', value: 'FILE',
-    description: 'CA bundles that client certificates must chain to (enables mTLS); repeatable' },
-  { name: 'disable-server-tls', kind: 'boolean', default: false,
-    description: 'serve the TCP listener in plaintext (required to use TCP without TLS files)' },
-  { name: 'buffer-capacity', kind: 'integer', value: 'N', default: 4095,
-    description: 'flows kept in the ring buffer: 2^n - 1, up to 65535' },
+  {
+    name: 'tls-client-ca-files',
+    kind: 'strings',
+    value: 'FILE',
+    description: 'CA bundles that client certificates must chain to (enables mTLS); repeatable',
+  },
+  {
+    name: 'disable-server-tls',
+    kind: 'boolean',
+    default: false,
+    description: 'serve the TCP listener in plaintext (required to use TCP without TLS files)',
+  },
+  {
+    name: 'buffer-capacity',
+    kind: 'integer',
+    value: 'N',
+    default: 4095,
+    description: 'flows kept in the ring buffer: 2^n - 1, up to 65535',
+  },
   { name: 'node-name', kind: 'string', value: 'NAME', description: 'name of this node (default: hostname)' },
-  { name: 'cluster-name', kind: 'string', value: 'NAME', default: 'default', description: 'name of the cluster this node is in' },
-  { name: 'endpoints', kind: 'string', value: 'FILE',
-    description: 'YAML inventory mapping IPs/CIDRs to namespaces, pods, labels, identities and services' },
-  { name: 'log-level', kind: 'string', value: 'LEVEL', default: 'info', description: 'trace, debug, info, warn or error' },
+  {
+    name: 'cluster-name',
+    kind: 'string',
+    value: 'NAME',
+    default: 'default',
+    description: 'name of the cluster this node is in',
+  },
+  {
+    name: 'endpoints',
+    kind: 'string',
+    value: 'FILE',
+    description: 'YAML inventory mapping IPs/CIDRs to namespaces, pods, labels, identities and services',
+  },
+  {
+    name: 'log-level',
+    kind: 'string',
+    value: 'LEVEL',
+    default: 'info',
+    description: 'trace, debug, info, warn or error',
+  },
 ];
 
 export interface ServeOptions {
@@ -44,7 +92,8 @@ const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 
 /** Validates resolved settings into options; every refusal names the flag and says what to do. */
 export function toServeOptions(s: Settings): ServeOptions {
   const sources = s['source'] as string[];
-  if (sources.length === 0) throw new ConfigError('--source: give at least one source (e.g. live:any or pcap:capture.pcap)');
+  if (sources.length === 0)
+    throw new ConfigError('--source: give at least one source (e.g. live:any or pcap:capture.pcap)');
 
   const capacity = s['buffer-capacity'] as number;
   try {
@@ -54,7 +103,8 @@ export function toServeOptions(s: Settings): ServeOptions {
   }
 
   const logLevel = s['log-level'] as string;
-  if (!LOG_LEVELS.has(logLevel)) throw new ConfigError(`--log-level: "${logLevel}" is not one of ${[...LOG_LEVELS].join(', ')}`);
+  if (!LOG_LEVELS.has(logLevel))
+    throw new ConfigError(`--log-level: "${logLevel}" is not one of ${[...LOG_LEVELS].join(', ')}`);
 
   let tcp: ServeOptions['tcp'];
   const listen = s['listen-address'] as string | undefined;

@@ -1,19 +1,19 @@
 // The generated grpc-js service definitions use Hubble's exact method paths and stream
 // shapes, and work end to end over a real unix socket.
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { credentials, Server, ServerCredentials, type ServiceDefinition } from "@grpc/grpc-js";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ObserverService } from "../../src/api/observer/observer.js";
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { credentials, Server, ServerCredentials, type ServiceDefinition } from '@grpc/grpc-js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ObserverService } from '../../src/api/observer/observer.js';
 import {
   ChangeNotification,
   ChangeNotificationType,
   PeerClient,
   PeerService,
   type PeerServer,
-} from "../../src/api/peer/peer.js";
-import { RecorderService } from "../../src/api/recorder/recorder.js";
+} from '../../src/api/peer/peer.js';
+import { RecorderService } from '../../src/api/recorder/recorder.js';
 
 type Shape = { path: string; requestStream: boolean; responseStream: boolean };
 
@@ -25,29 +25,29 @@ function shapes(service: ServiceDefinition): Shape[] {
   }));
 }
 
-describe("grpc-js service definitions", () => {
+describe('grpc-js service definitions', () => {
   const cases: Array<{ name: string; service: ServiceDefinition; expected: Shape[] }> = [
     {
-      name: "observer.Observer",
+      name: 'observer.Observer',
       service: ObserverService,
       expected: [
-        { path: "/observer.Observer/GetFlows", requestStream: false, responseStream: true },
-        { path: "/observer.Observer/GetAgentEvents", requestStream: false, responseStream: true },
-        { path: "/observer.Observer/GetDebugEvents", requestStream: false, responseStream: true },
-        { path: "/observer.Observer/GetNodes", requestStream: false, responseStream: false },
-        { path: "/observer.Observer/GetNamespaces", requestStream: false, responseStream: false },
-        { path: "/observer.Observer/ServerStatus", requestStream: false, responseStream: false },
+        { path: '/observer.Observer/GetFlows', requestStream: false, responseStream: true },
+        { path: '/observer.Observer/GetAgentEvents', requestStream: false, responseStream: true },
+        { path: '/observer.Observer/GetDebugEvents', requestStream: false, responseStream: true },
+        { path: '/observer.Observer/GetNodes', requestStream: false, responseStream: false },
+        { path: '/observer.Observer/GetNamespaces', requestStream: false, responseStream: false },
+        { path: '/observer.Observer/ServerStatus', requestStream: false, responseStream: false },
       ],
     },
     {
-      name: "peer.Peer",
+      name: 'peer.Peer',
       service: PeerService,
-      expected: [{ path: "/peer.Peer/Notify", requestStream: false, responseStream: true }],
+      expected: [{ path: '/peer.Peer/Notify', requestStream: false, responseStream: true }],
     },
     {
-      name: "recorder.Recorder",
+      name: 'recorder.Recorder',
       service: RecorderService,
-      expected: [{ path: "/recorder.Recorder/Record", requestStream: true, responseStream: true }],
+      expected: [{ path: '/recorder.Recorder/Record', requestStream: true, responseStream: true }],
     },
   ];
 
@@ -58,23 +58,23 @@ describe("grpc-js service definitions", () => {
   }
 });
 
-describe("peer.Peer over a unix socket", () => {
+describe('peer.Peer over a unix socket', () => {
   let dir: string;
   let server: Server;
   let address: string;
 
   beforeAll(async () => {
-    dir = mkdtempSync(join(tmpdir(), "hubble-ts-api-"));
-    address = `unix://${join(dir, "peer.sock")}`;
+    dir = mkdtempSync(join(tmpdir(), 'hubble-ts-api-'));
+    address = `unix://${join(dir, 'peer.sock')}`;
     server = new Server();
     const impl: PeerServer = {
       notify(call) {
         call.write(
           ChangeNotification.fromPartial({
-            name: "cluster-a/node-1",
-            address: "10.0.0.1:4244",
+            name: 'cluster-a/node-1',
+            address: '10.0.0.1:4244',
             type: ChangeNotificationType.PEER_ADDED,
-            tls: { serverName: "node-1.cluster-a.hubble-grpc.cilium.io" },
+            tls: { serverName: 'node-1.cluster-a.hubble-grpc.cilium.io' },
           }),
         );
         call.end();
@@ -91,22 +91,22 @@ describe("peer.Peer over a unix socket", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it("streams a ChangeNotification that arrives intact", async () => {
+  it('streams a ChangeNotification that arrives intact', async () => {
     const client = new PeerClient(address, credentials.createInsecure());
     try {
       const received: ChangeNotification[] = [];
       await new Promise<void>((resolve, reject) => {
         const stream = client.notify({});
-        stream.on("data", (n: ChangeNotification) => received.push(n));
-        stream.on("error", reject);
-        stream.on("end", () => resolve());
+        stream.on('data', (n: ChangeNotification) => received.push(n));
+        stream.on('error', reject);
+        stream.on('end', () => resolve());
       });
       expect(received).toEqual([
         {
-          name: "cluster-a/node-1",
-          address: "10.0.0.1:4244",
+          name: 'cluster-a/node-1',
+          address: '10.0.0.1:4244',
           type: ChangeNotificationType.PEER_ADDED,
-          tls: { serverName: "node-1.cluster-a.hubble-grpc.cilium.io" },
+          tls: { serverName: 'node-1.cluster-a.hubble-grpc.cilium.io' },
         },
       ]);
     } finally {

@@ -10,7 +10,13 @@ import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Command } from 'commander';
 import { FlowFilter, Verdict } from '../../src/api/flow/flow.js';
-import { GetFlowsRequest, ObserverService, type GetFlowsResponse, type ObserverServer, type ServerStatusResponse } from '../../src/api/observer/observer.js';
+import {
+  GetFlowsRequest,
+  ObserverService,
+  type GetFlowsResponse,
+  type ObserverServer,
+  type ServerStatusResponse,
+} from '../../src/api/observer/observer.js';
 import { NodeState } from '../../src/api/relay/relay.js';
 import { getFlowsResponseToJson } from '../../src/protojson/protojson.js';
 import { observeCommand, type CliIo } from '../../src/cli/observe.js';
@@ -28,8 +34,15 @@ class FakeObserver {
   backlog: GetFlowsResponse[] = [SYN_TO_NETWORK, DNS_REPLY];
   healthy: 'SERVING' | 'NOT_SERVING' = 'SERVING';
   status: ServerStatusResponse = {
-    numFlows: 2047, maxFlows: 4095, seenFlows: 120_000, uptimeNs: 600e9, numConnectedNodes: 2, numUnavailableNodes: 1,
-    unavailableNodes: ['node-c'], version: 'hubble-ts-test', flowsRate: 0,
+    numFlows: 2047,
+    maxFlows: 4095,
+    seenFlows: 120_000,
+    uptimeNs: 600e9,
+    numConnectedNodes: 2,
+    numUnavailableNodes: 1,
+    unavailableNodes: ['node-c'],
+    version: 'hubble-ts-test',
+    flowsRate: 0,
   };
 
   readonly implementation: ObserverServer = {
@@ -53,29 +66,67 @@ class FakeObserver {
     getNodes: (_call, cb) =>
       cb(null, {
         nodes: [
-          { name: 'node-b', version: 'v1', address: '10.0.0.2:4244', state: NodeState.NODE_UNAVAILABLE, tls: undefined, uptimeNs: 0, numFlows: 0, maxFlows: 0, seenFlows: 0 },
-          { name: 'node-a', version: 'v1', address: '10.0.0.1:4244', state: NodeState.NODE_CONNECTED, tls: { enabled: true, serverName: 'a.hubble' }, uptimeNs: 3723e9, numFlows: 1000, maxFlows: 4095, seenFlows: 7446 },
+          {
+            name: 'node-b',
+            version: 'v1',
+            address: '10.0.0.2:4244',
+            state: NodeState.NODE_UNAVAILABLE,
+            tls: undefined,
+            uptimeNs: 0,
+            numFlows: 0,
+            maxFlows: 0,
+            seenFlows: 0,
+          },
+          {
+            name: 'node-a',
+            version: 'v1',
+            address: '10.0.0.1:4244',
+            state: NodeState.NODE_CONNECTED,
+            tls: { enabled: true, serverName: 'a.hubble' },
+            uptimeNs: 3723e9,
+            numFlows: 1000,
+            maxFlows: 4095,
+            seenFlows: 7446,
+          },
         ],
       }),
-    getNamespaces: (_call, cb) => cb(null, { namespaces: [{ cluster: '', namespace: 'default' }, { cluster: '', namespace: 'kube-system' }] }),
+    getNamespaces: (_call, cb) =>
+      cb(null, {
+        namespaces: [
+          { cluster: '', namespace: 'default' },
+          { cluster: '', namespace: 'kube-system' },
+        ],
+      }),
     serverStatus: (_call, cb) => cb(null, this.status),
   };
 }
 
-async function startServer(fake: FakeObserver, target: string, creds = grpc.ServerCredentials.createInsecure()): Promise<{ server: grpc.Server; port: number }> {
+async function startServer(
+  fake: FakeObserver,
+  target: string,
+  creds = grpc.ServerCredentials.createInsecure(),
+): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(ObserverService, fake.implementation);
   const health = new HealthImplementation({ '': 'SERVING', 'observer.Observer': fake.healthy });
   health.addToServer(server);
   (fake as { health?: HealthImplementation }).health = health;
-  const port = await new Promise<number>((resolve, reject) => server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))));
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(target, creds, (err, p) => (err ? reject(err) : resolve(p))),
+  );
   return { server, port };
 }
 
 function collectingIo(signal?: AbortSignal): CliIo & { out: () => string; err: () => string } {
   let out = '';
   let err = '';
-  return { stdout: { write: (s: string) => (out += s) }, stderr: { write: (s: string) => (err += s) }, signal, out: () => out, err: () => err };
+  return {
+    stdout: { write: (s: string) => (out += s) },
+    stderr: { write: (s: string) => (err += s) },
+    signal,
+    out: () => out,
+    err: () => err,
+  };
 }
 
 async function run(cmd: Command, args: string[]): Promise<void> {
@@ -89,10 +140,16 @@ interface Spawned {
   stderr: string;
 }
 
-function spawnCli(args: string[], opts: { viaNpx: boolean; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void }): Promise<Spawned> {
+function spawnCli(
+  args: string[],
+  opts: { viaNpx: boolean; onStdout?: (text: string, child: ReturnType<typeof spawn>) => void },
+): Promise<Spawned> {
   const child = opts.viaNpx
     ? spawn('npx', ['tsx', CLI_ENTRY, ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] })
-    : spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { cwd: process.cwd(), stdio: ['ignore', 'pipe', 'pipe'] });
+    : spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+        cwd: process.cwd(),
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -100,7 +157,9 @@ function spawnCli(args: string[], opts: { viaNpx: boolean; onStdout?: (text: str
     opts.onStdout?.(stdout, child);
   });
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^npm warn.*\n/gm, '') })));
+  return new Promise((resolve) =>
+    child.on('close', (code) => resolve({ code, stdout, stderr: stderr.replace(/^npm warn.*\n/gm, '') })),
+  );
 }
 
 let dir: string;
@@ -125,11 +184,22 @@ describe('observe against a server', () => {
     fake.requests = [];
     fake.failWith = undefined;
     const io = collectingIo();
-    await run(observeCommand(io), ['--server', `unix://${socket}`, '--ip', '10.0.0.1', '--not', '--verdict', 'DROPPED']);
+    await run(observeCommand(io), [
+      '--server',
+      `unix://${socket}`,
+      '--ip',
+      '10.0.0.1',
+      '--not',
+      '--verdict',
+      'DROPPED',
+    ]);
     expect(fake.requests).toEqual([
       GetFlowsRequest.fromPartial({
         number: '20',
-        whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] }), FlowFilter.fromPartial({ destinationIp: ['10.0.0.1'] })],
+        whitelist: [
+          FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] }),
+          FlowFilter.fromPartial({ destinationIp: ['10.0.0.1'] }),
+        ],
         blacklist: [FlowFilter.fromPartial({ verdict: [Verdict.DROPPED] })],
       }),
     ]);
@@ -150,9 +220,13 @@ describe('observe against a server', () => {
     await done;
     expect(fake.requests[0]!.follow).toBe(true);
     expect(fake.requests[0]!.number).toBe('0');
-    expect(io.out().split('\n').slice(0, 3).map((l) => JSON.parse(l))).toEqual(
-      [SYN_TO_NETWORK, DNS_REPLY, HTTP_REQUEST].map((r) => getFlowsResponseToJson(r)),
-    );
+    expect(
+      io
+        .out()
+        .split('\n')
+        .slice(0, 3)
+        .map((l) => JSON.parse(l)),
+    ).toEqual([SYN_TO_NETWORK, DNS_REPLY, HTTP_REQUEST].map((r) => getFlowsResponseToJson(r)));
     await expect.poll(() => fake.cancelled, { timeout: 2000 }).toBe(1);
   });
 
@@ -160,7 +234,11 @@ describe('observe against a server', () => {
     [grpc.status.INVALID_ARGUMENT, 'bad filter', 'rejected the GetFlows request: bad filter'],
     [grpc.status.UNKNOWN, 'something broke in the server', 'something broke in the server'],
     [grpc.status.UNIMPLEMENTED, 'GetFlows is not supported', 'does not implement GetFlows: GetFlows is not supported'],
-    [grpc.status.RESOURCE_EXHAUSTED, 'too many readers', 'GetFlows exceeded a server or message size limit: too many readers'],
+    [
+      grpc.status.RESOURCE_EXHAUSTED,
+      'too many readers',
+      'GetFlows exceeded a server or message size limit: too many readers',
+    ],
   ])('turns status %s from the server into one clear line', async (code, details, message) => {
     fake.failWith = { code, details };
     try {
@@ -173,9 +251,12 @@ describe('observe against a server', () => {
   it('says the connection was refused when nothing listens on the port', async () => {
     const probe = new grpc.Server();
     const port = await new Promise<number>((resolve, reject) =>
-      probe.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))));
+      probe.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+    );
     probe.forceShutdown();
-    await expect(run(observeCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(`connection refused at 127.0.0.1:${port}`);
+    await expect(run(observeCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(
+      `connection refused at 127.0.0.1:${port}`,
+    );
   });
 
   it('says there is no socket when the unix socket does not exist', async () => {
@@ -223,7 +304,17 @@ describe('status and list against a server', () => {
     const json = collectingIo();
     await run(listCommand(json), ['nodes', '-o', 'json', '--server', `unix://${socket}`]);
     expect(JSON.parse(json.out())).toEqual([
-      { name: 'node-a', version: 'v1', address: '10.0.0.1:4244', state: 1, tls: { enabled: true, server_name: 'a.hubble' }, uptime_ns: 3723e9, num_flows: 1000, max_flows: 4095, seen_flows: 7446 },
+      {
+        name: 'node-a',
+        version: 'v1',
+        address: '10.0.0.1:4244',
+        state: 1,
+        tls: { enabled: true, server_name: 'a.hubble' },
+        uptime_ns: 3723e9,
+        num_flows: 1000,
+        max_flows: 4095,
+        seen_flows: 7446,
+      },
       { name: 'node-b', version: 'v1', address: '10.0.0.2:4244', state: 2 },
     ]);
     expect(json.out().startsWith('[\n  {\n    "name": "node-a",')).toBe(true);
@@ -235,17 +326,36 @@ describe('TLS', () => {
     const ca = makeTestCa();
     const leaf = ca.issue('server', ['observer.hubble-ts.test', '127.0.0.1'], 'server');
     const { readFileSync } = await import('node:fs');
-    const creds = grpc.ServerCredentials.createSsl(null, [{ private_key: readFileSync(leaf.key), cert_chain: readFileSync(leaf.cert) }], false);
+    const creds = grpc.ServerCredentials.createSsl(
+      null,
+      [{ private_key: readFileSync(leaf.key), cert_chain: readFileSync(leaf.cert) }],
+      false,
+    );
     const tlsFake = new FakeObserver();
     const { server: tlsServer, port } = await startServer(tlsFake, '127.0.0.1:0', creds);
     try {
       const ok = collectingIo();
-      await run(statusCommand(ok), ['--server', `127.0.0.1:${port}`, '--tls', '--tls-ca-cert-files', ca.cert, '--tls-server-name', 'observer.hubble-ts.test']);
+      await run(statusCommand(ok), [
+        '--server',
+        `127.0.0.1:${port}`,
+        '--tls',
+        '--tls-ca-cert-files',
+        ca.cert,
+        '--tls-server-name',
+        'observer.hubble-ts.test',
+      ]);
       expect(ok.out()).toContain('Healthcheck (via 127.0.0.1:');
       expect(ok.out()).toContain('): Ok\n');
       const otherCa = makeTestCa('some other CA');
       await expect(
-        run(statusCommand(collectingIo()), ['--server', `tls://127.0.0.1:${port}`, '--tls-ca-cert-files', otherCa.cert, '--tls-server-name', 'observer.hubble-ts.test']),
+        run(statusCommand(collectingIo()), [
+          '--server',
+          `tls://127.0.0.1:${port}`,
+          '--tls-ca-cert-files',
+          otherCa.cert,
+          '--tls-server-name',
+          'observer.hubble-ts.test',
+        ]),
       ).rejects.toThrow(`TLS handshake with tls://127.0.0.1:${port} failed`);
       const insecure = collectingIo();
       await run(statusCommand(insecure), ['--server', `tls://127.0.0.1:${port}`, '--tls-allow-insecure']);
@@ -259,11 +369,18 @@ describe('TLS', () => {
 describe('the hubble-ts process', () => {
   it('prints json lines for the requested flows (npx tsx)', async () => {
     fake.requests = [];
-    const r = await spawnCli(['observe', '--server', `unix://${socket}`, '-o', 'json', '--last', '2', '--from-ip', '10.0.0.1'], { viaNpx: true });
+    const r = await spawnCli(
+      ['observe', '--server', `unix://${socket}`, '-o', 'json', '--last', '2', '--from-ip', '10.0.0.1'],
+      { viaNpx: true },
+    );
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe(`${JSON.stringify(getFlowsResponseToJson(SYN_TO_NETWORK))}\n${JSON.stringify(getFlowsResponseToJson(DNS_REPLY))}\n`);
-    expect(fake.requests).toEqual([GetFlowsRequest.fromPartial({ number: '2', whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] })] })]);
+    expect(r.stdout).toBe(
+      `${JSON.stringify(getFlowsResponseToJson(SYN_TO_NETWORK))}\n${JSON.stringify(getFlowsResponseToJson(DNS_REPLY))}\n`,
+    );
+    expect(fake.requests).toEqual([
+      GetFlowsRequest.fromPartial({ number: '2', whitelist: [FlowFilter.fromPartial({ sourceIp: ['10.0.0.1'] })] }),
+    ]);
   });
 
   it('stops following on SIGINT, exits 0 and the server sees the cancel', async () => {
@@ -288,6 +405,8 @@ describe('the hubble-ts process', () => {
     const r = await spawnCli(['status', '--server', `unix://${dir}/gone.sock`], { viaNpx: true });
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
-    expect(r.stderr).toBe(`hubble-ts: failed getting status: no socket at unix://${dir}/gone.sock (is hubble-ts serve running, and is --server right?)\n`);
+    expect(r.stderr).toBe(
+      `hubble-ts: failed getting status: no socket at unix://${dir}/gone.sock (is hubble-ts serve running, and is --server right?)\n`,
+    );
   });
 });

@@ -2,12 +2,31 @@
 import { describe, expect, it } from 'vitest';
 import { FlowPrinter, type OutputFormat } from '../../src/cli/flowPrinter.js';
 import { getFlowsResponseToJson } from '../../src/protojson/protojson.js';
-import { DNS_REPLY, FIXTURE_RESPONSES, HTTP_REQUEST, LOST, NODES_CONNECTED, NODES_UNAVAILABLE, POLICY_DROP_V6, POLICY_VERDICT, SYN_TO_NETWORK } from './printerFixtures.js';
+import {
+  DNS_REPLY,
+  FIXTURE_RESPONSES,
+  HTTP_REQUEST,
+  LOST,
+  NODES_CONNECTED,
+  NODES_UNAVAILABLE,
+  POLICY_DROP_V6,
+  POLICY_VERDICT,
+  SYN_TO_NETWORK,
+} from './printerFixtures.js';
 
-function print(output: OutputFormat, responses = FIXTURE_RESPONSES, extra: { nodeName?: boolean; ipTranslation?: boolean; debug?: boolean } = {}) {
+function print(
+  output: OutputFormat,
+  responses = FIXTURE_RESPONSES,
+  extra: { nodeName?: boolean; ipTranslation?: boolean; debug?: boolean } = {},
+) {
   let out = '';
   let err = '';
-  const p = new FlowPrinter({ output, out: { write: (s: string) => (out += s) }, err: { write: (s: string) => (err += s) }, ...extra });
+  const p = new FlowPrinter({
+    output,
+    out: { write: (s: string) => (out += s) },
+    err: { write: (s: string) => (err += s) },
+    ...extra,
+  });
   for (const r of responses) p.write(r);
   p.close();
   return { out, err };
@@ -66,13 +85,17 @@ describe('dict output', () => {
         '    VERDICT: \n' +
         '    SUMMARY: CPU(0) - 42\n',
     );
-    expect(err).toBe('------------\n  TIMESTAMP: Nov 24 10:00:06.000\n      STATE: NODE_UNAVAILABLE\n      NODES: node-c, node-d\n    MESSAGE: N/A\n');
+    expect(err).toBe(
+      '------------\n  TIMESTAMP: Nov 24 10:00:06.000\n      STATE: NODE_UNAVAILABLE\n      NODES: node-c, node-d\n    MESSAGE: N/A\n',
+    );
   });
 });
 
 describe('table output', () => {
   it('aligns columns like Go tabwriter and prints only at the end', () => {
-    const { out } = print('table', [SYN_TO_NETWORK, DNS_REPLY, POLICY_DROP_V6, POLICY_VERDICT, LOST], { nodeName: true });
+    const { out } = print('table', [SYN_TO_NETWORK, DNS_REPLY, POLICY_DROP_V6, POLICY_VERDICT, LOST], {
+      nodeName: true,
+    });
     // Column width = widest cell + 3; the summary after the last tab is not padded.
     expect(out).toBe(
       'TIMESTAMP             NODE     SOURCE                       DESTINATION            TYPE                           VERDICT     SUMMARY\n' +
@@ -98,8 +121,12 @@ describe('json output', () => {
     );
     expect(lines[1]).toContain('"url":"http://example.com/?a=1\\u0026b=\\u003c2\\u003e"');
     expect(JSON.parse(lines[1]!)).toEqual(getFlowsResponseToJson(HTTP_REQUEST));
-    expect(lines[2]).toBe('{"lost_events":{"source":"HUBBLE_RING_BUFFER","num_events_lost":"42"},"node_name":"node-a","time":"2024-11-24T10:00:05Z"}');
+    expect(lines[2]).toBe(
+      '{"lost_events":{"source":"HUBBLE_RING_BUFFER","num_events_lost":"42"},"node_name":"node-a","time":"2024-11-24T10:00:05Z"}',
+    );
     expect(lines[3]).toBe('');
-    expect(err).toBe('{"node_status":{"state_change":"NODE_UNAVAILABLE","node_names":["node-c","node-d"]},"node_name":"relay","time":"2024-11-24T10:00:06Z"}\n');
+    expect(err).toBe(
+      '{"node_status":{"state_change":"NODE_UNAVAILABLE","node_names":["node-c","node-d"]},"node_name":"relay","time":"2024-11-24T10:00:06Z"}\n',
+    );
   });
 });

@@ -2,7 +2,14 @@
 import { describe, expect, it } from 'vitest';
 import { Command } from 'commander';
 import { GetFlowsRequest } from '../../src/api/observer/observer.js';
-import { FlowFilter, IPVersion, TrafficDirection, Verdict, DropReason, type DeepPartial } from '../../src/api/flow/flow.js';
+import {
+  FlowFilter,
+  IPVersion,
+  TrafficDirection,
+  Verdict,
+  DropReason,
+  type DeepPartial,
+} from '../../src/api/flow/flow.js';
 import { observeCommand, type ObservePlan } from '../../src/cli/observe.js';
 
 const NOW = new Date('2024-11-24T10:00:00.000Z');
@@ -20,7 +27,17 @@ async function planFor(args: string[]): Promise<ObservePlan> {
 
 const f = (partial: DeepPartial<FlowFilter>): FlowFilter => FlowFilter.fromPartial(partial);
 const req = (partial: DeepPartial<GetFlowsRequest>): GetFlowsRequest => GetFlowsRequest.fromPartial(partial);
-const flags = { FIN: false, SYN: false, RST: false, PSH: false, ACK: false, URG: false, ECE: false, CWR: false, NS: false };
+const flags = {
+  FIN: false,
+  SYN: false,
+  RST: false,
+  PSH: false,
+  ACK: false,
+  URG: false,
+  ECE: false,
+  CWR: false,
+  NS: false,
+};
 
 describe('observe builds the request hubble sends', () => {
   const cases: { name: string; args: string[]; want: GetFlowsRequest }[] = [
@@ -37,7 +54,10 @@ describe('observe builds the request hubble sends', () => {
     {
       name: '--since/--until absolute RFC3339 with nanoseconds and offset',
       args: ['--since', '2024-11-24T09:00:00.5+01:00', '--until', '2024-11-24T10:00:00.000000001Z'],
-      want: req({ since: { seconds: Date.UTC(2024, 10, 24, 8) / 1000, nanos: 500_000_000 }, until: { seconds: NOW.getTime() / 1000, nanos: 1 } }),
+      want: req({
+        since: { seconds: Date.UTC(2024, 10, 24, 8) / 1000, nanos: 500_000_000 },
+        until: { seconds: NOW.getTime() / 1000, nanos: 1 },
+      }),
     },
     {
       name: '--until is dropped when following',
@@ -59,7 +79,10 @@ describe('observe builds the request hubble sends', () => {
       args: ['--ip', '10.0.0.1', '--verdict', 'DROPPED'],
       want: req({
         number: '20',
-        whitelist: [f({ sourceIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] }), f({ destinationIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] })],
+        whitelist: [
+          f({ sourceIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] }),
+          f({ destinationIp: ['10.0.0.1'], verdict: [Verdict.DROPPED] }),
+        ],
       }),
     },
     {
@@ -76,18 +99,27 @@ describe('observe builds the request hubble sends', () => {
       args: ['--not', '--port', '53', '--not', '--http-method', 'GET'],
       want: req({
         number: '20',
-        blacklist: [f({ sourcePort: ['53'], httpMethod: ['GET'] }), f({ destinationPort: ['53'], httpMethod: ['GET'] })],
+        blacklist: [
+          f({ sourcePort: ['53'], httpMethod: ['GET'] }),
+          f({ destinationPort: ['53'], httpMethod: ['GET'] }),
+        ],
       }),
     },
     {
       name: '--namespace matches pods on either side',
       args: ['--namespace', 'kube-system'],
-      want: req({ number: '20', whitelist: [f({ sourcePod: ['kube-system/'] }), f({ destinationPod: ['kube-system/'] })] }),
+      want: req({
+        number: '20',
+        whitelist: [f({ sourcePod: ['kube-system/'] }), f({ destinationPod: ['kube-system/'] })],
+      }),
     },
     {
       name: '--pod with --namespace prefixes the pod name',
       args: ['--pod', 'coredns', '-n', 'kube-system'],
-      want: req({ number: '20', whitelist: [f({ sourcePod: ['kube-system/coredns'] }), f({ destinationPod: ['kube-system/coredns'] })] }),
+      want: req({
+        number: '20',
+        whitelist: [f({ sourcePod: ['kube-system/coredns'] }), f({ destinationPod: ['kube-system/coredns'] })],
+      }),
     },
     {
       name: '--from-namespace and --to-namespace give one filter',
@@ -106,24 +138,79 @@ describe('observe builds the request hubble sends', () => {
     },
     {
       name: '--label, --fqdn, --service, --workload, --identity and --cluster are bidirectional',
-      args: ['-l', 'app=web', '--fqdn', '*.cilium.io', '--service', 'default/api', '--workload', 'Deployment/web', '--identity', 'world', '--cluster', 'c1'],
+      args: [
+        '-l',
+        'app=web',
+        '--fqdn',
+        '*.cilium.io',
+        '--service',
+        'default/api',
+        '--workload',
+        'Deployment/web',
+        '--identity',
+        'world',
+        '--cluster',
+        'c1',
+      ],
       want: req({
         number: '20',
         whitelist: [
-          f({ sourceLabel: ['app=web'], sourceFqdn: ['*.cilium.io'], sourceService: ['default/api'], sourceWorkload: [{ kind: 'Deployment', name: 'web' }], sourceIdentity: [2], sourceClusterName: ['c1'] }),
-          f({ destinationLabel: ['app=web'], destinationFqdn: ['*.cilium.io'], destinationService: ['default/api'], destinationWorkload: [{ kind: 'Deployment', name: 'web' }], destinationIdentity: [2], destinationClusterName: ['c1'] }),
+          f({
+            sourceLabel: ['app=web'],
+            sourceFqdn: ['*.cilium.io'],
+            sourceService: ['default/api'],
+            sourceWorkload: [{ kind: 'Deployment', name: 'web' }],
+            sourceIdentity: [2],
+            sourceClusterName: ['c1'],
+          }),
+          f({
+            destinationLabel: ['app=web'],
+            destinationFqdn: ['*.cilium.io'],
+            destinationService: ['default/api'],
+            destinationWorkload: [{ kind: 'Deployment', name: 'web' }],
+            destinationIdentity: [2],
+            destinationClusterName: ['c1'],
+          }),
         ],
       }),
     },
     {
       name: 'one-sided from/to flags',
-      args: ['--from-label', 'a=b', '--to-fqdn', 'x.io', '--from-identity', '12345', '--to-identity', 'host', '--from-workload', 'web', '--to-cluster', 'c2', '--from-port', '1234', '--to-port', '80', '--snat-ip', '1.2.3.4'],
+      args: [
+        '--from-label',
+        'a=b',
+        '--to-fqdn',
+        'x.io',
+        '--from-identity',
+        '12345',
+        '--to-identity',
+        'host',
+        '--from-workload',
+        'web',
+        '--to-cluster',
+        'c2',
+        '--from-port',
+        '1234',
+        '--to-port',
+        '80',
+        '--snat-ip',
+        '1.2.3.4',
+      ],
       want: req({
         number: '20',
-        whitelist: [f({
-          sourceLabel: ['a=b'], destinationFqdn: ['x.io'], sourceIdentity: [12345], destinationIdentity: [1],
-          sourceWorkload: [{ kind: '', name: 'web' }], destinationClusterName: ['c2'], sourcePort: ['1234'], destinationPort: ['80'], sourceIpXlated: ['1.2.3.4'],
-        })],
+        whitelist: [
+          f({
+            sourceLabel: ['a=b'],
+            destinationFqdn: ['x.io'],
+            sourceIdentity: [12345],
+            destinationIdentity: [1],
+            sourceWorkload: [{ kind: '', name: 'web' }],
+            destinationClusterName: ['c2'],
+            sourcePort: ['1234'],
+            destinationPort: ['80'],
+            sourceIpXlated: ['1.2.3.4'],
+          }),
+        ],
       }),
     },
     {
@@ -131,41 +218,98 @@ describe('observe builds the request hubble sends', () => {
       args: ['-t', 'trace:to-stack', '--type', 'drop', '--type', 'agent:policy-updated', '--type', '129:2'],
       want: req({
         number: '20',
-        whitelist: [f({
-          eventType: [
-            { type: 4, matchSubType: true, subType: 3 },
-            { type: 1, matchSubType: false, subType: 0 },
-            { type: 130, matchSubType: true, subType: 5 },
-            { type: 129, matchSubType: true, subType: 2 },
-          ],
-        })],
+        whitelist: [
+          f({
+            eventType: [
+              { type: 4, matchSubType: true, subType: 3 },
+              { type: 1, matchSubType: false, subType: 0 },
+              { type: 130, matchSubType: true, subType: 5 },
+              { type: 129, matchSubType: true, subType: 2 },
+            ],
+          }),
+        ],
       }),
     },
     {
       name: 'enum, flag-set and L7 filters',
       args: [
-        '--verdict', 'FORWARDED', '--verdict', 'DROPPED', '--drop-reason-desc', 'POLICY_DENIED', '--tcp-flags', 'syn,ACK', '--tcp-flags', 'fin',
-        '--traffic-direction', 'Ingress', '-4', '--ip-version', 'v6', '--http-status', '5+', '--http-path', '/api/.*', '--http-url', 'http://x/.*',
-        '--http-header', 'x-id:a:b', '--node-name', 'k8s*', '--node-label', 'zone=a', '--uuid', 'u-1', '--interface', 'eth0',
-        '--trace-id', 't1', '--ip-trace-id', '77', '--cel-expression', "_flow.verdict == 'DROPPED'", '--encrypted',
+        '--verdict',
+        'FORWARDED',
+        '--verdict',
+        'DROPPED',
+        '--drop-reason-desc',
+        'POLICY_DENIED',
+        '--tcp-flags',
+        'syn,ACK',
+        '--tcp-flags',
+        'fin',
+        '--traffic-direction',
+        'Ingress',
+        '-4',
+        '--ip-version',
+        'v6',
+        '--http-status',
+        '5+',
+        '--http-path',
+        '/api/.*',
+        '--http-url',
+        'http://x/.*',
+        '--http-header',
+        'x-id:a:b',
+        '--node-name',
+        'k8s*',
+        '--node-label',
+        'zone=a',
+        '--uuid',
+        'u-1',
+        '--interface',
+        'eth0',
+        '--trace-id',
+        't1',
+        '--ip-trace-id',
+        '77',
+        '--cel-expression',
+        "_flow.verdict == 'DROPPED'",
+        '--encrypted',
       ],
       want: req({
         number: '20',
-        whitelist: [f({
-          verdict: [Verdict.FORWARDED, Verdict.DROPPED],
-          dropReasonDesc: [DropReason.POLICY_DENIED],
-          tcpFlags: [{ ...flags, SYN: true, ACK: true }, { ...flags, FIN: true }],
-          trafficDirection: [TrafficDirection.INGRESS],
-          ipVersion: [IPVersion.IPv4, IPVersion.IPv6],
-          httpStatusCode: ['5+'], httpPath: ['/api/.*'], httpUrl: ['http://x/.*'], httpHeader: [{ key: 'x-id', value: 'a:b' }],
-          nodeName: ['k8s*'], nodeLabels: ['zone=a'], uuid: ['u-1'], interface: [{ index: 0, name: 'eth0' }],
-          traceId: ['t1'], ipTraceId: [77], experimental: { celExpression: ["_flow.verdict == 'DROPPED'"] }, encrypted: [true],
-        })],
+        whitelist: [
+          f({
+            verdict: [Verdict.FORWARDED, Verdict.DROPPED],
+            dropReasonDesc: [DropReason.POLICY_DENIED],
+            tcpFlags: [
+              { ...flags, SYN: true, ACK: true },
+              { ...flags, FIN: true },
+            ],
+            trafficDirection: [TrafficDirection.INGRESS],
+            ipVersion: [IPVersion.IPv4, IPVersion.IPv6],
+            httpStatusCode: ['5+'],
+            httpPath: ['/api/.*'],
+            httpUrl: ['http://x/.*'],
+            httpHeader: [{ key: 'x-id', value: 'a:b' }],
+            nodeName: ['k8s*'],
+            nodeLabels: ['zone=a'],
+            uuid: ['u-1'],
+            interface: [{ index: 0, name: 'eth0' }],
+            traceId: ['t1'],
+            ipTraceId: [77],
+            experimental: { celExpression: ["_flow.verdict == 'DROPPED'"] },
+            encrypted: [true],
+          }),
+        ],
       }),
     },
     {
       name: 'raw --allowlist/--denylist JSON come after the flag filters',
-      args: ['--from-ip', '1.1.1.1', '--allowlist', '{"destination_pod":["ns/"],"reply":[false]}', '--denylist', '{"dns_query":[".*\\\\.local"]}'],
+      args: [
+        '--from-ip',
+        '1.1.1.1',
+        '--allowlist',
+        '{"destination_pod":["ns/"],"reply":[false]}',
+        '--denylist',
+        '{"dns_query":[".*\\\\.local"]}',
+      ],
       want: req({
         number: '20',
         whitelist: [f({ sourceIp: ['1.1.1.1'] }), f({ destinationPod: ['ns/'], reply: [false] })],
@@ -187,9 +331,27 @@ describe('observe builds the request hubble sends', () => {
       args: ['--use-default-field-masks', '--last', '1'],
       want: req({
         number: '1',
-        fieldMask: ['time', 'source.identity', 'source.namespace', 'source.pod_name', 'destination.identity', 'destination.namespace',
-          'destination.pod_name', 'source_service', 'destination_service', 'l4', 'IP', 'ethernet', 'l7', 'Type', 'node_name',
-          'is_reply', 'event_type', 'verdict', 'Summary'],
+        fieldMask: [
+          'time',
+          'source.identity',
+          'source.namespace',
+          'source.pod_name',
+          'destination.identity',
+          'destination.namespace',
+          'destination.pod_name',
+          'source_service',
+          'destination_service',
+          'l4',
+          'IP',
+          'ethernet',
+          'l7',
+          'Type',
+          'node_name',
+          'is_reply',
+          'event_type',
+          'verdict',
+          'Summary',
+        ],
       }),
     },
   ];
@@ -203,7 +365,9 @@ describe('observe builds the request hubble sends', () => {
     }
     expect(request).toEqual(want);
     // And the bytes on the wire are those of the expected request.
-    expect(Buffer.from(GetFlowsRequest.encode(request).finish())).toEqual(Buffer.from(GetFlowsRequest.encode(want).finish()));
+    expect(Buffer.from(GetFlowsRequest.encode(request).finish())).toEqual(
+      Buffer.from(GetFlowsRequest.encode(want).finish()),
+    );
   });
 
   it('--all asks for 2^64-1 flows on the wire', async () => {
@@ -220,7 +384,10 @@ describe('observe rejects flag combinations hubble rejects', () => {
     { args: ['--label', 'a', '--from-label', 'b'], error: 'filters --label and --from-label cannot be combined' },
     { args: ['--namespace', 'a', '--from-pod', 'x'], error: 'filters --from-pod and --namespace cannot be combined' },
     { args: ['--from-ip', '1.1.1.1', '--from-pod', 'x'], error: 'filters --from-ip and --from-pod cannot be combined' },
-    { args: ['--to-namespace', 'a', '--to-service', 'b/svc'], error: 'namespace conflict: "a" does not contain "b/svc"' },
+    {
+      args: ['--to-namespace', 'a', '--to-service', 'b/svc'],
+      error: 'namespace conflict: "a" does not contain "b/svc"',
+    },
     { args: ['--verdict', 'NOPE'], error: 'invalid --verdict value: NOPE' },
     { args: ['--drop-reason-desc', 'NOPE'], error: 'invalid --drop-reason-desc value: NOPE' },
     { args: ['--tcp-flags', 'syn,bogus'], error: 'unknown tcp flag: bogus' },

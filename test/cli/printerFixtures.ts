@@ -1,5 +1,15 @@
 // Fixed GetFlows responses for the printer tests: one of each kind a user meets.
-import { Flow, type DeepPartial, LostEventSource, TraceObservationPoint, Verdict, FlowType, L7FlowType, TrafficDirection, AuthType } from '../../src/api/flow/flow.js';
+import {
+  Flow,
+  type DeepPartial,
+  LostEventSource,
+  TraceObservationPoint,
+  Verdict,
+  FlowType,
+  L7FlowType,
+  TrafficDirection,
+  AuthType,
+} from '../../src/api/flow/flow.js';
 import { GetFlowsResponse } from '../../src/api/observer/observer.js';
 import { NodeState } from '../../src/api/relay/relay.js';
 
@@ -77,7 +87,10 @@ export const HTTP_REQUEST = GetFlowsResponse.fromPartial({
     destinationNames: ['example.com'],
     Type: FlowType.L7,
     nodeName: 'node-a',
-    l7: { type: L7FlowType.REQUEST, http: { method: 'GET', url: 'http://example.com/?a=1&b=<2>', protocol: 'HTTP/1.1' } },
+    l7: {
+      type: L7FlowType.REQUEST,
+      http: { method: 'GET', url: 'http://example.com/?a=1&b=<2>', protocol: 'HTTP/1.1' },
+    },
     eventType: { type: 129 },
     isReply: false,
     trafficDirection: TrafficDirection.EGRESS,
@@ -126,4 +139,13 @@ export const NODES_CONNECTED = GetFlowsResponse.fromPartial({
   time: ts('2024-11-24T10:00:06Z', 0),
 });
 
-export const FIXTURE_RESPONSES = [SYN_TO_NETWORK, DNS_REPLY, POLICY_DROP_V6, HTTP_REQUEST, POLICY_VERDICT, LOST, NODES_UNAVAILABLE, NODES_CONNECTED];
+export const FIXTURE_RESPONSES = [
+  SYN_TO_NETWORK,
+  DNS_REPLY,
+  POLICY_DROP_V6,
+  HTTP_REQUEST,
+  POLICY_VERDICT,
+  LOST,
+  NODES_UNAVAILABLE,
+  NODES_CONNECTED,
+];

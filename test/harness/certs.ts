@@ -21,8 +21,26 @@ function openssl(args: string[], cwd: string): void {
 
 export function makeTestCa(label = 'hubble-ts test CA'): TestCa {
   const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-pki-'));
-  openssl(['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2',
-    '-subj', `/CN=${label}`, '-keyout', 'ca.key', '-out', 'ca.crt'], dir);
+  openssl(
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${label}`,
+      '-keyout',
+      'ca.key',
+      '-out',
+      'ca.crt',
+    ],
+    dir,
+  );
   const ca: TestCa = {
     dir,
     cert: join(dir, 'ca.crt'),
@@ -30,12 +48,47 @@ export function makeTestCa(label = 'hubble-ts test CA'): TestCa {
     issue(name, names, usage) {
       const base = `${usage}-${name}`;
       const sans = names.map((n) => (/^[\d.]+$|:/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-      writeFileSync(join(dir, `${base}.ext`),
-        `subjectAltName=${sans}\nextendedKeyUsage=${usage === 'server' ? 'serverAuth' : 'clientAuth'}\n`);
-      openssl(['req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${names[0] ?? name}`,
-        '-keyout', `${base}.key`, '-out', `${base}.csr`], dir);
-      openssl(['x509', '-req', '-in', `${base}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-days', '2',
-        '-extfile', `${base}.ext`, '-out', `${base}.crt`], dir);
+      writeFileSync(
+        join(dir, `${base}.ext`),
+        `subjectAltName=${sans}\nextendedKeyUsage=${usage === 'server' ? 'serverAuth' : 'clientAuth'}\n`,
+      );
+      openssl(
+        [
+          'req',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-subj',
+          `/CN=${names[0] ?? name}`,
+          '-keyout',
+          `${base}.key`,
+          '-out',
+          `${base}.csr`,
+        ],
+        dir,
+      );
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          `${base}.csr`,
+          '-CA',
+          'ca.crt',
+          '-CAkey',
+          'ca.key',
+          '-CAcreateserial',
+          '-days',
+          '2',
+          '-extfile',
+          `${base}.ext`,
+          '-out',
+          `${base}.crt`,
+        ],
+        dir,
+      );
       return { cert: join(dir, `${base}.crt`), key: join(dir, `${base}.key`) };
     },
   };

@@ -3,7 +3,11 @@ import { MonitorAgent, type MonitorListener } from '../../src/monitor/agent.js';
 import { LostEventSource, type MonitorEvent } from '../../src/monitor/types.js';
 
 function perfEvent(n: number): MonitorEvent {
-  return { timestamp: { seconds: n, nanos: 0 }, nodeName: 'node-a', payload: { kind: 'perf', cpu: 0, data: Uint8Array.of(4, n & 0xff) } };
+  return {
+    timestamp: { seconds: n, nanos: 0 },
+    nodeName: 'node-a',
+    payload: { kind: 'perf', cpu: 0, data: Uint8Array.of(4, n & 0xff) },
+  };
 }
 
 /** Describes what a listener saw: "e<n>" for a packet event, "lost<k>" for a loss notice. */

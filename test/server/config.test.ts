@@ -23,7 +23,9 @@ describe('serve settings', () => {
   });
 
   it('reads the YAML config file and lets typed flags win over it', () => {
-    const file = configFile('buffer-capacity: 8191\nnode-name: from-file\nsource:\n  - pcap:/a.pcap\n  - pcap:/b.pcap\n');
+    const file = configFile(
+      'buffer-capacity: 8191\nnode-name: from-file\nsource:\n  - pcap:/a.pcap\n  - pcap:/b.pcap\n',
+    );
     const opts = toServeOptions(resolveSettings(SERVE_SETTINGS, { 'node-name': 'from-flag' }, file));
     expect(opts.bufferCapacity).toBe(8191);
     expect(opts.nodeName).toBe('from-flag');
@@ -39,14 +41,18 @@ describe('serve settings', () => {
   });
 
   it.each([4096, 0, 65536 * 2 - 1])('refuses a buffer capacity of %i, which is not 2^n - 1 up to 65535', (n) => {
-    expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, { 'buffer-capacity': n }))).toThrow(/--buffer-capacity/);
+    expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, { 'buffer-capacity': n }))).toThrow(
+      /--buffer-capacity/,
+    );
   });
 
   it('requires TLS files or --disable-server-tls for a TCP listener', () => {
     expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, { 'listen-address': ':4244' }))).toThrow(
       /--tls-cert-file and --tls-key-file, or --disable-server-tls/,
     );
-    const plain = toServeOptions(resolveSettings(SERVE_SETTINGS, { 'listen-address': ':4244', 'disable-server-tls': true }));
+    const plain = toServeOptions(
+      resolveSettings(SERVE_SETTINGS, { 'listen-address': ':4244', 'disable-server-tls': true }),
+    );
     expect(plain.tcp).toEqual({ bindTarget: '[::]:4244' });
   });
 
@@ -66,5 +72,7 @@ describe('durations', () => {
     ['3', 3000],
   ])('parses %s', (text, ms) => expect(parseDurationMs(text)).toBe(ms));
 
-  it.each(['', '10x', 's', '5m junk'])('refuses %j', (text) => expect(() => parseDurationMs(text)).toThrow(ConfigError));
+  it.each(['', '10x', 's', '5m junk'])('refuses %j', (text) =>
+    expect(() => parseDurationMs(text)).toThrow(ConfigError),
+  );
 });

@@ -16,7 +16,9 @@ import { createObserverService } from '../../src/observer/service.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 
-const reflectionProto = createRequire(import.meta.url).resolve('@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto');
+const reflectionProto = createRequire(import.meta.url).resolve(
+  '@grpc/reflection/build/proto/grpc/reflection/v1/reflection.proto',
+);
 
 describe('health and reflection on the API server', () => {
   let api: ApiServer;
@@ -31,7 +33,12 @@ describe('health and reflection on the API server', () => {
       {
         name: 'observer.Observer',
         definition: ObserverService,
-        implementation: createObserverService(observer, { nodeName: 'n', version: 't', address: socket, tlsEnabled: false }),
+        implementation: createObserverService(observer, {
+          nodeName: 'n',
+          version: 't',
+          address: socket,
+          tlsEnabled: false,
+        }),
       },
     ]);
     await bindUnixSocket(api.server, socket);
@@ -43,7 +50,10 @@ describe('health and reflection on the API server', () => {
   it('answers health checks: SERVING for the server and observer.Observer, NOT_FOUND for unknown services', async () => {
     const Health = grpc.makeGenericClientConstructor(healthService, 'Health');
     const client = new Health(target, grpc.credentials.createInsecure()) as unknown as {
-      check(req: { service: string }, cb: (err: grpc.ServiceError | null, res?: { status: string | number }) => void): void;
+      check(
+        req: { service: string },
+        cb: (err: grpc.ServiceError | null, res?: { status: string | number }) => void,
+      ): void;
       close(): void;
     };
     const check = (service: string) =>
@@ -57,14 +67,22 @@ describe('health and reflection on the API server', () => {
   });
 
   it('lists observer.Observer through server reflection and resolves its file with the flow types', async () => {
-    const definition = protoLoader.loadSync(reflectionProto, { keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
+    const definition = protoLoader.loadSync(reflectionProto, {
+      keepCase: true,
+      longs: String,
+      enums: String,
+      defaults: true,
+      oneofs: true,
+    });
     const pkg = grpc.loadPackageDefinition(definition) as unknown as {
       grpc: { reflection: { v1: { ServerReflection: grpc.ServiceClientConstructor } } };
     };
     const client = new pkg.grpc.reflection.v1.ServerReflection(target, grpc.credentials.createInsecure());
     const ask = (request: Record<string, string>) =>
       new Promise<Record<string, any>>((resolve, reject) => {
-        const call = (client as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, Record<string, any>> }).ServerReflectionInfo();
+        const call = (
+          client as unknown as { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, Record<string, any>> }
+        ).ServerReflectionInfo();
         call.on('data', (res) => {
           resolve(res);
           call.end();

@@ -11,7 +11,11 @@ import { makeTestCa, type TestCa } from '../harness/certs.js';
 const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 
 /** Calls grpc.health.v1 Check with raw bytes: an empty request, so no health proto is needed here. */
-function healthCheck(target: string, creds: grpc.ChannelCredentials, options: grpc.ChannelOptions = {}): Promise<Buffer> {
+function healthCheck(
+  target: string,
+  creds: grpc.ChannelCredentials,
+  options: grpc.ChannelOptions = {},
+): Promise<Buffer> {
   const client = new grpc.Client(target, creds, options);
   return new Promise<Buffer>((resolve, reject) => {
     client.makeUnaryRequest(
@@ -39,7 +43,11 @@ describe('TLS and mTLS listeners', () => {
     otherCa = makeTestCa('some other CA');
     const server = ca.issue('server', ['localhost', '127.0.0.1'], 'server');
     api = createApiServer([]);
-    port = await bind(api.server, '127.0.0.1:0', serverCredentials({ certFile: server.cert, keyFile: server.key, clientCaFiles: [ca.cert] }));
+    port = await bind(
+      api.server,
+      '127.0.0.1:0',
+      serverCredentials({ certFile: server.cert, keyFile: server.key, clientCaFiles: [ca.cert] }),
+    );
   });
   afterAll(async () => {
     await shutdownApiServer(api, 100);
@@ -63,12 +71,16 @@ describe('TLS and mTLS listeners', () => {
   });
 
   it('refuses a client whose certificate comes from another CA', async () => {
-    await expect(healthCheck(`localhost:${port}`, clientCreds(otherCa, ca))).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
+    await expect(healthCheck(`localhost:${port}`, clientCreds(otherCa, ca))).rejects.toMatchObject({
+      code: grpc.status.UNAVAILABLE,
+    });
   });
 
   it('is refused by a client that expects another server name', async () => {
     await expect(
-      healthCheck(`127.0.0.1:${port}`, clientCreds(ca, ca), { 'grpc.ssl_target_name_override': 'not-this-server.example' }),
+      healthCheck(`127.0.0.1:${port}`, clientCreds(ca, ca), {
+        'grpc.ssl_target_name_override': 'not-this-server.example',
+      }),
     ).rejects.toMatchObject({ code: grpc.status.UNAVAILABLE });
   });
 

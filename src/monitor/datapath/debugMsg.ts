@@ -82,7 +82,9 @@ export const DebugType = {
   LB6_LOOPBACK_SNAT_REV: 68,
 } as const;
 
-const debugTypeNames: readonly string[] = Object.keys(DebugType).map((k) => (k === 'UNSPEC' ? 'DBG_EVENT_UNKNOWN' : `DBG_${k}`));
+const debugTypeNames: readonly string[] = Object.keys(DebugType).map((k) =>
+  k === 'UNSPEC' ? 'DBG_EVENT_UNKNOWN' : `DBG_${k}`,
+);
 
 /** flow.DebugEventType name for a debug type ("DBG_CT_LOOKUP"), or the number as text. */
 export function debugTypeName(type: number): string {

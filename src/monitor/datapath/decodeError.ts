@@ -24,10 +24,7 @@ export class DatapathDecodeError extends Error {
 /** Throws SHORT_BUFFER unless `data` holds at least `need` bytes; `what` names the message for the text. */
 export function requireLength(data: Uint8Array, need: number, what: string): void {
   if (data.length < need) {
-    throw new DatapathDecodeError(
-      'SHORT_BUFFER',
-      `${what}: need at least ${need} bytes, got ${data.length}`,
-    );
+    throw new DatapathDecodeError('SHORT_BUFFER', `${what}: need at least ${need} bytes, got ${data.length}`);
   }
 }
 

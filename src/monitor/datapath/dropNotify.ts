@@ -15,7 +15,12 @@ export const DROP_NOTIFY_V1_LEN = 36;
 export const DROP_NOTIFY_V2_LEN = 40;
 export const DROP_NOTIFY_V3_LEN = 48;
 /** Version 0 predates the version byte and shares v1's layout. */
-const headerLengthByVersion: readonly number[] = [DROP_NOTIFY_V1_LEN, DROP_NOTIFY_V1_LEN, DROP_NOTIFY_V2_LEN, DROP_NOTIFY_V3_LEN];
+const headerLengthByVersion: readonly number[] = [
+  DROP_NOTIFY_V1_LEN,
+  DROP_NOTIFY_V1_LEN,
+  DROP_NOTIFY_V2_LEN,
+  DROP_NOTIFY_V3_LEN,
+];
 const DROP_NOTIFY_MAX_VERSION = 3;
 
 /** Bits of DropNotify.flags (v2+). */

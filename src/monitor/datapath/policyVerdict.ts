@@ -60,7 +60,10 @@ export function policyVerdictMatchType(flags: number): number {
   return (flags & PolicyVerdictFlag.MATCH_TYPE) >> POLICY_VERDICT_MATCH_TYPE_SHIFT;
 }
 
-export function encodePolicyVerdictNotify(init: PolicyVerdictNotifyInit, frame: Uint8Array = new Uint8Array()): Uint8Array {
+export function encodePolicyVerdictNotify(
+  init: PolicyVerdictNotifyInit,
+  frame: Uint8Array = new Uint8Array(),
+): Uint8Array {
   const out = new Uint8Array(POLICY_VERDICT_NOTIFY_LEN + frame.length);
   const view = viewOf(out);
   out[0] = MessageType.POLICY_VERDICT;

@@ -1,9 +1,19 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DatapathDecodeError } from '../../../src/monitor/datapath/decodeError.js';
-import { decodeDebugCapture, encodeDebugCapture, DebugCapturePoint, debugCapturePointName } from '../../../src/monitor/datapath/debugCapture.js';
+import {
+  decodeDebugCapture,
+  encodeDebugCapture,
+  DebugCapturePoint,
+  debugCapturePointName,
+} from '../../../src/monitor/datapath/debugCapture.js';
 import { decodeDebugMsg, encodeDebugMsg, DebugType, debugTypeName } from '../../../src/monitor/datapath/debugMsg.js';
-import { decodeDropNotify, encodeDropNotify, DROP_NOTIFY_V1_LEN, DROP_NOTIFY_V2_LEN } from '../../../src/monitor/datapath/dropNotify.js';
+import {
+  decodeDropNotify,
+  encodeDropNotify,
+  DROP_NOTIFY_V1_LEN,
+  DROP_NOTIFY_V2_LEN,
+} from '../../../src/monitor/datapath/dropNotify.js';
 import { bpfFileName, dropReasonDescription, dropReasonName } from '../../../src/monitor/datapath/dropReason.js';
 import { messageTypeName } from '../../../src/monitor/datapath/messageType.js';
 import {
@@ -15,7 +25,11 @@ import {
 } from '../../../src/monitor/datapath/policyVerdict.js';
 import { decodeRecorderCapture, encodeRecorderCapture } from '../../../src/monitor/datapath/recorderCapture.js';
 import { decodeTraceNotify } from '../../../src/monitor/datapath/traceNotify.js';
-import { decodeTraceSockNotify, encodeTraceSockNotify, traceSockDstIP } from '../../../src/monitor/datapath/traceSock.js';
+import {
+  decodeTraceSockNotify,
+  encodeTraceSockNotify,
+  traceSockDstIP,
+} from '../../../src/monitor/datapath/traceSock.js';
 import { DropReason, DebugEventType } from '../../../src/api/flow/flow.js';
 import { hexFixture } from './fixtureHex.js';
 
@@ -47,24 +61,56 @@ describe('drop notify codec', () => {
 
   it('reads every v3 field at its offset', () => {
     expect(decodeDropNotify(v3)).toEqual({
-      type: 1, subType: 133, source: 0x1234, hash: 0x07060504, origLen: 98, capLen: 2, version: 3, extVersion: 0,
-      srcLabel: 0x14131211, dstLabel: 0x18171615, dstID: 0x1c1b1a19, line: 0x1e1d, file: 2, extError: -2,
-      ifindex: 0x25242322, flags: 1, ipTraceId: 0x99n, payloadOffset: 48,
+      type: 1,
+      subType: 133,
+      source: 0x1234,
+      hash: 0x07060504,
+      origLen: 98,
+      capLen: 2,
+      version: 3,
+      extVersion: 0,
+      srcLabel: 0x14131211,
+      dstLabel: 0x18171615,
+      dstID: 0x1c1b1a19,
+      line: 0x1e1d,
+      file: 2,
+      extError: -2,
+      ifindex: 0x25242322,
+      flags: 1,
+      ipTraceId: 0x99n,
+      payloadOffset: 48,
     });
   });
 
   it('writes the same bytes', () => {
     const encoded = encodeDropNotify(
-      { subType: 133, source: 0x1234, hash: 0x07060504, origLen: 98, srcLabel: 0x14131211, dstLabel: 0x18171615,
-        dstID: 0x1c1b1a19, line: 0x1e1d, file: 2, extError: -2, ifindex: 0x25242322, flags: 1, ipTraceId: 0x99n },
+      {
+        subType: 133,
+        source: 0x1234,
+        hash: 0x07060504,
+        origLen: 98,
+        srcLabel: 0x14131211,
+        dstLabel: 0x18171615,
+        dstID: 0x1c1b1a19,
+        line: 0x1e1d,
+        file: 2,
+        extError: -2,
+        ifindex: 0x25242322,
+        flags: 1,
+        ipTraceId: 0x99n,
+      },
       frame,
     );
     expect(hexOf(encoded)).toBe(hexOf(v3));
   });
 
   it('starts the frame at 36 for v0/v1 and 40 for v2', () => {
-    expect(decodeDropNotify(encodeDropNotify({ subType: 1, version: 0 }, frame)).payloadOffset).toBe(DROP_NOTIFY_V1_LEN);
-    expect(decodeDropNotify(encodeDropNotify({ subType: 1, version: 1 }, frame)).payloadOffset).toBe(DROP_NOTIFY_V1_LEN);
+    expect(decodeDropNotify(encodeDropNotify({ subType: 1, version: 0 }, frame)).payloadOffset).toBe(
+      DROP_NOTIFY_V1_LEN,
+    );
+    expect(decodeDropNotify(encodeDropNotify({ subType: 1, version: 1 }, frame)).payloadOffset).toBe(
+      DROP_NOTIFY_V1_LEN,
+    );
     const v2 = decodeDropNotify(encodeDropNotify({ subType: 1, version: 2, flags: 4 }, frame));
     expect(v2).toMatchObject({ payloadOffset: DROP_NOTIFY_V2_LEN, flags: 4, ipTraceId: 0n });
   });
@@ -102,8 +148,21 @@ describe('policy verdict codec', () => {
   it('reads every field at its offset', () => {
     const pv = decodePolicyVerdictNotify(fixture);
     expect(pv).toEqual({
-      type: 5, subType: 0, source: 1000, hash: 0xddccbbaa, origLen: 60, capLen: 2, version: 1, extVersion: 0,
-      remoteLabel: 12345, verdict: -133, dstPort: 80, proto: 6, flags: 0x11, authType: 1, cookie: 0xdeadbeef,
+      type: 5,
+      subType: 0,
+      source: 1000,
+      hash: 0xddccbbaa,
+      origLen: 60,
+      capLen: 2,
+      version: 1,
+      extVersion: 0,
+      remoteLabel: 12345,
+      verdict: -133,
+      dstPort: 80,
+      proto: 6,
+      flags: 0x11,
+      authType: 1,
+      cookie: 0xdeadbeef,
       payloadOffset: 40,
     });
     expect(policyVerdictDirection(pv.flags)).toBe(PolicyDirection.INGRESS);
@@ -112,7 +171,18 @@ describe('policy verdict codec', () => {
 
   it('writes the same bytes', () => {
     const encoded = encodePolicyVerdictNotify(
-      { source: 1000, hash: 0xddccbbaa, origLen: 60, remoteLabel: 12345, verdict: -133, dstPort: 80, proto: 6, flags: 0x11, authType: 1, cookie: 0xdeadbeef },
+      {
+        source: 1000,
+        hash: 0xddccbbaa,
+        origLen: 60,
+        remoteLabel: 12345,
+        verdict: -133,
+        dstPort: 80,
+        proto: 6,
+        flags: 0x11,
+        authType: 1,
+        cookie: 0xdeadbeef,
+      },
       frame,
     );
     expect(hexOf(encoded)).toBe(hexOf(fixture));
@@ -131,7 +201,15 @@ describe('debug message and capture codecs', () => {
   `);
 
   it('reads a debug message', () => {
-    expect(decodeDebugMsg(msg)).toEqual({ type: 2, subType: DebugType.CT_LOOKUP, source: 10, hash: 1, arg1: 0x30390050, arg2: 0x0601, arg3: 0 });
+    expect(decodeDebugMsg(msg)).toEqual({
+      type: 2,
+      subType: DebugType.CT_LOOKUP,
+      source: 10,
+      hash: 1,
+      arg1: 0x30390050,
+      arg2: 0x0601,
+      arg3: 0,
+    });
     expect(hexOf(encodeDebugMsg({ subType: 6, source: 10, hash: 1, arg1: 0x30390050, arg2: 0x0601 }))).toBe(hexOf(msg));
   });
 
@@ -149,9 +227,19 @@ describe('debug message and capture codecs', () => {
 
   it('reads a debug capture', () => {
     expect(decodeDebugCapture(capture)).toEqual({
-      type: 3, subType: DebugCapturePoint.DELIVERY, source: 10, hash: 1, len: 2, origLen: 64, arg1: 7, arg2: 0, payloadOffset: 24,
+      type: 3,
+      subType: DebugCapturePoint.DELIVERY,
+      source: 10,
+      hash: 1,
+      len: 2,
+      origLen: 64,
+      arg1: 7,
+      arg2: 0,
+      payloadOffset: 24,
     });
-    expect(hexOf(encodeDebugCapture({ subType: 4, source: 10, hash: 1, origLen: 64, arg1: 7 }, frame))).toBe(hexOf(capture));
+    expect(hexOf(encodeDebugCapture({ subType: 4, source: 10, hash: 1, origLen: 64, arg1: 7 }, frame))).toBe(
+      hexOf(capture),
+    );
   });
 });
 
@@ -170,12 +258,27 @@ describe('trace sock codec', () => {
 
   it('reads every field at its offset', () => {
     const n = decodeTraceSockNotify(fixture);
-    expect(n).toMatchObject({ type: 7, xlatePoint: 1, l4Proto: 1, flags: 0, dstPort: 8080, sockCookie: 0x0807060504030201n, cgroupId: 42n });
+    expect(n).toMatchObject({
+      type: 7,
+      xlatePoint: 1,
+      l4Proto: 1,
+      flags: 0,
+      dstPort: 8080,
+      sockCookie: 0x0807060504030201n,
+      cgroupId: 42n,
+    });
     expect([...traceSockDstIP(n)]).toEqual([10, 96, 0, 10]);
   });
 
   it('writes the same bytes', () => {
-    const encoded = encodeTraceSockNotify({ xlatePoint: 1, l4Proto: 1, dstPort: 8080, sockCookie: 0x0807060504030201n, cgroupId: 42n, dstIP: Uint8Array.of(10, 96, 0, 10) });
+    const encoded = encodeTraceSockNotify({
+      xlatePoint: 1,
+      l4Proto: 1,
+      dstPort: 8080,
+      sockCookie: 0x0807060504030201n,
+      cgroupId: 42n,
+      dstIP: Uint8Array.of(10, 96, 0, 10),
+    });
     expect(hexOf(encoded)).toBe(hexOf(fixture));
   });
 });
@@ -193,8 +296,18 @@ describe('recorder capture codec', () => {
   `);
 
   it('reads and writes every field at its offset', () => {
-    expect(decodeRecorderCapture(fixture)).toEqual({ type: 6, subType: 1, ruleID: 3, timeBoot: 1_000_000_000n, capLen: 2, len: 1500, payloadOffset: 24 });
-    expect(hexOf(encodeRecorderCapture({ subType: 1, ruleID: 3, timeBoot: 1_000_000_000n, len: 1500 }, frame))).toBe(hexOf(fixture));
+    expect(decodeRecorderCapture(fixture)).toEqual({
+      type: 6,
+      subType: 1,
+      ruleID: 3,
+      timeBoot: 1_000_000_000n,
+      capLen: 2,
+      len: 1500,
+      payloadOffset: 24,
+    });
+    expect(hexOf(encodeRecorderCapture({ subType: 1, ruleID: 3, timeBoot: 1_000_000_000n, len: 1500 }, frame))).toBe(
+      hexOf(fixture),
+    );
   });
 });
 
@@ -206,40 +319,102 @@ describe('round trips', () => {
   const bytes = fc.uint8Array({ maxLength: 32 });
 
   it('drop notify', () => {
-    fc.assert(fc.property(
-      fc.record({ subType: u8, source: u16, hash: u32, origLen: u32, version: fc.integer({ min: 0, max: 3 }), srcLabel: u32, dstLabel: u32,
-        dstID: u32, line: u16, file: u8, extError: fc.integer({ min: -128, max: 127 }), ifindex: u32, flags: u8, ipTraceId: u64 }),
-      bytes,
-      (init, payload) => {
-        const d = decodeDropNotify(encodeDropNotify(init, payload));
-        expect(d).toMatchObject({ ...init, flags: init.version >= 2 ? init.flags : 0, ipTraceId: init.version >= 3 ? init.ipTraceId : 0n, capLen: payload.length });
-      },
-    ));
+    fc.assert(
+      fc.property(
+        fc.record({
+          subType: u8,
+          source: u16,
+          hash: u32,
+          origLen: u32,
+          version: fc.integer({ min: 0, max: 3 }),
+          srcLabel: u32,
+          dstLabel: u32,
+          dstID: u32,
+          line: u16,
+          file: u8,
+          extError: fc.integer({ min: -128, max: 127 }),
+          ifindex: u32,
+          flags: u8,
+          ipTraceId: u64,
+        }),
+        bytes,
+        (init, payload) => {
+          const d = decodeDropNotify(encodeDropNotify(init, payload));
+          expect(d).toMatchObject({
+            ...init,
+            flags: init.version >= 2 ? init.flags : 0,
+            ipTraceId: init.version >= 3 ? init.ipTraceId : 0n,
+            capLen: payload.length,
+          });
+        },
+      ),
+    );
   });
 
   it('policy verdict', () => {
-    fc.assert(fc.property(
-      fc.record({ subType: u8, source: u16, hash: u32, origLen: u32, version: u8, remoteLabel: u32, verdict: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        dstPort: u16, proto: u8, flags: u8, authType: u8, cookie: u32 }),
-      bytes,
-      (init, payload) => { expect(decodePolicyVerdictNotify(encodePolicyVerdictNotify(init, payload))).toMatchObject(init); },
-    ));
+    fc.assert(
+      fc.property(
+        fc.record({
+          subType: u8,
+          source: u16,
+          hash: u32,
+          origLen: u32,
+          version: u8,
+          remoteLabel: u32,
+          verdict: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
+          dstPort: u16,
+          proto: u8,
+          flags: u8,
+          authType: u8,
+          cookie: u32,
+        }),
+        bytes,
+        (init, payload) => {
+          expect(decodePolicyVerdictNotify(encodePolicyVerdictNotify(init, payload))).toMatchObject(init);
+        },
+      ),
+    );
   });
 
   it('debug message, debug capture, trace sock, recorder capture', () => {
-    fc.assert(fc.property(fc.record({ subType: u8, source: u16, hash: u32, arg1: u32, arg2: u32, arg3: u32 }), (init) => {
-      expect(decodeDebugMsg(encodeDebugMsg(init))).toMatchObject(init);
-    }));
-    fc.assert(fc.property(fc.record({ subType: u8, source: u16, hash: u32, origLen: u32, arg1: u32, arg2: u32 }), bytes, (init, payload) => {
-      expect(decodeDebugCapture(encodeDebugCapture(init, payload))).toMatchObject({ ...init, len: payload.length });
-    }));
-    fc.assert(fc.property(
-      fc.record({ xlatePoint: u8, l4Proto: u8, flags: u8, dstPort: u16, sockCookie: u64, cgroupId: u64, dstIP: fc.uint8Array({ minLength: 16, maxLength: 16 }) }),
-      (init) => { expect(decodeTraceSockNotify(encodeTraceSockNotify(init))).toMatchObject(init); },
-    ));
-    fc.assert(fc.property(fc.record({ subType: u8, ruleID: u16, timeBoot: u64, len: u32 }), bytes, (init, payload) => {
-      expect(decodeRecorderCapture(encodeRecorderCapture(init, payload))).toMatchObject({ ...init, capLen: payload.length });
-    }));
+    fc.assert(
+      fc.property(fc.record({ subType: u8, source: u16, hash: u32, arg1: u32, arg2: u32, arg3: u32 }), (init) => {
+        expect(decodeDebugMsg(encodeDebugMsg(init))).toMatchObject(init);
+      }),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({ subType: u8, source: u16, hash: u32, origLen: u32, arg1: u32, arg2: u32 }),
+        bytes,
+        (init, payload) => {
+          expect(decodeDebugCapture(encodeDebugCapture(init, payload))).toMatchObject({ ...init, len: payload.length });
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(
+        fc.record({
+          xlatePoint: u8,
+          l4Proto: u8,
+          flags: u8,
+          dstPort: u16,
+          sockCookie: u64,
+          cgroupId: u64,
+          dstIP: fc.uint8Array({ minLength: 16, maxLength: 16 }),
+        }),
+        (init) => {
+          expect(decodeTraceSockNotify(encodeTraceSockNotify(init))).toMatchObject(init);
+        },
+      ),
+    );
+    fc.assert(
+      fc.property(fc.record({ subType: u8, ruleID: u16, timeBoot: u64, len: u32 }), bytes, (init, payload) => {
+        expect(decodeRecorderCapture(encodeRecorderCapture(init, payload))).toMatchObject({
+          ...init,
+          capLen: payload.length,
+        });
+      }),
+    );
   });
 });
 
@@ -295,7 +470,16 @@ describe('name tables', () => {
 
   it('names message types as the monitor does', () => {
     expect([1, 2, 3, 4, 5, 6, 7, 129, 130, 99].map(messageTypeName)).toEqual([
-      'drop', 'debug', 'capture', 'trace', 'policy-verdict', 'recorder', 'trace-sock', 'l7', 'agent', '99',
+      'drop',
+      'debug',
+      'capture',
+      'trace',
+      'policy-verdict',
+      'recorder',
+      'trace-sock',
+      'l7',
+      'agent',
+      '99',
     ]);
   });
 });

@@ -19,7 +19,8 @@ import {
 const hex = (s: string): Uint8Array => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
 // struct trace_notify v1, each field little-endian unless noted, followed by a 4-byte "frame".
-const v1Fixture = hex(`
+const v1Fixture = hex(
+  `
   04                                 -- type: MessageTypeTrace
   05                                 -- obsPoint: TRACE_FROM_LXC
   a8 0b                              -- source: 0x0ba8 (endpoint 2984)
@@ -36,7 +37,8 @@ const v1Fixture = hex(`
   1d 00 00 00                        -- ifindex: 29
   0a 00 00 01 00 00 00 00 00 00 00 00 00 00 00 00  -- origIP: 10.0.0.1 (network order, padded)
   de ad be ef                        -- frame bytes
-`.replace(/--[^\n]*/g, ''));
+`.replace(/--[^\n]*/g, ''),
+);
 
 describe('trace notify codec', () => {
   it('reads every v1 field at the offsets the datapath writes them', () => {
@@ -142,7 +144,15 @@ describe('trace notify codec', () => {
     ['31 bytes', v1Fixture.subarray(0, 31), 'SHORT_BUFFER'],
     ['v1 cut inside origIP', v1Fixture.subarray(0, 40), 'SHORT_BUFFER'],
     ['a drop message', Uint8Array.of(1, ...new Uint8Array(40)), 'WRONG_MESSAGE_TYPE'],
-    ['version 3', (() => { const b = v1Fixture.slice(); b[14] = 3; return b; })(), 'UNKNOWN_VERSION'],
+    [
+      'version 3',
+      (() => {
+        const b = v1Fixture.slice();
+        b[14] = 3;
+        return b;
+      })(),
+      'UNKNOWN_VERSION',
+    ],
   ])('rejects %s with a typed error', (_name, input, code) => {
     expect(() => decodeTraceNotify(input)).toThrow(expect.objectContaining({ name: 'DatapathDecodeError', code }));
   });

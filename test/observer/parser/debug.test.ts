@@ -7,7 +7,14 @@ import { decodeDebugEvent } from '../../../src/observer/parser/debug.js';
 
 describe('debug event parser', () => {
   it('turns a debug message into a DebugEvent with its type, args, cpu and text', () => {
-    const data = encodeDebugMsg({ subType: DebugType.CT_LOOKUP, source: 0, hash: 0xabc, arg1: (12345 << 16) | 80, arg2: (6 << 8) | 1, arg3: 9 });
+    const data = encodeDebugMsg({
+      subType: DebugType.CT_LOOKUP,
+      source: 0,
+      hash: 0xabc,
+      arg1: (12345 << 16) | 80,
+      arg2: (6 << 8) | 1,
+      arg3: 9,
+    });
     expect(decodeDebugEvent(data, 3)).toEqual({
       type: DebugEventType.DBG_CT_LOOKUP,
       source: undefined,
@@ -24,9 +31,18 @@ describe('debug event parser', () => {
     const data = encodeDebugMsg({ subType: DebugType.GENERIC, source: 42 });
     expect(decodeDebugEvent(data, 0).source).toMatchObject({ ID: 42, identity: 0, podName: '' });
     const known = decodeDebugEvent(data, 0, {
-      endpointById: (id) => (id === 42 ? { ID: 999, identity: 1234, namespace: 'default', podName: 'web-0', labels: ['app=web'] } : undefined),
+      endpointById: (id) =>
+        id === 42
+          ? { ID: 999, identity: 1234, namespace: 'default', podName: 'web-0', labels: ['app=web'] }
+          : undefined,
     });
-    expect(known.source).toMatchObject({ ID: 42, identity: 1234, namespace: 'default', podName: 'web-0', labels: ['app=web'] });
+    expect(known.source).toMatchObject({
+      ID: 42,
+      identity: 1234,
+      namespace: 'default',
+      podName: 'web-0',
+      labels: ['app=web'],
+    });
   });
 
   it('passes through debug types newer than the text table and says so in the message', () => {
@@ -36,12 +52,17 @@ describe('debug event parser', () => {
   });
 
   it('produces messages that survive the protobuf wire', () => {
-    const event = decodeDebugEvent(encodeDebugMsg({ subType: DebugType.LB4_LOOKUP_FRONTEND, source: 7, hash: 1, arg1: 0x0a00600a, arg2: 0x5000 }), 1);
+    const event = decodeDebugEvent(
+      encodeDebugMsg({ subType: DebugType.LB4_LOOKUP_FRONTEND, source: 7, hash: 1, arg1: 0x0a00600a, arg2: 0x5000 }),
+      1,
+    );
     expect(DebugEvent.decode(DebugEvent.encode(event).finish())).toEqual(event);
   });
 
   it('throws only DatapathDecodeError for bytes that are not a debug message', () => {
-    expect(() => decodeDebugEvent(Uint8Array.of(2, 1, 0), 0)).toThrow(expect.objectContaining({ code: 'SHORT_BUFFER' }));
+    expect(() => decodeDebugEvent(Uint8Array.of(2, 1, 0), 0)).toThrow(
+      expect.objectContaining({ code: 'SHORT_BUFFER' }),
+    );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 40 }), fc.boolean(), (bytes, typed) => {
         if (typed && bytes.length > 0) bytes[0] = 2;

@@ -12,10 +12,18 @@ import { Parser, ParserError, type DecodedEvent } from '../../../src/observer/pa
 import { ethernet, ipv4, ipv4Address, tcp } from '../../harness/frames.js';
 
 const TIME = { seconds: 1_800_000_000, nanos: 123_456_789 };
-const parser = new Parser({ nodeName: 'node-a', clusterName: 'default', emitter: { name: 'hubble-ts', version: 'v1.2.3' } });
-const decode = (payload: MonitorPayload): DecodedEvent => parser.decode({ timestamp: TIME, nodeName: 'node-a', payload });
+const parser = new Parser({
+  nodeName: 'node-a',
+  clusterName: 'default',
+  emitter: { name: 'hubble-ts', version: 'v1.2.3' },
+});
+const decode = (payload: MonitorPayload): DecodedEvent =>
+  parser.decode({ timestamp: TIME, nodeName: 'node-a', payload });
 const perf = (data: Uint8Array): MonitorPayload => ({ kind: 'perf', cpu: 3, data });
-const syn = ethernet({ type: 0x0800 }, ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 6 }, tcp({ sport: 40000, dport: 80, flags: 0x02 })));
+const syn = ethernet(
+  { type: 0x0800 },
+  ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: 6 }, tcp({ sport: 40000, dport: 80, flags: 0x02 })),
+);
 
 describe('parser dispatch', () => {
   it('turns a trace notification into an L3/L4 flow stamped with the event time, node and emitter', () => {
@@ -33,17 +41,32 @@ describe('parser dispatch', () => {
   });
 
   it('sends socket traces to the socket parser', () => {
-    const e = decode(perf(encodeTraceSockNotify({ xlatePoint: SockXlatePoint.PRE_DIRECTION_FWD, l4Proto: SockL4Proto.TCP, dstPort: 80, dstIP: ipv4Address('10.0.0.9') })));
+    const e = decode(
+      perf(
+        encodeTraceSockNotify({
+          xlatePoint: SockXlatePoint.PRE_DIRECTION_FWD,
+          l4Proto: SockL4Proto.TCP,
+          dstPort: 80,
+          dstIP: ipv4Address('10.0.0.9'),
+        }),
+      ),
+    );
     expect(e.kind === 'flow' && e.flow.Type).toBe(FlowType.SOCK);
   });
 
   it('turns debug messages, agent notifications and lost events into their own event kinds', () => {
     const debug = decode(perf(encodeDebugMsg({ subType: 1, source: 9 })));
     expect(debug.kind === 'debug' && debug.debugEvent.cpu).toBe(3);
-    const agent = decode(encodeAgentNotify({ kind: 'serviceDelete', type: AgentNotification.SERVICE_DELETED, notification: { id: 4 } }));
+    const agent = decode(
+      encodeAgentNotify({ kind: 'serviceDelete', type: AgentNotification.SERVICE_DELETED, notification: { id: 4 } }),
+    );
     expect(agent.kind === 'agent' && agent.agentEvent.type).toBe(AgentEventType.SERVICE_DELETED);
     const lost = decode({ kind: 'lost', source: 1, numLost: 7, cpu: 2 });
-    expect(lost).toMatchObject({ kind: 'lost', timestamp: TIME, lostEvent: { source: LostEventSource.PERF_EVENT_RING_BUFFER, numEventsLost: 7, cpu: 2 } });
+    expect(lost).toMatchObject({
+      kind: 'lost',
+      timestamp: TIME,
+      lostEvent: { source: LostEventSource.PERF_EVENT_RING_BUFFER, numEventsLost: 7, cpu: 2 },
+    });
   });
 
   it('refuses what the observer has no event for, with a ParserError naming why', () => {
