@@ -1,11 +1,18 @@
-// Pcap files for tests: classic pcap and pcapng written byte by byte (any byte order, resolution, block mix), frames
-// written through text2pcap (an independent writer, so tshark judges the very bytes we decode), and the records of a
-// classic pcap read back. Test-only: the product's reader is src/source/pcapFile.ts, and tshark judges both.
+// Pcap files for tests: classic pcap encoded by the product's writer (src/sink/pcapWriter.ts), pcapng written byte by
+// byte (any byte order, resolution, block mix), frames written through text2pcap (an independent writer, so tshark
+// judges the very bytes we decode), and the records of a classic pcap read back. Test-only: the product's reader is
+// src/source/pcapFile.ts, and tshark judges both.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import {
+  encodePcapFileHeader,
+  encodePcapRecordHeader,
+  PCAP_FILE_HEADER_LENGTH,
+  PCAP_RECORD_HEADER_LENGTH,
+} from '../../src/sink/pcapWriter.js';
 
 const run = promisify(execFile);
 
@@ -24,25 +31,22 @@ export interface PcapFileOptions {
   snaplen?: number;
 }
 
-/** A classic pcap file holding `records`. */
+/** A classic pcap file holding `records`, encoded by the product's pcap writer (any byte order, either resolution). */
 export function writePcap(records: readonly PcapRecord[], options: PcapFileOptions): Uint8Array {
   const le = options.littleEndian ?? true;
-  const size = 24 + records.reduce((n, r) => n + 16 + r.data.length, 0);
+  const size = PCAP_FILE_HEADER_LENGTH + records.reduce((n, r) => n + PCAP_RECORD_HEADER_LENGTH + r.data.length, 0);
   const out = new Uint8Array(size);
   const view = new DataView(out.buffer);
-  view.setUint32(0, options.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4, le);
-  view.setUint16(4, 2, le);
-  view.setUint16(6, 4, le);
-  view.setUint32(16, options.snaplen ?? 262144, le);
-  view.setUint32(20, options.linkType, le);
-  let at = 24;
+  let at = encodePcapFileHeader(out, 0, {
+    linkType: options.linkType,
+    littleEndian: le,
+    nanosecond: options.nanosecond ?? false,
+    snaplen: options.snaplen ?? 262144,
+  });
   for (const r of records) {
-    view.setUint32(at, r.seconds, le);
-    view.setUint32(at + 4, r.fraction, le);
-    view.setUint32(at + 8, r.data.length, le);
-    view.setUint32(at + 12, r.origLen ?? r.data.length, le);
-    out.set(r.data, at + 16);
-    at += 16 + r.data.length;
+    encodePcapRecordHeader(view, at, r.seconds, r.fraction, r.data.length, r.origLen ?? r.data.length, le);
+    out.set(r.data, at + PCAP_RECORD_HEADER_LENGTH);
+    at += PCAP_RECORD_HEADER_LENGTH + r.data.length;
   }
   return out;
 }

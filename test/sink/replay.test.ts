@@ -1,0 +1,74 @@
+import { rmSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { MonitorAgent } from '../../src/monitor/agent.js';
+import { SinkDispatcher } from '../../src/sink/dispatcher.js';
+import { PcapFileSource } from '../../src/source/pcapFile.js';
+import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
+import { readPcap } from '../harness/pcapFiles.js';
+import { judgePcap, sinkOptions, tempDir, tsharkSelects } from './recording.js';
+
+const dir = tempDir('replay');
+let capture = '';
+let serverPort = 0;
+
+beforeAll(async () => {
+  capture = await captureWhile('host 127.0.0.1', async () => {
+    ({ serverPort } = await tcpExchange(30));
+    await udpBurst(20, 9);
+    await ping('127.0.0.1', 3);
+  });
+}, 60_000);
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('recording a real tcpdump capture replayed through the pipeline', () => {
+  it('holds exactly the frames tshark selects with the equivalent filter, bytes and times unchanged', async () => {
+    const agent = new MonitorAgent();
+    const dispatcher = new SinkDispatcher();
+    agent.register(dispatcher);
+    const recordings = [
+      {
+        filters: [`127.0.0.1/32 0 127.0.0.1/32 ${serverPort} TCP`],
+        display: `ip.dst == 127.0.0.1 && tcp.dstport == ${serverPort}`,
+      },
+      { filters: ['127.0.0.0/8 0 127.0.0.0/8 9 UDP'], display: 'udp.dstport == 9 && !icmp' },
+      // ICMP (echo, and the port unreachables the UDP burst draws) and everything else: ANY, cut to 64 bytes.
+      { filters: ['0.0.0.0/0 0 0.0.0.0/0 0 ANY'], display: 'ip', maxCaptureLength: 64 },
+    ];
+    const sinks = [];
+    for (const r of recordings) {
+      sinks.push(
+        await dispatcher.startSink(sinkOptions(dir, r.filters, { maxCaptureLength: r.maxCaptureLength ?? 0 })),
+      );
+    }
+    const summary = await new PcapFileSource(capture, { nodeName: 'test' }).run(
+      (e) => agent.publish(e),
+      new AbortController().signal,
+    );
+    const ends = await dispatcher.stopAll('shutdown');
+    const original = readPcap(capture).records;
+    expect(summary.events).toBe(original.length);
+
+    for (const [i, r] of recordings.entries()) {
+      const selected = await tsharkSelects(capture, r.display);
+      expect(selected.length).toBeGreaterThan(0);
+      const ours = readPcap(sinks[i]!.path);
+      expect(ours.snaplen).toBe(r.maxCaptureLength ?? 262144);
+      const cut = r.maxCaptureLength ?? Infinity;
+      expect(ours.records.map((x) => [x.seconds, x.fraction, x.origLen, Array.from(x.data)])).toEqual(
+        selected.map((n) => {
+          const o = original[n - 1]!;
+          return [o.seconds, o.fraction, o.origLen, Array.from(o.data.subarray(0, cut))];
+        }),
+      );
+      expect(ends[i]!.statistics).toEqual({
+        packetsCaptured: selected.length,
+        bytesCaptured: ours.records.reduce((n, x) => n + x.data.length, 0),
+        packetsLost: 0,
+        bytesLost: 0,
+      });
+    }
+    const cutShort = await judgePcap(sinks[2]!.path);
+    expect(Math.max(...cutShort.capLens)).toBeLessThanOrEqual(64);
+    expect(cutShort.lens.some((len) => len > 64)).toBe(true);
+  });
+});
