@@ -1,8 +1,11 @@
-// npm run bench: ingest and GetFlows throughput on a million packets of real loopback load; writes bench/results.json.
+// npm run bench: ingest, GetFlows and recording throughput on a million packets of real loopback load; writes
+// bench/results.json.
 //
 // Ingest replays the capture through the same parts `hubble-ts serve` uses (pcap source -> monitor agent -> parser ->
 // ring), as fast as it goes, at the default ring size and at the largest one. GetFlows streams a full ring (65535
 // flows) over the unix socket to a client in another process. Heap per flow is measured with the ring full.
+// Recording (bench/record.ts): a 5-tuple recording as a whole process against tcpdump on the same input, and the
+// sink dispatcher's per-packet cost with 100 concurrent recordings against one.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -19,6 +22,7 @@ import { createApiServer, shutdownApiServer } from '../src/server/grpcServer.js'
 import { bindUnixSocket } from '../src/server/listeners.js';
 import { parseSourceSpec } from '../src/source/source.js';
 import { ensureLoadCapture } from './loadCapture.js';
+import { benchRecording } from './record.js';
 
 const PACKETS = Number(process.env['BENCH_PACKETS'] ?? 1_000_000);
 const DEFAULT_RING = 4095;
@@ -145,6 +149,7 @@ const ingest = await benchIngest(DEFAULT_RING);
 const ingestFullRing = await benchIngest(MAX_RING_CAPACITY);
 const heap = await benchHeapPerFlow();
 const getflows = await benchGetFlows();
+const recording = await benchRecording(capturePath, PACKETS, log);
 
 // Other benchmarks add their own keys to the same file; keep theirs.
 const previous = existsSync(resultsPath)
@@ -158,6 +163,7 @@ const results = {
   ingest_events_per_s_ring65535: Math.round(ingestFullRing),
   getflows_flows_per_s: Math.round(getflows),
   heap_bytes_per_flow: Math.round(heap),
+  ...recording,
 };
 writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
 log(`wrote bench/results.json`);
