@@ -4,7 +4,9 @@ import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import type { Command } from 'commander';
+import { RecordingsClient } from '../api/hubblets/recordings/v1/recordings.js';
 import { ObserverClient } from '../api/observer/observer.js';
+import { RecorderClient } from '../api/recorder/recorder.js';
 import { parseDurationMs } from '../server/config.js';
 
 export const DEFAULT_SERVER = 'unix:///var/run/hubble-ts/hubble.sock';
@@ -150,6 +152,8 @@ const HealthClientConstructor = grpc.makeGenericClientConstructor(
 export class HubbleConnection {
   readonly observer: ObserverClient;
   private healthClient?: HealthClient;
+  private recorderClient?: RecorderClient;
+  private recordingsClient?: RecordingsClient;
 
   private constructor(
     readonly options: ConnectionOptions,
@@ -187,6 +191,24 @@ export class HubbleConnection {
     return this.healthClient;
   }
 
+  /** recorder.Recorder on the same channel. */
+  recorder(): RecorderClient {
+    this.recorderClient ??= new RecorderClient(this.target, this.credentials, {
+      ...this.channelOptions,
+      channelOverride: this.observer.getChannel(),
+    });
+    return this.recorderClient;
+  }
+
+  /** hubblets.recordings.v1.Recordings on the same channel. */
+  recordings(): RecordingsClient {
+    this.recordingsClient ??= new RecordingsClient(this.target, this.credentials, {
+      ...this.channelOptions,
+      channelOverride: this.observer.getChannel(),
+    });
+    return this.recordingsClient;
+  }
+
   /**
    * Waits until the channel is connected, up to the dial timeout. A connection that fails outright
    * returns early so the first call fails fast and carries the reason; only a server that neither
@@ -218,6 +240,8 @@ export class HubbleConnection {
 
   close(): void {
     this.healthClient?.close();
+    this.recorderClient?.close();
+    this.recordingsClient?.close();
     this.observer.close();
   }
 }

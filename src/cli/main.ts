@@ -6,6 +6,8 @@ import { VERSION } from '../server/version.js';
 import { observeCommand } from './observe.js';
 import { statusCommand } from './status.js';
 import { listCommand } from './list.js';
+import { recordCommand } from './record.js';
+import { recordingsCommand } from './recordings.js';
 
 /** Adds one commander option per setting; no defaults here, so only typed flags reach `resolveSettings`. */
 function addSettings(cmd: Command, specs: readonly SettingSpec[]): Command {
@@ -50,6 +52,8 @@ addSettings(program.command('serve').description('observe this host and serve th
 program.addCommand(observeCommand());
 program.addCommand(statusCommand());
 program.addCommand(listCommand());
+program.addCommand(recordCommand());
+program.addCommand(recordingsCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -6,8 +6,8 @@ import { parseDocument } from 'yaml';
 export interface SettingSpec {
   name: string;
   description: string;
-  /** A duration resolves to milliseconds. */
-  kind: 'string' | 'strings' | 'integer' | 'boolean' | 'duration';
+  /** A duration resolves to milliseconds; a size (512MiB, 10GiB or plain bytes) to bytes. */
+  kind: 'string' | 'strings' | 'integer' | 'boolean' | 'duration' | 'size';
   default?: string | string[] | number | boolean;
   /** Placeholder in --help, e.g. HOST:PORT. */
   value?: string;
@@ -87,6 +87,11 @@ function coerce(spec: SettingSpec, raw: unknown, where: string): SettingValue {
       if (typeof raw === 'number' || typeof raw === 'string') return parseDurationMs(String(raw), where);
       break;
     }
+    case 'size': {
+      const n = typeof raw === 'number' || typeof raw === 'string' ? parseSize(String(raw)) : undefined;
+      if (n !== undefined) return n;
+      break;
+    }
   }
   throw new ConfigError(`${where}: expected ${describeKind(spec.kind)}, got ${JSON.stringify(raw)}`);
 }
@@ -99,6 +104,8 @@ function describeKind(kind: SettingSpec['kind']): string {
       return 'a non-negative integer';
     case 'duration':
       return 'a duration such as 500ms, 10s, 5m or 1h';
+    case 'size':
+      return 'a size in bytes such as 1048576, 512MiB or 10GiB';
     default:
       return `a ${kind}`;
   }
@@ -120,4 +127,14 @@ export function parseDurationMs(text: string, where = 'duration'): number {
     throw new ConfigError(`${where}: "${text}" is not a duration (use e.g. 500ms, 10s, 5m, 1h30m)`);
   }
   return Math.round(total);
+}
+
+const SIZE_UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4 };
+
+/** Parses "1048576", "512MiB", "10G" or "2TiB" (binary units, case-insensitive); undefined when it is not a size. */
+export function parseSize(text: string): number | undefined {
+  const m = /^(\d+)\s*(?:([kmgt])(?:i?b)?|b)?$/i.exec(text.trim());
+  if (m === null) return undefined;
+  const n = Number(m[1]) * SIZE_UNITS[(m[2] ?? '').toLowerCase()]!;
+  return Number.isSafeInteger(n) ? n : undefined;
 }

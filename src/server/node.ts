@@ -1,20 +1,33 @@
-// One hubble-ts node: sources feed the monitor agent, the Observer fills the ring, the API serves it.
+// One hubble-ts node: sources feed the monitor agent, which feeds the Observer (the ring) and the SinkDispatcher (the
+// running recordings); the API serves both, the Recorder and the recordings store on the unix socket by default.
 import { pino, type Logger } from 'pino';
+import { RecordingsService } from '../api/hubblets/recordings/v1/recordings.js';
 import { ObserverService } from '../api/observer/observer.js';
+import { RecorderService } from '../api/recorder/recorder.js';
 import { MonitorAgent } from '../monitor/agent.js';
 import { loadMetadata } from '../observer/metadata/index.js';
 import { Observer } from '../observer/observer.js';
 import { Parser } from '../observer/parser/index.js';
 import { createObserverService } from '../observer/service.js';
+import { prepareRecordingsDir, RecordingsDirError } from '../recorder/recordingsDir.js';
+import { createRecordingsService } from '../recorder/recordingsService.js';
+import type { RuleIdPool } from '../recorder/ruleIds.js';
+import { Recorder } from '../recorder/service.js';
+import { RecordingsStore } from '../recorder/store.js';
+import { SinkDispatcher } from '../sink/dispatcher.js';
 import { parseSourceSpec, SourceError, type EventSource } from '../source/source.js';
+import { ConfigError } from './config.js';
 import { bind, bindUnixSocket, serverCredentials } from './listeners.js';
-import { createApiServer, shutdownApiServer, type ApiServer } from './grpcServer.js';
+import { createApiServer, shutdownApiServer, type ApiServer, type ServiceRegistration } from './grpcServer.js';
 import type { ServeOptions } from './serveOptions.js';
 import { EMITTER_NAME, VERSION } from './version.js';
 
 export interface RunningNode {
   observer: Observer;
   agent: MonitorAgent;
+  recorder: Recorder;
+  store: RecordingsStore;
+  dispatcher: SinkDispatcher;
   /** The TCP port actually bound (useful with port 0), when a TCP listener was asked for. */
   tcpPort: number | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
@@ -22,10 +35,35 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** How long shutdown waits for recordings to flush and close their files. */
+const RECORDINGS_SHUTDOWN_MS = 10_000;
+
+/** True when `promise` settles within `ms`. */
+function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    timeout,
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** What tests may replace; production uses the defaults. */
+export interface NodeOverrides {
+  /** Rule ids the recorder leases (Hubble's 1..65534 by default). */
+  ruleIds?: RuleIdPool;
+  /** How often retention runs between recordings (default one minute). */
+  retentionIntervalMs?: number;
+}
+
 /** Starts a node; throws ConfigError/SourceError for problems the user must fix before it can run. */
 export async function startNode(
   opts: ServeOptions,
   logger: Logger = pino({ level: opts.logLevel }),
+  overrides: NodeOverrides = {},
 ): Promise<RunningNode> {
   const metadata = loadMetadata({ endpointsFile: opts.endpointsFile, clusterName: opts.clusterName });
   const sources: EventSource[] = opts.sources.map((spec) =>
@@ -45,8 +83,31 @@ export async function startNode(
     clusterName: opts.clusterName,
     onDecodeError: (err) => logger.debug({ err: err.message }, 'event could not be decoded'),
   });
+  const recordingsDir = await prepareRecordingsDir(opts.recordings.dir).catch((err: unknown) => {
+    throw err instanceof RecordingsDirError ? new ConfigError(err.message) : err;
+  });
+  const store = new RecordingsStore({
+    dir: recordingsDir,
+    maxBytes: opts.recordings.maxBytes,
+    maxAgeMs: opts.recordings.maxAgeMs,
+    retentionIntervalMs: overrides.retentionIntervalMs,
+    logger,
+  });
+  await store.applyRetention();
+  const dispatcher = new SinkDispatcher();
+  const recorder = new Recorder({
+    sinks: dispatcher,
+    store,
+    nodeName: opts.nodeName,
+    sinkQueueSize: opts.recordings.sinkQueueSize,
+    ruleIds: overrides.ruleIds,
+    logger,
+  });
+
   const agent = new MonitorAgent();
   agent.register(observer);
+  // Beside the Observer: every packet-carrying event is offered to the running recordings too.
+  agent.register(dispatcher);
 
   const address = opts.tcp?.bindTarget ?? `unix://${opts.socketPath}`;
   const service = createObserverService(observer, {
@@ -55,25 +116,47 @@ export async function startNode(
     address,
     tlsEnabled: opts.tcp?.tls !== undefined,
   });
-  const registrations = [{ name: 'observer.Observer', definition: ObserverService, implementation: service }];
+  const observerApi: ServiceRegistration[] = [
+    { name: 'observer.Observer', definition: ObserverService, implementation: service },
+  ];
+  // The Recorder writes files on this node and recordings hold payloads: local by default (see serveOptions).
+  const recorderApi: ServiceRegistration[] = [
+    { name: 'recorder.Recorder', definition: RecorderService, implementation: recorder.service },
+    {
+      name: 'hubblets.recordings.v1.Recordings',
+      definition: RecordingsService,
+      implementation: createRecordingsService(store),
+    },
+  ];
 
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
   try {
-    const local = createApiServer(registrations);
+    const local = createApiServer([...observerApi, ...recorderApi]);
     apis.push(local);
     await bindUnixSocket(local.server, opts.socketPath);
     if (opts.tcp) {
-      const remote = createApiServer(registrations);
+      const remote = createApiServer(opts.recordings.onTcp ? [...observerApi, ...recorderApi] : observerApi);
       apis.push(remote);
       tcpPort = await bind(remote.server, opts.tcp.bindTarget, serverCredentials(opts.tcp.tls));
     }
   } catch (err) {
     for (const api of apis) api.server.forceShutdown();
+    await store.close();
     throw err;
   }
+  if (opts.tcp && opts.recordings.onTcp && opts.tcp.tls === undefined) {
+    logger.warn({ tcp: opts.tcp.bindTarget }, 'the Recorder and recordings are served on TCP without TLS');
+  }
   logger.info(
-    { socket: opts.socketPath, tcp: opts.tcp?.bindTarget, tls: opts.tcp?.tls !== undefined, node: opts.nodeName },
+    {
+      socket: opts.socketPath,
+      tcp: opts.tcp?.bindTarget,
+      tls: opts.tcp?.tls !== undefined,
+      recorderOnTcp: opts.tcp !== undefined && opts.recordings.onTcp,
+      recordings: recordingsDir,
+      node: opts.nodeName,
+    },
     'serving Hubble API',
   );
 
@@ -96,12 +179,24 @@ export async function startNode(
   return {
     observer,
     agent,
+    recorder,
+    store,
+    dispatcher,
     tcpPort,
     sourcesDone,
     async close() {
       stopSources.abort();
       await sourcesDone.catch(() => undefined);
+      // Before the API goes: every Record stream gets its stopped response, every file is complete. A file system
+      // that hangs must not keep the process from exiting: past the limit, the API shutdown cancels what is left.
+      const stopped = await settlesWithin(
+        // The recorder first, so recordings still being created are answered rather than refused by the dispatcher.
+        recorder.shutdown().then(() => dispatcher.stopAll('shutdown')),
+        RECORDINGS_SHUTDOWN_MS,
+      );
+      if (!stopped) logger.warn({ afterMs: RECORDINGS_SHUTDOWN_MS }, 'recordings did not stop in time');
       await Promise.all(apis.map((api) => shutdownApiServer(api, 2000)));
+      await store.close();
       agent.close();
     },
   };

@@ -5,6 +5,9 @@ import { parseRingCapacity } from '../observer/ring.js';
 import { tcpBindTarget } from './listeners.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
+/** Under /var/lib, not /var/run (Hubble's choice): recordings are data to keep across reboots, and /run is RAM. */
+export const DEFAULT_RECORDINGS_DIR = '/var/lib/hubble-ts/recordings';
+export const DEFAULT_SINK_QUEUE_SIZE = 1024;
 
 export const SERVE_SETTINGS: readonly SettingSpec[] = [
   {
@@ -68,6 +71,41 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     description: 'YAML inventory mapping IPs/CIDRs to namespaces, pods, labels, identities and services',
   },
   {
+    name: 'recordings-dir',
+    kind: 'string',
+    value: 'DIR',
+    default: DEFAULT_RECORDINGS_DIR,
+    description: 'where recordings (pcap files) are written; created 0700, refused if open to other users',
+  },
+  {
+    name: 'sink-queue-size',
+    kind: 'integer',
+    value: 'N',
+    default: DEFAULT_SINK_QUEUE_SIZE,
+    description: 'packets each recording may hold while its file is written; beyond this they are dropped and counted',
+  },
+  {
+    name: 'recordings-max-bytes',
+    kind: 'size',
+    value: 'SIZE',
+    default: 0,
+    description: 'keep recordings within this total size (e.g. 10GiB), removing the oldest finished ones; 0: no limit',
+  },
+  {
+    name: 'recordings-max-age',
+    kind: 'duration',
+    value: 'DURATION',
+    default: '0',
+    description: 'remove finished recordings last written longer ago than this (e.g. 168h); 0: keep them',
+  },
+  {
+    name: 'enable-recorder-api-on-tcp',
+    kind: 'boolean',
+    default: false,
+    description:
+      'also serve the Recorder and recordings store on --listen-address (requires mTLS: --tls-client-ca-files, or --disable-server-tls)',
+  },
+  {
     name: 'log-level',
     kind: 'string',
     value: 'LEVEL',
@@ -85,6 +123,18 @@ export interface ServeOptions {
   clusterName: string;
   endpointsFile?: string | undefined;
   logLevel: string;
+  recordings: RecordingsOptions;
+}
+
+export interface RecordingsOptions {
+  dir: string;
+  sinkQueueSize: number;
+  /** 0: no limit. */
+  maxBytes: number;
+  /** 0: no limit. */
+  maxAgeMs: number;
+  /** Serve recorder.Recorder and the recordings store on the TCP listener too. */
+  onTcp: boolean;
 }
 
 const LOG_LEVELS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']);
@@ -125,6 +175,20 @@ export function toServeOptions(s: Settings): ServeOptions {
     }
   }
 
+  const sinkQueueSize = s['sink-queue-size'] as number;
+  if (sinkQueueSize < 1) throw new ConfigError('--sink-queue-size: give at least 1');
+  const onTcp = s['enable-recorder-api-on-tcp'] === true;
+  if (onTcp) {
+    // Recordings hold packet payloads and the Recorder writes files on this node: off the host, only for clients
+    // that prove who they are, unless the operator explicitly chose plaintext.
+    if (tcp === undefined) throw new ConfigError('--enable-recorder-api-on-tcp needs --listen-address');
+    if (tcp.tls !== undefined && tcp.tls.clientCaFiles.length === 0) {
+      throw new ConfigError(
+        '--enable-recorder-api-on-tcp requires mutual TLS: give --tls-client-ca-files (or --disable-server-tls to serve it in plaintext)',
+      );
+    }
+  }
+
   return {
     sources,
     socketPath: s['socket-path'] as string,
@@ -134,5 +198,12 @@ export function toServeOptions(s: Settings): ServeOptions {
     clusterName: s['cluster-name'] as string,
     endpointsFile: s['endpoints'] as string | undefined,
     logLevel,
+    recordings: {
+      dir: s['recordings-dir'] as string,
+      sinkQueueSize,
+      maxBytes: s['recordings-max-bytes'] as number,
+      maxAgeMs: s['recordings-max-age'] as number,
+      onTcp,
+    },
   };
 }

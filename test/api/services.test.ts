@@ -14,6 +14,7 @@ import {
   type PeerServer,
 } from '../../src/api/peer/peer.js';
 import { RecorderService } from '../../src/api/recorder/recorder.js';
+import { RecordingsService } from '../../src/api/hubblets/recordings/v1/recordings.js';
 
 type Shape = { path: string; requestStream: boolean; responseStream: boolean };
 
@@ -48,6 +49,16 @@ describe('grpc-js service definitions', () => {
       name: 'recorder.Recorder',
       service: RecorderService,
       expected: [{ path: '/recorder.Recorder/Record', requestStream: true, responseStream: true }],
+    },
+    {
+      // Ours, in our own package: never inside upstream's.
+      name: 'hubblets.recordings.v1.Recordings',
+      service: RecordingsService,
+      expected: [
+        { path: '/hubblets.recordings.v1.Recordings/List', requestStream: false, responseStream: false },
+        { path: '/hubblets.recordings.v1.Recordings/Download', requestStream: false, responseStream: true },
+        { path: '/hubblets.recordings.v1.Recordings/Delete', requestStream: false, responseStream: false },
+      ],
     },
   ];
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
 import { tsharkFields } from '../harness/tshark.js';
@@ -41,10 +41,23 @@ function runCli(args: string[], timeoutMs = 20_000): Promise<Ran> {
 async function startServe(
   args: string[],
 ): Promise<{ child: ChildProcess; socket: string; logs: () => string; exited: Promise<number | null> }> {
-  const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-e2e-')), 'hubble.sock');
+  const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-e2e-'));
+  const socket = join(dir, 'hubble.sock');
   const child = spawn(
     process.execPath,
-    ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', socket, '--node-name', 'e2e-node', ...args],
+    [
+      '--import',
+      'tsx',
+      CLI_ENTRY,
+      'serve',
+      '--socket-path',
+      socket,
+      '--recordings-dir',
+      join(dir, 'recordings'),
+      '--node-name',
+      'e2e-node',
+      ...args,
+    ],
     {
       stdio: ['ignore', 'pipe', 'pipe'],
     },
@@ -228,7 +241,18 @@ describe('hubble-ts serve, capturing live on loopback', () => {
     expect(serve.logs()).toMatch(/shutting down/);
     const again = spawn(
       process.execPath,
-      ['--import', 'tsx', CLI_ENTRY, 'serve', '--socket-path', serve.socket, '--source', `live:lo:udp port ${port}`],
+      [
+        '--import',
+        'tsx',
+        CLI_ENTRY,
+        'serve',
+        '--socket-path',
+        serve.socket,
+        '--recordings-dir',
+        join(dirname(serve.socket), 'recordings'),
+        '--source',
+        `live:lo:udp port ${port}`,
+      ],
       {
         stdio: ['ignore', 'pipe', 'pipe'],
       },

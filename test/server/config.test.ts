@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, parseDurationMs, resolveSettings } from '../../src/server/config.js';
+import { ConfigError, parseDurationMs, parseSize, resolveSettings } from '../../src/server/config.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 
 function configFile(text: string): string {
@@ -20,6 +20,33 @@ describe('serve settings', () => {
     expect(opts.clusterName).toBe('default');
     expect(opts.tcp).toBeUndefined();
     expect(opts.nodeName.length).toBeGreaterThan(0);
+    expect(opts.recordings).toEqual({
+      dir: '/var/lib/hubble-ts/recordings',
+      sinkQueueSize: 1024,
+      maxBytes: 0,
+      maxAgeMs: 0,
+      onTcp: false,
+    });
+  });
+
+  it('reads the recordings settings from flags and YAML', () => {
+    const file = configFile('recordings-dir: /srv/rec\nrecordings-max-bytes: 10GiB\nrecordings-max-age: 168h\n');
+    const opts = toServeOptions(resolveSettings(SERVE_SETTINGS, { 'sink-queue-size': 64 }, file));
+    expect(opts.recordings).toEqual({
+      dir: '/srv/rec',
+      sinkQueueSize: 64,
+      maxBytes: 10 * 1024 ** 3,
+      maxAgeMs: 168 * 3_600_000,
+      onTcp: false,
+    });
+  });
+
+  it.each([
+    [{ 'sink-queue-size': 0 }, /--sink-queue-size: give at least 1/],
+    [{ 'recordings-max-bytes': 'lots' }, /--recordings-max-bytes: expected a size in bytes/],
+    [{ 'recordings-max-age': 'forever' }, /--recordings-max-age: "forever" is not a duration/],
+  ])('refuses the recordings setting %j', (settings, message) => {
+    expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, settings))).toThrow(message);
   });
 
   it('reads the YAML config file and lets typed flags win over it', () => {
@@ -75,4 +102,17 @@ describe('durations', () => {
   it.each(['', '10x', 's', '5m junk'])('refuses %j', (text) =>
     expect(() => parseDurationMs(text)).toThrow(ConfigError),
   );
+});
+
+describe('sizes', () => {
+  it.each([
+    ['1048576', 1048576],
+    ['512MiB', 512 * 1024 ** 2],
+    ['10G', 10 * 1024 ** 3],
+    ['2tib', 2 * 1024 ** 4],
+    ['64k', 65536],
+    ['100B', 100],
+  ])('parses %s', (text, bytes) => expect(parseSize(text)).toBe(bytes));
+
+  it.each(['', 'MiB', '1.5G', '-1', '10 parsecs'])('refuses %j', (text) => expect(parseSize(text)).toBeUndefined());
 });

@@ -47,6 +47,7 @@ describe('hubble-ts serve, replaying a real capture', () => {
       resolveSettings(SERVE_SETTINGS, {
         source: [`pcap:${pcap}`],
         'socket-path': join(dir, 'hubble.sock'),
+        'recordings-dir': join(dir, 'recordings'),
         'listen-address': '127.0.0.1:0',
         'disable-server-tls': true,
         'node-name': 'test-node',

@@ -1,0 +1,258 @@
+// `hubble-ts recordings list|download|delete`: the server's recordings store. Download writes a file, or with
+// `-o -` a pcap stream on stdout (with --follow it grows as the recording runs: `... | wireshark -k -i -`).
+import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
+import { basename } from 'node:path';
+import { Command, Option } from 'commander';
+import * as grpc from '@grpc/grpc-js';
+import {
+  DeleteRequest,
+  DownloadRequest,
+  ListRequest,
+  Recording as RecordingFns,
+  type DeleteResponse,
+  type DownloadResponse,
+  type ListResponse,
+  type Recording,
+} from '../api/hubblets/recordings/v1/recordings.js';
+import { messageToJson } from '../protojson/protojson.js';
+import {
+  addConnectionOptions,
+  CliError,
+  connectionOptionsFrom,
+  describeCallError,
+  HubbleConnection,
+  isServiceError,
+} from './client.js';
+import { goJsonLine } from './flowPrinter.js';
+import { PROCESS_IO, type CliIo } from './observe.js';
+import { formatRecordingStatistics, formatResponseTime } from './record.js';
+import { TabWriter } from './tabWriter.js';
+
+/** 1536 -> "1.5KiB", as people read sizes. */
+export function formatSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes}B` : `${value < 10 ? value.toFixed(1) : Math.round(value)}${units[unit]}`;
+}
+
+export function formatRecordingsTable(recordings: readonly Recording[]): string {
+  let text = '';
+  const tw = new TabWriter({ write: (s: string) => (text += s) });
+  tw.write('NAME\tSIZE\tCREATED\tSTATE\tSTATISTICS\n');
+  for (const r of recordings) {
+    const stats = r.stats === undefined ? 'N/A' : formatRecordingStatistics(r.stats);
+    tw.write(
+      `${r.name}\t${formatSize(r.size)}\t${formatResponseTime(r.created)}\t${r.running ? 'running' : 'done'}\t${stats}\n`,
+    );
+  }
+  tw.flush();
+  return text;
+}
+
+function describeStoreError(err: unknown, server: string, what: string): string {
+  if (isServiceError(err)) {
+    switch (err.code) {
+      case grpc.status.NOT_FOUND:
+      case grpc.status.INVALID_ARGUMENT:
+      case grpc.status.FAILED_PRECONDITION:
+        return err.details;
+    }
+  }
+  return describeCallError(err, server, what);
+}
+
+function unary<T>(
+  conn: HubbleConnection,
+  what: string,
+  call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    call((err, res) => (err ? reject(new CliError(describeStoreError(err, conn.server, what))) : resolve(res!)));
+  });
+}
+
+async function withConnection(
+  opts: Record<string, unknown>,
+  body: (conn: HubbleConnection) => Promise<void>,
+): Promise<void> {
+  const conn = HubbleConnection.open(connectionOptionsFrom(opts));
+  try {
+    await conn.waitConnected();
+    await body(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/** Where downloaded bytes go: a new file (never overwriting one) or stdout. */
+interface Destination {
+  write(chunk: Buffer): boolean;
+  once(event: 'drain', listener: () => void): unknown;
+  /** Resolves once everything written is out; rejects with the first write error. */
+  finish(): Promise<void>;
+  /** Removes what was written (a file only) after a failed download. */
+  discard(): void;
+  readonly broken: Promise<Error>;
+}
+
+function fileDestination(path: string): Destination {
+  const out: WriteStream = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+  let created = false;
+  out.once('open', () => (created = true));
+  const broken = new Promise<Error>((resolve) => out.once('error', resolve));
+  return {
+    write: (chunk) => out.write(chunk),
+    once: (event, listener) => out.once(event, listener),
+    finish: () =>
+      new Promise((resolve, reject) => {
+        out.once('error', reject);
+        out.end(() => resolve());
+      }),
+    discard: () => {
+      out.destroy();
+      // Only a file this download created: an existing one (EEXIST) is the user's.
+      if (!created) return;
+      try {
+        unlinkSync(path);
+      } catch {
+        // Already gone.
+      }
+    },
+    broken,
+  };
+}
+
+function stdoutDestination(io: CliIo): Destination {
+  const out = io.stdout as NodeJS.WritableStream & { isTTY?: boolean };
+  if (out.isTTY === true) throw new CliError('refusing to write a pcap to a terminal: pipe it, or use -o FILE');
+  const broken = new Promise<Error>((resolve) => out.once('error', resolve));
+  return {
+    write: (chunk) => out.write(chunk),
+    once: (event, listener) => out.once(event, listener),
+    finish: () => Promise.resolve(),
+    discard: () => undefined,
+    broken,
+  };
+}
+
+/** Streams one recording into `dest`; resolves when the server ends the stream (with --follow: when it stops). */
+export async function runDownload(
+  conn: HubbleConnection,
+  request: DownloadRequest,
+  dest: Destination,
+  io: CliIo,
+): Promise<void> {
+  const call = conn.recordings().download(request);
+  const stop = (): void => void call.cancel();
+  io.signal?.addEventListener('abort', stop);
+  if (io.signal === undefined) process.once('SIGINT', stop);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      // A reader that went away (wireshark closed, `| head`) ends the download quietly.
+      void dest.broken.then((err) => {
+        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
+          call.cancel();
+          resolve();
+        } else {
+          call.cancel();
+          reject(new CliError(`cannot write the download: ${err.message}`));
+        }
+      });
+      call.on('data', (res: DownloadResponse) => {
+        if (!dest.write(res.data)) {
+          call.pause();
+          dest.once('drain', () => call.resume());
+        }
+      });
+      call.on('error', (err: Error) => {
+        // Only we cancel: Ctrl-C, or the reader went away.
+        if (isServiceError(err) && err.code === grpc.status.CANCELLED) {
+          resolve();
+          return;
+        }
+        reject(new CliError(describeStoreError(err, conn.server, 'Download')));
+      });
+      call.on('end', () => resolve());
+    });
+    await dest.finish();
+  } catch (err) {
+    dest.discard();
+    throw err;
+  } finally {
+    io.signal?.removeEventListener('abort', stop);
+    process.removeListener('SIGINT', stop);
+  }
+}
+
+export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
+  const recordings = new Command('recordings').description('list, download and delete recordings on the server');
+
+  const list = new Command('list')
+    .description('list the recordings stored on the server, oldest first')
+    .addOption(new Option('-o, --output <FORMAT>', 'output format: table, json').default('table'));
+  addConnectionOptions(list).action(async (_opts: unknown, self: Command) => {
+    const opts = self.opts();
+    const output = String(opts['output']);
+    if (!['json', 'table'].includes(output)) throw new CliError(`unknown output format: ${output}`);
+    await withConnection(opts, async (conn) => {
+      const res = await unary<ListResponse>(conn, 'List', (cb) =>
+        conn
+          .recordings()
+          .list(ListRequest.fromPartial({}), new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
+      );
+      if (output === 'json') {
+        for (const r of res.recordings)
+          io.stdout.write(goJsonLine(messageToJson(RecordingFns, 'hubblets.recordings.v1.Recording', r)));
+      } else {
+        io.stdout.write(formatRecordingsTable(res.recordings));
+      }
+    });
+  });
+
+  const download = new Command('download')
+    .description('download a recording (a pcap file); -o - writes it to stdout, e.g. for `| wireshark -k -i -`')
+    .argument('<NAME>', 'the recording, as `recordings list` shows it')
+    .option('-o, --output <FILE>', 'where to write it: a new file, or - for stdout (default: NAME here)')
+    .option('-f, --follow', 'keep streaming while the recording runs; end when it stops', false);
+  addConnectionOptions(download).action(async (name: string, _opts: unknown, self: Command) => {
+    const opts = self.opts();
+    const output = (opts['output'] as string | undefined) ?? name;
+    // The default file is named after the recording, here: never a path the name could point elsewhere.
+    if (opts['output'] === undefined && basename(name) !== name) {
+      throw new CliError(`${JSON.stringify(name)} is not a recording name (give -o FILE to choose where it goes)`);
+    }
+    await withConnection(opts, async (conn) => {
+      const dest = output === '-' ? stdoutDestination(io) : fileDestination(output);
+      await runDownload(conn, DownloadRequest.fromPartial({ name, follow: opts['follow'] === true }), dest, io);
+      if (output !== '-') io.stderr.write(`wrote ${output}\n`);
+    });
+  });
+
+  const remove = new Command('delete')
+    .description('delete a recording from the server')
+    .argument('<NAME>', 'the recording, as `recordings list` shows it')
+    .option('--stop', 'stop the recording first if it is still running', false);
+  addConnectionOptions(remove).action(async (name: string, _opts: unknown, self: Command) => {
+    const opts = self.opts();
+    await withConnection(opts, async (conn) => {
+      const res = await unary<DeleteResponse>(conn, 'Delete', (cb) =>
+        conn
+          .recordings()
+          .delete(
+            DeleteRequest.fromPartial({ name, stopIfRunning: opts['stop'] === true }),
+            new grpc.Metadata(),
+            { deadline: conn.unaryDeadline() },
+            cb,
+          ),
+      );
+      io.stdout.write(`deleted ${name}${res.stopped ? ' (stopped it first)' : ''}\n`);
+    });
+  });
+
+  return recordings.addCommand(list).addCommand(download).addCommand(remove);
+}
