@@ -20,10 +20,10 @@ const ROUNDS = 3;
 const COST_ROUNDS = 11;
 /** Events held in memory for the per-packet cost. */
 const COST_EVENTS = 300_000;
-/** Events handed to the dispatcher between two turns of the event loop (about what the pcap source does). */
+/** Events handed to the dispatcher between two turns of the event loop (a few of the pcap source's chunks). */
 const COST_BURST = 4096;
-/** Big enough that the replay, which publishes a whole 1 MiB chunk at a time, loses nothing (see the README). */
-const PROCESS_QUEUE_SIZE = 1 << 20;
+/** The serve default: the replay waits for the sink's writes between chunks, so nothing is lost. */
+const PROCESS_QUEUE_SIZE = 1024;
 const rate = (n: number) => Math.round(n).toLocaleString('en');
 
 export interface RecordingResults {

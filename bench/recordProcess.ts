@@ -46,7 +46,11 @@ async function main(): Promise<void> {
     queueSize: Number(queueSize ?? 1024),
   });
   const source = new PcapFileSource(input, { nodeName: 'bench' });
-  const summary = await source.run((event) => agent.publish(event), new AbortController().signal);
+  const summary = await source.run(
+    (event) => agent.publish(event),
+    new AbortController().signal,
+    () => agent.backlog(),
+  );
   const end = await sink.stop();
   if (end.error !== undefined) throw end.error;
   process.stdout.write(JSON.stringify({ events: summary.events, ...end.statistics }) + '\n');

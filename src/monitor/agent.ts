@@ -192,6 +192,16 @@ export class MonitorAgent {
     for (let i = 0; i < listeners.length; i++) listeners[i]!.offer(event);
   }
 
+  /** Resolves once no consumer has work queued; undefined when none has (see MonitorConsumer.backlog). */
+  backlog(): Promise<void> | undefined {
+    let waits: Promise<void>[] | undefined;
+    for (const consumer of this.consumers) {
+      const wait = consumer.backlog?.();
+      if (wait !== undefined) (waits ??= []).push(wait);
+    }
+    return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
   /** Stops delivery, drops whatever listeners still had queued and closes them. */
   close(): void {
     if (this.closed) return;

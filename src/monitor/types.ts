@@ -49,4 +49,10 @@ export interface MonitorEvent {
 /** Receives every event the monitor agent sees, synchronously and in order. Must not block. */
 export interface MonitorConsumer {
   onMonitorEvent(event: MonitorEvent): void;
+  /**
+   * For consumers that finish work later (a sink writing a file): a promise while they still have work queued, that
+   * resolves when it is done; undefined when nothing is queued. Sources that can wait (a file replay, which is not
+   * real time) ask before publishing more, so a replay never outruns them; a live capture cannot wait and does not ask.
+   */
+  backlog?(): Promise<void> | undefined;
 }

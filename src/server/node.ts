@@ -162,11 +162,12 @@ export async function startNode(
 
   const stopSources = new AbortController();
   const publish = agent.publish.bind(agent);
+  const backlog = agent.backlog.bind(agent);
   const sourcesDone = Promise.all(
     sources.map(async (source) => {
       logger.info({ source: source.description }, 'source started');
       try {
-        const summary = await source.run(publish, stopSources.signal);
+        const summary = await source.run(publish, stopSources.signal, backlog);
         logger.info({ source: source.description, ...summary }, 'source ended');
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;

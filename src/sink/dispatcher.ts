@@ -270,6 +270,20 @@ export class SinkDispatcher implements MonitorConsumer {
     return sink;
   }
 
+  /**
+   * While any recording still has packets on their way to its file: a promise that resolves once they are all
+   * written (a replay waits on it between chunks, so it never outruns the writers); undefined otherwise.
+   */
+  backlog(): Promise<void> | undefined {
+    if (this.active === 0) return undefined;
+    let waits: Promise<void>[] | undefined;
+    for (const sink of this.running.values()) {
+      const wait = sink.drained();
+      if (wait !== undefined) (waits ??= []).push(wait);
+    }
+    return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
+  }
+
   /** Stops every recording (each flushes and closes its file) and refuses new ones; resolves with how each ended. */
   async stopAll(reason: 'shutdown'): Promise<SinkEnd[]> {
     this.shuttingDown = true;

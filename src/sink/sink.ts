@@ -169,6 +169,17 @@ export class RecordingSink implements Sink {
   }
 
   /**
+   * A promise that resolves once every packet accepted so far is in the file (or the sink has ended), after
+   * asking the writer to write now rather than wait for a fuller batch; undefined when nothing is pending.
+   */
+  drained(): Promise<void> | undefined {
+    const writer = this.writer;
+    if (this.closed || writer === undefined || writer.pendingRecords === 0) return undefined;
+    // Failures end the sink through the writer's onError; here they only mean "nothing more to wait for".
+    return writer.flush().catch(() => undefined);
+  }
+
+  /**
    * One matching packet, on the dispatcher's hot path: `dataLength` bytes of it at data[start], behind a synthesised
    * Ethernet header of type `etherType` when that is >= 0; `origLen` is the frame's length on the wire. Never
    * throws and never waits: a full queue drops and counts the packet.

@@ -13,6 +13,8 @@ export interface ReplayTarget {
   /** Told the names of the interfaces a file describes (pcapng), under the index their events carry. */
   readonly links: LinkRegistry | undefined;
   readonly publish: (event: MonitorEvent) => void;
+  /** Awaited between chunks when it returns a promise: consumers still writing what was published. */
+  readonly backlog: (() => Promise<void> | undefined) | undefined;
   /** Set when the caller's signal aborts (a plain field: readers look at it after every publish). */
   readonly abort: { aborted: boolean };
 }

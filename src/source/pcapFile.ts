@@ -14,11 +14,15 @@ import {
   requireSupportedLinkType,
 } from './pcapFormat.js';
 import { PCAPNG_SECTION_HEADER, PcapngBlockReader } from './pcapngFormat.js';
-import type { EventSource, Publish, SourceOptions, SourceSummary } from './source.js';
+import type { Backlog, EventSource, Publish, SourceOptions, SourceSummary } from './source.js';
 import { SourceError } from './sourceError.js';
 
-/** Big enough that the per-chunk costs (a read, a yield) vanish, small enough that one chunk's events take a few ms. */
-export const DEFAULT_CHUNK_SIZE = 1024 * 1024;
+/**
+ * Big enough that the per-chunk costs (a read, a yield) vanish; small enough that one chunk's events (at most ~800
+ * of the smallest frames) fit in a recording's default queue of 1024 records, since the replay waits for the
+ * recordings' backlog only between chunks.
+ */
+export const DEFAULT_CHUNK_SIZE = 64 * 1024;
 
 /** Carries over any record of a loopback capture (64 KiB MTU) without a buffer of its own. */
 export const DEFAULT_CARRY = 128 * 1024;
@@ -60,7 +64,7 @@ export class PcapFileSource implements EventSource {
     }
   }
 
-  async run(publish: Publish, signal: AbortSignal): Promise<SourceSummary> {
+  async run(publish: Publish, signal: AbortSignal, backlog?: Backlog): Promise<SourceSummary> {
     const builder = new FrameEventBuilder(this.options.nodeName, this.slabSize);
     const summary = (aborted: boolean): SourceSummary => ({
       events: builder.events,
@@ -77,7 +81,7 @@ export class PcapFileSource implements EventSource {
     try {
       const file = await this.openFile();
       try {
-        await this.replay(file, { path: this.path, builder, links: this.options.links, publish, abort });
+        await this.replay(file, { path: this.path, builder, links: this.options.links, publish, backlog, abort });
       } finally {
         await file.close();
       }
@@ -162,8 +166,10 @@ export class PcapFileSource implements EventSource {
         filled = have;
         base = offset;
       }
-      // Reads from the page cache can complete before anything else gets a turn; make sure others do.
-      await nextTurn();
+      // Reads from the page cache can complete before anything else gets a turn; make sure others do, and let
+      // consumers that write later (recordings) catch up: a replay is not real time, so it waits rather than
+      // making them drop.
+      await (target.backlog?.() ?? nextTurn());
       if (target.abort.aborted) return;
     }
   }

@@ -10,6 +10,9 @@ export { SourceError, type SourceErrorCode, type SourceErrorPosition } from './s
 
 export type Publish = (event: MonitorEvent) => void;
 
+/** A promise while consumers still have work queued (see MonitorConsumer.backlog), undefined when they have none. */
+export type Backlog = () => Promise<void> | undefined;
+
 /** Learns interface names by index (implemented by metadata); a source tells it the interfaces it captures on. */
 export interface LinkRegistry {
   register(ifindex: number, name: string): void;
@@ -44,8 +47,12 @@ export interface EventSource {
    * Rejects with the SourceError run() would give for the same problem.
    */
   check(): Promise<void>;
-  /** Publishes events until the input ends (file) or the signal aborts (live); resolves with a summary; rejects with SourceError. */
-  run(publish: Publish, signal: AbortSignal): Promise<SourceSummary>;
+  /**
+   * Publishes events until the input ends (file) or the signal aborts (live); resolves with a summary; rejects with
+   * SourceError. A source that can wait (a file replay) awaits `backlog` between chunks, so consumers that write
+   * later (recordings) keep up instead of dropping; a live capture cannot wait and ignores it.
+   */
+  run(publish: Publish, signal: AbortSignal, backlog?: Backlog): Promise<SourceSummary>;
 }
 
 const ACCEPTED_FORMS =

@@ -178,4 +178,21 @@ describe('MonitorAgent', () => {
     expect(() => new MonitorAgent({ listenerQueueSize: 0 })).toThrow(RangeError);
     expect(() => new MonitorAgent().addListener({ deliver: () => undefined }, { queueSize: 1.5 })).toThrow(RangeError);
   });
+
+  it('reports a backlog while any consumer still has work queued, and none once they are done', async () => {
+    const agent = new MonitorAgent();
+    let finish: () => void = () => undefined;
+    let pending: Promise<void> | undefined;
+    agent.register({ onMonitorEvent: () => undefined });
+    agent.register({ onMonitorEvent: () => undefined, backlog: () => pending });
+    expect(agent.backlog()).toBeUndefined();
+    pending = new Promise<void>((resolve) => (finish = resolve));
+    let settled = false;
+    const wait = agent.backlog()!.then(() => (settled = true));
+    await new Promise((r) => setImmediate(r));
+    expect(settled).toBe(false);
+    finish();
+    await wait;
+    expect(settled).toBe(true);
+  });
 });
