@@ -4,29 +4,15 @@
 //
 // Usage: node --import tsx bench/recordProcess.ts IN OUT "SRC_CIDR SRC_PORT DST_CIDR DST_PORT PROTO" [QUEUE_SIZE]
 import { MonitorAgent } from '../src/monitor/agent.js';
-import { parsePrefix, type Prefix } from '../src/packet/ipAddress.js';
+import { parseRecordFilters } from '../src/cli/record.js';
+import { parseRecorderFilter } from '../src/recorder/startRequest.js';
 import { SinkDispatcher } from '../src/sink/dispatcher.js';
-import { RecordingProtocol, type RecordingFilter } from '../src/sink/types.js';
+import type { RecordingFilter } from '../src/sink/types.js';
 import { PcapFileSource } from '../src/source/pcapFile.js';
 
-/** "10.0.0.0/8 0 0.0.0.0/0 80 TCP", the form `hubble record` takes. */
+/** "10.0.0.0/8 0 0.0.0.0/0 80 TCP", the form `hubble record` takes, through the CLI's and the recorder's parsers. */
 export function parseFilterText(text: string): RecordingFilter {
-  const [source, sourcePort, destination, destinationPort, protocol] = text.trim().split(/\s+/);
-  const prefix = (s: string | undefined): Prefix => {
-    const p = parsePrefix(s ?? '');
-    if (typeof p === 'string') throw new Error(`filter "${text}": ${s}: ${p}`);
-    return p;
-  };
-  const name = (protocol ?? 'ANY').toUpperCase() as keyof typeof RecordingProtocol;
-  if (!(name in RecordingProtocol))
-    throw new Error(`filter "${text}": protocol ${protocol} is not TCP, UDP, SCTP or ANY`);
-  return {
-    source: prefix(source),
-    sourcePort: Number(sourcePort ?? 0),
-    destination: prefix(destination),
-    destinationPort: Number(destinationPort ?? 0),
-    protocol: RecordingProtocol[name],
-  };
+  return parseRecorderFilter(parseRecordFilters([text])[0]!);
 }
 
 async function main(): Promise<void> {

@@ -246,6 +246,35 @@ export class HubbleConnection {
   }
 }
 
+/** Opens a connection from the command's flags, waits for it, runs `body`, and always closes it. */
+export async function withConnection(
+  opts: Record<string, unknown>,
+  body: (conn: HubbleConnection) => Promise<void>,
+): Promise<void> {
+  const conn = HubbleConnection.open(connectionOptionsFrom(opts));
+  try {
+    await conn.waitConnected();
+    await body(conn);
+  } finally {
+    conn.close();
+  }
+}
+
+/**
+ * One unary call as a promise; a failure becomes a CliError worded by `describe` (by default the generic
+ * describeCallError, which names the server and the method).
+ */
+export function unaryCall<T>(
+  conn: HubbleConnection,
+  what: string,
+  call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
+  describe: (err: grpc.ServiceError, server: string, what: string) => string = describeCallError,
+): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    call((err, res) => (err ? reject(new CliError(describe(err, conn.server, what))) : resolve(res!)));
+  });
+}
+
 /** True for a gRPC status error (what grpc-js hands to callbacks and stream 'error' events). */
 export function isServiceError(err: unknown): err is grpc.ServiceError {
   return (

@@ -4,13 +4,7 @@ import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
 import type { Namespace, Node } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
-import {
-  addConnectionOptions,
-  CliError,
-  connectionOptionsFrom,
-  describeCallError,
-  HubbleConnection,
-} from './client.js';
+import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { goDuration } from './status.js';
 import { TabWriter } from './tabWriter.js';
@@ -95,29 +89,6 @@ export function formatNamespacesTable(namespaces: readonly Namespace[]): string 
   return text;
 }
 
-function unary<T>(
-  conn: HubbleConnection,
-  what: string,
-  call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    call((err, res) => (err ? reject(new CliError(describeCallError(err, conn.server, what))) : resolve(res!)));
-  });
-}
-
-async function withConnection(
-  opts: Record<string, unknown>,
-  body: (conn: HubbleConnection) => Promise<void>,
-): Promise<void> {
-  const conn = HubbleConnection.open(connectionOptionsFrom(opts));
-  try {
-    await conn.waitConnected();
-    await body(conn);
-  } finally {
-    conn.close();
-  }
-}
-
 export function listCommand(io: CliIo = PROCESS_IO): Command {
   const list = new Command('list').description('list Hubble objects');
 
@@ -130,7 +101,7 @@ export function listCommand(io: CliIo = PROCESS_IO): Command {
     const output = String(opts['output']);
     if (!['json', 'table', 'wide'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
-      const res = await unary<{ nodes: Node[] }>(conn, 'GetNodes', (cb) =>
+      const res = await unaryCall<{ nodes: Node[] }>(conn, 'GetNodes', (cb) =>
         conn.observer.getNodes({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
       );
       const sorted = [...res.nodes].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -146,7 +117,7 @@ export function listCommand(io: CliIo = PROCESS_IO): Command {
     const output = String(opts['output']);
     if (!['json', 'table'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
-      const res = await unary<{ namespaces: Namespace[] }>(conn, 'GetNamespaces', (cb) =>
+      const res = await unaryCall<{ namespaces: Namespace[] }>(conn, 'GetNamespaces', (cb) =>
         conn.observer.getNamespaces({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
       );
       io.stdout.write(

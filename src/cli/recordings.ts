@@ -18,10 +18,11 @@ import { messageToJson } from '../protojson/protojson.js';
 import {
   addConnectionOptions,
   CliError,
-  connectionOptionsFrom,
   describeCallError,
   HubbleConnection,
   isServiceError,
+  unaryCall,
+  withConnection,
 } from './client.js';
 import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
@@ -64,29 +65,6 @@ function describeStoreError(err: unknown, server: string, what: string): string 
     }
   }
   return describeCallError(err, server, what);
-}
-
-function unary<T>(
-  conn: HubbleConnection,
-  what: string,
-  call: (cb: (err: grpc.ServiceError | null, res?: T) => void) => void,
-): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    call((err, res) => (err ? reject(new CliError(describeStoreError(err, conn.server, what))) : resolve(res!)));
-  });
-}
-
-async function withConnection(
-  opts: Record<string, unknown>,
-  body: (conn: HubbleConnection) => Promise<void>,
-): Promise<void> {
-  const conn = HubbleConnection.open(connectionOptionsFrom(opts));
-  try {
-    await conn.waitConnected();
-    await body(conn);
-  } finally {
-    conn.close();
-  }
 }
 
 /** Where downloaded bytes go: a new file (never overwriting one) or stdout. */
@@ -200,10 +178,14 @@ export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
     const output = String(opts['output']);
     if (!['json', 'table'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
-      const res = await unary<ListResponse>(conn, 'List', (cb) =>
-        conn
-          .recordings()
-          .list(ListRequest.fromPartial({}), new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
+      const res = await unaryCall<ListResponse>(
+        conn,
+        'List',
+        (cb) =>
+          conn
+            .recordings()
+            .list(ListRequest.fromPartial({}), new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
+        describeStoreError,
       );
       if (output === 'json') {
         for (const r of res.recordings)
@@ -240,15 +222,19 @@ export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
   addConnectionOptions(remove).action(async (name: string, _opts: unknown, self: Command) => {
     const opts = self.opts();
     await withConnection(opts, async (conn) => {
-      const res = await unary<DeleteResponse>(conn, 'Delete', (cb) =>
-        conn
-          .recordings()
-          .delete(
-            DeleteRequest.fromPartial({ name, stopIfRunning: opts['stop'] === true }),
-            new grpc.Metadata(),
-            { deadline: conn.unaryDeadline() },
-            cb,
-          ),
+      const res = await unaryCall<DeleteResponse>(
+        conn,
+        'Delete',
+        (cb) =>
+          conn
+            .recordings()
+            .delete(
+              DeleteRequest.fromPartial({ name, stopIfRunning: opts['stop'] === true }),
+              new grpc.Metadata(),
+              { deadline: conn.unaryDeadline() },
+              cb,
+            ),
+        describeStoreError,
       );
       io.stdout.write(`deleted ${name}${res.stopped ? ' (stopped it first)' : ''}\n`);
     });

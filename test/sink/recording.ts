@@ -6,30 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { MonitorEvent } from '../../src/monitor/types.js';
-import { parsePrefix, type Prefix } from '../../src/packet/ipAddress.js';
-import { RecordingProtocol, type RecordingFilter, type SinkOptions } from '../../src/sink/types.js';
+import { parseRecordFilters } from '../../src/cli/record.js';
+import { parseRecorderFilter } from '../../src/recorder/startRequest.js';
+import type { RecordingFilter, SinkOptions } from '../../src/sink/types.js';
 import { FrameEventBuilder } from '../../src/source/frameEvent.js';
 import { Direction, LinkType } from '../../src/source/linkTypes.js';
 import { tsharkFields } from '../harness/tshark.js';
 
 const run = promisify(execFile);
 
-function prefix(text: string): Prefix {
-  const p = parsePrefix(text);
-  if (typeof p === 'string') throw new Error(`${text}: ${p}`);
-  return p;
-}
-
-/** "10.0.0.0/8 0 0.0.0.0/0 80 TCP", as `hubble record` takes a filter. */
+/** "10.0.0.0/8 0 0.0.0.0/0 80 TCP", as `hubble record` takes a filter, through the CLI's and the recorder's parsers. */
 export function recordingFilter(text: string): RecordingFilter {
-  const [source, sourcePort, destination, destinationPort, protocol] = text.trim().split(/\s+/);
-  return {
-    source: prefix(source!),
-    sourcePort: Number(sourcePort),
-    destination: prefix(destination!),
-    destinationPort: Number(destinationPort),
-    protocol: RecordingProtocol[(protocol ?? 'ANY') as keyof typeof RecordingProtocol],
-  };
+  return parseRecorderFilter(parseRecordFilters([text])[0]!);
 }
 
 let nextRuleId = 1;
