@@ -1,14 +1,21 @@
 // One hubble-ts node: sources feed the monitor agent, which feeds the Observer (the ring) and the SinkDispatcher (the
-// running recordings); the API serves both, the Recorder and the recordings store on the unix socket by default.
+// running recordings); the API serves both, the Recorder and the recordings store on the unix socket by default, and
+// the Peer service (this node, plus the peers file) wherever the Observer is served.
 import { pino, type Logger } from 'pino';
 import { RecordingsService } from '../api/hubblets/recordings/v1/recordings.js';
 import { ObserverService } from '../api/observer/observer.js';
+import { PeerService as PeerServiceDefinition } from '../api/peer/peer.js';
 import { RecorderService } from '../api/recorder/recorder.js';
 import { MonitorAgent } from '../monitor/agent.js';
 import { loadMetadata } from '../observer/metadata/index.js';
 import { Observer } from '../observer/observer.js';
 import { Parser } from '../observer/parser/index.js';
 import { createObserverService } from '../observer/service.js';
+import { PeerDirectory } from '../peer/directory.js';
+import { PeersFileSource } from '../peer/fileSource.js';
+import { PeerService } from '../peer/service.js';
+import { selfPeer } from '../peer/selfPeer.js';
+import { StaticPeerSource, type Peer, type PeerSource } from '../peer/source.js';
 import { prepareRecordingsDir, RecordingsDirError } from '../recorder/recordingsDir.js';
 import { createRecordingsService } from '../recorder/recordingsService.js';
 import type { RuleIdPool } from '../recorder/ruleIds.js';
@@ -28,6 +35,11 @@ export interface RunningNode {
   recorder: Recorder;
   store: RecordingsStore;
   dispatcher: SinkDispatcher;
+  /** Every peer the Peer service announces: the peers file's and this node's own entry. */
+  peers: PeerDirectory;
+  peerService: PeerService;
+  /** This node's entry in the Peer service. */
+  self: Peer;
   /** The TCP port actually bound (useful with port 0), when a TCP listener was asked for. */
   tcpPort: number | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
@@ -57,6 +69,12 @@ export interface NodeOverrides {
   ruleIds?: RuleIdPool;
   /** How often retention runs between recordings (default one minute). */
   retentionIntervalMs?: number;
+  /** How quickly the peers file is re-read after a change, and how often it is checked anyway. */
+  peersFile?: { debounceMs?: number; pollIntervalMs?: number };
+  /** Notifications a Notify client may leave unread before it is cut off (upstream's 65536 by default). */
+  maxQueuedPeerNotifications?: number;
+  /** This host's primary address, when --listen-address has no host (detected from the default route by default). */
+  primaryAddress?: () => string | undefined;
 }
 
 /** Starts a node; throws ConfigError/SourceError for problems the user must fix before it can run. */
@@ -116,8 +134,19 @@ export async function startNode(
     address,
     tlsEnabled: opts.tcp?.tls !== undefined,
   });
+  // The peers file before this node's own entry: where both name this node, the operator's word wins.
+  const selfSource = new StaticPeerSource('this node');
+  const peerSources: PeerSource[] = [];
+  if (opts.peers.file !== undefined) {
+    peerSources.push(new PeersFileSource(opts.peers.file, { logger, ...overrides.peersFile }));
+  }
+  peerSources.push(selfSource);
+  const peers = new PeerDirectory(peerSources, logger);
+  const peerService = new PeerService(peers, { logger, maxQueuedNotifications: overrides.maxQueuedPeerNotifications });
+  // Hubble serves the Peer service beside the Observer: whoever may read flows may learn who the other nodes are.
   const observerApi: ServiceRegistration[] = [
     { name: 'observer.Observer', definition: ObserverService, implementation: service },
+    { name: 'peer.Peer', definition: PeerServiceDefinition, implementation: peerService.implementation },
   ];
   // The Recorder writes files on this node and recordings hold payloads: local by default (see serveOptions).
   const recorderApi: ServiceRegistration[] = [
@@ -132,6 +161,8 @@ export async function startNode(
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
   try {
+    // A peers file that cannot be used stops serve here, with the line that is wrong.
+    await peers.start();
     const local = createApiServer([...observerApi, ...recorderApi]);
     apis.push(local);
     await bindUnixSocket(local.server, opts.socketPath);
@@ -142,8 +173,27 @@ export async function startNode(
     }
   } catch (err) {
     for (const api of apis) api.server.forceShutdown();
+    peers.close();
     await store.close();
     throw err;
+  }
+  const self = selfPeer({
+    nodeName: opts.nodeName,
+    clusterName: opts.clusterName,
+    socketPath: opts.socketPath,
+    tcp:
+      opts.tcp === undefined || tcpPort === undefined
+        ? undefined
+        : { listenHost: bindHost(opts.tcp.bindTarget), port: tcpPort, tls: opts.tcp.tls !== undefined },
+    advertise: opts.peers.advertise,
+    primaryAddress: overrides.primaryAddress,
+  });
+  selfSource.set([self.peer]);
+  if (self.addressFrom === 'loopback') {
+    logger.warn(
+      { address: self.peer.address },
+      'no non-loopback address found to announce this node on; other machines cannot reach it: set --advertise-address',
+    );
   }
   if (opts.tcp && opts.recordings.onTcp && opts.tcp.tls === undefined) {
     logger.warn({ tcp: opts.tcp.bindTarget }, 'the Recorder and recordings are served on TCP without TLS');
@@ -156,6 +206,10 @@ export async function startNode(
       recorderOnTcp: opts.tcp !== undefined && opts.recordings.onTcp,
       recordings: recordingsDir,
       node: opts.nodeName,
+      peer: self.peer.address,
+      peerAddressFrom: self.addressFrom,
+      peersFile: opts.peers.file,
+      peers: peers.peers().length,
     },
     'serving Hubble API',
   );
@@ -183,6 +237,9 @@ export async function startNode(
     recorder,
     store,
     dispatcher,
+    peers,
+    peerService,
+    self: self.peer,
     tcpPort,
     sourcesDone,
     async close() {
@@ -196,11 +253,19 @@ export async function startNode(
         RECORDINGS_SHUTDOWN_MS,
       );
       if (!stopped) logger.warn({ afterMs: RECORDINGS_SHUTDOWN_MS }, 'recordings did not stop in time');
+      // Notify streams never end by themselves: end them (OK, as upstream does) so the API can stop at once.
+      peerService.close();
+      peers.close();
       await Promise.all(apis.map((api) => shutdownApiServer(api, 2000)));
       await store.close();
       agent.close();
     },
   };
+}
+
+/** The host part of a grpc-js bind target ("[::]:4244" -> "[::]", "10.0.0.1:4244" -> "10.0.0.1"). */
+function bindHost(bindTarget: string): string {
+  return bindTarget.slice(0, bindTarget.lastIndexOf(':'));
 }
 
 /** Runs a node until SIGTERM or SIGINT, then shuts down cleanly. */

@@ -2,6 +2,7 @@
 import { hostname } from 'node:os';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import { parseRingCapacity } from '../observer/ring.js';
+import { parseHostPort } from '../peer/address.js';
 import { tcpBindTarget } from './listeners.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
@@ -106,6 +107,20 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
       'also serve the Recorder and recordings store on --listen-address (requires mTLS: --tls-client-ca-files, or --disable-server-tls)',
   },
   {
+    name: 'peers-file',
+    kind: 'string',
+    value: 'FILE',
+    description:
+      'YAML list of other nodes (name, address, tls-server-name) the Peer service announces; re-read when it changes',
+  },
+  {
+    name: 'advertise-address',
+    kind: 'string',
+    value: 'HOST[:PORT]',
+    description:
+      "address other machines reach this node's --listen-address on, announced by the Peer service (default: the listen host, or this host's primary IP when it listens on all addresses)",
+  },
+  {
     name: 'log-level',
     kind: 'string',
     value: 'LEVEL',
@@ -124,6 +139,14 @@ export interface ServeOptions {
   endpointsFile?: string | undefined;
   logLevel: string;
   recordings: RecordingsOptions;
+  peers: PeersOptions;
+}
+
+export interface PeersOptions {
+  /** --peers-file: other nodes, watched for changes. */
+  file?: string | undefined;
+  /** --advertise-address: how this node's TCP listener is announced; the port defaults to the bound one. */
+  advertise?: { host: string; port: number | undefined } | undefined;
 }
 
 export interface RecordingsOptions {
@@ -189,6 +212,21 @@ export function toServeOptions(s: Settings): ServeOptions {
     }
   }
 
+  const peersFile = s['peers-file'] as string | undefined;
+  const advertiseText = s['advertise-address'] as string | undefined;
+  let advertise: PeersOptions['advertise'];
+  if (advertiseText !== undefined && advertiseText !== '') {
+    // Without TCP this node is announced by its unix socket, which has no address to advertise.
+    if (tcp === undefined) throw new ConfigError('--advertise-address needs --listen-address');
+    const parsed = parseHostPort(advertiseText, true);
+    if ('error' in parsed) {
+      throw new ConfigError(
+        `--advertise-address: ${parsed.error} (give HOST or HOST:PORT, e.g. 10.0.0.1 or 10.0.0.1:4244)`,
+      );
+    }
+    advertise = parsed;
+  }
+
   return {
     sources,
     socketPath: s['socket-path'] as string,
@@ -205,5 +243,6 @@ export function toServeOptions(s: Settings): ServeOptions {
       maxAgeMs: s['recordings-max-age'] as number,
       onTcp,
     },
+    peers: { file: peersFile || undefined, advertise },
   };
 }
