@@ -288,7 +288,11 @@ const TLS_FAILURE =
 /** The underlying socket/TLS error grpc-js folds into an UNAVAILABLE status, without its prefixes. */
 function lastConnectionError(details: string): string {
   const m = /Last error: (?:Error: )?(.*)$/s.exec(details);
-  return (m?.[1] ?? details).trim();
+  // grpc-js appends " (<time>). Resolution note: ..." and OpenSSL's messages end in a newline: one line is the rule.
+  return (m?.[1] ?? details)
+    .replace(/(\s*\(\d{4}-\d\d-\d\dT[^)]*\))?\.?\s*Resolution note:.*$/s, '')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 /** Turns a failed call into one line: what failed and, where we know it, what to do. */

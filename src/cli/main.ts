@@ -1,6 +1,7 @@
 // The hubble-ts command: parses the command line and runs the chosen subcommand.
 import { Command, Option } from 'commander';
 import { ConfigError, resolveSettings, type SettingSpec, type Settings } from '../server/config.js';
+import { RELAY_SETTINGS, toRelayOptions } from '../server/relayOptions.js';
 import { SERVE_SETTINGS, toServeOptions } from '../server/serveOptions.js';
 import { VERSION } from '../server/version.js';
 import { observeCommand } from './observe.js';
@@ -35,6 +36,15 @@ function typedSettings(cmd: Command, specs: readonly SettingSpec[]): Settings {
   return out;
 }
 
+// grpc-js sends the host of the server address as TLS SNI even when it is an IP address, and Node warns about that
+// (DEP0123) on every such connection: noise for everyone who runs `--server 127.0.0.1:4245 --tls`. Only that one goes.
+const emitWarning = process.emitWarning.bind(process) as (...args: unknown[]) => void;
+process.emitWarning = ((...args: unknown[]) => {
+  const [, typeOrOptions, code] = args;
+  const warningCode = typeof typeOrOptions === 'object' ? (typeOrOptions as { code?: string } | null)?.code : code;
+  if (warningCode !== 'DEP0123') emitWarning(...args);
+}) as typeof process.emitWarning;
+
 const program = new Command('hubble-ts')
   .description('Hubble-compatible network flow observer and packet recorder for Linux hosts')
   .version(VERSION)
@@ -48,6 +58,16 @@ addSettings(program.command('serve').description('observe this host and serve th
     await runNode(toServeOptions(settings));
   },
 );
+
+addSettings(
+  program.command('relay').description('serve the Hubble API for every node the Peer service lists (Hubble Relay)'),
+  RELAY_SETTINGS,
+).action(async (_opts: unknown, cmd: Command) => {
+  const settings = resolveSettings(RELAY_SETTINGS, typedSettings(cmd, RELAY_SETTINGS), cmd.opts()['config']);
+  const options = toRelayOptions(settings);
+  const { runRelay } = await import('../server/relay.js');
+  await runRelay(options);
+});
 
 program.addCommand(observeCommand());
 program.addCommand(statusCommand());

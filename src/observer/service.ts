@@ -27,7 +27,7 @@ export interface NodeIdentity {
 }
 
 /** The gRPC status error a handler ends its call with. */
-class ApiError extends Error {
+export class ApiError extends Error {
   constructor(
     readonly code: grpc.status,
     message: string,
@@ -37,7 +37,7 @@ class ApiError extends Error {
 }
 
 /** Fields GetFlows, GetAgentEvents and GetDebugEvents have in common. */
-interface EventsRequest {
+export interface EventsRequest {
   /** uint64 as a decimal string: hubble's --all sends 2^64-1. */
   number: string;
   first: boolean;
@@ -49,7 +49,7 @@ interface EventsRequest {
 type Predicate = (event: DecodedEvent) => boolean;
 
 /** Responses a stream may have queued before the handler waits for the client to catch up. */
-const MAX_QUEUED_RESPONSES = 512;
+export const MAX_QUEUED_RESPONSES = 512;
 
 function toNanos(ts: Timestamp): bigint {
   return BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
@@ -96,6 +96,22 @@ function startReader(
   return reader;
 }
 
+/** Checks what every events request must satisfy (ApiError otherwise): since/until in nanoseconds, number as a float. */
+export function parseEventsRequest(req: EventsRequest): {
+  since: bigint | undefined;
+  until: bigint | undefined;
+  number: number;
+} {
+  if (req.first && req.follow)
+    throw new ApiError(grpc.status.INVALID_ARGUMENT, 'first cannot be specified with follow');
+  const since = checkTimestamp(req.since, 'since');
+  const until = checkTimestamp(req.until, 'until');
+  if (!/^\d+$/.test(req.number))
+    throw new ApiError(grpc.status.INVALID_ARGUMENT, `number: "${req.number}" is not an unsigned integer`);
+  // Anything beyond 2^53 means "everything" in practice; a float keeps the comparisons right.
+  return { since, until, number: Number(req.number) };
+}
+
 /**
  * Streams the events a request selects. `respond` turns a matching event into a response
  * (or undefined to skip it); lost-event markers are reported through `respondLost`.
@@ -108,15 +124,7 @@ async function streamEvents<Res>(
   respond: (e: DecodedEvent) => Res | undefined,
   respondLost: ((numLost: number) => Res) | undefined,
 ): Promise<void> {
-  if (req.first && req.follow)
-    throw new ApiError(grpc.status.INVALID_ARGUMENT, 'first cannot be specified with follow');
-  const since = checkTimestamp(req.since, 'since');
-  const until = checkTimestamp(req.until, 'until');
-  // Anything beyond 2^53 means "everything" in practice; a float keeps the comparisons right.
-  const number = Number(req.number);
-  if (!/^\d+$/.test(req.number))
-    throw new ApiError(grpc.status.INVALID_ARGUMENT, `number: "${req.number}" is not an unsigned integer`);
-
+  const { since, until, number } = parseEventsRequest(req);
   enableBatchedWrites(call);
   const abort = new AbortController();
   const onCancel = () => abort.abort();
@@ -162,7 +170,7 @@ async function streamEvents<Res>(
  * a write in flight are handed over together instead: each is still framed and sent by grpc-js itself,
  * but they reach the socket in one write.
  */
-function enableBatchedWrites(call: grpc.ServerWritableStream<unknown, unknown>): void {
+export function enableBatchedWrites(call: grpc.ServerWritableStream<unknown, unknown>): void {
   const stream = call as unknown as {
     _write(chunk: unknown, encoding: BufferEncoding, done: (error?: Error | null) => void): void;
     _writev?: (chunks: { chunk: unknown; encoding: BufferEncoding }[], done: (error?: Error | null) => void) => void;
@@ -182,7 +190,7 @@ function enableBatchedWrites(call: grpc.ServerWritableStream<unknown, unknown>):
   };
 }
 
-function waitForDrain(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
+export function waitForDrain(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     const done = () => {
       call.off('drain', done);
@@ -195,7 +203,7 @@ function waitForDrain(call: grpc.ServerWritableStream<unknown, unknown>, signal:
 }
 
 /** Runs a streaming handler and ends the call with the right status whatever happens. */
-function serveStream<Req, Res>(
+export function serveStream<Req, Res>(
   name: string,
   handler: (call: grpc.ServerWritableStream<Req, Res>) => Promise<void>,
 ): grpc.handleServerStreamingCall<Req, Res> {
@@ -216,7 +224,8 @@ function toServiceError(method: string, err: unknown): grpc.ServiceError | Parti
   return { code: grpc.status.INTERNAL, details: `${method}: ${err instanceof Error ? err.message : String(err)}` };
 }
 
-function compileRequestFilters(allow: FlowFilter[], deny: FlowFilter[]): (flow: Flow) => boolean {
+/** Compiles a request's allow and deny lists; a bad filter is the client's error (INVALID_ARGUMENT). */
+export function compileRequestFilters(allow: FlowFilter[], deny: FlowFilter[]): (flow: Flow) => boolean {
   try {
     return compileFlowFilters(allow, deny);
   } catch (err) {

@@ -27,7 +27,8 @@ export function serverCredentials(tls: TlsFiles | undefined): grpc.ServerCredent
   return grpc.ServerCredentials.createSsl(clientCa, [{ cert_chain: cert, private_key: key }], clientCa !== null);
 }
 
-function readPem(path: string, what: string): Buffer {
+/** Reads a PEM file; ConfigError naming the file and what it was for when it is missing or not PEM. */
+export function readPem(path: string, what: string): Buffer {
   try {
     const pem = readFileSync(path);
     if (!pem.includes('-----BEGIN')) throw new Error('not a PEM file');

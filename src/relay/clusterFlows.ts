@@ -1,0 +1,536 @@
+// GetFlows over the whole cluster: one upstream stream per connected node, merged by flow time, with node status
+// reports as nodes connect, fail, go away and come back. Every resource a request opens is released when it ends.
+//
+// How a request is answered, by its shape:
+// - last/first N (not following): every node is asked for its N, all answers are sorted by time and the cluster's
+//   last (or first) N flows are sent: the last N of the cluster, not N per node. Lost events and status reports pass.
+// - everything (not following): node answers are merged through the sort buffer as they come and sent as they leave.
+// - follow: node answers go through the sort buffer. With --last N, the cluster's last N are sent first (as above,
+//   from non-following requests), then each node is followed from right after what it sent. A node that fails or
+//   goes away is reported and rejoins when it is back, resuming after the last flow it sent (so a node that comes
+//   back loses nothing its ring still holds); a node that appears later joins from then on.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type { Timestamp } from '../api/google/protobuf/timestamp.js';
+import { GetFlowsResponse, type GetFlowsRequest, type ObserverClient } from '../api/observer/observer.js';
+import { NodeState } from '../api/relay/relay.js';
+import { FlowFieldMask } from '../observer/fieldMask.js';
+import {
+  compileRequestFilters,
+  enableBatchedWrites,
+  MAX_QUEUED_RESPONSES,
+  parseEventsRequest,
+} from '../observer/service.js';
+import { backoffMs } from './backoff.js';
+import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
+import { SortBuffer } from './sortBuffer.js';
+
+export interface ClusterFlowsOptions {
+  /** Most responses a request's sort buffer holds (sort-buffer-len-max). */
+  sortBufferLenMax: number;
+  /** Longest a response normally waits in the sort buffer (sort-buffer-drain-timeout). */
+  sortBufferDrainTimeoutMs: number;
+  /** Cap of the backoff between attempts to re-open a failed node stream. */
+  retryTimeoutMs: number;
+  /** Sender of the relay's own node status responses (upstream: the relay host's name). */
+  relayName: string;
+  logger: Logger;
+  /** A node that sends nothing for this long on a request that does not follow is given up on (default 10 s). */
+  nodeIdleTimeoutMs?: number;
+  /** Failures with the same state and message within this window are reported together (default 200 ms). */
+  statusAggregationMs?: number;
+}
+
+const DEFAULT_NODE_IDLE_TIMEOUT_MS = 10_000;
+const DEFAULT_STATUS_AGGREGATION_MS = 200;
+/** Beyond 2^53 a number means "everything": hubble --all sends 2^64-1. */
+const UNLIMITED = Number.MAX_SAFE_INTEGER;
+
+type FlowsCall = grpc.ServerWritableStream<GetFlowsRequest, GetFlowsResponse>;
+type NodeStream = grpc.ClientReadableStream<GetFlowsResponse>;
+
+type Plan =
+  | { kind: 'collect'; keep: 'first' | 'last'; count: number }
+  | { kind: 'merge' }
+  | { kind: 'follow'; history: number | undefined };
+
+/** One node's part in one request. */
+interface NodeFlows {
+  name: string;
+  stream: NodeStream | undefined;
+  /** The client the current stream runs on: a new one means the peer was redialled. */
+  client: ObserverClient | undefined;
+  purpose: 'history' | 'main';
+  /** Its history request has ended (follow with --last N). */
+  historyDone: boolean;
+  /** The newest flow time it sent, with the UUIDs of the flows at that time: where a resumed stream starts. */
+  last: { time: bigint; uuids: Set<string> } | undefined;
+  /** While resuming: flows at this time with these UUIDs were sent already. */
+  skip: { time: bigint; uuids: Set<string> } | undefined;
+  /** Its stream ended at `until` (follow): it has nothing more to send. */
+  finished: boolean;
+  attempts: number;
+  retryTimer: NodeJS.Timeout | undefined;
+  idleTimer: NodeJS.Timeout | undefined;
+  timedOut: boolean;
+}
+
+/** Validates a GetFlows request (ApiError, FilterError, FieldMaskError) and answers it from every node. */
+export async function streamClusterFlows(
+  call: FlowsCall,
+  peers: PeerDirectory,
+  opts: ClusterFlowsOptions,
+  register: (request: ClusterFlowsRequest) => () => void,
+): Promise<void> {
+  const req = call.request;
+  const { since, number } = parseEventsRequest(req);
+  // The nodes check these too; checking here answers a bad request once, not once per node.
+  compileRequestFilters(req.whitelist, req.blacklist);
+  FlowFieldMask.compile(req.fieldMask?.length ? req.fieldMask : (req.experimental?.fieldMask ?? []));
+  const counted = number > 0 && number < UNLIMITED;
+  let plan: Plan;
+  if (req.follow) plan = { kind: 'follow', history: counted && since === undefined ? number : undefined };
+  // A node given since and number sends the first `number` flows since then: so does the cluster.
+  else if (counted)
+    plan = { kind: 'collect', keep: req.first || since !== undefined ? 'first' : 'last', count: number };
+  else plan = { kind: 'merge' };
+  enableBatchedWrites(call);
+  const request = new ClusterFlowsRequest(call, peers, opts, plan);
+  const unregister = register(request);
+  try {
+    await request.run();
+  } finally {
+    unregister();
+  }
+}
+
+export class ClusterFlowsRequest {
+  private readonly req: GetFlowsRequest;
+  private readonly nodes = new Map<string, NodeFlows>();
+  /** Streams the relay cancelled itself: their CANCELLED status is no failure. */
+  private readonly cancelledByUs = new WeakSet<NodeStream>();
+  private readonly buffer: SortBuffer<GetFlowsResponse>;
+  private readonly idleTimeoutMs: number;
+  private readonly aggregationMs: number;
+  private drainTimer: NodeJS.Timeout | undefined;
+  private drainAtMs = Infinity;
+  /** Answers of the history requests, or (collect) of every request. */
+  private collected: GetFlowsResponse[] = [];
+  /** Following answers that arrived while the history was still being gathered. */
+  private held: GetFlowsResponse[] | undefined;
+  private readonly pendingStatus = new Map<string, { state: NodeState; message: string; names: string[] }>();
+  private statusTimer: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private paused = false;
+  private stopped = false;
+  private openStreams = 0;
+  private resolveRun: (() => void) | undefined;
+
+  constructor(
+    private readonly call: FlowsCall,
+    private readonly peers: PeerDirectory,
+    private readonly opts: ClusterFlowsOptions,
+    private readonly plan: Plan,
+  ) {
+    this.req = call.request;
+    this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs, responseTime);
+    this.idleTimeoutMs = opts.nodeIdleTimeoutMs ?? DEFAULT_NODE_IDLE_TIMEOUT_MS;
+    this.aggregationMs = opts.statusAggregationMs ?? DEFAULT_STATUS_AGGREGATION_MS;
+    if (plan.kind === 'follow' && plan.history !== undefined) this.held = [];
+  }
+
+  /** Resolves when the answer is complete, the client went away, or the relay shuts down. */
+  run(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.resolveRun = resolve;
+      const onGone = () => this.stop();
+      this.call.once('cancelled', onGone);
+      this.call.once('close', onGone);
+      this.start();
+    });
+  }
+
+  /** Ends the request: cancels every node stream it opened, clears its timers, lets the handler return. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.unsubscribe?.();
+    for (const node of this.nodes.values()) {
+      clearTimeout(node.retryTimer);
+      clearTimeout(node.idleTimer);
+      if (node.stream !== undefined) this.cancel(node);
+    }
+    clearTimeout(this.drainTimer);
+    clearTimeout(this.statusTimer);
+    this.resolveRun?.();
+  }
+
+  private start(): void {
+    const connected: PeerView[] = [];
+    const unavailable: string[] = [];
+    for (const peer of this.peers.list()) {
+      if (peer.state === 'connected' && peer.client !== undefined) connected.push(peer);
+      else unavailable.push(peer.name);
+    }
+    // As upstream: first tell the client which nodes it will hear from, and which it will not.
+    if (connected.length > 0)
+      this.send(
+        this.statusResponse(
+          NodeState.NODE_CONNECTED,
+          connected.map((p) => p.name),
+        ),
+      );
+    if (unavailable.length > 0) this.send(this.statusResponse(NodeState.NODE_UNAVAILABLE, unavailable));
+    if (this.plan.kind === 'follow') this.unsubscribe = this.peers.subscribe((change) => this.onPeerChange(change));
+    const history = this.plan.kind === 'follow' && this.plan.history !== undefined;
+    for (const peer of connected) {
+      const node = this.node(peer.name);
+      if (history) this.open(node, peer.client!, { ...this.req, follow: false }, 'history');
+      else this.open(node, peer.client!, this.req, 'main');
+    }
+    if (history) this.checkHistory();
+    else if (this.plan.kind !== 'follow' && this.openStreams === 0) this.complete();
+  }
+
+  private node(name: string): NodeFlows {
+    let node = this.nodes.get(name);
+    if (node === undefined) {
+      node = {
+        name,
+        stream: undefined,
+        client: undefined,
+        purpose: 'main',
+        historyDone: false,
+        last: undefined,
+        skip: undefined,
+        finished: false,
+        attempts: 0,
+        retryTimer: undefined,
+        idleTimer: undefined,
+        timedOut: false,
+      };
+      this.nodes.set(name, node);
+    }
+    return node;
+  }
+
+  private open(node: NodeFlows, client: ObserverClient, request: GetFlowsRequest, purpose: NodeFlows['purpose']): void {
+    const stream = client.getFlows(request, new grpc.Metadata(), { deadline: this.call.getDeadline() });
+    node.stream = stream;
+    node.client = client;
+    node.purpose = purpose;
+    node.timedOut = false;
+    this.openStreams++;
+    if (this.paused) stream.pause();
+    const watchIdle = !request.follow;
+    const armIdle = () => {
+      if (!watchIdle) return;
+      clearTimeout(node.idleTimer);
+      node.idleTimer = setTimeout(() => {
+        // A node that stopped answering (hung, not gone) must not hold the cluster's answer forever.
+        node.timedOut = true;
+        this.cancel(node);
+      }, this.idleTimeoutMs);
+    };
+    armIdle();
+    stream.on('data', (res: GetFlowsResponse) => {
+      armIdle();
+      this.receive(node, stream, res);
+    });
+    stream.on('error', (err: grpc.ServiceError) => this.ended(node, stream, err));
+    stream.on('end', () => this.ended(node, stream, undefined));
+  }
+
+  private cancel(node: NodeFlows): void {
+    const stream = node.stream;
+    if (stream === undefined) return;
+    this.cancelledByUs.add(stream);
+    stream.cancel();
+  }
+
+  private receive(node: NodeFlows, stream: NodeStream, res: GetFlowsResponse): void {
+    if (node.stream !== stream || this.stopped) return;
+    if (res.flow !== undefined) {
+      const time = responseTime(res);
+      const uuid = res.flow.uuid;
+      if (node.skip !== undefined) {
+        if (time === node.skip.time && uuid !== '' && node.skip.uuids.has(uuid)) return; // sent before the break
+        if (time > node.skip.time) node.skip = undefined;
+      }
+      if (node.last === undefined || time > node.last.time) node.last = { time, uuids: new Set([uuid]) };
+      else if (time === node.last.time) node.last.uuids.add(uuid);
+    }
+    this.route(res, node.purpose);
+  }
+
+  /** Where an answer goes: the history or collection, the holding line, or the sort buffer. */
+  private route(res: GetFlowsResponse, purpose: NodeFlows['purpose']): void {
+    if (this.plan.kind === 'collect' || purpose === 'history') {
+      this.collected.push(res);
+      return;
+    }
+    if (this.held !== undefined) {
+      this.held.push(res);
+      return;
+    }
+    const out: GetFlowsResponse[] = [];
+    this.buffer.push(res, Date.now(), out);
+    this.sendAll(out);
+    this.armDrain();
+  }
+
+  private armDrain(): void {
+    const at = this.buffer.nextDeadlineMs();
+    if (at === this.drainAtMs) return;
+    clearTimeout(this.drainTimer);
+    this.drainAtMs = at ?? Infinity;
+    if (at === undefined || this.stopped) return;
+    this.drainTimer = setTimeout(
+      () => {
+        this.drainAtMs = Infinity;
+        const out: GetFlowsResponse[] = [];
+        this.buffer.drainExpired(Date.now(), out);
+        this.sendAll(out);
+        this.armDrain();
+      },
+      Math.max(0, at - Date.now()),
+    );
+  }
+
+  private ended(node: NodeFlows, stream: NodeStream, err: grpc.ServiceError | undefined): void {
+    if (node.stream !== stream) return;
+    node.stream = undefined;
+    clearTimeout(node.idleTimer);
+    this.openStreams--;
+    if (this.stopped) return;
+    const byUs = this.cancelledByUs.has(stream);
+    let failed = false;
+    if (node.timedOut) {
+      failed = true;
+      this.report(NodeState.NODE_ERROR, node.name, `no answer for ${this.idleTimeoutMs / 1000}s`);
+    } else if (err !== undefined && !byUs && err.code !== grpc.status.CANCELLED) {
+      failed = true;
+      // A connection problem: the node may come back (and is retried). Anything else: the node refused or failed.
+      const state = err.code === grpc.status.UNAVAILABLE ? NodeState.NODE_UNAVAILABLE : NodeState.NODE_ERROR;
+      this.report(state, node.name, nodeErrorMessage(err));
+      this.opts.logger.warn({ peer: node.name, reason: describeGrpcError(err) }, 'flows from peer interrupted');
+    }
+    if (this.plan.kind !== 'follow') {
+      if (this.openStreams === 0) this.complete();
+      return;
+    }
+    if (node.purpose === 'history') {
+      node.historyDone = true;
+      if (failed) this.scheduleRejoin(node);
+      else if (!byUs && node.client !== undefined) this.open(node, node.client, this.resumeRequest(node), 'main');
+      this.checkHistory();
+      return;
+    }
+    if (byUs) return; // restarted or removed on purpose
+    if (err === undefined && this.req.until !== undefined) {
+      node.finished = true; // it reached `until`
+      this.completeIfAllFinished();
+      return;
+    }
+    this.scheduleRejoin(node);
+  }
+
+  /** The request a node resumes with: right after the last flow it sent, or from where its history ended. */
+  private resumeRequest(node: NodeFlows): GetFlowsRequest {
+    const base: GetFlowsRequest = { ...this.req, follow: true, first: false, number: '0' };
+    if (node.last !== undefined) {
+      const { time, uuids } = node.last;
+      if (![...uuids].includes('')) {
+        node.skip = { time, uuids: new Set(uuids) };
+        return { ...base, since: toTimestamp(time) };
+      }
+      // Without UUIDs (a field mask left them out) the flows at that exact time cannot be told apart: skip past it.
+      return { ...base, since: toTimestamp(time + 1n) };
+    }
+    if (this.req.since !== undefined) return base;
+    // Its history had no flows: whatever its last N are now came after the history was taken.
+    if (node.historyDone && this.plan.kind === 'follow' && this.plan.history !== undefined) {
+      return { ...base, number: String(this.plan.history), since: undefined };
+    }
+    return { ...base, since: undefined }; // from now
+  }
+
+  private scheduleRejoin(node: NodeFlows): void {
+    if (this.stopped || node.retryTimer !== undefined) return;
+    const peer = this.peers.list().find((p) => p.name === node.name);
+    // Not connected: the peer manager redials it, and its change brings the node back (onPeerChange).
+    if (peer === undefined || peer.state !== 'connected') return;
+    const waitMs = backoffMs(node.attempts++, this.opts.retryTimeoutMs);
+    node.retryTimer = setTimeout(() => {
+      node.retryTimer = undefined;
+      this.rejoin(node);
+    }, waitMs);
+  }
+
+  private rejoin(node: NodeFlows): void {
+    if (this.stopped || node.stream !== undefined || node.finished) return;
+    const peer = this.peers.list().find((p) => p.name === node.name);
+    if (peer === undefined || peer.state !== 'connected' || peer.client === undefined) return;
+    clearTimeout(node.retryTimer);
+    node.retryTimer = undefined;
+    this.open(node, peer.client, this.resumeRequest(node), 'main');
+    this.report(NodeState.NODE_CONNECTED, node.name);
+  }
+
+  private onPeerChange({ peer, removed }: PeerChange): void {
+    if (this.stopped) return;
+    const node = this.nodes.get(peer.name);
+    if (removed) {
+      if (node === undefined) return;
+      clearTimeout(node.retryTimer);
+      node.retryTimer = undefined;
+      if (node.stream !== undefined) {
+        this.cancel(node);
+        if (node.purpose === 'history') {
+          node.historyDone = true;
+          this.checkHistory();
+        }
+      }
+      this.report(NodeState.NODE_GONE, peer.name);
+      return;
+    }
+    if (peer.state !== 'connected' || peer.client === undefined) return;
+    if (node === undefined) {
+      // A node that was not there when the request started: it joins from now on.
+      this.open(this.node(peer.name), peer.client, this.resumeRequest(this.node(peer.name)), 'main');
+      this.report(NodeState.NODE_CONNECTED, peer.name);
+      return;
+    }
+    if (node.stream !== undefined) {
+      // Redialled under a running stream (e.g. a new address): move the stream to the new connection.
+      if (node.client === peer.client || node.purpose === 'history') return;
+      this.cancel(node);
+      node.stream = undefined;
+      this.openStreams--;
+      this.open(node, peer.client, this.resumeRequest(node), 'main');
+      return;
+    }
+    if (node.purpose === 'history' && !node.historyDone) return;
+    node.attempts = 0;
+    this.rejoin(node);
+  }
+
+  /** Once every history request has ended: the cluster's last N, then what the nodes sent since. */
+  private checkHistory(): void {
+    if (this.held === undefined || this.plan.kind !== 'follow' || this.plan.history === undefined) return;
+    for (const node of this.nodes.values()) if (node.purpose === 'history' && !node.historyDone) return;
+    this.flushStatus();
+    this.sendAll(selectFlows(this.collected, this.plan.history, 'last'));
+    this.collected = [];
+    const held = this.held;
+    this.held = undefined;
+    for (const res of held) this.route(res, 'main');
+  }
+
+  private completeIfAllFinished(): void {
+    for (const node of this.nodes.values()) if (!node.finished) return;
+    this.complete();
+  }
+
+  /** The answer is complete (not following, or every node reached `until`): send what is left and end. */
+  private complete(): void {
+    if (this.stopped) return;
+    this.flushStatus();
+    if (this.plan.kind === 'collect') {
+      this.sendAll(selectFlows(this.collected, this.plan.count, this.plan.keep));
+      this.collected = [];
+    } else {
+      const out: GetFlowsResponse[] = [];
+      this.buffer.flush(out);
+      this.sendAll(out);
+    }
+    this.stop();
+  }
+
+  private report(state: NodeState, name: string, message = ''): void {
+    const key = `${state}\u0000${message}`;
+    let pending = this.pendingStatus.get(key);
+    if (pending === undefined) {
+      pending = { state, message, names: [] };
+      this.pendingStatus.set(key, pending);
+    }
+    if (!pending.names.includes(name)) pending.names.push(name);
+    this.statusTimer ??= setTimeout(() => {
+      this.statusTimer = undefined;
+      this.flushStatus();
+    }, this.aggregationMs);
+  }
+
+  private flushStatus(): void {
+    clearTimeout(this.statusTimer);
+    this.statusTimer = undefined;
+    for (const { state, message, names } of this.pendingStatus.values()) {
+      this.route(this.statusResponse(state, names, message), 'main');
+    }
+    this.pendingStatus.clear();
+  }
+
+  private statusResponse(state: NodeState, nodeNames: string[], message = ''): GetFlowsResponse {
+    return GetFlowsResponse.fromPartial({
+      nodeStatus: { stateChange: state, nodeNames, message },
+      nodeName: this.opts.relayName,
+      time: toTimestamp(BigInt(Date.now()) * 1_000_000n),
+    });
+  }
+
+  private sendAll(responses: readonly GetFlowsResponse[]): void {
+    for (const res of responses) this.send(res);
+  }
+
+  /** Writes one response; a client that cannot keep up pauses every node stream until it drains. */
+  private send(res: GetFlowsResponse): void {
+    if (this.stopped) return;
+    if (this.call.write(res) || this.call.writableLength < MAX_QUEUED_RESPONSES || this.paused) return;
+    this.paused = true;
+    for (const node of this.nodes.values()) node.stream?.pause();
+    this.call.once('drain', () => {
+      this.paused = false;
+      for (const node of this.nodes.values()) node.stream?.resume();
+    });
+  }
+}
+
+/**
+ * Sorts answers by time (stably: equal times keep their arrival order) and keeps the first or last `count` flows;
+ * lost events and status reports are kept wherever they fall.
+ */
+export function selectFlows(
+  responses: readonly GetFlowsResponse[],
+  count: number,
+  keep: 'first' | 'last',
+): GetFlowsResponse[] {
+  const keyed = responses.map((res, i) => ({ res, time: responseTime(res), i }));
+  keyed.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.i - b.i));
+  const flows = keyed.reduce((n, k) => n + (k.res.flow !== undefined ? 1 : 0), 0);
+  const excess = Math.max(0, flows - count);
+  const out: GetFlowsResponse[] = [];
+  let seen = 0;
+  for (const { res } of keyed) {
+    if (res.flow !== undefined) {
+      seen++;
+      if (keep === 'last' ? seen <= excess : seen > count) continue;
+    }
+    out.push(res);
+  }
+  return out;
+}
+
+/** Where an answer sorts: its time (the flow's time for flows), in nanoseconds. */
+export function responseTime(res: GetFlowsResponse): bigint {
+  const ts = res.time ?? res.flow?.time;
+  return ts === undefined ? 0n : BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
+}
+
+function toTimestamp(ns: bigint): Timestamp {
+  return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
+}
+
+/** As upstream words node failures: the node's own message for UNKNOWN, the status and message otherwise. */
+function nodeErrorMessage(err: grpc.ServiceError): string {
+  return err.code === grpc.status.UNKNOWN ? err.details : describeGrpcError(err);
+}

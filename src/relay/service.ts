@@ -1,0 +1,180 @@
+// The relay's observer.Observer service: the Observer API for the whole cluster. GetFlows merges every node's flows
+// (clusterFlows.ts); GetNodes, ServerStatus and GetNamespaces ask every connected node and aggregate as upstream's
+// relay does; GetAgentEvents and GetDebugEvents are not served, as upstream's relay does not serve them.
+import * as grpc from '@grpc/grpc-js';
+import type { Logger } from 'pino';
+import type {
+  GetNamespacesResponse,
+  GetNodesResponse,
+  Namespace,
+  Node,
+  ObserverClient,
+  ObserverServer,
+  ServerStatusResponse,
+} from '../api/observer/observer.js';
+import { NodeState } from '../api/relay/relay.js';
+import { serveStream } from '../observer/service.js';
+import { streamClusterFlows, type ClusterFlowsOptions, type ClusterFlowsRequest } from './clusterFlows.js';
+import { describeGrpcError, type PeerDirectory, type PeerView } from './peerManager.js';
+
+export interface RelayServiceOptions extends ClusterFlowsOptions {
+  /** The relay's version, as ServerStatus reports it. */
+  version: string;
+  /** Longest a unary call waits for the nodes when the client set no earlier deadline (default 5 s). */
+  nodeRequestTimeoutMs?: number;
+}
+
+export interface RelayService {
+  implementation: ObserverServer;
+  /** Ends every running GetFlows (cleanly, with status OK) and cancels what they opened upstream: for shutdown. */
+  closeAll(): void;
+}
+
+/** Upstream lists at most this many unavailable nodes in ServerStatus: enough to act on, short enough to read. */
+export const UNAVAILABLE_NODES_REPORTED_MAX = 10;
+const DEFAULT_NODE_REQUEST_TIMEOUT_MS = 5_000;
+
+export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptions): RelayService {
+  const running = new Set<ClusterFlowsRequest>();
+  const logger: Logger = opts.logger;
+  const register = (request: ClusterFlowsRequest) => {
+    running.add(request);
+    return () => running.delete(request);
+  };
+  const deadline = (call: { getDeadline(): grpc.Deadline }): Date => {
+    const own = Date.now() + (opts.nodeRequestTimeoutMs ?? DEFAULT_NODE_REQUEST_TIMEOUT_MS);
+    const theirs = call.getDeadline();
+    const theirsMs = theirs instanceof Date ? theirs.getTime() : theirs;
+    return new Date(Math.min(own, theirsMs));
+  };
+  const connected = (p: PeerView): p is PeerView & { client: ObserverClient } =>
+    p.state === 'connected' && p.client !== undefined;
+
+  const implementation: ObserverServer = {
+    getFlows: serveStream('GetFlows', (call) => streamClusterFlows(call, peers, opts, register)),
+
+    getAgentEvents: (call) => {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'GetAgentEvents not yet implemented' });
+    },
+
+    getDebugEvents: (call) => {
+      call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'GetDebugEvents not yet implemented' });
+    },
+
+    getNodes: (call, callback) => {
+      const until = deadline(call);
+      const nodes = peers.list().map(async (peer): Promise<Node> => {
+        const node: Node = {
+          name: peer.name,
+          version: '',
+          address: peer.address,
+          state: NodeState.NODE_UNAVAILABLE,
+          tls: { enabled: peer.tls.enabled, serverName: peer.tls.serverName },
+          uptimeNs: 0,
+          numFlows: 0,
+          maxFlows: 0,
+          seenFlows: 0,
+        };
+        if (!connected(peer)) return node;
+        try {
+          const status = await serverStatus(peer.client, until);
+          node.state = NodeState.NODE_CONNECTED;
+          node.version = status.version;
+          node.uptimeNs = status.uptimeNs;
+          node.numFlows = status.numFlows;
+          node.maxFlows = status.maxFlows;
+          node.seenFlows = status.seenFlows;
+        } catch (err) {
+          node.state = NodeState.NODE_ERROR;
+          logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'ServerStatus failed');
+        }
+        return node;
+      });
+      Promise.all(nodes).then((list) => callback(null, { nodes: list } satisfies GetNodesResponse));
+    },
+
+    serverStatus: (call, callback) => {
+      const until = deadline(call);
+      const all = peers.list();
+      const unavailable: string[] = [];
+      let numUnavailable = 0;
+      const down = (name: string) => {
+        numUnavailable++;
+        if (unavailable.length < UNAVAILABLE_NODES_REPORTED_MAX) unavailable.push(name);
+      };
+      const asked = all.map(async (peer) => {
+        if (!connected(peer)) return down(peer.name);
+        try {
+          return await serverStatus(peer.client, until);
+        } catch (err) {
+          logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'ServerStatus failed');
+          return down(peer.name);
+        }
+      });
+      Promise.all(asked).then((statuses) => {
+        const res: ServerStatusResponse = {
+          numFlows: 0,
+          maxFlows: 0,
+          seenFlows: 0,
+          uptimeNs: 0,
+          numConnectedNodes: all.length - numUnavailable,
+          numUnavailableNodes: numUnavailable,
+          unavailableNodes: unavailable,
+          version: opts.version,
+          flowsRate: 0,
+        };
+        for (const s of statuses) {
+          if (s === undefined) continue;
+          res.numFlows += s.numFlows;
+          res.maxFlows += s.maxFlows;
+          res.seenFlows += s.seenFlows;
+          res.flowsRate += s.flowsRate;
+          // The oldest node's uptime: adding uptimes up would mean nothing.
+          res.uptimeNs = Math.max(res.uptimeNs, s.uptimeNs);
+        }
+        callback(null, res);
+      });
+    },
+
+    getNamespaces: (call, callback) => {
+      const until = deadline(call);
+      const asked = peers.list().map(async (peer): Promise<Namespace[]> => {
+        if (!connected(peer)) return [];
+        try {
+          return (await namespaces(peer.client, until)).namespaces;
+        } catch (err) {
+          // Partial answers beat none: a failing node only leaves its namespaces out.
+          logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'GetNamespaces failed');
+          return [];
+        }
+      });
+      Promise.all(asked).then((lists) => {
+        const merged = new Map<string, Namespace>();
+        for (const ns of lists.flat()) merged.set(`${ns.cluster}/${ns.namespace}`, ns);
+        const sorted = [...merged.values()].sort(
+          (a, b) => a.cluster.localeCompare(b.cluster) || a.namespace.localeCompare(b.namespace),
+        );
+        callback(null, { namespaces: sorted } satisfies GetNamespacesResponse);
+      });
+    },
+  };
+
+  return {
+    implementation,
+    closeAll() {
+      for (const request of running) request.stop();
+    },
+  };
+}
+
+function serverStatus(client: ObserverClient, deadline: Date): Promise<ServerStatusResponse> {
+  return new Promise((resolve, reject) =>
+    client.serverStatus({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
+
+function namespaces(client: ObserverClient, deadline: Date): Promise<GetNamespacesResponse> {
+  return new Promise((resolve, reject) =>
+    client.getNamespaces({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}

@@ -1,0 +1,104 @@
+// Hubble Relay: the peer manager follows the Peer service and connects to every node, and one gRPC server serves the
+// cluster-wide Observer API with health (SERVING while the Peer service answers and a node is connected) and reflection.
+import { hostname } from 'node:os';
+import { pino, type Logger } from 'pino';
+import { ObserverService } from '../api/observer/observer.js';
+import { PeerManager } from '../relay/peerManager.js';
+import { createRelayService } from '../relay/service.js';
+import { createApiServer, shutdownApiServer } from './grpcServer.js';
+import { bind, serverCredentials } from './listeners.js';
+import type { RelayOptions } from './relayOptions.js';
+import { VERSION } from './version.js';
+
+export interface RunningRelay {
+  /** The TCP port actually bound (useful with port 0). */
+  port: number;
+  peers: PeerManager;
+  close(): Promise<void>;
+}
+
+const OBSERVER_SERVICE = 'observer.Observer';
+
+/** Starts a relay; throws ConfigError for problems the user must fix (a listener that cannot bind, bad certificates). */
+export async function startRelay(
+  opts: RelayOptions,
+  logger: Logger = pino({ level: opts.logLevel }),
+): Promise<RunningRelay> {
+  const peers = new PeerManager({
+    peerService: opts.peerService,
+    clusterName: opts.clusterName,
+    clientTls: opts.clientTls,
+    dialTimeoutMs: opts.dialTimeoutMs,
+    retryTimeoutMs: opts.retryTimeoutMs,
+    logger,
+  });
+  const service = createRelayService(peers, {
+    version: VERSION,
+    relayName: hostname(),
+    sortBufferLenMax: opts.sortBufferLenMax,
+    sortBufferDrainTimeoutMs: opts.sortBufferDrainTimeoutMs,
+    retryTimeoutMs: opts.retryTimeoutMs,
+    logger,
+  });
+  const api = createApiServer([
+    { name: OBSERVER_SERVICE, definition: ObserverService, implementation: service.implementation },
+  ]);
+  // As upstream: serving only while the Peer service answers and at least one node is connected.
+  const updateHealth = () => {
+    const serving = peers.peerServiceConnected && peers.list().some((p) => p.state === 'connected');
+    const status = serving ? 'SERVING' : 'NOT_SERVING';
+    api.health.setStatus('', status);
+    api.health.setStatus(OBSERVER_SERVICE, status);
+  };
+  updateHealth();
+  const unsubscribe = peers.onStatusChange(updateHealth);
+
+  let port: number;
+  try {
+    port = await bind(api.server, opts.bindTarget, serverCredentials(opts.serverTls));
+  } catch (err) {
+    unsubscribe();
+    api.server.forceShutdown();
+    throw err;
+  }
+  peers.start();
+  logger.info(
+    {
+      listen: opts.bindTarget,
+      port,
+      tls: opts.serverTls !== undefined,
+      mtls: (opts.serverTls?.clientCaFiles.length ?? 0) > 0,
+      peerService: opts.peerService,
+      clientTls: opts.clientTls !== undefined,
+      clientCert: opts.clientTls?.cert !== undefined,
+    },
+    'serving Hubble Relay API',
+  );
+
+  return {
+    port,
+    peers,
+    async close() {
+      unsubscribe();
+      // Following requests never end by themselves: end them (status OK) so the server can stop at once.
+      service.closeAll();
+      await shutdownApiServer(api, 2000);
+      await peers.close();
+    },
+  };
+}
+
+/** Runs a relay until SIGTERM or SIGINT, then shuts down cleanly. */
+export async function runRelay(opts: RelayOptions): Promise<void> {
+  const logger = pino({ level: opts.logLevel });
+  const relay = await startRelay(opts, logger);
+  await new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  await relay.close();
+}

@@ -1,0 +1,254 @@
+// A small cluster on loopback for the relay tests: crafted captures whose flows interleave in time across nodes, a test
+// PKI, hubble-ts nodes (in-process or as processes), a Peer service, the relay, and the CLI run as a user runs it.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
+import { pino } from 'pino';
+import { PeerService as PeerServiceDefinition } from '../../src/api/peer/peer.js';
+import { PeerDirectory } from '../../src/peer/directory.js';
+import { PeerService } from '../../src/peer/service.js';
+import { StaticPeerSource, type Peer } from '../../src/peer/source.js';
+import { resolveSettings, type Settings } from '../../src/server/config.js';
+import { bindUnixSocket } from '../../src/server/listeners.js';
+import { startNode, type RunningNode } from '../../src/server/node.js';
+import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
+import { makeTestCa, type CertFiles, type TestCa } from '../harness/certs.js';
+import { ethernet, ipv4, udp } from '../harness/frames.js';
+import { writePcap } from '../harness/pcapFiles.js';
+
+export const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
+
+/** First packet time of every crafted capture (seconds since the epoch). */
+export const CAPTURE_EPOCH = 1_700_000_000;
+
+export function tempDir(label: string): string {
+  return mkdtempSync(join(tmpdir(), `hubble-ts-relay-${label}-`));
+}
+
+/**
+ * A capture for node `index` of `nodes`: `count` UDP datagrams one apart in a global sequence, packet k of node i at
+ * CAPTURE_EPOCH + (k * nodes + i) ms, so the nodes' flows interleave. Source port 30000 + 1000 i + k names each one.
+ */
+export function craftCapture(dir: string, index: number, nodes: number, count: number): string {
+  const records = [];
+  for (let k = 0; k < count; k++) {
+    const ms = k * nodes + index;
+    const frame = ethernet(
+      { type: 0x0800 },
+      ipv4(
+        { src: `10.0.${index}.1`, dst: '10.9.9.9', protocol: 17 },
+        udp(30_000 + 1000 * index + k, 7000, new Uint8Array(8)),
+      ),
+    );
+    records.push({ seconds: CAPTURE_EPOCH + Math.floor(ms / 1000), fraction: (ms % 1000) * 1000, data: frame });
+  }
+  const path = join(dir, `node${index}.pcap`);
+  writeFileSync(path, writePcap(records, { linkType: 1 }));
+  return path;
+}
+
+/** The source port craftCapture gives packet k of node i. */
+export function craftedPort(index: number, k: number): number {
+  return 30_000 + 1000 * index + k;
+}
+
+export interface ClusterPki {
+  ca: TestCa;
+  /** A CA nobody trusts: certificates from it must be refused. */
+  otherCa: TestCa;
+  /** Per node name: its server certificate, for <name>.default.hubble-grpc.cilium.io (Hubble's derived name). */
+  nodes: Record<string, CertFiles>;
+  /** The relay's client certificate towards the nodes. */
+  relayClient: CertFiles;
+  /** The relay's server certificate (127.0.0.1, localhost). */
+  relayServer: CertFiles;
+  /** A CLI user's client certificate towards the relay. */
+  user: CertFiles;
+  /** A client certificate from the untrusted CA. */
+  strangerUser: CertFiles;
+}
+
+export function makeClusterPki(nodeNames: readonly string[]): ClusterPki {
+  const ca = makeTestCa('hubble-ts relay test CA');
+  const otherCa = makeTestCa('some other CA');
+  const nodes: Record<string, CertFiles> = {};
+  for (const name of nodeNames) {
+    nodes[name] = ca.issue(name, [`${name}.default.hubble-grpc.cilium.io`], 'server');
+  }
+  return {
+    ca,
+    otherCa,
+    nodes,
+    relayClient: ca.issue('relay-client', ['relay-client.hubble-relay.cilium.io'], 'client'),
+    relayServer: ca.issue('relay-server', ['127.0.0.1', 'localhost'], 'server'),
+    user: ca.issue('user', ['user.example'], 'client'),
+    strangerUser: otherCa.issue('stranger', ['stranger.example'], 'client'),
+  };
+}
+
+/** A TCP port nobody listens on right now (for servers that must come back on the same port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const port = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export interface TestNodeOptions {
+  name: string;
+  dir: string;
+  source: string;
+  port?: number;
+  /** Serve TCP with this certificate, requiring client certificates from `clientCa` when given. */
+  tls?: { cert: CertFiles; clientCa?: string };
+  peersFile?: string;
+}
+
+/** A hubble-ts node in this process, serving TCP on 127.0.0.1. */
+export async function startTestNode(o: TestNodeOptions): Promise<RunningNode> {
+  const settings: Settings = {
+    source: [o.source],
+    'socket-path': join(o.dir, `${o.name}.sock`),
+    'recordings-dir': join(o.dir, `${o.name}-recordings`),
+    'listen-address': `127.0.0.1:${o.port ?? 0}`,
+    'node-name': o.name,
+  };
+  if (o.tls === undefined) settings['disable-server-tls'] = true;
+  else {
+    settings['tls-cert-file'] = o.tls.cert.cert;
+    settings['tls-key-file'] = o.tls.cert.key;
+    if (o.tls.clientCa !== undefined) settings['tls-client-ca-files'] = [o.tls.clientCa];
+  }
+  if (o.peersFile !== undefined) settings['peers-file'] = o.peersFile;
+  const node = await startNode(toServeOptions(resolveSettings(SERVE_SETTINGS, settings)), pino({ level: 'silent' }));
+  await node.sourcesDone;
+  return node;
+}
+
+/** Writes a peers file listing `peers`. */
+export function writePeersFile(path: string, peers: readonly Peer[]): void {
+  const lines = ['peers:'];
+  for (const p of peers) {
+    lines.push(`  - name: ${p.name}`, `    address: ${p.address}`);
+    if (p.tlsServerName !== undefined) lines.push(`    tls-server-name: ${p.tlsServerName}`);
+  }
+  writeFileSync(path, `${lines.join('\n')}\n`);
+}
+
+/** The real Peer service on a unix socket, announcing whatever `set` last said. */
+export interface TestPeerService {
+  target: string;
+  set(peers: readonly Peer[]): void;
+  close(): Promise<void>;
+}
+
+export async function startPeerService(socketPath: string, peers: readonly Peer[]): Promise<TestPeerService> {
+  const source = new StaticPeerSource('test', peers);
+  const directory = new PeerDirectory([source]);
+  await directory.start();
+  const service = new PeerService(directory);
+  const server = new grpc.Server();
+  server.addService(PeerServiceDefinition, service.implementation);
+  await bindUnixSocket(server, socketPath);
+  return {
+    target: `unix://${socketPath}`,
+    set: (next) => source.set(next),
+    async close() {
+      service.close();
+      directory.close();
+      server.forceShutdown();
+    },
+  };
+}
+
+export interface Ran {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs `hubble-ts ARGS` to completion. */
+export function runCli(args: readonly string[], timeoutMs = 20_000): Promise<Ran> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`hubble-ts ${args.join(' ')} did not finish in ${timeoutMs} ms: ${stderr}`));
+    }, timeoutMs);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** A long-running `hubble-ts ARGS` (serve, relay, observe --follow) with its output so far. */
+export interface CliProcess {
+  child: ChildProcess;
+  stdout(): string;
+  stderr(): string;
+  exited: Promise<number | null>;
+  /** Resolves once `predicate` holds for the output, or rejects after `ms`. */
+  waitFor(predicate: (stdout: string, stderr: string) => boolean, ms?: number, what?: string): Promise<void>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export function spawnCli(args: readonly string[]): CliProcess {
+  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return {
+    child,
+    stdout: () => out,
+    stderr: () => err,
+    exited,
+    async waitFor(predicate, ms = 15_000, what = 'condition') {
+      const deadline = Date.now() + ms;
+      while (!predicate(out, err)) {
+        if (child.exitCode !== null)
+          throw new Error(`hubble-ts ${args[0]} exited (${child.exitCode}) before ${what}: ${err}${out}`);
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr: ${err.slice(-2000)}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    async stop(signal = 'SIGTERM') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      return exited;
+    },
+  };
+}
+
+/** `hubble-ts relay ARGS --listen-address 127.0.0.1:PORT`, once it serves. */
+export async function startRelayProcess(
+  args: readonly string[],
+  port?: number,
+): Promise<CliProcess & { port: number }> {
+  const p = port ?? (await freePort());
+  const relay = spawnCli(['relay', '--listen-address', `127.0.0.1:${p}`, ...args]);
+  await relay.waitFor((out) => out.includes('serving Hubble Relay API'), 20_000, 'the relay to serve');
+  return Object.assign(relay, { port: p });
+}
+
+/** JSON lines of `observe -o json`. */
+export function jsonLines(text: string): Array<Record<string, any>> {
+  return text
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => JSON.parse(l) as Record<string, any>);
+}
