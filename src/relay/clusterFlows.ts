@@ -215,7 +215,9 @@ export class ClusterFlowsRequest {
   }
 
   private open(node: NodeFlows, client: ObserverClient, request: GetFlowsRequest, purpose: NodeFlows['purpose']): void {
-    const stream = client.getFlows(request, new grpc.Metadata(), { deadline: this.call.getDeadline() });
+    const stream = client.getFlows(request, forwardedMetadata(this.call.metadata), {
+      deadline: this.call.getDeadline(),
+    });
     node.stream = stream;
     node.client = client;
     node.purpose = purpose;
@@ -310,9 +312,8 @@ export class ClusterFlowsRequest {
       this.report(NodeState.NODE_ERROR, node.name, `no answer for ${this.idleTimeoutMs / 1000}s`);
     } else if (err !== undefined && !byUs && err.code !== grpc.status.CANCELLED) {
       failed = true;
-      // A connection problem: the node may come back (and is retried). Anything else: the node refused or failed.
-      const state = err.code === grpc.status.UNAVAILABLE ? NodeState.NODE_UNAVAILABLE : NodeState.NODE_ERROR;
-      this.report(state, node.name, nodeErrorMessage(err));
+      // As upstream: any failure of a node's stream is NODE_ERROR (a node that went away is retried all the same).
+      this.report(NodeState.NODE_ERROR, node.name, nodeErrorMessage(err));
       this.opts.logger.warn({ peer: node.name, reason: describeGrpcError(err) }, 'flows from peer interrupted');
     }
     if (this.plan.kind !== 'follow') {
@@ -530,7 +531,43 @@ function toTimestamp(ns: bigint): Timestamp {
   return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
 }
 
-/** As upstream words node failures: the node's own message for UNKNOWN, the status and message otherwise. */
+/**
+ * As upstream words node failures (Go's status error text): the node's own message for UNKNOWN, otherwise
+ * "rpc error: code = Unavailable desc = ...", so clients matching on upstream's messages match ours.
+ */
 function nodeErrorMessage(err: grpc.ServiceError): string {
-  return err.code === grpc.status.UNKNOWN ? err.details : describeGrpcError(err);
+  if (err.code === grpc.status.UNKNOWN) return err.details;
+  const code = GO_CODE_NAMES[err.code] ?? `Code(${err.code})`;
+  return `rpc error: code = ${code} desc = ${err.details}`;
+}
+
+/** grpc-go's names of the status codes, by number (codes.Code.String()). */
+const GO_CODE_NAMES: readonly string[] = [
+  'OK',
+  'Canceled',
+  'Unknown',
+  'InvalidArgument',
+  'DeadlineExceeded',
+  'NotFound',
+  'AlreadyExists',
+  'PermissionDenied',
+  'ResourceExhausted',
+  'FailedPrecondition',
+  'Aborted',
+  'OutOfRange',
+  'Unimplemented',
+  'Internal',
+  'Unavailable',
+  'DataLoss',
+  'Unauthenticated',
+];
+
+/**
+ * The client's metadata, passed on to the nodes as upstream's relay does (authorization and custom headers reach
+ * them); grpc-js sets its own user-agent. A fresh copy per call: grpc-js may add to what it is given.
+ */
+export function forwardedMetadata(incoming: grpc.Metadata): grpc.Metadata {
+  const metadata = incoming.clone();
+  metadata.remove('user-agent');
+  return metadata;
 }

@@ -12,18 +12,26 @@ export interface RelayPeer {
   name: string;
   /** gRPC target: "host:port" ("[v6]:port"), or "unix:///path"; undefined when the address cannot be dialled. */
   target: string | undefined;
-  /** The address as announced, for GetNodes and logs. */
+  /** The address as announced, for logs. */
   address: string;
+  /**
+   * The address GetNodes reports, as upstream reports the address it resolved: "host:port" with Hubble's port filled
+   * in for a bare IP, a unix socket as announced, "" when the address cannot be dialled.
+   */
+  nodeAddress: string;
   /** The TLS server name the Peer service announced ("" when none). */
   announcedServerName: string;
 }
 
 /** Reads a notification as upstream's FromChangeNotification does: unix sockets, host:port, or an IP alone. */
 export function relayPeerFrom(cn: ChangeNotification): RelayPeer {
+  const target = dialTarget(cn.address);
+  const local = target?.startsWith('unix://') ?? false;
   return {
     name: cn.name,
-    target: dialTarget(cn.address),
+    target,
     address: cn.address,
+    nodeAddress: target === undefined ? '' : local ? cn.address : target,
     announcedServerName: cn.tls?.serverName ?? '',
   };
 }

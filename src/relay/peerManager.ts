@@ -20,6 +20,7 @@ export type PeerState = 'connecting' | 'connected' | 'unavailable';
 /** A peer as requests see it. */
 export interface PeerView {
   readonly name: string;
+  /** As GetNodes reports it (RelayPeer.nodeAddress). */
   readonly address: string;
   readonly state: PeerState;
   readonly tls: { readonly enabled: boolean; readonly serverName: string };
@@ -236,7 +237,7 @@ class PeerConnection {
   view(): PeerView {
     return {
       name: this.peer.name,
-      address: this.peer.address,
+      address: this.peer.nodeAddress,
       state: this.state,
       tls: { enabled: this.tlsEnabled, serverName: this.serverName },
       client: this.state === 'connected' ? this.client : undefined,
@@ -323,5 +324,7 @@ function sslCredentials(tls: ClientTls): grpc.ChannelCredentials {
 
 /** A failed call in one line: the status name and grpc-js's details (which carry the socket or TLS error). */
 export function describeGrpcError(err: grpc.ServiceError): string {
-  return `${grpc.status[err.code] ?? err.code}: ${err.details || err.message}`;
+  // grpc-js ends connection failures with ". Resolution note: ..." (empty for plain addresses): noise in a log line.
+  const details = (err.details || err.message).replace(/\.? Resolution note:.*$/s, '');
+  return `${grpc.status[err.code] ?? err.code}: ${details}`;
 }

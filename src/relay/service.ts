@@ -14,7 +14,12 @@ import type {
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { serveStream } from '../observer/service.js';
-import { streamClusterFlows, type ClusterFlowsOptions, type ClusterFlowsRequest } from './clusterFlows.js';
+import {
+  forwardedMetadata,
+  streamClusterFlows,
+  type ClusterFlowsOptions,
+  type ClusterFlowsRequest,
+} from './clusterFlows.js';
 import { describeGrpcError, type PeerDirectory, type PeerView } from './peerManager.js';
 
 export interface RelayServiceOptions extends ClusterFlowsOptions {
@@ -63,6 +68,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
 
     getNodes: (call, callback) => {
       const until = deadline(call);
+      const metadata = forwardedMetadata(call.metadata);
       const nodes = peers.list().map(async (peer): Promise<Node> => {
         const node: Node = {
           name: peer.name,
@@ -77,7 +83,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
         };
         if (!connected(peer)) return node;
         try {
-          const status = await serverStatus(peer.client, until);
+          const status = await serverStatus(peer.client, metadata, until);
           node.state = NodeState.NODE_CONNECTED;
           node.version = status.version;
           node.uptimeNs = status.uptimeNs;
@@ -95,6 +101,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
 
     serverStatus: (call, callback) => {
       const until = deadline(call);
+      const metadata = forwardedMetadata(call.metadata);
       const all = peers.list();
       const unavailable: string[] = [];
       let numUnavailable = 0;
@@ -105,7 +112,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
       const asked = all.map(async (peer) => {
         if (!connected(peer)) return down(peer.name);
         try {
-          return await serverStatus(peer.client, until);
+          return await serverStatus(peer.client, metadata, until);
         } catch (err) {
           logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'ServerStatus failed');
           return down(peer.name);
@@ -138,10 +145,11 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
 
     getNamespaces: (call, callback) => {
       const until = deadline(call);
+      const metadata = forwardedMetadata(call.metadata);
       const asked = peers.list().map(async (peer): Promise<Namespace[]> => {
         if (!connected(peer)) return [];
         try {
-          return (await namespaces(peer.client, until)).namespaces;
+          return (await namespaces(peer.client, metadata, until)).namespaces;
         } catch (err) {
           // Partial answers beat none: a failing node only leaves its namespaces out.
           logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'GetNamespaces failed');
@@ -151,8 +159,9 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
       Promise.all(asked).then((lists) => {
         const merged = new Map<string, Namespace>();
         for (const ns of lists.flat()) merged.set(`${ns.cluster}/${ns.namespace}`, ns);
+        // As upstream: by cluster, then namespace, comparing bytes (not the locale's collation).
         const sorted = [...merged.values()].sort(
-          (a, b) => a.cluster.localeCompare(b.cluster) || a.namespace.localeCompare(b.namespace),
+          (a, b) => compareCodeUnits(a.cluster, b.cluster) || compareCodeUnits(a.namespace, b.namespace),
         );
         callback(null, { namespaces: sorted } satisfies GetNamespacesResponse);
       });
@@ -167,14 +176,18 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
   };
 }
 
-function serverStatus(client: ObserverClient, deadline: Date): Promise<ServerStatusResponse> {
+function serverStatus(client: ObserverClient, metadata: grpc.Metadata, deadline: Date): Promise<ServerStatusResponse> {
   return new Promise((resolve, reject) =>
-    client.serverStatus({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
+    client.serverStatus({}, metadata.clone(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
   );
 }
 
-function namespaces(client: ObserverClient, deadline: Date): Promise<GetNamespacesResponse> {
+function namespaces(client: ObserverClient, metadata: grpc.Metadata, deadline: Date): Promise<GetNamespacesResponse> {
   return new Promise((resolve, reject) =>
-    client.getNamespaces({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
+    client.getNamespaces({}, metadata.clone(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
   );
+}
+
+function compareCodeUnits(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }

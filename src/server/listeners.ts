@@ -1,6 +1,7 @@
 // Where a gRPC server listens: the local unix socket and an optional TCP address with TLS or mTLS.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
+import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { ConfigError } from './config.js';
@@ -36,6 +37,41 @@ export function readPem(path: string, what: string): Buffer {
   } catch (err) {
     throw new ConfigError(`cannot use ${what} file ${path}: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Reads a certificate as TLS will parse it; ConfigError naming the setting and the file otherwise. A private key given
+ * as a CA is PEM all the same, and would otherwise surface at the first handshake as an OpenSSL error.
+ */
+export function readCertificate(setting: string, path: string, what: string): { pem: Buffer; x509: X509Certificate } {
+  const pem = readPem(path, what);
+  try {
+    return { pem, x509: new X509Certificate(pem) };
+  } catch {
+    throw new ConfigError(`--${setting}: ${path} holds no PEM certificate`);
+  }
+}
+
+/** Reads a certificate and its private key, refusing a swapped or mismatched pair before any handshake does. */
+export function readKeyPair(
+  certSetting: string,
+  certPath: string,
+  keySetting: string,
+  keyPath: string,
+  what: string,
+): { cert: Buffer; key: Buffer } {
+  const cert = readCertificate(certSetting, certPath, `${what} certificate`);
+  const key = readPem(keyPath, `${what} private key`);
+  let keyObject: KeyObject;
+  try {
+    keyObject = createPrivateKey(key);
+  } catch {
+    throw new ConfigError(`--${keySetting}: ${keyPath} holds no unencrypted PEM private key`);
+  }
+  if (!cert.x509.checkPrivateKey(keyObject)) {
+    throw new ConfigError(`--${keySetting}: ${keyPath} is not the private key of ${certPath} (--${certSetting})`);
+  }
+  return { cert: cert.pem, key };
 }
 
 /** Turns ":4244", "0.0.0.0:4244", "[::1]:4244" or "localhost:4244" into a grpc-js bind target. */

@@ -33,8 +33,10 @@ export async function startRelay(
     logger,
   });
   const service = createRelayService(peers, {
-    version: VERSION,
-    relayName: hostname(),
+    // As upstream's relay: "<component> v<version>", the component naming what answers.
+    version: `hubble-relay ${VERSION}`,
+    // As upstream: the Kubernetes node name when the pod is told it, else the host name.
+    relayName: process.env['K8S_NODE_NAME'] || hostname(),
     sortBufferLenMax: opts.sortBufferLenMax,
     sortBufferDrainTimeoutMs: opts.sortBufferDrainTimeoutMs,
     retryTimeoutMs: opts.retryTimeoutMs,

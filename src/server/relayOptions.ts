@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { parseHostPort } from '../peer/address.js';
 import type { ClientTls } from '../relay/peerManager.js';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
-import { readPem, tcpBindTarget } from './listeners.js';
+import { readCertificate, readKeyPair, tcpBindTarget } from './listeners.js';
 import { DEFAULT_SOCKET_PATH } from './serveOptions.js';
 
 export const RELAY_SETTINGS: readonly SettingSpec[] = [
@@ -33,7 +33,7 @@ export const RELAY_SETTINGS: readonly SettingSpec[] = [
     name: 'dial-timeout',
     kind: 'duration',
     value: 'DURATION',
-    default: '5s',
+    default: '30s',
     description: 'how long connecting to a node may take before it counts as unavailable',
   },
   {
@@ -139,7 +139,7 @@ export function toRelayOptions(s: Settings): RelayOptions {
     throw new ConfigError(`--log-level: "${logLevel}" is not one of ${levels.join(', ')}`);
 
   const peerService = checkPeerService(s['peer-service'] as string);
-  const bindTarget = tcpBindTarget(s['listen-address'] as string);
+  const bindTarget = checkListenAddress(s['listen-address'] as string);
 
   const positive = (name: string): number => {
     const v = s[name] as number;
@@ -165,11 +165,12 @@ export function toRelayOptions(s: Settings): RelayOptions {
     if (Boolean(certFile) !== Boolean(keyFile)) {
       throw new ConfigError('--tls-client-cert-file and --tls-client-key-file go together (the relay presents both)');
     }
-    clientTls = {
-      ca: caFiles.length > 0 ? Buffer.concat(caFiles.map((f) => readPem(f, 'hubble server CA'))) : undefined,
-      cert: certFile ? readPem(certFile, 'client certificate') : undefined,
-      key: keyFile ? readPem(keyFile, 'client private key') : undefined,
-    };
+    const pair =
+      certFile && keyFile
+        ? readKeyPair('tls-client-cert-file', certFile, 'tls-client-key-file', keyFile, 'client')
+        : undefined;
+    const cas = caFiles.map((f) => readCertificate('tls-hubble-server-ca-files', f, 'hubble server CA').pem);
+    clientTls = { ca: cas.length > 0 ? Buffer.concat(cas) : undefined, cert: pair?.cert, key: pair?.key };
   }
 
   const serverCert = s['tls-relay-server-cert-file'] as string | undefined;
@@ -188,10 +189,9 @@ export function toRelayOptions(s: Settings): RelayOptions {
         'the relay serves over TLS: give --tls-relay-server-cert-file and --tls-relay-server-key-file, or --disable-server-tls to serve plaintext',
       );
     }
-    // Read now so a missing file stops the relay with its name, not later with a TLS error.
-    readPem(serverCert, 'relay server certificate');
-    readPem(serverKey, 'relay server private key');
-    for (const f of clientCaFiles) readPem(f, 'relay client CA');
+    // Read now so a missing or wrong file stops the relay with its name, not later with a TLS error.
+    readKeyPair('tls-relay-server-cert-file', serverCert, 'tls-relay-server-key-file', serverKey, 'relay server');
+    for (const f of clientCaFiles) readCertificate('tls-relay-client-ca-files', f, 'relay client CA');
     serverTls = { certFile: serverCert, keyFile: serverKey, clientCaFiles };
   }
 
@@ -207,6 +207,15 @@ export function toRelayOptions(s: Settings): RelayOptions {
     serverTls,
     logLevel,
   };
+}
+
+function checkListenAddress(address: string): string {
+  try {
+    return tcpBindTarget(address);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    throw new ConfigError(`--listen-address "${address}" is not HOST:PORT (e.g. :4245 or 127.0.0.1:4245)`);
+  }
 }
 
 function checkPeerService(address: string): string {

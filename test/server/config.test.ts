@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseDurationMs, parseSize, resolveSettings } from '../../src/server/config.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
+import { makeTestCa } from '../harness/certs.js';
 
 function configFile(text: string): string {
   const path = join(mkdtempSync(join(tmpdir(), 'hubble-ts-cfg-')), 'config.yaml');
@@ -81,6 +82,24 @@ describe('serve settings', () => {
       resolveSettings(SERVE_SETTINGS, { 'listen-address': ':4244', 'disable-server-tls': true }),
     );
     expect(plain.tcp).toEqual({ bindTarget: '[::]:4244' });
+  });
+
+  it("checks the TLS files before serving: a key that is not the certificate's, a key given as client CA", () => {
+    const ca = makeTestCa();
+    const a = ca.issue('a', ['a.example'], 'server');
+    const b = ca.issue('b', ['b.example'], 'server');
+    const tls = (cert: string, key: string, clientCa = ca.cert) =>
+      toServeOptions(
+        resolveSettings(SERVE_SETTINGS, {
+          'listen-address': ':4244',
+          'tls-cert-file': cert,
+          'tls-key-file': key,
+          'tls-client-ca-files': [clientCa],
+        }),
+      );
+    expect(tls(a.cert, a.key).tcp?.tls).toEqual({ certFile: a.cert, keyFile: a.key, clientCaFiles: [ca.cert] });
+    expect(() => tls(a.cert, b.key)).toThrow(`--tls-key-file: ${b.key} is not the private key of ${a.cert}`);
+    expect(() => tls(a.cert, a.key, a.key)).toThrow(`--tls-client-ca-files: ${a.key} holds no PEM certificate`);
   });
 
   it.each(['4244', 'host:', 'host:99999', 'a:b:c'])('refuses the listen address %s', (addr) => {
