@@ -332,6 +332,26 @@ describe('hubble-ts relay over three nodes, mTLS everywhere', () => {
       expect(await settledStates(r)).toEqual({ alpha: 'unavailable', beta: 'unavailable' });
     });
 
+    it('follows a Peer service over TCP with mTLS, verified as hubble-peer.<cluster>, and no node that lacks that name', async () => {
+      const clientTls = {
+        'tls-client-cert-file': pki.relayClient.cert,
+        'tls-client-key-file': pki.relayClient.key,
+        'tls-hubble-server-ca-files': [pki.ca.cert],
+      };
+      const viaAlpha = await relayWith({ ...clientTls, 'peer-service': `127.0.0.1:${nodes[0]!.tcpPort}` });
+      const viaBeta = await relayWith({ ...clientTls, 'peer-service': `127.0.0.1:${nodes[1]!.tcpPort}` });
+      const deadline = Date.now() + 10_000;
+      while (viaAlpha.peers.list().filter((p) => p.state === 'connected').length < 3) {
+        if (Date.now() > deadline) throw new Error(`not all connected: ${JSON.stringify(viaAlpha.peers.list())}`);
+        await new Promise((res) => setTimeout(res, 50));
+      }
+      expect(viaAlpha.peers.peerServiceConnected).toBe(true);
+      expect(viaAlpha.peers.list().map((p) => p.name)).toEqual(['alpha', 'beta', 'gamma']);
+      // beta's certificate is only beta's: the relay does not take it for the Peer service.
+      expect(viaBeta.peers.peerServiceConnected).toBe(false);
+      expect(viaBeta.peers.list()).toEqual([]);
+    });
+
     it('refuses nodes whose certificates chain to a CA it does not trust', async () => {
       const r = await relayWith({
         'tls-client-cert-file': pki.relayClient.cert,

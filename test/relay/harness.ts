@@ -59,7 +59,8 @@ export interface ClusterPki {
   ca: TestCa;
   /** A CA nobody trusts: certificates from it must be refused. */
   otherCa: TestCa;
-  /** Per node name: its server certificate, for <name>.default.hubble-grpc.cilium.io (Hubble's derived name). */
+  /** Per node name: its server certificate, for <name>.default.hubble-grpc.cilium.io (Hubble's derived name); the first
+   * node's also for hubble-peer.default.hubble-grpc.cilium.io. */
   nodes: Record<string, CertFiles>;
   /** The relay's client certificate towards the nodes. */
   relayClient: CertFiles;
@@ -76,7 +77,10 @@ export function makeClusterPki(nodeNames: readonly string[]): ClusterPki {
   const otherCa = makeTestCa('some other CA');
   const nodes: Record<string, CertFiles> = {};
   for (const name of nodeNames) {
-    nodes[name] = ca.issue(name, [`${name}.default.hubble-grpc.cilium.io`], 'server');
+    // The first node also answers as the cluster's Peer service over TCP (hubble-peer.<cluster>...), as in Kubernetes.
+    const names = [`${name}.default.hubble-grpc.cilium.io`];
+    if (name === nodeNames[0]) names.push('hubble-peer.default.hubble-grpc.cilium.io');
+    nodes[name] = ca.issue(name, names, 'server');
   }
   return {
     ca,
