@@ -5,24 +5,20 @@
 // ring), as fast as it goes, at the default ring size and at the largest one. GetFlows streams a full ring (65535
 // flows) over the unix socket to a client in another process. Heap per flow is measured with the ring full.
 // Recording (bench/record.ts): a 5-tuple recording as a whole process against tcpdump on the same input, and the
-// sink dispatcher's per-packet cost with 100 concurrent recordings against one.
+// sink dispatcher's per-packet cost with 100 concurrent recordings against one. Relay (bench/relay.ts): GetFlows --all
+// and --last 65535 through Hubble Relay from three nodes with full rings, against --all from one node directly.
+// Recording and relay also run alone: node --import tsx bench/record.ts (or bench/relay.ts).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { ObserverService } from '../src/api/observer/observer.js';
-import { MonitorAgent } from '../src/monitor/agent.js';
-import { loadMetadata } from '../src/observer/metadata/index.js';
-import { Observer } from '../src/observer/observer.js';
-import { Parser } from '../src/observer/parser/index.js';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
-import { createObserverService } from '../src/observer/service.js';
-import { createApiServer, shutdownApiServer } from '../src/server/grpcServer.js';
-import { bindUnixSocket } from '../src/server/listeners.js';
-import { parseSourceSpec } from '../src/source/source.js';
+import { shutdownApiServer } from '../src/server/grpcServer.js';
 import { ensureLoadCapture } from './loadCapture.js';
+import { makeNode, serveNode } from './node.js';
 import { benchRecording } from './record.js';
+import { benchRelay } from './relay.js';
 
 const PACKETS = Number(process.env['BENCH_PACKETS'] ?? 1_000_000);
 const DEFAULT_RING = 4095;
@@ -33,40 +29,11 @@ const run = promisify(execFile);
 const log = (line: string) => process.stdout.write(line + '\n');
 const rate = (n: number) => Math.round(n).toLocaleString('en');
 
-/** The pipeline of one node, without the API: what `hubble-ts serve` builds for a pcap source. */
-function makeNode(ringCapacity: number): {
-  observer: Observer;
-  agent: MonitorAgent;
-  replay: (limit?: number) => Promise<number>;
-} {
-  const metadata = loadMetadata({ clusterName: 'default' });
-  const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName: 'bench', links: metadata.linkRegistry });
-  const parser = new Parser({
-    nodeName: 'bench',
-    clusterName: 'default',
-    emitter: { name: 'hubble-ts', version: 'bench' },
-    ...metadata,
-  });
-  const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
-  const agent = new MonitorAgent();
-  agent.register(observer);
-  const replay = async (limit = Infinity): Promise<number> => {
-    const stop = new AbortController();
-    let events = 0;
-    await source.run((event) => {
-      agent.publish(event);
-      if (++events >= limit) stop.abort();
-    }, stop.signal);
-    return events;
-  };
-  return { observer, agent, replay };
-}
-
 /** Best of ROUNDS full replays, in events per second. */
 async function benchIngest(ringCapacity: number): Promise<number> {
   let best = 0;
   for (let round = 1; round <= ROUNDS; round++) {
-    const { observer, replay } = makeNode(ringCapacity);
+    const { observer, replay } = makeNode(capturePath, ringCapacity);
     const start = process.hrtime.bigint();
     const events = await replay();
     const seconds = Number(process.hrtime.bigint() - start) / 1e9;
@@ -85,7 +52,7 @@ async function benchHeapPerFlow(): Promise<number> {
   if (gc === undefined) throw new Error('run with --expose-gc (npm run bench does)');
   gc();
   const before = process.memoryUsage().heapUsed;
-  const { observer, replay } = makeNode(MAX_RING_CAPACITY);
+  const { observer, replay } = makeNode(capturePath, MAX_RING_CAPACITY);
   await replay(MAX_RING_CAPACITY * 2);
   gc();
   const held = process.memoryUsage().heapUsed - before;
@@ -98,22 +65,10 @@ async function benchHeapPerFlow(): Promise<number> {
 
 /** Streams a full ring to a client process over the unix socket, ROUNDS times; best flows per second. */
 async function benchGetFlows(): Promise<number> {
-  const { observer, replay } = makeNode(MAX_RING_CAPACITY);
+  const { observer, replay } = makeNode(capturePath, MAX_RING_CAPACITY);
   await replay(MAX_RING_CAPACITY * 2);
   const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-bench-')), 'hubble.sock');
-  const api = createApiServer([
-    {
-      name: 'observer.Observer',
-      definition: ObserverService,
-      implementation: createObserverService(observer, {
-        nodeName: 'bench',
-        version: 'bench',
-        address: socket,
-        tlsEnabled: false,
-      }),
-    },
-  ]);
-  await bindUnixSocket(api.server, socket);
+  const api = await serveNode(observer, 'bench', socket);
   try {
     // execFile keeps this process's event loop free to serve while the client runs.
     const client = join(import.meta.dirname, 'getFlowsClient.ts');
@@ -150,6 +105,7 @@ const ingestFullRing = await benchIngest(MAX_RING_CAPACITY);
 const heap = await benchHeapPerFlow();
 const getflows = await benchGetFlows();
 const recording = await benchRecording(capturePath, PACKETS, log);
+const relay = await benchRelay(capturePath, log);
 
 // Other benchmarks add their own keys to the same file; keep theirs.
 const previous = existsSync(resultsPath)
@@ -164,6 +120,7 @@ const results = {
   getflows_flows_per_s: Math.round(getflows),
   heap_bytes_per_flow: Math.round(heap),
   ...recording,
+  ...relay,
 };
 writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
 log(`wrote bench/results.json`);
