@@ -23,6 +23,7 @@ import {
 } from '../observer/service.js';
 import { backoffMs } from './backoff.js';
 import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
+import { openRawFlows, rawFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
 import { SortBuffer } from './sortBuffer.js';
 
 export interface ClusterFlowsOptions {
@@ -46,8 +47,8 @@ const DEFAULT_STATUS_AGGREGATION_MS = 200;
 /** Beyond 2^53 a number means "everything": hubble --all sends 2^64-1. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
-type FlowsCall = grpc.ServerWritableStream<GetFlowsRequest, GetFlowsResponse>;
-type NodeStream = grpc.ClientReadableStream<GetFlowsResponse>;
+type FlowsCall = grpc.ServerWritableStream<GetFlowsRequest, Buffer>;
+type NodeStream = grpc.ClientReadableStream<RawFlowsResponse>;
 
 type Plan =
   | { kind: 'collect'; keep: 'first' | 'last'; count: number }
@@ -109,15 +110,15 @@ export class ClusterFlowsRequest {
   private readonly nodes = new Map<string, NodeFlows>();
   /** Streams the relay cancelled itself: their CANCELLED status is no failure. */
   private readonly cancelledByUs = new WeakSet<NodeStream>();
-  private readonly buffer: SortBuffer<GetFlowsResponse>;
+  private readonly buffer: SortBuffer<RawFlowsResponse>;
   private readonly idleTimeoutMs: number;
   private readonly aggregationMs: number;
   private drainTimer: NodeJS.Timeout | undefined;
   private drainAtMs = Infinity;
   /** Answers of the history requests, or (collect) of every request. */
-  private collected: GetFlowsResponse[] = [];
+  private collected: RawFlowsResponse[] = [];
   /** Following answers that arrived while the history was still being gathered. */
-  private held: GetFlowsResponse[] | undefined;
+  private held: RawFlowsResponse[] | undefined;
   private readonly pendingStatus = new Map<string, { state: NodeState; message: string; names: string[] }>();
   private statusTimer: NodeJS.Timeout | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -133,7 +134,7 @@ export class ClusterFlowsRequest {
     private readonly plan: Plan,
   ) {
     this.req = call.request;
-    this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs, responseTime);
+    this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs, (res) => res.time);
     this.idleTimeoutMs = opts.nodeIdleTimeoutMs ?? DEFAULT_NODE_IDLE_TIMEOUT_MS;
     this.aggregationMs = opts.statusAggregationMs ?? DEFAULT_STATUS_AGGREGATION_MS;
     if (plan.kind === 'follow' && plan.history !== undefined) this.held = [];
@@ -215,7 +216,7 @@ export class ClusterFlowsRequest {
   }
 
   private open(node: NodeFlows, client: ObserverClient, request: GetFlowsRequest, purpose: NodeFlows['purpose']): void {
-    const stream = client.getFlows(request, forwardedMetadata(this.call.metadata), {
+    const stream = openRawFlows(client, request, forwardedMetadata(this.call.metadata), {
       deadline: this.call.getDeadline(),
     });
     node.stream = stream;
@@ -235,7 +236,7 @@ export class ClusterFlowsRequest {
       }, this.idleTimeoutMs);
     };
     armIdle();
-    stream.on('data', (res: GetFlowsResponse) => {
+    stream.on('data', (res: RawFlowsResponse) => {
       armIdle();
       this.receive(node, stream, res);
     });
@@ -250,11 +251,11 @@ export class ClusterFlowsRequest {
     stream.cancel();
   }
 
-  private receive(node: NodeFlows, stream: NodeStream, res: GetFlowsResponse): void {
+  private receive(node: NodeFlows, stream: NodeStream, res: RawFlowsResponse): void {
     if (node.stream !== stream || this.stopped) return;
-    if (res.flow !== undefined) {
-      const time = responseTime(res);
-      const uuid = res.flow.uuid;
+    // Only a followed node is ever resumed: where it stands matters to no other plan.
+    if (res.isFlow && this.plan.kind === 'follow') {
+      const { time, uuid } = res;
       if (node.skip !== undefined) {
         if (time === node.skip.time && uuid !== '' && node.skip.uuids.has(uuid)) return; // sent before the break
         if (time > node.skip.time) node.skip = undefined;
@@ -266,7 +267,7 @@ export class ClusterFlowsRequest {
   }
 
   /** Where an answer goes: the history or collection, the holding line, or the sort buffer. */
-  private route(res: GetFlowsResponse, purpose: NodeFlows['purpose']): void {
+  private route(res: RawFlowsResponse, purpose: NodeFlows['purpose']): void {
     if (this.plan.kind === 'collect' || purpose === 'history') {
       this.collected.push(res);
       return;
@@ -275,7 +276,7 @@ export class ClusterFlowsRequest {
       this.held.push(res);
       return;
     }
-    const out: GetFlowsResponse[] = [];
+    const out: RawFlowsResponse[] = [];
     this.buffer.push(res, Date.now(), out);
     this.sendAll(out);
     this.armDrain();
@@ -290,7 +291,7 @@ export class ClusterFlowsRequest {
     this.drainTimer = setTimeout(
       () => {
         this.drainAtMs = Infinity;
-        const out: GetFlowsResponse[] = [];
+        const out: RawFlowsResponse[] = [];
         this.buffer.drainExpired(Date.now(), out);
         this.sendAll(out);
         this.armDrain();
@@ -441,7 +442,7 @@ export class ClusterFlowsRequest {
       this.sendAll(selectFlows(this.collected, this.plan.count, this.plan.keep));
       this.collected = [];
     } else {
-      const out: GetFlowsResponse[] = [];
+      const out: RawFlowsResponse[] = [];
       this.buffer.flush(out);
       this.sendAll(out);
     }
@@ -471,22 +472,24 @@ export class ClusterFlowsRequest {
     this.pendingStatus.clear();
   }
 
-  private statusResponse(state: NodeState, nodeNames: string[], message = ''): GetFlowsResponse {
-    return GetFlowsResponse.fromPartial({
-      nodeStatus: { stateChange: state, nodeNames, message },
-      nodeName: this.opts.relayName,
-      time: toTimestamp(BigInt(Date.now()) * 1_000_000n),
-    });
+  private statusResponse(state: NodeState, nodeNames: string[], message = ''): RawFlowsResponse {
+    return rawFlowsResponse(
+      GetFlowsResponse.fromPartial({
+        nodeStatus: { stateChange: state, nodeNames, message },
+        nodeName: this.opts.relayName,
+        time: toTimestamp(BigInt(Date.now()) * 1_000_000n),
+      }),
+    );
   }
 
-  private sendAll(responses: readonly GetFlowsResponse[]): void {
+  private sendAll(responses: readonly RawFlowsResponse[]): void {
     for (const res of responses) this.send(res);
   }
 
   /** Writes one response; a client that cannot keep up pauses every node stream until it drains. */
-  private send(res: GetFlowsResponse): void {
+  private send(res: RawFlowsResponse): void {
     if (this.stopped) return;
-    if (this.call.write(res) || this.call.writableLength < MAX_QUEUED_RESPONSES || this.paused) return;
+    if (this.call.write(res.bytes) || this.call.writableLength < MAX_QUEUED_RESPONSES || this.paused) return;
     this.paused = true;
     for (const node of this.nodes.values()) node.stream?.pause();
     this.call.once('drain', () => {
@@ -501,30 +504,24 @@ export class ClusterFlowsRequest {
  * lost events and status reports are kept wherever they fall.
  */
 export function selectFlows(
-  responses: readonly GetFlowsResponse[],
+  responses: readonly RawFlowsResponse[],
   count: number,
   keep: 'first' | 'last',
-): GetFlowsResponse[] {
-  const keyed = responses.map((res, i) => ({ res, time: responseTime(res), i }));
-  keyed.sort((a, b) => (a.time < b.time ? -1 : a.time > b.time ? 1 : a.i - b.i));
-  const flows = keyed.reduce((n, k) => n + (k.res.flow !== undefined ? 1 : 0), 0);
+): RawFlowsResponse[] {
+  const keyed = responses.map((res, i) => ({ res, i }));
+  keyed.sort((a, b) => (a.res.time < b.res.time ? -1 : a.res.time > b.res.time ? 1 : a.i - b.i));
+  const flows = keyed.reduce((n, k) => n + (k.res.isFlow ? 1 : 0), 0);
   const excess = Math.max(0, flows - count);
-  const out: GetFlowsResponse[] = [];
+  const out: RawFlowsResponse[] = [];
   let seen = 0;
   for (const { res } of keyed) {
-    if (res.flow !== undefined) {
+    if (res.isFlow) {
       seen++;
       if (keep === 'last' ? seen <= excess : seen > count) continue;
     }
     out.push(res);
   }
   return out;
-}
-
-/** Where an answer sorts: its time (the flow's time for flows), in nanoseconds. */
-export function responseTime(res: GetFlowsResponse): bigint {
-  const ts = res.time ?? res.flow?.time;
-  return ts === undefined ? 0n : BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
 }
 
 function toTimestamp(ns: bigint): Timestamp {

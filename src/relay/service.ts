@@ -9,7 +9,6 @@ import type {
   Namespace,
   Node,
   ObserverClient,
-  ObserverServer,
   ServerStatusResponse,
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
@@ -20,6 +19,7 @@ import {
   type ClusterFlowsOptions,
   type ClusterFlowsRequest,
 } from './clusterFlows.js';
+import type { RelayObserverServer } from './flowsWire.js';
 import { describeGrpcError, type PeerDirectory, type PeerView } from './peerManager.js';
 
 export interface RelayServiceOptions extends ClusterFlowsOptions {
@@ -30,7 +30,7 @@ export interface RelayServiceOptions extends ClusterFlowsOptions {
 }
 
 export interface RelayService {
-  implementation: ObserverServer;
+  implementation: RelayObserverServer;
   /** Ends every running GetFlows (cleanly, with status OK) and cancels what they opened upstream: for shutdown. */
   closeAll(): void;
 }
@@ -55,7 +55,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
   const connected = (p: PeerView): p is PeerView & { client: ObserverClient } =>
     p.state === 'connected' && p.client !== undefined;
 
-  const implementation: ObserverServer = {
+  const implementation: RelayObserverServer = {
     getFlows: serveStream('GetFlows', (call) => streamClusterFlows(call, peers, opts, register)),
 
     getAgentEvents: (call) => {

@@ -2,7 +2,7 @@
 // cluster-wide Observer API with health (SERVING while the Peer service answers and a node is connected) and reflection.
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
-import { ObserverService } from '../api/observer/observer.js';
+import { RELAY_OBSERVER_SERVICE } from '../relay/flowsWire.js';
 import { PeerManager } from '../relay/peerManager.js';
 import { createRelayService } from '../relay/service.js';
 import { createApiServer, shutdownApiServer } from './grpcServer.js';
@@ -43,7 +43,7 @@ export async function startRelay(
     logger,
   });
   const api = createApiServer([
-    { name: OBSERVER_SERVICE, definition: ObserverService, implementation: service.implementation },
+    { name: OBSERVER_SERVICE, definition: RELAY_OBSERVER_SERVICE, implementation: service.implementation },
   ]);
   // As upstream: serving only while the Peer service answers and at least one node is connected.
   const updateHealth = () => {
