@@ -1,8 +1,9 @@
-// The gRPC server object shared by every listener: services, health checking and server reflection.
+// The gRPC server object shared by every listener: services, health checking and server reflection; and when to stop.
 import * as grpc from '@grpc/grpc-js';
 import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
+import type { Logger } from 'pino';
 import { loadDescriptorSet } from '../api/descriptors.js';
 
 /** Hubble's clients send large filter lists and receive large flows; keep grpc-go's limits. */
@@ -52,5 +53,17 @@ export function shutdownApiServer(api: ApiServer, graceMs: number): Promise<void
       clearTimeout(timer);
       resolve();
     });
+  });
+}
+
+/** Resolves on the first SIGTERM or SIGINT, logging which: how `serve` and `relay` know it is time to stop. */
+export function shutdownSignal(logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const stop = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
   });
 }

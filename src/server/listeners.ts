@@ -74,6 +74,35 @@ export function readKeyPair(
   return { cert: cert.pem, key };
 }
 
+/** A server's TLS settings as a command names them, and what was given for each. */
+export interface ServerTlsSettings {
+  /** Who serves, for the refusal: "--listen-address", "the relay". */
+  server: string;
+  /** What the files are, for the refusals: "server" ("server certificate"...), "client CA"; "relay server"... */
+  what: { pair: string; clientCa: string };
+  cert: [setting: string, file: string | undefined];
+  key: [setting: string, file: string | undefined];
+  clientCas: [setting: string, files: string[]];
+}
+
+/**
+ * Checks a server's TLS files now, so a missing or wrong one stops the command with its setting and name rather than
+ * the first client with a TLS error; returns them for serverCredentials.
+ */
+export function checkServerTls(s: ServerTlsSettings): { certFile: string; keyFile: string; clientCaFiles: string[] } {
+  const [certSetting, certFile] = s.cert;
+  const [keySetting, keyFile] = s.key;
+  const [caSetting, clientCaFiles] = s.clientCas;
+  if (!certFile || !keyFile) {
+    throw new ConfigError(
+      `${s.server} serves over TLS: give --${certSetting} and --${keySetting}, or --disable-server-tls to serve plaintext`,
+    );
+  }
+  readKeyPair(certSetting, certFile, keySetting, keyFile, s.what.pair);
+  for (const f of clientCaFiles) readCertificate(caSetting, f, s.what.clientCa);
+  return { certFile, keyFile, clientCaFiles };
+}
+
 /** Turns ":4244", "0.0.0.0:4244", "[::1]:4244" or "localhost:4244" into a grpc-js bind target. */
 export function tcpBindTarget(address: string): string {
   const m = /^(\[[^\]]*\]|[^:[\]]*):(\d{1,5})$/.exec(address);

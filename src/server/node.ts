@@ -25,7 +25,13 @@ import { SinkDispatcher } from '../sink/dispatcher.js';
 import { parseSourceSpec, SourceError, type EventSource } from '../source/source.js';
 import { ConfigError } from './config.js';
 import { bind, bindUnixSocket, serverCredentials } from './listeners.js';
-import { createApiServer, shutdownApiServer, type ApiServer, type ServiceRegistration } from './grpcServer.js';
+import {
+  createApiServer,
+  shutdownApiServer,
+  shutdownSignal,
+  type ApiServer,
+  type ServiceRegistration,
+} from './grpcServer.js';
 import type { ServeOptions } from './serveOptions.js';
 import { EMITTER_NAME, VERSION } from './version.js';
 
@@ -272,13 +278,6 @@ function bindHost(bindTarget: string): string {
 export async function runNode(opts: ServeOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel });
   const node = await startNode(opts, logger);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await shutdownSignal(logger);
   await node.close();
 }

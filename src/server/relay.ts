@@ -5,7 +5,7 @@ import { pino, type Logger } from 'pino';
 import { RELAY_OBSERVER_SERVICE } from '../relay/flowsWire.js';
 import { PeerManager } from '../relay/peerManager.js';
 import { createRelayService } from '../relay/service.js';
-import { createApiServer, shutdownApiServer } from './grpcServer.js';
+import { createApiServer, shutdownApiServer, shutdownSignal } from './grpcServer.js';
 import { bind, serverCredentials } from './listeners.js';
 import type { RelayOptions } from './relayOptions.js';
 import { VERSION } from './version.js';
@@ -94,13 +94,6 @@ export async function startRelay(
 export async function runRelay(opts: RelayOptions): Promise<void> {
   const logger = pino({ level: opts.logLevel });
   const relay = await startRelay(opts, logger);
-  await new Promise<void>((resolve) => {
-    const stop = (signal: NodeJS.Signals) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
-  });
+  await shutdownSignal(logger);
   await relay.close();
 }

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { parseHostPort } from '../peer/address.js';
 import type { ClientTls } from '../relay/peerManager.js';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
-import { readCertificate, readKeyPair, tcpBindTarget } from './listeners.js';
+import { checkServerTls, readCertificate, readKeyPair, tcpBindTarget } from './listeners.js';
 import { DEFAULT_SOCKET_PATH } from './serveOptions.js';
 
 export const RELAY_SETTINGS: readonly SettingSpec[] = [
@@ -184,15 +184,13 @@ export function toRelayOptions(s: Settings): RelayOptions {
       );
     }
   } else {
-    if (!serverCert || !serverKey) {
-      throw new ConfigError(
-        'the relay serves over TLS: give --tls-relay-server-cert-file and --tls-relay-server-key-file, or --disable-server-tls to serve plaintext',
-      );
-    }
-    // Read now so a missing or wrong file stops the relay with its name, not later with a TLS error.
-    readKeyPair('tls-relay-server-cert-file', serverCert, 'tls-relay-server-key-file', serverKey, 'relay server');
-    for (const f of clientCaFiles) readCertificate('tls-relay-client-ca-files', f, 'relay client CA');
-    serverTls = { certFile: serverCert, keyFile: serverKey, clientCaFiles };
+    serverTls = checkServerTls({
+      server: 'the relay',
+      what: { pair: 'relay server', clientCa: 'relay client CA' },
+      cert: ['tls-relay-server-cert-file', serverCert],
+      key: ['tls-relay-server-key-file', serverKey],
+      clientCas: ['tls-relay-client-ca-files', clientCaFiles],
+    });
   }
 
   return {

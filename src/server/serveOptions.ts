@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { parseHostPort } from '../peer/address.js';
-import { readCertificate, readKeyPair, tcpBindTarget } from './listeners.js';
+import { checkServerTls, tcpBindTarget } from './listeners.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
 /** Under /var/lib, not /var/run (Hubble's choice): recordings are data to keep across reboots, and /run is RAM. */
@@ -189,15 +189,14 @@ export function toServeOptions(s: Settings): ServeOptions {
     if (s['disable-server-tls'] === true) {
       tcp = { bindTarget };
     } else {
-      if (!certFile || !keyFile) {
-        throw new ConfigError(
-          '--listen-address serves over TLS: give --tls-cert-file and --tls-key-file, or --disable-server-tls to serve plaintext',
-        );
-      }
-      // Read now so a missing or wrong file stops serve with its name, not the first client with a TLS error.
-      readKeyPair('tls-cert-file', certFile, 'tls-key-file', keyFile, 'server');
-      for (const f of clientCaFiles) readCertificate('tls-client-ca-files', f, 'client CA');
-      tcp = { bindTarget, tls: { certFile, keyFile, clientCaFiles } };
+      const tls = checkServerTls({
+        server: '--listen-address',
+        what: { pair: 'server', clientCa: 'client CA' },
+        cert: ['tls-cert-file', certFile],
+        key: ['tls-key-file', keyFile],
+        clientCas: ['tls-client-ca-files', clientCaFiles],
+      });
+      tcp = { bindTarget, tls };
     }
   }
 

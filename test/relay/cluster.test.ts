@@ -19,16 +19,15 @@ import {
   craftedPort,
   jsonLines,
   makeClusterPki,
-  runCli,
   startPeerService,
   startRelayProcess,
   startTestNode,
   tempDir,
   writePeersFile,
   type ClusterPki,
-  type CliProcess,
   type TestPeerService,
 } from './harness.js';
+import { runCli, type CliProcess } from '../harness/cli.js';
 
 const NAMES = ['alpha', 'beta', 'gamma'] as const;
 const PER_NODE = 8;

@@ -9,13 +9,12 @@ import {
   freePort,
   jsonLines,
   makeClusterPki,
-  spawnCli,
   startRelayProcess,
   tempDir,
   writePeersFile,
-  type CliProcess,
   type ClusterPki,
 } from './harness.js';
+import { spawnCli, type CliProcess } from '../harness/cli.js';
 
 interface ServeProcess extends CliProcess {
   udpPort: number;

@@ -1,6 +1,5 @@
 // A small cluster on loopback for the relay tests: crafted captures whose flows interleave in time across nodes, a test
 // PKI, hubble-ts nodes (in-process or as processes), a Peer service, the relay, and the CLI run as a user runs it.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,11 +14,10 @@ import { resolveSettings, type Settings } from '../../src/server/config.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 import { startNode, type RunningNode } from '../../src/server/node.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
+import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { makeTestCa, type CertFiles, type TestCa } from '../harness/certs.js';
 import { ethernet, ipv4, udp } from '../harness/frames.js';
 import { writePcap } from '../harness/pcapFiles.js';
-
-export const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
 
 /** First packet time of every crafted capture (seconds since the epoch). */
 export const CAPTURE_EPOCH = 1_700_000_000;
@@ -169,72 +167,6 @@ export async function startPeerService(socketPath: string, peers: readonly Peer[
       service.close();
       directory.close();
       server.forceShutdown();
-    },
-  };
-}
-
-export interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs `hubble-ts ARGS` to completion. */
-export function runCli(args: readonly string[], timeoutMs = 20_000): Promise<Ran> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`hubble-ts ${args.join(' ')} did not finish in ${timeoutMs} ms: ${stderr}`));
-    }, timeoutMs);
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-/** A long-running `hubble-ts ARGS` (serve, relay, observe --follow) with its output so far. */
-export interface CliProcess {
-  child: ChildProcess;
-  stdout(): string;
-  stderr(): string;
-  exited: Promise<number | null>;
-  /** Resolves once `predicate` holds for the output, or rejects after `ms`. */
-  waitFor(predicate: (stdout: string, stderr: string) => boolean, ms?: number, what?: string): Promise<void>;
-  stop(signal?: NodeJS.Signals): Promise<number | null>;
-}
-
-export function spawnCli(args: readonly string[]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
-    child,
-    stdout: () => out,
-    stderr: () => err,
-    exited,
-    async waitFor(predicate, ms = 15_000, what = 'condition') {
-      const deadline = Date.now() + ms;
-      while (!predicate(out, err)) {
-        if (child.exitCode !== null)
-          throw new Error(`hubble-ts ${args[0]} exited (${child.exitCode}) before ${what}: ${err}${out}`);
-        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; stderr: ${err.slice(-2000)}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    },
-    async stop(signal = 'SIGTERM') {
-      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
-      return exited;
     },
   };
 }
