@@ -10,7 +10,8 @@ import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import type { Logger } from 'pino';
 import { ConfigError } from '../server/config.js';
-import { describeReadError, parsePeersFile } from './peersFile.js';
+import { describeReadError } from '../server/yamlFile.js';
+import { parsePeersFile } from './peersFile.js';
 import { applyChanges, diffPeers, type Peer, type PeerSink, type PeerSource } from './source.js';
 
 export const DEFAULT_PEERS_FILE_DEBOUNCE_MS = 200;

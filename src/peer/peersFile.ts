@@ -8,18 +8,8 @@
 //
 // `peers: []` (or `peers:` with nothing) is a valid file with no peers; an empty file is not, so a file caught
 // half-written is refused rather than read as "every peer is gone".
-import {
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-  type Document,
-  type Node,
-  type YAMLMap,
-} from 'yaml';
-import { ConfigError } from '../server/config.js';
+import { isMap, isScalar, isSeq, type Node, type YAMLMap } from 'yaml';
+import { describeNode, YamlFileReader } from '../server/yamlFile.js';
 import { isDnsName, joinHostPort, parseHostPort } from './address.js';
 import type { Peer } from './source.js';
 
@@ -30,32 +20,15 @@ const PEER_KEYS = ['name', 'address', 'tls-server-name'];
 const NAME_PART = '[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,251}[A-Za-z0-9])?';
 const PEER_NAME = new RegExp(`^(?:${NAME_PART}/)?${NAME_PART}$`);
 
-export function describeReadError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EACCES') return 'permission denied';
-  if (code === 'EISDIR') return 'it is a directory';
-  return (err as Error).message;
-}
-
 /** Validates peers file text; `file` only names it in errors. */
 export function parsePeersFile(text: string, file: string): Peer[] {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const where = e.linePos?.[0] ? `:${e.linePos[0].line}` : '';
-    throw new ConfigError(`peers file ${file}${where}: ${e.message.split('\n')[0]!.replace(/:$/, '')}`);
-  }
-  return new PeersFileReader(file, doc, lines).read();
+  return new PeersFileReader(file, text).read();
 }
 
-class PeersFileReader {
-  constructor(
-    private readonly file: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
-  ) {}
+class PeersFileReader extends YamlFileReader {
+  constructor(file: string, text: string) {
+    super('peers file', file, text);
+  }
 
   read(): Peer[] {
     const root = this.doc.contents as Node | null;
@@ -126,48 +99,10 @@ class PeersFileReader {
     return node;
   }
 
-  private get(map: YAMLMap, key: string): Node | undefined {
-    for (const pair of map.items) {
-      const k = pair.key as Node;
-      if (!isScalar(k) || k.value !== key) continue;
-      if (pair.value !== null) return pair.value as Node;
-      const empty = new Scalar(null); // "key:" with nothing after it: keep the key's line for errors
-      empty.range = k.range;
-      return empty;
-    }
-    return undefined;
-  }
-
   /** A scalar's text: strings as they are, numbers as written (a host named 0123 stays "0123"). */
   private text(node: Node, where: string): string {
     if (isScalar(node) && typeof node.value === 'string' && node.value.trim() !== '') return node.value.trim();
     if (isScalar(node) && typeof node.value === 'number') return node.source ?? String(node.value);
-    this.fail(node, where, `expected text, got ${describe(node)}`);
+    this.fail(node, where, `expected text, got ${describeNode(node)}`);
   }
-
-  private checkKeys(map: YAMLMap, where: string, known: readonly string[]): void {
-    for (const pair of map.items) {
-      const k = pair.key as Node;
-      const key = isScalar(k) ? String(k.value) : '(complex key)';
-      if (!known.includes(key)) this.fail(k, where, `unknown key "${key}" (known: ${known.join(', ')})`);
-    }
-  }
-
-  private line(node: Node | null): number {
-    const offset = node?.range?.[0];
-    return offset === undefined ? 0 : this.lines.linePos(offset).line;
-  }
-
-  private fail(node: Node | null, where: string, message: string): never {
-    const line = this.line(node);
-    throw new ConfigError(`peers file ${this.file}${line > 0 ? `:${line}` : ''}: ${where}: ${message}`);
-  }
-}
-
-function describe(node: Node | null): string {
-  if (node === null) return 'nothing';
-  if (isMap(node)) return 'a mapping';
-  if (isSeq(node)) return 'a list';
-  if (isScalar(node)) return node.value === null || node.value === '' ? 'nothing' : JSON.stringify(node.value);
-  return 'something else';
 }

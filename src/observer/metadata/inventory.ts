@@ -32,21 +32,11 @@
 // unknown keys, bad addresses or CIDRs (including host bits set), the same CIDR twice, labels that are not
 // key=value, duplicate endpoint ids or service frontends, out-of-range numbers.
 import { readFileSync } from 'node:fs';
-import {
-  isAlias,
-  isMap,
-  isScalar,
-  isSeq,
-  LineCounter,
-  parseDocument,
-  Scalar,
-  type Document,
-  type Node,
-  type YAMLMap,
-} from 'yaml';
+import { isMap, isScalar, isSeq, type Node, type Scalar, type YAMLMap } from 'yaml';
 import type { Endpoint, Service, Workload } from '../../api/flow/flow.js';
 import { canonicalIp, formatIP, ParsedAddr, parseAddrInto, Prefix } from '../../packet/ipAddress.js';
 import { ConfigError } from '../../server/config.js';
+import { describeNode, describeReadError, YamlFileReader } from '../../server/yamlFile.js';
 import {
   formatLabel,
   makeLabel,
@@ -90,23 +80,14 @@ export function readInventory(path: string, clusterName: string): Inventory {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
-    throw new ConfigError(`--endpoints: cannot read endpoints file ${path}: ${why}`);
+    throw new ConfigError(`--endpoints: cannot read endpoints file ${path}: ${describeReadError(err)}`);
   }
   return parseInventory(text, path, clusterName);
 }
 
 /** Validates inventory text; `file` only names it in errors. */
 export function parseInventory(text: string, file: string, clusterName: string): Inventory {
-  const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter });
-  if (doc.errors.length > 0) {
-    const e = doc.errors[0]!;
-    const where = e.linePos?.[0] ? `:${e.linePos[0].line}` : '';
-    throw new ConfigError(`endpoints file ${file}${where}: ${e.message.split('\n')[0]}`);
-  }
-  return new InventoryReader(file, doc, lineCounter, clusterName).read();
+  return new InventoryReader(file, text, clusterName).read();
 }
 
 const TOP_KEYS = ['dualStack', 'endpoints', 'services'];
@@ -142,13 +123,14 @@ interface EndpointDraft {
   workloads: Workload[];
 }
 
-class InventoryReader {
+class InventoryReader extends YamlFileReader {
   constructor(
-    private readonly file: string,
-    private readonly doc: Document,
-    private readonly lines: LineCounter,
+    file: string,
+    text: string,
     private readonly clusterName: string,
-  ) {}
+  ) {
+    super('endpoints file', file, text);
+  }
 
   read(): Inventory {
     const root = this.resolve(this.doc.contents);
@@ -360,23 +342,6 @@ class InventoryReader {
 
   // --- YAML node helpers: each failure names the line and the path inside the file.
 
-  private resolve(node: Node | null | undefined): Node {
-    if (node === null || node === undefined) return null as unknown as Node;
-    return isAlias(node) ? (node.resolve(this.doc) as Node) : node;
-  }
-
-  private get(map: YAMLMap, key: string): Node | undefined {
-    for (const pair of map.items) {
-      const k = pair.key as Node;
-      if (!isScalar(k) || k.value !== key) continue;
-      if (pair.value !== null) return this.resolve(pair.value as Node);
-      const empty = new Scalar(null); // "? key" with no value: keep the key's position for errors
-      empty.range = k.range;
-      return empty;
-    }
-    return undefined;
-  }
-
   private map(node: Node | null, where: string, expected = 'a mapping'): YAMLMap {
     if (node === null || !isMap(node)) this.fail(node, where, `expected ${expected}`);
     return node;
@@ -387,17 +352,9 @@ class InventoryReader {
     return node;
   }
 
-  private checkKeys(map: YAMLMap, where: string, known: readonly string[]): void {
-    for (const pair of map.items) {
-      const k = pair.key as Node;
-      const key = isScalar(k) ? String(k.value) : '(complex key)';
-      if (!known.includes(key)) this.fail(k, where, `unknown key "${key}" (known: ${known.join(', ')})`);
-    }
-  }
-
   private string(node: Node | null, where: string): string {
     if (node === null || !isScalar(node) || typeof node.value !== 'string') {
-      this.fail(node, where, `expected a string, got ${describe(node)}`);
+      this.fail(node, where, `expected a string, got ${describeNode(node)}`);
     }
     return node.value as string;
   }
@@ -406,7 +363,7 @@ class InventoryReader {
     const node = this.get(map, key);
     if (node === undefined) return undefined;
     if (!isScalar(node) || (typeof node.value !== 'string' && typeof node.value !== 'number')) {
-      this.fail(node, `${where}.${key}`, `expected a name, got ${describe(node)}`);
+      this.fail(node, `${where}.${key}`, `expected a name, got ${describeNode(node)}`);
     }
     const text = typeof node.value === 'string' ? node.value : scalarText(node);
     if (!NAME.test(text)) {
@@ -422,7 +379,7 @@ class InventoryReader {
   private integer(node: Node, where: string, min: number, max: number): number {
     const v = isScalar(node) ? node.value : undefined;
     if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > max) {
-      this.fail(node, where, `expected an integer from ${min} to ${max}, got ${describe(node)}`);
+      this.fail(node, where, `expected an integer from ${min} to ${max}, got ${describeNode(node)}`);
     }
     return v;
   }
@@ -430,28 +387,10 @@ class InventoryReader {
   private itemAt(node: Node, index: number): Node {
     return isSeq(node) ? this.resolve(node.items[index] as Node) : node;
   }
-
-  private line(node: Node | null): number {
-    const offset = node?.range?.[0];
-    return offset === undefined ? 0 : this.lines.linePos(offset).line;
-  }
-
-  private fail(node: Node | null, where: string, message: string): never {
-    const line = this.line(node);
-    throw new ConfigError(`endpoints file ${this.file}${line > 0 ? `:${line}` : ''}: ${where}: ${message}`);
-  }
 }
 
 function scalarText(node: Scalar): string {
   return node.source ?? String(node.value);
-}
-
-function describe(node: Node | null): string {
-  if (node === null) return 'nothing';
-  if (isMap(node)) return 'a mapping';
-  if (isSeq(node)) return 'a list';
-  if (isScalar(node)) return node.value === null ? 'nothing' : JSON.stringify(node.value);
-  return 'something else';
 }
 
 /**
