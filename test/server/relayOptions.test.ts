@@ -1,6 +1,5 @@
 // The relay's settings as a user meets them: hubble-relay's names and defaults, a YAML --config under typed flags, and
 // refusals in one line naming the setting, from toRelayOptions and from `hubble-ts relay` run as a process.
-import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,8 +8,7 @@ import { ConfigError, resolveSettings, type Settings } from '../../src/server/co
 import { RELAY_SETTINGS, toRelayOptions, type RelayOptions } from '../../src/server/relayOptions.js';
 import { DEFAULT_SOCKET_PATH, SERVE_SETTINGS } from '../../src/server/serveOptions.js';
 import { makeTestCa } from '../harness/certs.js';
-
-const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
+import { runCli, spawnCli } from '../harness/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-relay-settings-'));
 
@@ -323,26 +321,8 @@ describe('relay settings', () => {
   });
 });
 
-interface Ran {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 /** `hubble-ts relay ARGS` to its end. */
-function runRelay(args: readonly string[]): Promise<Ran> {
-  return new Promise((resolve) => {
-    execFile(
-      process.execPath,
-      ['--import', 'tsx', CLI_ENTRY, 'relay', ...args],
-      { timeout: 15_000 },
-      (err, stdout, stderr) => {
-        const code = err === null ? 0 : typeof err.code === 'number' ? err.code : null;
-        resolve({ code, stdout, stderr });
-      },
-    );
-  });
-}
+const runRelay = (args: readonly string[]) => runCli(['relay', ...args], 15_000);
 
 describe('hubble-ts relay, run as a user runs it', () => {
   it.concurrent.each<[string, string[], RegExp]>([
@@ -402,24 +382,14 @@ describe('hubble-ts relay, run as a user runs it', () => {
       'cli-good.yaml',
       'disable-server-tls: true\ndisable-client-tls: true\npeer-service: 127.0.0.1:1\nlisten-address: 127.0.0.1:1\n',
     );
-    const child = spawn(
-      process.execPath,
-      ['--import', 'tsx', CLI_ENTRY, 'relay', '--config', config, '--listen-address', '127.0.0.1:0'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-    let stdout = '';
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const relay = spawnCli(['relay', '--config', config, '--listen-address', '127.0.0.1:0']);
     try {
-      const serving = await new Promise<Record<string, unknown>>((resolve, reject) => {
-        child.stdout.on('data', (d: Buffer) => {
-          stdout += d.toString();
-          const line = stdout.split('\n').find((l) => l.includes('serving Hubble Relay API'));
-          if (line !== undefined) resolve(JSON.parse(line) as Record<string, unknown>);
-        });
-        void exited.then((code) => reject(new Error(`relay exited (${code}) before serving: ${stderr}`)));
-      });
+      await relay.waitFor((out) => out.includes('serving Hubble Relay API'), 15_000, 'the relay to serve');
+      const line = relay
+        .stdout()
+        .split('\n')
+        .find((l) => l.includes('serving Hubble Relay API'))!;
+      const serving = JSON.parse(line) as Record<string, unknown>;
       expect(serving).toMatchObject({
         listen: '127.0.0.1:0',
         peerService: '127.0.0.1:1',
@@ -428,8 +398,7 @@ describe('hubble-ts relay, run as a user runs it', () => {
       });
       expect(serving['port']).toBeGreaterThan(0);
     } finally {
-      child.kill('SIGTERM');
-      await exited;
+      await relay.stop('SIGTERM');
     }
   });
 });

@@ -1,7 +1,6 @@
 // `hubble-ts serve` and the Peer service: served beside the Observer on the unix socket and on TCP (mTLS there), named
 // by health checks and reflection, announcing this node and the peers file; the settings that shape it; and a spawned
 // `hubble-ts serve --peers-file` answering Notify and following edits to the file.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -14,6 +13,7 @@ import { PeerClient } from '../../src/api/peer/peer.js';
 import { ConfigError, resolveSettings, type Settings } from '../../src/server/config.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
+import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { NotifySubscriber, unixPeerClient } from '../peer/notifyClient.js';
 import { emptyCapture, startTestNode, type TestNode } from '../recorder/harness.js';
 
@@ -200,12 +200,10 @@ describe('peer settings', () => {
 });
 
 describe('a spawned hubble-ts serve --peers-file', () => {
-  const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
-  let child: ChildProcess;
-  let logs = '';
-  let exited: Promise<number | null>;
+  let serve: CliProcess;
   let socket: string;
   let file: string;
+  const logs = () => serve.stdout() + serve.stderr();
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-e2e-peers-'));
@@ -214,54 +212,37 @@ describe('a spawned hubble-ts serve --peers-file', () => {
     const config = join(dir, 'config.yaml');
     // The peers file by YAML, as an operator's config would have it; the rest by flags.
     writeFileSync(config, `peers-file: ${file}\n`);
-    child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        CLI_ENTRY,
-        'serve',
-        '--config',
-        config,
-        '--socket-path',
-        socket,
-        '--recordings-dir',
-        join(dir, 'recordings'),
-        '--node-name',
-        'e2e-node',
-        '--source',
-        `pcap:${emptyCapture()}`,
-        '--listen-address',
-        ':0',
-        '--disable-server-tls',
-        '--advertise-address',
-        '192.0.2.44:4244',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    exited = new Promise((resolve) => child.once('exit', resolve));
-    const deadline = Date.now() + 20_000;
-    while (!logs.includes('serving Hubble API')) {
-      if (child.exitCode !== null) throw new Error(`hubble-ts serve exited (${child.exitCode}): ${logs}`);
-      if (Date.now() > deadline) throw new Error(`hubble-ts serve did not start: ${logs}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    serve = spawnCli([
+      'serve',
+      '--config',
+      config,
+      '--socket-path',
+      socket,
+      '--recordings-dir',
+      join(dir, 'recordings'),
+      '--node-name',
+      'e2e-node',
+      '--source',
+      `pcap:${emptyCapture()}`,
+      '--listen-address',
+      ':0',
+      '--disable-server-tls',
+      '--advertise-address',
+      '192.0.2.44:4244',
+    ]);
+    await serve.waitFor((out, err) => (out + err).includes('serving Hubble API'), 20_000, 'serve to start');
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await serve?.stop('SIGTERM');
   });
 
   it('answers Notify with the file’s peers and itself at its advertise address, and follows an edit', async () => {
-    const started = JSON.parse(logs.split('\n').find((l) => l.includes('serving Hubble API'))!) as Record<
-      string,
-      unknown
-    >;
+    const started = JSON.parse(
+      logs()
+        .split('\n')
+        .find((l) => l.includes('serving Hubble API'))!,
+    ) as Record<string, unknown>;
     expect(started).toMatchObject({ peer: '192.0.2.44:4244', peerAddressFrom: 'advertise address', peers: 3 });
     const client = unixPeerClient(socket);
     const sub = new NotifySubscriber(client);
@@ -280,9 +261,9 @@ describe('a spawned hubble-ts serve --peers-file', () => {
     const client = unixPeerClient(socket);
     const sub = new NotifySubscriber(client);
     await sub.waitForCount(2);
-    child.kill('SIGTERM');
+    serve.child.kill('SIGTERM');
     expect(await sub.ended).toMatchObject({ code: grpc.status.OK });
-    expect(await exited).toBe(0);
+    expect(await serve.exited).toBe(0);
     client.close();
   });
 });
