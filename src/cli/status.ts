@@ -16,7 +16,8 @@ import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { TabWriter } from './tabWriter.js';
 
-const OBSERVER_SERVICE = 'observer.Observer';
+/** The name Hubble's server registers the Observer's health under, and what `hubble status` asks about. */
+const OBSERVER_HEALTH_NAME = 'hubble.server.Observer';
 
 /** Thousands separators, as hubble's uint64Grouping prints counters. */
 export function groupDigits(n: number): string {
@@ -132,7 +133,7 @@ function healthStatusName(status: string | number | undefined): string {
 export async function runStatus(conn: HubbleConnection, output: StatusOutput, io: CliIo): Promise<void> {
   await conn.waitConnected();
   const health = await new Promise<string>((resolve, reject) => {
-    conn.health().check({ service: OBSERVER_SERVICE }, { deadline: conn.unaryDeadline() }, (err, res) => {
+    conn.health().check({ service: OBSERVER_HEALTH_NAME }, { deadline: conn.unaryDeadline() }, (err, res) => {
       if (err) reject(new CliError(`failed getting status: ${describeCallError(err, conn.server, 'health check')}`));
       else resolve(healthStatusName(res?.status));
     });

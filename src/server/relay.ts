@@ -49,8 +49,8 @@ export async function startRelay(
   const updateHealth = () => {
     const serving = peers.peerServiceConnected && peers.list().some((p) => p.state === 'connected');
     const status = serving ? 'SERVING' : 'NOT_SERVING';
-    api.health.setStatus('', status);
-    api.health.setStatus(OBSERVER_SERVICE, status);
+    api.setServingStatus('', status);
+    api.setServingStatus(OBSERVER_SERVICE, status);
   };
   updateHealth();
   const unsubscribe = peers.onStatusChange(updateHealth);

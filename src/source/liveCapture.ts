@@ -66,7 +66,11 @@ const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
 /** Every cap handle this process created: see the module comment for why none may become garbage. */
 const everyHandle: CapHandle[] = [];
 
-const INSTALL_HINT = 'install libpcap (Debian/Ubuntu: apt-get install libpcap-dev, then npm rebuild cap)';
+// cap is an optional dependency: where libpcap's headers are missing its build fails and npm leaves it out, so the
+// fix is libpcap-dev and then a reinstall, which builds it.
+const INSTALL_HINT =
+  'install libpcap-dev (Debian/Ubuntu: apt-get install libpcap-dev), then reinstall hubble-ts so cap is built ' +
+  '(npm ci in a checkout, npm install -g hubble-ts otherwise); pcap: sources, the relay and the client commands work without it';
 const PERMISSION_HINT =
   'run as root or grant CAP_NET_RAW and CAP_NET_ADMIN, e.g. setcap cap_net_raw,cap_net_admin=eip $(which node)';
 
@@ -205,11 +209,11 @@ export class LiveCaptureSource implements EventSource {
     try {
       return (this.tuning.loadCap ?? loadCapModule)();
     } catch (err) {
-      const reason = ((err as Error).message ?? String(err)).split('\n')[0];
-      throw new SourceError(
-        'NO_LIBPCAP',
-        `live capture needs libpcap and the cap module built against it (${reason}); ${INSTALL_HINT}`,
-      );
+      const notInstalled = (err as { code?: string }).code === 'MODULE_NOT_FOUND';
+      const reason = notInstalled
+        ? 'the optional cap module is not installed'
+        : `the cap module cannot be loaded: ${((err as Error).message ?? String(err)).split('\n')[0]}`;
+      throw new SourceError('NO_LIBPCAP', `live:${this.iface}: live capture needs libpcap (${reason}); ${INSTALL_HINT}`);
     }
   }
 

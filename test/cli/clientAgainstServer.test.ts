@@ -108,7 +108,8 @@ async function startServer(
 ): Promise<{ server: grpc.Server; port: number }> {
   const server = new grpc.Server();
   server.addService(ObserverService, fake.implementation);
-  const health = new HealthImplementation({ '': 'SERVING', 'observer.Observer': fake.healthy });
+  // As Hubble's server registers it: only under "hubble.server.Observer", the name `hubble status` asks about.
+  const health = new HealthImplementation({ '': 'SERVING', 'hubble.server.Observer': fake.healthy });
   health.addToServer(server);
   (fake as { health?: HealthImplementation }).health = health;
   const port = await new Promise<number>((resolve, reject) =>

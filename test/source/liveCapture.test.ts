@@ -290,7 +290,7 @@ describe('live capture errors', () => {
     const err = await runError(source);
     expect(err.code).toBe('NO_LIBPCAP');
     expect(err.message).toContain('libpcap.so.0.8: cannot open shared object file');
-    expect(err.message).toContain('apt-get install libpcap-dev, then npm rebuild cap');
+    expect(err.message).toContain('apt-get install libpcap-dev), then reinstall hubble-ts');
     await expect(source.check()).rejects.toMatchObject({ code: 'NO_LIBPCAP' });
   });
 
