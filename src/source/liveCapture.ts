@@ -213,7 +213,10 @@ export class LiveCaptureSource implements EventSource {
       const reason = notInstalled
         ? 'the optional cap module is not installed'
         : `the cap module cannot be loaded: ${((err as Error).message ?? String(err)).split('\n')[0]}`;
-      throw new SourceError('NO_LIBPCAP', `live:${this.iface}: live capture needs libpcap (${reason}); ${INSTALL_HINT}`);
+      throw new SourceError(
+        'NO_LIBPCAP',
+        `live:${this.iface}: live capture needs libpcap (${reason}); ${INSTALL_HINT}`,
+      );
     }
   }
 

@@ -85,7 +85,10 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
         await new Promise((r) => setTimeout(r, 100));
       }
       const observe = await run(bin, ['observe', '--server', `unix://${socket}`, '--all', '-o', 'json']);
-      const flows = observe.stdout.trim().split('\n').map((l) => JSON.parse(l));
+      const flows = observe.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(flows.map((f) => f.flow.l4.UDP.source_port)).toEqual([30_000, 30_001, 30_002, 30_003]);
       const status = await run(bin, ['status', '--server', `unix://${socket}`]);
       expect(status.stdout).toMatch(/Healthcheck \(via .*\): Ok\nCurrent\/Max Flows: 4\/4,095/);
@@ -104,7 +107,9 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
     expect(refused.code).toBe(2);
     const lines = refused.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatch(/^hubble-ts: live:any: live capture needs libpcap \(the optional cap module is not installed\)/);
+    expect(lines[0]).toMatch(
+      /^hubble-ts: live:any: live capture needs libpcap \(the optional cap module is not installed\)/,
+    );
     expect(lines[0]).toContain('apt-get install libpcap-dev');
   });
 });
