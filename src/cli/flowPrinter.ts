@@ -25,6 +25,7 @@ import {
   traceObservationPointName,
 } from './monitorNames.js';
 import { TabWriter } from './tabWriter.js';
+import { Colors, escapeControl } from './terminalText.js';
 import { formatTimestamp, type TimeFormat } from './timeFormats.js';
 
 export const OUTPUT_FORMATS = ['compact', 'dict', 'json', 'jsonpb', 'table'] as const;
@@ -44,9 +45,12 @@ export interface FlowPrinterOptions {
   nodeName?: boolean;
   /** Also print informational node status events (hubble's --debug). */
   debug?: boolean;
+  /** Hubble's colours in compact and dict output (never in a table, whose column widths they would upset). */
+  color?: boolean;
 }
 
 const DICT_SEPARATOR = '------------';
+const NO_COLORS = new Colors(false);
 const NODE_NAMES_CUT_OFF = 50;
 
 /** An enum value's name as Go's String() prints it: the number when the name is unknown. */
@@ -59,7 +63,12 @@ function enumName(e: Record<number, string>, value: number): string {
  * separators) escaped, because hubble's encoder leaves HTML escaping on.
  */
 export function goJsonLine(value: JsonValue): string {
-  return `${JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+  return `${escapeHtmlLikeGo(JSON.stringify(value))}\n`;
+}
+
+/** Encoded JSON with <, >, & and the JS line separators as \u escapes, as Go's encoding/json writes them. */
+export function escapeHtmlLikeGo(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** "host:port" with IPv6 hosts bracketed, as Go's net.JoinHostPort does. */
@@ -121,33 +130,39 @@ export function flowType(f: Flow): string {
 }
 
 /** The verdict column; policy verdict events say ALLOWED/DENIED/AUDITED instead. */
-export function flowVerdict(f: Flow): string {
+export function flowVerdict(f: Flow, colors: Colors = NO_COLORS): string {
   const policyVerdict = f.eventType?.type === MESSAGE_TYPE_POLICY_VERDICT;
   switch (f.verdict) {
     case Verdict.FORWARDED:
     case Verdict.REDIRECTED:
-      return policyVerdict ? 'ALLOWED' : enumName(Verdict, f.verdict);
+      return colors.forwarded(policyVerdict ? 'ALLOWED' : enumName(Verdict, f.verdict));
     case Verdict.DROPPED:
     case Verdict.ERROR:
-      return policyVerdict ? 'DENIED' : enumName(Verdict, f.verdict);
+      return colors.dropped(policyVerdict ? 'DENIED' : enumName(Verdict, f.verdict));
     case Verdict.AUDIT:
-      return policyVerdict ? 'AUDITED' : 'AUDIT';
+      return colors.notable(policyVerdict ? 'AUDITED' : 'AUDIT');
+    case Verdict.TRACED:
+    case Verdict.TRANSLATED:
+      return colors.notable(enumName(Verdict, f.verdict));
     default:
       return enumName(Verdict, f.verdict);
   }
 }
 
-export function flowSummary(f: Flow): string {
+export function flowSummary(f: Flow, colors: Colors = NO_COLORS): string {
   let s = '';
   if (f.ipTraceId !== undefined && f.ipTraceId.traceId > 0) s += `IP Trace ID: ${f.ipTraceId.traceId}; `;
-  s += f.Summary;
-  if (f.authType !== AuthType.DISABLED) s += `; ${enumName(AuthType, f.authType)}`;
+  s += escapeControl(f.Summary);
+  if (f.authType !== AuthType.DISABLED) {
+    const auth = enumName(AuthType, f.authType);
+    s += `; ${f.authType === AuthType.TEST_ALWAYS_FAIL ? colors.authFailed(auth) : colors.authEnabled(auth)}`;
+  }
   return s;
 }
 
-function identityLabel(id: number): string {
+function identityLabel(id: number, colors: Colors): string {
   const name = reservedIdentityName(id);
-  return name === undefined ? `(ID:${id})` : `(${name})`;
+  return colors.identity(name === undefined ? `(ID:${id})` : `(${name})`);
 }
 
 /** The node names of a status event, shortened with "(and N more)" past about 50 characters. */
@@ -175,14 +190,16 @@ function goQuote(s: string): string {
 export class FlowPrinter {
   private readonly timeFormat: TimeFormat;
   private readonly table?: TabWriter;
+  private readonly colors: Colors;
   private line = 0;
 
   constructor(private readonly opts: FlowPrinterOptions) {
     this.timeFormat = opts.timeFormat ?? 'StampMilli';
     if (opts.output === 'table') this.table = new TabWriter(opts.out);
+    this.colors = opts.color === true && opts.output !== 'table' ? new Colors(true) : NO_COLORS;
   }
 
-  /** "pod", "ns/svc", "name1,name2" or the IP, with ":port" when there is a port. */
+  /** "pod", "ns/svc", "name1,name2" or the IP, with ":port" when there is a port; coloured as hubble colours it. */
   private hostname(ip: string, port: string, ns: string, pod: string, svc: string, names: readonly string[]): string {
     let host = ip;
     if (this.opts.ipTranslation !== false) {
@@ -190,11 +207,18 @@ export class FlowPrinter {
       else if (svc !== '') host = joinNamespaced(ns, svc);
       else if (names.length > 0) host = names.join(',');
     }
-    return port !== '' && port !== '0' ? joinHostPort(host, port) : host;
+    host = escapeControl(host);
+    return this.colors.host(port !== '' && port !== '0' ? joinHostPort(host, this.colors.port(port)) : host);
   }
 
   private hostnames(f: Flow): [string, string] {
-    if (f.IP === undefined) return f.ethernet === undefined ? ['', ''] : [f.ethernet.source, f.ethernet.destination];
+    if (f.IP === undefined) {
+      if (f.ethernet === undefined) return ['', ''];
+      return [
+        this.colors.host(escapeControl(f.ethernet.source)),
+        this.colors.host(escapeControl(f.ethernet.destination)),
+      ];
+    }
     let srcNs = f.source?.namespace ?? '';
     let dstNs = f.destination?.namespace ?? '';
     const srcPod = f.source?.podName ?? '';
@@ -230,8 +254,8 @@ export class FlowPrinter {
         return;
       case 'compact': {
         let [src, dst] = this.hostnames(f);
-        let srcId = identityLabel(f.source?.identity ?? 0);
-        let dstId = identityLabel(f.destination?.identity ?? 0);
+        let srcId = identityLabel(f.source?.identity ?? 0, this.colors);
+        let dstId = identityLabel(f.destination?.identity ?? 0, this.colors);
         let arrow = '->';
         if (f.isReply === undefined) arrow = '<>';
         else if (f.isReply) {
@@ -239,9 +263,9 @@ export class FlowPrinter {
           [srcId, dstId] = [dstId, srcId];
           arrow = '<-';
         }
-        const node = this.opts.nodeName ? ` [${f.nodeName}]` : '';
+        const node = this.opts.nodeName ? ` [${escapeControl(f.nodeName)}]` : '';
         this.opts.out.write(
-          `${time}${node}: ${src} ${srcId} ${arrow} ${dst} ${dstId} ${flowType(f)} ${flowVerdict(f)} (${flowSummary(f)})\n`,
+          `${time}${node}: ${src} ${srcId} ${arrow} ${dst} ${dstId} ${escapeControl(flowType(f))} ${flowVerdict(f, this.colors)} (${flowSummary(f, this.colors)})\n`,
         );
         break;
       }
@@ -249,16 +273,18 @@ export class FlowPrinter {
         const [src, dst] = this.hostnames(f);
         let text = this.line !== 0 ? `${DICT_SEPARATOR}\n` : '';
         text += `  TIMESTAMP: ${time}\n`;
-        if (this.opts.nodeName) text += `       NODE: ${f.nodeName}\n`;
-        text += `     SOURCE: ${src}\nDESTINATION: ${dst}\n       TYPE: ${flowType(f)}\n    VERDICT: ${flowVerdict(f)}\n    SUMMARY: ${flowSummary(f)}\n`;
+        if (this.opts.nodeName) text += `       NODE: ${escapeControl(f.nodeName)}\n`;
+        text += `     SOURCE: ${src}\nDESTINATION: ${dst}\n       TYPE: ${escapeControl(flowType(f))}\n    VERDICT: ${flowVerdict(f, this.colors)}\n    SUMMARY: ${flowSummary(f, this.colors)}\n`;
         this.opts.out.write(text);
         break;
       }
       case 'table': {
         const [src, dst] = this.hostnames(f);
         this.tableHeader();
-        const node = this.opts.nodeName ? `${f.nodeName}\t` : '';
-        this.table!.write(`${time}\t${node}${src}\t${dst}\t${flowType(f)}\t${flowVerdict(f)}\t${flowSummary(f)}\n`);
+        const node = this.opts.nodeName ? `${escapeControl(f.nodeName)}\t` : '';
+        this.table!.write(
+          `${time}\t${node}${src}\t${dst}\t${escapeControl(flowType(f))}\t${flowVerdict(f)}\t${flowSummary(f)}\n`,
+        );
         break;
       }
     }
@@ -303,7 +329,7 @@ export class FlowPrinter {
     const s = res.nodeStatus!;
     if (!this.opts.debug && s.stateChange !== NodeState.NODE_ERROR && s.stateChange !== NodeState.NODE_UNAVAILABLE)
       return;
-    const names = joinWithCutOff(s.nodeNames, ', ', NODE_NAMES_CUT_OFF);
+    const names = escapeControl(joinWithCutOff(s.nodeNames, ', ', NODE_NAMES_CUT_OFF));
     const time = formatTimestamp(res.time, this.timeFormat);
     switch (this.opts.output) {
       case 'jsonpb':
@@ -319,7 +345,7 @@ export class FlowPrinter {
       }
       case 'compact':
       case 'table': {
-        const prefix = `${time} [${res.nodeName}]`;
+        const prefix = `${time} [${escapeControl(res.nodeName)}]`;
         const n = s.nodeNames.length;
         let msg: string;
         switch (s.stateChange) {

@@ -2,10 +2,17 @@
 // command prints them (a table, or indented JSON of the messages).
 import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
-import type { Namespace, Node } from '../api/observer/observer.js';
+import {
+  Namespace as NamespaceMessage,
+  Node as NodeMessage,
+  type Namespace,
+  type Node,
+} from '../api/observer/observer.js';
+import { messageToJson, type MessageEncoder } from '../protojson/protojson.js';
 import { NodeState } from '../api/relay/relay.js';
 import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
+import { escapeHtmlLikeGo } from './flowPrinter.js';
 import { goDuration } from './status.js';
 import { TabWriter } from './tabWriter.js';
 
@@ -55,36 +62,35 @@ export function formatNodesTable(nodes: readonly Node[], wide: boolean): string 
 }
 
 /**
- * Nodes as hubble's `-o json` prints them: Go's encoding/json over the generated structs, so
- * proto field names, zero values left out, enums and 64-bit counters as plain numbers.
+ * A list as hubble's `-o json` prints it: Go's json.MarshalIndent over the messages, whose generated MarshalJSON is
+ * protojson with proto field names (enums by name, 64-bit counters as strings, zero values left out), re-indented
+ * by two spaces with <, > and & escaped; an empty list is Go's nil slice, `null`.
  */
-export function formatNodesJson(nodes: readonly Node[]): string {
-  const out = nodes.map((n) => {
-    const o: Record<string, unknown> = {};
-    if (n.name !== '') o['name'] = n.name;
-    if (n.version !== '') o['version'] = n.version;
-    if (n.address !== '') o['address'] = n.address;
-    if (n.state !== 0) o['state'] = n.state;
-    if (n.tls !== undefined) {
-      const tls: Record<string, unknown> = {};
-      if (n.tls.enabled) tls['enabled'] = true;
-      if (n.tls.serverName !== '') tls['server_name'] = n.tls.serverName;
-      o['tls'] = tls;
-    }
-    if (n.uptimeNs !== 0) o['uptime_ns'] = n.uptimeNs;
-    if (n.numFlows !== 0) o['num_flows'] = n.numFlows;
-    if (n.maxFlows !== 0) o['max_flows'] = n.maxFlows;
-    if (n.seenFlows !== 0) o['seen_flows'] = n.seenFlows;
-    return o;
-  });
-  return `${JSON.stringify(out, null, 2)}\n`;
+function formatListJson<T>(encoder: MessageEncoder<T>, typeName: string, items: readonly T[]): string {
+  if (items.length === 0) return 'null\n';
+  const json = JSON.stringify(
+    items.map((item) => messageToJson(encoder, typeName, item)),
+    null,
+    2,
+  );
+  return `${escapeHtmlLikeGo(json)}\n`;
 }
 
-export function formatNamespacesTable(namespaces: readonly Namespace[]): string {
+export function formatNodesJson(nodes: readonly Node[]): string {
+  return formatListJson(NodeMessage, 'observer.Node', nodes);
+}
+
+export function formatNamespacesJson(namespaces: readonly Namespace[]): string {
+  return formatListJson(NamespaceMessage, 'observer.Namespace', namespaces);
+}
+
+/** The namespaces table; `wide` adds the cluster column. */
+export function formatNamespacesTable(namespaces: readonly Namespace[], wide: boolean): string {
   let text = '';
   const tw = new TabWriter({ write: (s: string) => (text += s) });
-  tw.write('NAMESPACE\n');
-  for (const ns of namespaces) tw.write(`${ns.namespace}\n`);
+  tw.write(wide ? 'NAMESPACE\tCLUSTER\n' : 'NAMESPACE\n');
+  for (const ns of namespaces)
+    tw.write(wide && ns.cluster !== '' ? `${ns.namespace}\t${ns.cluster}\n` : `${ns.namespace}\n`);
   tw.flush();
   return text;
 }
@@ -111,26 +117,19 @@ export function listCommand(io: CliIo = PROCESS_IO): Command {
 
   const namespaces = new Command('namespaces')
     .description('list namespaces with recent flows')
-    .addOption(new Option('-o, --output <FORMAT>', 'output format: json, table').default('table'));
+    .addOption(new Option('-o, --output <FORMAT>', 'output format: json, table, wide').default('table'));
   addConnectionOptions(namespaces).action(async (_opts: unknown, self: Command) => {
     const opts = self.opts();
     const output = String(opts['output']);
-    if (!['json', 'table'].includes(output)) throw new CliError(`unknown output format: ${output}`);
+    if (!['json', 'table', 'wide'].includes(output)) throw new CliError(`unknown output format: ${output}`);
     await withConnection(opts, async (conn) => {
       const res = await unaryCall<{ namespaces: Namespace[] }>(conn, 'GetNamespaces', (cb) =>
         conn.observer.getNamespaces({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, cb),
       );
       io.stdout.write(
         output === 'json'
-          ? `${JSON.stringify(
-              res.namespaces.map((n) => ({
-                ...(n.cluster ? { cluster: n.cluster } : {}),
-                ...(n.namespace ? { namespace: n.namespace } : {}),
-              })),
-              null,
-              2,
-            )}\n`
-          : formatNamespacesTable(res.namespaces),
+          ? formatNamespacesJson(res.namespaces)
+          : formatNamespacesTable(res.namespaces, output === 'wide'),
       );
     });
   });

@@ -21,6 +21,7 @@ import {
   type OutputFormat,
   type TextSink,
 } from './flowPrinter.js';
+import { COLOR_CHOICES, colorsEnabled, type ColorChoice } from './terminalText.js';
 import { isTimeFormat, parseTimeArg, TIME_FORMATS, type TimeFormat } from './timeFormats.js';
 
 /** Where a client command writes, and what stops it; tests pass their own. */
@@ -61,7 +62,9 @@ const DEFAULT_FIELD_MASK = [
 
 export interface ObservePlan {
   request: GetFlowsRequest;
-  printer: Omit<FlowPrinterOptions, 'out' | 'err'>;
+  printer: Omit<FlowPrinterOptions, 'out' | 'err' | 'color'>;
+  /** --color; `auto` is decided against the output when printing. */
+  color: ColorChoice;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -131,6 +134,10 @@ export function planObserve(
       throw new CliError(`invalid output format: ${outputFlag} (one of ${OUTPUT_FORMATS.join(', ')})`);
   }
 
+  const color = String(opts['color'] ?? 'auto').toLowerCase();
+  if (!(COLOR_CHOICES as readonly string[]).includes(color))
+    throw new CliError(`invalid --color ${String(opts['color'])} (one of ${COLOR_CHOICES.join(', ')})`);
+
   const timeFormat = String(opts['timeFormat'] ?? 'StampMilli');
   if (!isTimeFormat(timeFormat))
     throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
@@ -180,6 +187,7 @@ export function planObserve(
       nodeName: opts['printNodeName'] === true,
       debug: opts['debug'] === true,
     },
+    color: color as ColorChoice,
   };
 }
 
@@ -215,6 +223,7 @@ export function observeCommand(
       'StampMilli',
     )
     .option('--print-node-name', 'print the node name in the output', false)
+    .option('--color <WHEN>', "colorize compact and dict output: 'auto' (on a terminal), 'always' or 'never'", 'auto')
     .option('--numeric', 'show IP addresses and numbers only (no pod, service or DNS names)', false)
     .option('--no-ip-translation', 'do not translate IP addresses to pod, service or DNS names')
     .option(
@@ -260,7 +269,12 @@ export async function streamFlows(
   io: CliIo,
 ): Promise<void> {
   const conn = HubbleConnection.open(connection);
-  const printer = new FlowPrinter({ ...plan.printer, out: io.stdout, err: io.stderr });
+  const printer = new FlowPrinter({
+    ...plan.printer,
+    color: colorsEnabled(plan.color, io.stdout as { isTTY?: boolean }),
+    out: io.stdout,
+    err: io.stderr,
+  });
   const stop = new AbortController();
   const onSigint = (): void => stop.abort();
   const outer = io.signal;

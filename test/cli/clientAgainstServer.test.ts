@@ -93,7 +93,7 @@ class FakeObserver {
     getNamespaces: (_call, cb) =>
       cb(null, {
         namespaces: [
-          { cluster: '', namespace: 'default' },
+          { cluster: 'prod', namespace: 'default' },
           { cluster: '', namespace: 'kube-system' },
         ],
       }),
@@ -304,21 +304,48 @@ describe('status and list against a server', () => {
     );
     const json = collectingIo();
     await run(listCommand(json), ['nodes', '-o', 'json', '--server', `unix://${socket}`]);
-    expect(JSON.parse(json.out())).toEqual([
-      {
-        name: 'node-a',
-        version: 'v1',
-        address: '10.0.0.1:4244',
-        state: 1,
-        tls: { enabled: true, server_name: 'a.hubble' },
-        uptime_ns: 3723e9,
-        num_flows: 1000,
-        max_flows: 4095,
-        seen_flows: 7446,
-      },
-      { name: 'node-b', version: 'v1', address: '10.0.0.2:4244', state: 2 },
-    ]);
-    expect(json.out().startsWith('[\n  {\n    "name": "node-a",')).toBe(true);
+    // protojson through Go's MarshalIndent, written by hand: enums by name, uint64 counters as strings.
+    expect(json.out()).toBe(
+      '[\n' +
+        '  {\n' +
+        '    "name": "node-a",\n' +
+        '    "version": "v1",\n' +
+        '    "address": "10.0.0.1:4244",\n' +
+        '    "state": "NODE_CONNECTED",\n' +
+        '    "tls": {\n' +
+        '      "enabled": true,\n' +
+        '      "server_name": "a.hubble"\n' +
+        '    },\n' +
+        '    "uptime_ns": "3723000000000",\n' +
+        '    "num_flows": "1000",\n' +
+        '    "max_flows": "4095",\n' +
+        '    "seen_flows": "7446"\n' +
+        '  },\n' +
+        '  {\n' +
+        '    "name": "node-b",\n' +
+        '    "version": "v1",\n' +
+        '    "address": "10.0.0.2:4244",\n' +
+        '    "state": "NODE_UNAVAILABLE"\n' +
+        '  }\n' +
+        ']\n',
+    );
+  });
+});
+
+describe('list namespaces', () => {
+  it('prints a table, a wide table with clusters, and JSON as hubble does', async () => {
+    const table = collectingIo();
+    await run(listCommand(table), ['namespaces', '--server', `unix://${socket}`]);
+    expect(table.out()).toBe('NAMESPACE\ndefault\nkube-system\n');
+    const wide = collectingIo();
+    await run(listCommand(wide), ['namespaces', '-o', 'wide', '--server', `unix://${socket}`]);
+    // Go's tabwriter: an untabbed last line (no cluster) does not widen the column.
+    expect(wide.out()).toBe('NAMESPACE   CLUSTER\ndefault     prod\nkube-system\n');
+    const json = collectingIo();
+    await run(listCommand(json), ['namespaces', '-o', 'json', '--server', `unix://${socket}`]);
+    expect(json.out()).toBe(
+      '[\n  {\n    "cluster": "prod",\n    "namespace": "default"\n  },\n  {\n    "namespace": "kube-system"\n  }\n]\n',
+    );
   });
 });
 

@@ -2,6 +2,9 @@
 import { describe, expect, it } from 'vitest';
 import { FlowPrinter, type OutputFormat } from '../../src/cli/flowPrinter.js';
 import { getFlowsResponseToJson } from '../../src/protojson/protojson.js';
+import { colorsEnabled } from '../../src/cli/terminalText.js';
+import { Flow } from '../../src/api/flow/flow.js';
+import { GetFlowsResponse } from '../../src/api/observer/observer.js';
 import {
   DNS_REPLY,
   FIXTURE_RESPONSES,
@@ -17,7 +20,7 @@ import {
 function print(
   output: OutputFormat,
   responses = FIXTURE_RESPONSES,
-  extra: { nodeName?: boolean; ipTranslation?: boolean; debug?: boolean } = {},
+  extra: { nodeName?: boolean; ipTranslation?: boolean; debug?: boolean; color?: boolean } = {},
 ) {
   let out = '';
   let err = '';
@@ -128,5 +131,78 @@ describe('json output', () => {
     expect(err).toBe(
       '{"node_status":{"state_change":"NODE_UNAVAILABLE","node_names":["node-c","node-d"]},"node_name":"relay","time":"2024-11-24T10:00:06Z"}\n',
     );
+  });
+});
+
+// Written by hand from hubble's palette (fatih/color SGR codes, each closed by ESC[0m): hosts cyan (36) with the port
+// yellow (33) inside, identities magenta (35), FORWARDED green (32), DROPPED/DENIED red (31), AUDIT/TRACED yellow.
+const CYAN = '\x1b[36m';
+const YELLOW = '\x1b[33m';
+const MAGENTA = '\x1b[35m';
+const GREEN = '\x1b[32m';
+const RED = '\x1b[31m';
+const END = '\x1b[0m';
+
+describe('colours (--color)', () => {
+  it('colours hosts, ports, identities and verdicts in compact output as hubble does', () => {
+    const { out } = print('compact', [SYN_TO_NETWORK, POLICY_DROP_V6], { color: true });
+    expect(out).toBe(
+      `Nov 24 10:00:00.123: ${CYAN}10.0.0.1:${YELLOW}34567${END}${END} ${MAGENTA}(world)${END} -> ` +
+        `${CYAN}10.0.0.2:${YELLOW}80${END}${END} ${MAGENTA}(host)${END} to-network ${GREEN}FORWARDED${END} (TCP Flags: SYN)\n` +
+        `Nov 24 10:00:02.000: ${CYAN}[fd00::1]:${YELLOW}5000${END}${END} ${MAGENTA}(ID:300)${END} <> ` +
+        `${CYAN}[fd00::2]:${YELLOW}443${END}${END} ${MAGENTA}(ID:400)${END} Policy denied ${RED}DROPPED${END} (TCP Flags: SYN; ${GREEN}SPIRE${END})\n`,
+    );
+  });
+
+  it('colours dict output and never a table (colour codes would break its columns)', () => {
+    const dict = print('dict', [POLICY_VERDICT], { color: true }).out;
+    expect(dict).toContain(`     SOURCE: ${CYAN}10.0.0.9${END}\n`);
+    expect(dict).toContain(`    VERDICT: ${RED}DENIED${END}\n`);
+    expect(print('table', [POLICY_VERDICT], { color: true }).out).not.toContain('\x1b');
+  });
+
+  it('decides `auto` by the output: a terminal, unless NO_COLOR or TERM=dumb', () => {
+    expect(colorsEnabled('auto', { isTTY: true }, {})).toBe(true);
+    expect(colorsEnabled('auto', { isTTY: false }, {})).toBe(false);
+    expect(colorsEnabled('auto', {}, {})).toBe(false);
+    expect(colorsEnabled('auto', { isTTY: true }, { NO_COLOR: '1' })).toBe(false);
+    expect(colorsEnabled('auto', { isTTY: true }, { TERM: 'dumb' })).toBe(false);
+    expect(colorsEnabled('always', {}, { NO_COLOR: '1' })).toBe(true);
+    expect(colorsEnabled('never', { isTTY: true }, {})).toBe(false);
+  });
+});
+
+describe('text from the wire on a terminal', () => {
+  // A DNS name and a summary crafted to clear the screen, recolour and rewrite the line.
+  const hostile = GetFlowsResponse.fromPartial({
+    flow: Flow.fromPartial({
+      time: { seconds: Date.parse('2024-11-24T10:00:07Z') / 1000, nanos: 0 },
+      verdict: 1,
+      IP: { source: '10.0.0.1', destination: '10.0.0.2', ipVersion: 1 },
+      l4: { UDP: { sourcePort: 5353, destinationPort: 53 } },
+      destinationNames: ['evil\x1b[2J\x1b[31m.example'],
+      eventType: { type: 4 },
+      nodeName: 'node\ra',
+      Summary: 'DNS Query \x1b]0;owned\x07 fine\rFORWARDED',
+    }),
+  });
+
+  it('shows ESC as ^[ and CR as \\r in compact, dict and table output, coloured or not', () => {
+    for (const output of ['compact', 'dict', 'table'] as const) {
+      for (const color of [false, true]) {
+        const { out } = print(output, [hostile], { color, nodeName: true });
+        const withoutOurColours = out.replace(/\x1b\[(?:3[1-6]|0)m/g, '');
+        expect(withoutOurColours, `${output} color=${color}`).not.toMatch(/[\x1b\r]/);
+        expect(out).toContain('evil^[[2J^[[31m.example:');
+        expect(out).toContain('DNS Query ^[]0;owned\x07 fine\\rFORWARDED');
+        expect(out).toContain('node\\ra');
+      }
+    }
+  });
+
+  it('leaves JSON output to the JSON encoding, which escapes control characters itself', () => {
+    const { out } = print('jsonpb', [hostile]);
+    expect(out).not.toMatch(/[\x1b\r]/);
+    expect(JSON.parse(out).flow.destination_names).toEqual(['evil\x1b[2J\x1b[31m.example']);
   });
 });
