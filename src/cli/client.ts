@@ -8,6 +8,7 @@ import { RecordingsClient } from '../api/hubblets/recordings/v1/recordings.js';
 import { ObserverClient } from '../api/observer/observer.js';
 import { RecorderClient } from '../api/recorder/recorder.js';
 import { parseDurationMs } from '../server/config.js';
+import { readSettingsFromEnvAndFile, type ClientConfigKey } from './clientConfig.js';
 
 export const DEFAULT_SERVER = 'unix:///var/run/hubble-ts/hubble.sock';
 /** hubble's `tls://` prefix: the address is a TCP one and TLS is implied. */
@@ -37,9 +38,25 @@ export interface ConnectionOptions {
   requestTimeoutMs: number;
 }
 
-/** Adds hubble's server flags to a client command. */
-export function addConnectionOptions(cmd: Command): Command {
-  return cmd
+/** The server flags every client command reads from HUBBLE_TS_* variables and the config file too. */
+const CONNECTION_SETTINGS = [
+  'server',
+  'tls',
+  'tls-allow-insecure',
+  'tls-ca-cert-files',
+  'tls-client-cert-file',
+  'tls-client-key-file',
+  'tls-server-name',
+  'timeout',
+  'request-timeout',
+] as const;
+
+/**
+ * Adds hubble's server flags and `--config` to a client command; they, and the command's own `configurable`
+ * settings, may also come from the environment and the config file (see clientConfig.ts).
+ */
+export function addConnectionOptions(cmd: Command, configurable: readonly ClientConfigKey[] = []): Command {
+  cmd
     .option(
       '--server <ADDRESS>',
       `address of the Hubble API server: unix:///path, unix:path, host:port or tls://host:port`,
@@ -55,8 +72,26 @@ export function addConnectionOptions(cmd: Command): Command {
     .option('--tls-client-cert-file <FILE>', 'client certificate (PEM) for mutual TLS')
     .option('--tls-client-key-file <FILE>', 'client private key (PEM) for mutual TLS')
     .option('--tls-server-name <NAME>', 'name to expect in the server certificate (defaults to the host of --server)')
-    .option('--timeout <DURATION>', 'how long to wait for the connection to the server', '5s')
-    .option('--request-timeout <DURATION>', 'deadline of unary requests', '12s');
+    .option(
+      '--timeout <DURATION>',
+      'how long to wait for the connection to the server',
+      checkedDuration('timeout'),
+      '5s',
+    )
+    .option('--request-timeout <DURATION>', 'deadline of unary requests', checkedDuration('request-timeout'), '12s');
+  return readSettingsFromEnvAndFile(cmd, [...CONNECTION_SETTINGS, ...configurable]);
+}
+
+/** An argument parser that refuses what is not a duration when it is given, and keeps the text. */
+function checkedDuration(flag: string): (text: string) => string {
+  return (text) => {
+    try {
+      parseDurationMs(text, `--${flag}`);
+    } catch (err) {
+      throw new CliError((err as Error).message);
+    }
+    return text;
+  };
 }
 
 /** Reads the server flags back from a command's parsed options. */

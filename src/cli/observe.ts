@@ -4,7 +4,9 @@ import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
 import { FlowFilter } from '../api/flow/flow.js';
 import { GetFlowsRequest, type GetFlowsResponse } from '../api/observer/observer.js';
-import { fromProtoJson, ProtoJsonError } from '../protojson/protojson.js';
+import { stringify as stringifyYaml } from 'yaml';
+import { fromProtoJson, messageToJson, ProtoJsonError } from '../protojson/protojson.js';
+import { readFlowsFile } from './flowsFile.js';
 import {
   addConnectionOptions,
   CliError,
@@ -16,6 +18,7 @@ import {
 import { FILTER_FLAGS, FlowFilterFlags } from './flowFilterFlags.js';
 import {
   FlowPrinter,
+  goJsonLine,
   OUTPUT_FORMATS,
   type FlowPrinterOptions,
   type OutputFormat,
@@ -65,6 +68,8 @@ export interface ObservePlan {
   printer: Omit<FlowPrinterOptions, 'out' | 'err' | 'color'>;
   /** --color; `auto` is decided against the output when printing. */
   color: ColorChoice;
+  /** --silent-errors: node status events and warnings are not printed. */
+  silentErrors: boolean;
 }
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -188,6 +193,7 @@ export function planObserve(
       debug: opts['debug'] === true,
     },
     color: color as ColorChoice,
+    silentErrors: opts['silentErrors'] === true,
   };
 }
 
@@ -244,7 +250,17 @@ export function observeCommand(
     )
     .option('--allowlist <JSON>', 'an allowlist FlowFilter as JSON; repeatable', collect)
     .option('--denylist <JSON>', 'a denylist FlowFilter as JSON; repeatable', collect)
-    .option('-D, --debug', 'also print informational node status events', false);
+    .option('-D, --debug', 'also print informational node status events', false)
+    .option('-s, --silent-errors', 'print no errors or warnings from the stream (node status events)', false)
+    .option(
+      '--print-raw-filters',
+      'print the allowlist/denylist the filter flags make, as YAML for --config, and exit without asking the server',
+      false,
+    )
+    .option(
+      '--input-file <FILE>',
+      "read flows saved with -o json from FILE ('-': stdin) instead of a server; filters and --first/--last apply",
+    );
 
   for (const spec of FILTER_FLAGS) {
     const flags = `${spec.short === undefined ? '' : `-${spec.short}, `}--${spec.name}${spec.boolean ? '' : ` <${spec.name.replace(/^(from|to)-/, '').toUpperCase()}>`}`;
@@ -254,12 +270,53 @@ export function observeCommand(
       filters.set(spec.name, typeof value === 'string' ? value : '');
     });
   }
-  addConnectionOptions(cmd);
+  addConnectionOptions(cmd, ['allowlist', 'denylist']);
 
   return cmd.action(async (_opts: unknown, self: Command) => {
-    const plan = planObserve(self.opts(), filters);
-    await (run ?? ((p, c) => streamFlows(p, connectionOptionsFrom(c.opts()), io)))(plan, self);
+    const opts = self.opts();
+    const plan = planObserve(opts, filters);
+    if (opts['printRawFilters'] === true) {
+      io.stdout.write(rawFiltersYaml(plan.request));
+      return;
+    }
+    if (run !== undefined) return run(plan, self);
+    const inputFile = opts['inputFile'] as string | undefined;
+    if (inputFile !== undefined) return printFlowsFile(plan, inputFile, io);
+    return streamFlows(plan, connectionOptionsFrom(opts), io);
   });
+}
+
+/**
+ * The request's filters as `hubble observe --print-raw-filters` prints them: YAML (yaml.v3's layout) of each
+ * FlowFilter as Go's json.Marshal writes it, ready to be the allowlist/denylist of a --config file.
+ */
+export function rawFiltersYaml(request: GetFlowsRequest): string {
+  const asJson = (f: FlowFilter): string => goJsonLine(messageToJson(FlowFilter, 'flow.FlowFilter', f)).trimEnd();
+  const lists: Record<string, string[]> = {};
+  if (request.whitelist.length > 0) lists['allowlist'] = request.whitelist.map(asJson);
+  if (request.blacklist.length > 0) lists['denylist'] = request.blacklist.map(asJson);
+  return stringifyYaml(lists, { indent: 4, lineWidth: 0, singleQuote: true });
+}
+
+function printerFor(plan: ObservePlan, io: CliIo): FlowPrinter {
+  return new FlowPrinter({
+    ...plan.printer,
+    color: colorsEnabled(plan.color, io.stdout as { isTTY?: boolean }),
+    out: io.stdout,
+    err: plan.silentErrors ? { write: () => true } : io.stderr,
+  });
+}
+
+/** Prints the flows of a file written by `observe -o json`, selected as the request says. */
+async function printFlowsFile(plan: ObservePlan, path: string, io: CliIo): Promise<void> {
+  const printer = printerFor(plan, io);
+  try {
+    await readFlowsFile(path, plan.request, (res) => printer.write(res), {
+      stderr: plan.silentErrors ? { write: () => true } : io.stderr,
+    });
+  } finally {
+    printer.close();
+  }
 }
 
 /** Sends the request and prints responses until the stream ends, fails, or the user interrupts. */
@@ -269,12 +326,7 @@ export async function streamFlows(
   io: CliIo,
 ): Promise<void> {
   const conn = HubbleConnection.open(connection);
-  const printer = new FlowPrinter({
-    ...plan.printer,
-    color: colorsEnabled(plan.color, io.stdout as { isTTY?: boolean }),
-    out: io.stdout,
-    err: io.stderr,
-  });
+  const printer = printerFor(plan, io);
   const stop = new AbortController();
   const onSigint = (): void => stop.abort();
   const outer = io.signal;

@@ -71,11 +71,24 @@ export function toProtoJson(typeName: string, bytes: Uint8Array): JsonValue {
   return toJson(desc, message, { useProtoFieldName: true, registry: protoJsonRegistry() });
 }
 
-/** Parses protojson (proto or camelCase field names) into the binary encoding of `typeName`. */
-export function fromProtoJson(typeName: string, json: JsonValue): Uint8Array {
+/**
+ * Parses protojson (proto or camelCase field names) into the binary encoding of `typeName`. Unknown fields are
+ * refused unless `ignoreUnknownFields` (JSON written by a newer Hubble).
+ */
+export function fromProtoJson(
+  typeName: string,
+  json: JsonValue,
+  options: { ignoreUnknownFields?: boolean } = {},
+): Uint8Array {
   const desc = messageDescriptor(typeName);
   try {
-    return toBinary(desc, fromJson(desc, json, { registry: protoJsonRegistry() }));
+    return toBinary(
+      desc,
+      fromJson(desc, json, {
+        registry: protoJsonRegistry(),
+        ignoreUnknownFields: options.ignoreUnknownFields ?? false,
+      }),
+    );
   } catch (cause) {
     throw new ProtoJsonError('INVALID_JSON', `JSON is not a valid ${typeName}: ${String(cause)}`, { cause });
   }

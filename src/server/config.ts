@@ -26,7 +26,13 @@ export class ConfigError extends Error {
  * `cli` holds only the flags the user actually typed (keyed by setting name).
  */
 export function resolveSettings(specs: readonly SettingSpec[], cli: Settings, configFile?: string): Settings {
-  const fromFile = configFile === undefined ? {} : readConfigFile(specs, configFile);
+  const fromFile =
+    configFile === undefined
+      ? {}
+      : readSettingsFile(
+          configFile,
+          specs.map((s) => s.name),
+        );
   const out: Settings = {};
   for (const spec of specs) {
     const raw = cli[spec.name] ?? fromFile[spec.name] ?? spec.default;
@@ -38,7 +44,8 @@ export function resolveSettings(specs: readonly SettingSpec[], cli: Settings, co
   return out;
 }
 
-function readConfigFile(specs: readonly SettingSpec[], path: string): Settings {
+/** Reads a YAML mapping of setting names to values; a key not in `known` is refused, naming the file. */
+export function readSettingsFile(path: string, known: readonly string[]): Settings {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
@@ -56,9 +63,8 @@ function readConfigFile(specs: readonly SettingSpec[], path: string): Settings {
   if (typeof data !== 'object' || Array.isArray(data)) {
     throw new ConfigError(`config file ${path}: expected a mapping of setting names to values`);
   }
-  const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(data)) {
-    if (!known.has(key)) {
+    if (!known.includes(key)) {
       throw new ConfigError(`config file ${path}: unknown setting "${key}" (known: ${[...known].sort().join(', ')})`);
     }
   }

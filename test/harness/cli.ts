@@ -11,16 +11,22 @@ export interface Ran {
   stderr: string;
 }
 
-/** Runs `hubble-ts ARGS` to completion. */
-export function runCli(args: readonly string[], timeoutMs = 20_000): Promise<Ran> {
+/** Runs `hubble-ts ARGS` to completion; `options.env` replaces the environment, `options.input` is its stdin. */
+export function runCli(
+  args: readonly string[],
+  timeoutMs = 20_000,
+  options: { env?: NodeJS.ProcessEnv; input?: string } = {},
+): Promise<Ran> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: options.env ?? process.env,
     });
+    if (options.input !== undefined) child.stdin!.end(options.input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
       reject(new Error(`hubble-ts ${args.join(' ')} did not finish in ${timeoutMs} ms: ${stderr}`));
