@@ -6,6 +6,7 @@ import { service as healthService } from 'grpc-health-check';
 import type { Command } from 'commander';
 import { RecordingsClient } from '../api/hubblets/recordings/v1/recordings.js';
 import { ObserverClient } from '../api/observer/observer.js';
+import { PeerClient } from '../api/peer/peer.js';
 import { RecorderClient } from '../api/recorder/recorder.js';
 import { parseDurationMs } from '../server/config.js';
 import { readSettingsFromEnvAndFile, type ClientConfigKey } from './clientConfig.js';
@@ -189,6 +190,7 @@ export class HubbleConnection {
   private healthClient?: HealthClient;
   private recorderClient?: RecorderClient;
   private recordingsClient?: RecordingsClient;
+  private peerClient?: PeerClient;
 
   private constructor(
     readonly options: ConnectionOptions,
@@ -235,6 +237,15 @@ export class HubbleConnection {
     return this.recorderClient;
   }
 
+  /** peer.Peer on the same channel. */
+  peer(): PeerClient {
+    this.peerClient ??= new PeerClient(this.target, this.credentials, {
+      ...this.channelOptions,
+      channelOverride: this.observer.getChannel(),
+    });
+    return this.peerClient;
+  }
+
   /** hubblets.recordings.v1.Recordings on the same channel. */
   recordings(): RecordingsClient {
     this.recordingsClient ??= new RecordingsClient(this.target, this.credentials, {
@@ -277,6 +288,7 @@ export class HubbleConnection {
     this.healthClient?.close();
     this.recorderClient?.close();
     this.recordingsClient?.close();
+    this.peerClient?.close();
     this.observer.close();
   }
 }

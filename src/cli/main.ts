@@ -9,6 +9,8 @@ import { statusCommand } from './status.js';
 import { listCommand } from './list.js';
 import { recordCommand } from './record.js';
 import { recordingsCommand } from './recordings.js';
+import { versionCommand } from './version.js';
+import { watchCommand } from './watch.js';
 
 /** Adds one commander option per setting; no defaults here, so only typed flags reach `resolveSettings`. */
 function addSettings(cmd: Command, specs: readonly SettingSpec[]): Command {
@@ -74,6 +76,8 @@ program.addCommand(statusCommand());
 program.addCommand(listCommand());
 program.addCommand(recordCommand());
 program.addCommand(recordingsCommand());
+program.addCommand(watchCommand());
+program.addCommand(versionCommand());
 
 try {
   await program.parseAsync(process.argv);
