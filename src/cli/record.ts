@@ -11,6 +11,10 @@ import {
   type StartRecording,
 } from '../api/recorder/recorder.js';
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
+import { existsSync } from 'node:fs';
+import { basename } from 'node:path';
+import { DownloadRequest } from '../api/hubblets/recordings/v1/recordings.js';
+import { RECORDING_NAME_METADATA } from '../recorder/fileNames.js';
 import { parseDurationMs } from '../server/config.js';
 import {
   addConnectionOptions,
@@ -21,6 +25,8 @@ import {
   isServiceError,
 } from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
+import { openDestination, runDownload } from './recordingDownload.js';
+import { goDuration } from './status.js';
 
 /** What a terminal needs to overwrite the previous status line (cursor up, erase line), as hubble does. */
 const CLEAR_LAST_LINE = '\x1b[A\x1b[2K';
@@ -134,16 +140,56 @@ function describeRecordError(err: unknown, server: string): string {
   return describeCallError(err, server, 'Record');
 }
 
-/** Runs one recording until the server reports it stopped; SIGINT/SIGTERM (or io.signal) asks it to stop. */
-export async function runRecord(conn: HubbleConnection, start: StartRecording, io: CliIo): Promise<void> {
-  const stdoutIsTty = (io.stdout as { isTTY?: boolean }).isTTY === true;
+/** The status line a terminal shows while recording: hubble's, plus what was lost and how long it has run. */
+export function formatLiveStatus(time: string, stats: RecordingStatistics | undefined, elapsedMs: number): string {
+  const s = stats ?? { packetsCaptured: 0, bytesCaptured: 0, packetsLost: 0, bytesLost: 0 };
+  const elapsed = goDuration(Math.floor(elapsedMs / 1000) * 1e9);
+  return (
+    `${time} Status: ${s.packetsCaptured} packets (${s.bytesCaptured} bytes) written, ` +
+    `${s.packetsLost} packets (${s.bytesLost} bytes) lost, ${elapsed} elapsed`
+  );
+}
+
+/** How often the terminal's status line is redrawn when no statistics arrive (the elapsed time still moves). */
+const LIVE_REDRAW_MS = 1000;
+
+/**
+ * Runs one recording until the server reports it stopped; SIGINT/SIGTERM (or io.signal) asks it to stop, a second
+ * one gives up waiting. With `output`, the pcap is downloaded from the recordings store as it is written (a new
+ * FILE, or `-` for stdout, where the human-readable lines then go to stderr).
+ */
+export async function runRecord(
+  conn: HubbleConnection,
+  start: StartRecording,
+  io: CliIo,
+  output?: string,
+): Promise<void> {
+  const text = output === '-' ? io.stderr : io.stdout;
+  const live = (text as { isTTY?: boolean }).isTTY === true;
+  if (output !== undefined && output !== '-' && existsSync(output)) {
+    throw new CliError(`${output} already exists: choose another --output (recordings are never written over files)`);
+  }
+  const dest = output === undefined ? undefined : openDestination(output, io);
   await conn.waitConnected();
   const call = conn.recorder().record();
+  // The download follows the recording; only giving up (a second Ctrl-C) or a failed recording stops it early.
+  const abandonDownload = new AbortController();
+  let download: Promise<void> | undefined;
+  const startDownload = (name: string, follow: boolean): void => {
+    if (dest === undefined || download !== undefined) return;
+    download = runDownload(conn, DownloadRequest.fromPartial({ name, follow }), dest, {
+      ...io,
+      signal: abandonDownload.signal,
+    });
+    // Awaited below; until then a failure must not surface as an unhandled rejection.
+    download.catch(() => undefined);
+  };
   let stopRequests = 0;
   const stop = (): void => {
     // A second interrupt gives up waiting: cancelling the stream also stops the recording on the server.
     if (++stopRequests > 1) {
       call.cancel();
+      abandonDownload.abort();
       return;
     }
     io.stderr.write('Stopping recording...\n');
@@ -155,19 +201,44 @@ export async function runRecord(conn: HubbleConnection, start: StartRecording, i
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   }
+  let redraw: NodeJS.Timeout | undefined;
+  let filePath = '';
   try {
     await new Promise<void>((resolve, reject) => {
       let statusPrinted = false;
       let finished = false;
+      let startedAt = 0;
+      let lastStats: RecordingStatistics | undefined;
+      let lastTime = '';
+      const drawStatus = (): void => {
+        if (statusPrinted) text.write(CLEAR_LAST_LINE);
+        text.write(`${formatLiveStatus(lastTime, lastStats, Date.now() - startedAt)}\n`);
+        statusPrinted = true;
+      };
+      call.on('metadata', (metadata: grpc.Metadata) => {
+        const name = metadata.get(RECORDING_NAME_METADATA)[0];
+        if (typeof name === 'string' && name !== '') startDownload(name, true);
+      });
       call.on('data', (res: RecordResponse) => {
         if (res.running !== undefined) {
-          if (stdoutIsTty && statusPrinted) io.stdout.write(CLEAR_LAST_LINE);
-          io.stdout.write(`${formatResponseTime(res.time)} Status: ${formatRecordingStatistics(res.running.stats)}\n`);
-          statusPrinted = true;
+          if (!live) {
+            text.write(`${formatResponseTime(res.time)} Status: ${formatRecordingStatistics(res.running.stats)}\n`);
+            return;
+          }
+          if (startedAt === 0) {
+            startedAt = Date.now();
+            redraw = setInterval(drawStatus, LIVE_REDRAW_MS);
+            redraw.unref();
+          }
+          lastStats = res.running.stats;
+          lastTime = formatResponseTime(res.time);
+          drawStatus();
         } else if (res.stopped !== undefined) {
+          clearInterval(redraw);
           const time = formatResponseTime(res.time);
-          io.stdout.write(`${time} Result: ${formatRecordingStatistics(res.stopped.stats)}\n`);
-          io.stdout.write(`${time} Output: ${res.stopped.filesink?.filePath ?? ''}\n`);
+          filePath = res.stopped.filesink?.filePath ?? '';
+          text.write(`${time} Result: ${formatRecordingStatistics(res.stopped.stats)}\n`);
+          text.write(`${time} Output: ${filePath}\n`);
           finished = true;
           call.cancel();
           resolve();
@@ -187,11 +258,29 @@ export async function runRecord(conn: HubbleConnection, start: StartRecording, i
       call.write(RecordRequest.fromPartial({ start }));
       io.stderr.write('Started recording. Press CTRL+C to stop.\n');
     });
+  } catch (err) {
+    abandonDownload.abort();
+    await download?.catch(() => undefined);
+    dest?.discard();
+    throw err;
   } finally {
+    clearInterval(redraw);
     outer?.removeEventListener('abort', stop);
     process.removeListener('SIGINT', stop);
     process.removeListener('SIGTERM', stop);
   }
+  if (dest === undefined) return;
+  // A server that did not name the recording up front (not hubble-ts): fetch the finished file by its name.
+  startDownload(basename(filePath), false);
+  try {
+    await download;
+  } catch (err) {
+    if (err instanceof CliError) {
+      throw new CliError(`${err.message}; the recording is on the server at ${filePath}`);
+    }
+    throw err;
+  }
+  if (output !== '-') io.stderr.write(`wrote ${output}\n`);
 }
 
 export function recordCommand(io: CliIo = PROCESS_IO): Command {
@@ -227,14 +316,18 @@ export function recordCommand(io: CliIo = PROCESS_IO): Command {
       'sets a limit on how many bytes to capture',
       count('bytes-limit', Number.MAX_SAFE_INTEGER),
     )
-    .option('--time-limit <DURATION>', 'sets a limit on how long to capture (e.g. 30s, 5m)');
+    .option('--time-limit <DURATION>', 'sets a limit on how long to capture (e.g. 30s, 5m)')
+    .option(
+      '-o, --output <FILE>',
+      'also download the pcap as it is written: a new FILE, or - for stdout (e.g. `| wireshark -k -i -`)',
+    );
   addConnectionOptions(cmd);
   return cmd.action(async (filters: string[], _opts: unknown, self: Command) => {
     const opts = self.opts();
     const start = planRecord(filters, opts);
     const conn = HubbleConnection.open(connectionOptionsFrom(opts));
     try {
-      await runRecord(conn, start, io);
+      await runRecord(conn, start, io, opts['output'] as string | undefined);
     } finally {
       conn.close();
     }

@@ -1,6 +1,5 @@
 // `hubble-ts recordings list|download|delete`: the server's recordings store. Download writes a file, or with
 // `-o -` a pcap stream on stdout (with --follow it grows as the recording runs: `... | wireshark -k -i -`).
-import { createWriteStream, unlinkSync, type WriteStream } from 'node:fs';
 import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
@@ -10,23 +9,15 @@ import {
   ListRequest,
   Recording as RecordingFns,
   type DeleteResponse,
-  type DownloadResponse,
   type ListResponse,
   type Recording,
 } from '../api/hubblets/recordings/v1/recordings.js';
 import { messageToJson } from '../protojson/protojson.js';
-import {
-  addConnectionOptions,
-  CliError,
-  describeCallError,
-  HubbleConnection,
-  isServiceError,
-  unaryCall,
-  withConnection,
-} from './client.js';
+import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
 import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { formatRecordingStatistics, formatResponseTime } from './record.js';
+import { describeStoreError, openDestination, runDownload } from './recordingDownload.js';
 import { TabWriter } from './tabWriter.js';
 
 /** 1536 -> "1.5KiB", as people read sizes. */
@@ -53,118 +44,6 @@ export function formatRecordingsTable(recordings: readonly Recording[]): string 
   }
   tw.flush();
   return text;
-}
-
-function describeStoreError(err: unknown, server: string, what: string): string {
-  if (isServiceError(err)) {
-    switch (err.code) {
-      case grpc.status.NOT_FOUND:
-      case grpc.status.INVALID_ARGUMENT:
-      case grpc.status.FAILED_PRECONDITION:
-        return err.details;
-    }
-  }
-  return describeCallError(err, server, what);
-}
-
-/** Where downloaded bytes go: a new file (never overwriting one) or stdout. */
-interface Destination {
-  write(chunk: Buffer): boolean;
-  once(event: 'drain', listener: () => void): unknown;
-  /** Resolves once everything written is out; rejects with the first write error. */
-  finish(): Promise<void>;
-  /** Removes what was written (a file only) after a failed download. */
-  discard(): void;
-  readonly broken: Promise<Error>;
-}
-
-function fileDestination(path: string): Destination {
-  const out: WriteStream = createWriteStream(path, { flags: 'wx', mode: 0o600 });
-  let created = false;
-  out.once('open', () => (created = true));
-  const broken = new Promise<Error>((resolve) => out.once('error', resolve));
-  return {
-    write: (chunk) => out.write(chunk),
-    once: (event, listener) => out.once(event, listener),
-    finish: () =>
-      new Promise((resolve, reject) => {
-        out.once('error', reject);
-        out.end(() => resolve());
-      }),
-    discard: () => {
-      out.destroy();
-      // Only a file this download created: an existing one (EEXIST) is the user's.
-      if (!created) return;
-      try {
-        unlinkSync(path);
-      } catch {
-        // Already gone.
-      }
-    },
-    broken,
-  };
-}
-
-function stdoutDestination(io: CliIo): Destination {
-  const out = io.stdout as NodeJS.WritableStream & { isTTY?: boolean };
-  if (out.isTTY === true) throw new CliError('refusing to write a pcap to a terminal: pipe it, or use -o FILE');
-  const broken = new Promise<Error>((resolve) => out.once('error', resolve));
-  return {
-    write: (chunk) => out.write(chunk),
-    once: (event, listener) => out.once(event, listener),
-    finish: () => Promise.resolve(),
-    discard: () => undefined,
-    broken,
-  };
-}
-
-/** Streams one recording into `dest`; resolves when the server ends the stream (with --follow: when it stops). */
-export async function runDownload(
-  conn: HubbleConnection,
-  request: DownloadRequest,
-  dest: Destination,
-  io: CliIo,
-): Promise<void> {
-  const call = conn.recordings().download(request);
-  const stop = (): void => void call.cancel();
-  io.signal?.addEventListener('abort', stop);
-  if (io.signal === undefined) process.once('SIGINT', stop);
-  try {
-    await new Promise<void>((resolve, reject) => {
-      // A reader that went away (wireshark closed, `| head`) ends the download quietly.
-      void dest.broken.then((err) => {
-        if ((err as NodeJS.ErrnoException).code === 'EPIPE') {
-          call.cancel();
-          resolve();
-        } else {
-          call.cancel();
-          reject(new CliError(`cannot write the download: ${err.message}`));
-        }
-      });
-      call.on('data', (res: DownloadResponse) => {
-        if (!dest.write(res.data)) {
-          call.pause();
-          dest.once('drain', () => call.resume());
-        }
-      });
-      call.on('error', (err: Error) => {
-        // Only we cancel: Ctrl-C, or the reader went away.
-        if (isServiceError(err) && err.code === grpc.status.CANCELLED) {
-          resolve();
-          return;
-        }
-        reject(new CliError(describeStoreError(err, conn.server, 'Download')));
-      });
-      call.on('end', () => resolve());
-    });
-    await dest.finish();
-  } catch (err) {
-    dest.discard();
-    throw err;
-  } finally {
-    io.signal?.removeEventListener('abort', stop);
-    process.removeListener('SIGINT', stop);
-  }
 }
 
 export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
@@ -209,7 +88,7 @@ export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
       throw new CliError(`${JSON.stringify(name)} is not a recording name (give -o FILE to choose where it goes)`);
     }
     await withConnection(opts, async (conn) => {
-      const dest = output === '-' ? stdoutDestination(io) : fileDestination(output);
+      const dest = openDestination(output, io);
       await runDownload(conn, DownloadRequest.fromPartial({ name, follow: opts['follow'] === true }), dest, io);
       if (output !== '-') io.stderr.write(`wrote ${output}\n`);
     });

@@ -3,6 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FilePrefix } from './startRequest.js';
 
+/** Response header naming the recording a Record stream writes, as the recordings store names it (our addition). */
+export const RECORDING_NAME_METADATA = 'hubblets-recording-name';
+
 /** Characters Hubble keeps in a file name; every other one becomes '_'. */
 const DISALLOWED = /[^a-zA-Z0-9_.-]/g;
 

@@ -15,7 +15,7 @@ import {
 } from '../api/recorder/recorder.js';
 import type { RecordingStatistics, Sink, SinkEnd, SinkOptions } from '../sink/types.js';
 import { ApiError, fileErrorCode, isFileExists, toGrpcStatus } from './apiError.js';
-import { recordingFileName } from './fileNames.js';
+import { RECORDING_NAME_METADATA, recordingFileName } from './fileNames.js';
 import { RuleIdPool } from './ruleIds.js';
 import { parseStartRecording, type RecordingRequest } from './startRequest.js';
 import type { RecordingsStore } from './store.js';
@@ -255,6 +255,11 @@ class RecordSession {
       return;
     }
     this.phase = 'running';
+    // Our addition, invisible to Hubble clients: the recording's name before its first response, so a client can
+    // follow the file in the recordings store while it is being written (`hubble-ts record --output -`).
+    const metadata = new grpc.Metadata();
+    metadata.set(RECORDING_NAME_METADATA, name);
+    this.call.sendMetadata(metadata);
     this.sendRunning();
     if (this.stopWanted !== undefined || this.recorder.isShuttingDown) void sink.stop(this.stopWanted ?? 'shutdown');
   }

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RecorderClient } from '../../src/api/recorder/recorder.js';
+import { recordCommand } from '../../src/cli/record.js';
 import { readRecording, RecordStream } from '../recorder/harness.js';
 
 const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -224,6 +225,76 @@ describe('hubble-ts record and recordings, against a live capture', () => {
     expect(follow.stdout().equals(readFileSync(path))).toBe(true);
     writeFileSync(partial, follow.stdout());
     expect(await readRecording(partial)).toHaveLength(20);
+  });
+
+  it('record --output FILE downloads the finished pcap, the same bytes as the server keeps', async () => {
+    const target = join(dir, 'record-output.pcap');
+    const rec = cli([
+      'record',
+      '--server',
+      server,
+      '--file-prefix',
+      'outfile',
+      '--packet-limit',
+      '6',
+      '-o',
+      target,
+      FILTER,
+    ]);
+    await until(() => rec.out().includes('Status:'), 'the first status line');
+    await sendDatagrams(10);
+    expect(await rec.exited).toBe(0);
+    expect(rec.err()).toContain(`wrote ${target}\n`);
+    const path = /Output: (\S+)/.exec(rec.out())![1]!;
+    expect(readFileSync(target).equals(readFileSync(path))).toBe(true);
+    expect(await readRecording(target)).toHaveLength(6);
+    // Never over an existing file, and refused before anything is recorded.
+    const again = await run(['record', '--server', server, '--file-prefix', 'outfile', '-o', target, FILTER]);
+    expect(again.code).not.toBe(0);
+    expect(again.err.trim()).toBe(
+      `hubble-ts: ${target} already exists: choose another --output (recordings are never written over files)`,
+    );
+  });
+
+  it('record --output - streams the pcap to stdout while recording, human lines on stderr, Ctrl-C ends both', async () => {
+    const rec = cli(['record', '--server', server, '--file-prefix', 'stdout', '--output', '-', FILTER]);
+    await until(() => rec.err().includes('Status:'), 'the first status line on stderr');
+    await until(() => rec.stdout().length >= 24, 'the pcap header on stdout');
+    await sendDatagrams(7);
+    await until(() => rec.stdout().length >= 24 + 7 * 158, 'seven records on stdout while recording');
+    rec.child.kill('SIGINT');
+    expect(await rec.exited).toBe(0);
+    const path = /Output: (\S+)/.exec(rec.err())![1]!;
+    expect(rec.err()).toMatch(/ Result: 7 packets \(994 bytes\) written\n/);
+    expect(rec.stdout().equals(readFileSync(path))).toBe(true);
+    const copy = join(dir, 'stdout-copy.pcap');
+    writeFileSync(copy, rec.stdout());
+    expect(await readRecording(copy)).toHaveLength(7);
+  });
+
+  it('keeps one status line on a terminal, redrawn with packets, bytes, lost and elapsed time', async () => {
+    let screen = '';
+    const stopRecording = new AbortController();
+    const io = {
+      stdout: Object.assign({ write: (t: string) => (screen += t) }, { isTTY: true }),
+      stderr: { write: () => true },
+      signal: stopRecording.signal,
+    };
+    const done = recordCommand(io).parseAsync(['--server', server, '--file-prefix', 'tty', FILTER], { from: 'user' });
+    await until(() => screen.includes('Status:'), 'the first status line');
+    await sendDatagrams(4);
+    await until(() => screen.includes('4 packets (568 bytes) written, 0 packets (0 bytes) lost'), 'four packets');
+    await until(() => / 1s elapsed/.test(screen), 'the elapsed time to move', 5_000);
+    stopRecording.abort();
+    await done;
+    const lines = screen.split('\n').filter((l) => l.includes('Status:'));
+    // Every status line but the first starts by moving up over the previous one and erasing it.
+    expect(lines[0]).toMatch(
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ Status: 0 packets \(0 bytes\) written, 0 packets \(0 bytes\) lost, 0s elapsed$/,
+    );
+    for (const line of lines.slice(1)) expect(line.startsWith('\x1b[A\x1b[2K')).toBe(true);
+    // The last status line stays on screen above the result.
+    expect(screen).toMatch(/lost, \d+s elapsed\n\S+ Result: 4 packets \(568 bytes\) written\n\S+ Output: \S+\n$/);
   });
 
   it('answers ten running recordings on SIGTERM with stopped responses, and leaves ten valid files', async () => {
