@@ -354,8 +354,20 @@ export function describeCallError(err: unknown, server: string, what: string): s
       if (/EACCES|EPERM/.test(cause)) return `permission denied opening ${server} (try sudo, or a socket you can read)`;
       if (/ENOTFOUND|EAI_AGAIN|Name resolution failed|DNS resolution failed/i.test(cause))
         return `cannot resolve the host of ${server}: ${cause}`;
-      if (/ECONNRESET|socket hang up|Connection dropped|GOAWAY/i.test(cause) && !TLS_FAILURE.test(cause)) {
-        return `${server} closed the connection (${cause}); does it expect TLS (--tls)?`;
+      if (
+        /ECONNRESET|socket hang up|Connection dropped|GOAWAY|^Failed to connect$/i.test(cause) &&
+        !TLS_FAILURE.test(cause)
+      ) {
+        return `${server} closed the connection (${cause}); does it expect TLS (--tls or a tls:// address)?`;
+      }
+      if (/wrong version number|packet length too long|unknown protocol/i.test(cause)) {
+        return `TLS handshake with ${server} failed: the server does not speak TLS (drop --tls and the tls:// prefix)`;
+      }
+      if (/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|unknown ca/i.test(cause)) {
+        return `TLS handshake with ${server} failed: ${cause} (give the CA that signed its certificate with --tls-ca-cert-files)`;
+      }
+      if (/ALTNAME|does not match certificate/i.test(cause)) {
+        return `TLS handshake with ${server} failed: ${cause} (connect by a name the certificate holds, or set --tls-server-name)`;
       }
       if (TLS_FAILURE.test(cause)) return `TLS handshake with ${server} failed: ${cause}`;
       return `${server} is unavailable: ${cause}`;
@@ -363,6 +375,9 @@ export function describeCallError(err: unknown, server: string, what: string): s
     case grpc.status.DEADLINE_EXCEEDED:
       return `${what} timed out waiting for ${server} (${details})`;
     case grpc.status.UNIMPLEMENTED:
+      if (/^Received HTTP status code \d+/.test(details)) {
+        return `${server} is not a gRPC server (${details.replace('Received ', 'it answered with ')}): check --server`;
+      }
       return `${server} does not implement ${what}: ${details}`;
     case grpc.status.UNAUTHENTICATED:
       return `${server} refused our credentials for ${what}: ${details}`;

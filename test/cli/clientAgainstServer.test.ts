@@ -384,12 +384,62 @@ describe('TLS', () => {
           '--tls-server-name',
           'observer.hubble-ts.test',
         ]),
-      ).rejects.toThrow(`TLS handshake with tls://127.0.0.1:${port} failed`);
+      ).rejects.toThrow(
+        `TLS handshake with tls://127.0.0.1:${port} failed: unable to verify the first certificate (give the CA that signed its certificate with --tls-ca-cert-files)`,
+      );
+      // The name dialled is not in the certificate.
+      await expect(
+        run(statusCommand(collectingIo()), [
+          '--server',
+          `tls://127.0.0.1:${port}`,
+          '--tls-ca-cert-files',
+          ca.cert,
+          '--tls-server-name',
+          'elsewhere.hubble-ts.test',
+        ]),
+      ).rejects.toThrow(/\(connect by a name the certificate holds, or set --tls-server-name\)$/);
+      // Plaintext to a TLS server.
+      await expect(run(statusCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(
+        `127.0.0.1:${port} closed the connection`,
+      );
+      await expect(run(statusCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(
+        'does it expect TLS (--tls or a tls:// address)?',
+      );
       const insecure = collectingIo();
       await run(statusCommand(insecure), ['--server', `tls://127.0.0.1:${port}`, '--tls-allow-insecure']);
       expect(insecure.out()).toContain('): Ok\n');
     } finally {
       tlsServer.forceShutdown();
+    }
+  });
+});
+
+describe('a server that is not what --server says', () => {
+  it('says when a TLS client meets a plaintext server', async () => {
+    const { server: plain, port } = await startServer(new FakeObserver(), '127.0.0.1:0');
+    try {
+      await expect(run(statusCommand(collectingIo()), ['--server', `tls://127.0.0.1:${port}`])).rejects.toThrow(
+        `failed getting status: TLS handshake with tls://127.0.0.1:${port} failed: the server does not speak TLS (drop --tls and the tls:// prefix)`,
+      );
+    } finally {
+      plain.forceShutdown();
+    }
+  });
+
+  it('says when the address answers HTTP but not gRPC', async () => {
+    const { createServer } = await import('node:http2');
+    const web = createServer((_req, res) => {
+      res.statusCode = 404;
+      res.end('not here');
+    });
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const port = (web.address() as { port: number }).port;
+    try {
+      await expect(run(statusCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(
+        `failed getting status: 127.0.0.1:${port} is not a gRPC server (it answered with HTTP status code 404): check --server`,
+      );
+    } finally {
+      web.close();
     }
   });
 });
