@@ -78,6 +78,15 @@ const collectCommaSeparated = (v: string, prev: string[] = []): string[] => [
   ...v.split(',').filter((s) => s !== ''),
 ];
 
+/** A boolean flag's value as Go's flag package reads `--flag=VALUE`. */
+function parseGoBool(flag: string): (v: string) => boolean {
+  return (v) => {
+    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
+    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
+    throw new CliError(`invalid argument "${v}" for "--${flag}" flag: expected true or false`);
+  };
+}
+
 function parseCount(flag: string): (v: string) => number {
   return (v) => {
     if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
@@ -231,7 +240,12 @@ export function observeCommand(
     .option('--print-node-name', 'print the node name in the output', false)
     .option('--color <WHEN>', "colorize compact and dict output: 'auto' (on a terminal), 'always' or 'never'", 'auto')
     .option('--numeric', 'show IP addresses and numbers only (no pod, service or DNS names)', false)
-    .option('--no-ip-translation', 'do not translate IP addresses to pod, service or DNS names')
+    .option(
+      '--ip-translation [BOOL]',
+      'translate IP addresses to pod, service or DNS names; --ip-translation=false (or --no-ip-translation) shows IPs',
+      parseGoBool('ip-translation'),
+    )
+    .option('--no-ip-translation', 'same as --ip-translation=false')
     .option(
       '--field-mask <FIELDS>',
       'comma-separated flow fields the server should fill in (json output only)',

@@ -411,3 +411,26 @@ describe('observe rejects flag combinations hubble rejects', () => {
     await expect(planFor(args)).rejects.toThrow(error);
   });
 });
+
+describe('observe printer settings', () => {
+  const cases: { args: string[]; ipTranslation: boolean }[] = [
+    { args: [], ipTranslation: true },
+    { args: ['--ip-translation=false'], ipTranslation: false },
+    { args: ['--ip-translation', 'false'], ipTranslation: false },
+    { args: ['--no-ip-translation'], ipTranslation: false },
+    { args: ['--ip-translation'], ipTranslation: true },
+    { args: ['--numeric'], ipTranslation: false },
+  ];
+  it.each(cases)(
+    '$args: IP translation $ipTranslation, as Go reads the boolean flag',
+    async ({ args, ipTranslation }) => {
+      expect((await planFor(args)).printer.ipTranslation).toBe(ipTranslation);
+    },
+  );
+
+  it('refuses a boolean it cannot read', async () => {
+    await expect(planFor(['--ip-translation=maybe'])).rejects.toThrow(
+      'invalid argument "maybe" for "--ip-translation" flag: expected true or false',
+    );
+  });
+});
