@@ -25,7 +25,14 @@ import {
   type TextSink,
 } from './flowPrinter.js';
 import { COLOR_CHOICES, colorsEnabled, type ColorChoice } from './terminalText.js';
-import { isTimeFormat, parseTimeArg, TIME_FORMATS, type TimeFormat } from './timeFormats.js';
+import {
+  addFormatOptions,
+  addSelectorOptions,
+  DEFAULT_EVENT_COUNT,
+  planFormat,
+  planSelection,
+} from './observeOptions.js';
+import { eventsCommand } from './observeEvents.js';
 
 /** Where a client command writes, and what stops it; tests pass their own. */
 export interface CliIo {
@@ -37,9 +44,6 @@ export interface CliIo {
 
 export const PROCESS_IO: CliIo = { stdout: process.stdout, stderr: process.stderr };
 
-const DEFAULT_FLOW_COUNT = 20;
-/** `--all` asks for the last 2^64-1 flows, as hubble does (the generated field is a decimal string). */
-const ALL_FLOWS = '18446744073709551615';
 /** Fields the printers use, requested with --use-default-field-masks (hubble's list). */
 const DEFAULT_FIELD_MASK = [
   'time',
@@ -87,14 +91,6 @@ function parseGoBool(flag: string): (v: string) => boolean {
   };
 }
 
-function parseCount(flag: string): (v: string) => number {
-  return (v) => {
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(Number(v)))
-      throw new CliError(`--${flag} expects a non-negative number, got "${v}"`);
-    return Number(v);
-  };
-}
-
 function parseRawFilters(values: readonly string[], flag: string): FlowFilter[] {
   return values.map((text) => {
     let json;
@@ -118,54 +114,13 @@ export function planObserve(
   filters: FlowFilterFlags,
   now: Date = new Date(),
 ): ObservePlan {
-  const first = (opts['first'] as number | undefined) ?? 0;
-  let last = (opts['last'] as number | undefined) ?? 0;
-  const all = opts['all'] === true;
-  const follow = opts['follow'] === true;
-  if (first > 0 && last > 0) throw new CliError('cannot set both --first and --last');
-  if (first > 0 && all) throw new CliError('cannot set both --first and --all');
-  if (first > 0 && follow) throw new CliError('cannot set both --first and --follow');
-  if (last > 0 && all) throw new CliError('cannot set both --last and --all');
-
+  const selection = planSelection(opts, now, false);
+  const { output, timeFormat } = planFormat(opts);
   const outputFlag = String(opts['output'] ?? 'compact');
-  let output: OutputFormat;
-  switch (outputFlag) {
-    case 'compact':
-    case 'dict':
-      output = outputFlag;
-      break;
-    case 'json':
-    case 'JSON':
-    case 'jsonpb':
-      output = 'jsonpb';
-      break;
-    case 'tab':
-    case 'table':
-      if (follow) throw new CliError('table output format is not compatible with follow mode');
-      output = 'table';
-      break;
-    default:
-      throw new CliError(`invalid output format: ${outputFlag} (one of ${OUTPUT_FORMATS.join(', ')})`);
-  }
 
   const color = String(opts['color'] ?? 'auto').toLowerCase();
   if (!(COLOR_CHOICES as readonly string[]).includes(color))
     throw new CliError(`invalid --color ${String(opts['color'])} (one of ${COLOR_CHOICES.join(', ')})`);
-
-  const timeFormat = String(opts['timeFormat'] ?? 'StampMilli');
-  if (!isTimeFormat(timeFormat))
-    throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
-
-  const since = opts['since'] === undefined ? undefined : parseTimeArg(String(opts['since']), 'since', now);
-  // As in hubble: --until means nothing while following; without it the server stops at "now".
-  const until = opts['until'] === undefined || follow ? undefined : parseTimeArg(String(opts['until']), 'until', now);
-
-  let number = String(last);
-  if (since === undefined && until === undefined && first === 0) {
-    if (all) number = ALL_FLOWS;
-    else if (last === 0 && !follow) number = String((last = DEFAULT_FLOW_COUNT));
-  }
-  if (first > 0) number = String(first);
 
   const { whitelist, blacklist } = filters.lists();
   whitelist.push(...parseRawFilters((opts['allowlist'] as string[] | undefined) ?? [], 'allowlist'));
@@ -182,13 +137,9 @@ export function planObserve(
   }
 
   const request = GetFlowsRequest.fromPartial({
-    number,
-    first: first > 0,
-    follow,
+    ...selection,
     whitelist,
     blacklist,
-    since,
-    until,
     fieldMask: fieldMask.length > 0 ? fieldMask : undefined,
     experimental: experimentalFieldMask.length > 0 ? { fieldMask: experimentalFieldMask } : undefined,
   });
@@ -196,7 +147,7 @@ export function planObserve(
     request,
     printer: {
       output,
-      timeFormat: timeFormat as TimeFormat,
+      timeFormat,
       ipTranslation: opts['numeric'] !== true && opts['ipTranslation'] !== false,
       nodeName: opts['printNodeName'] === true,
       debug: opts['debug'] === true,
@@ -214,30 +165,32 @@ export function observeCommand(
   io: CliIo = PROCESS_IO,
   run?: (plan: ObservePlan, cmd: Command) => Promise<void>,
 ): Command {
+  // Positional options: `observe flows --server X` gives --server to `flows`, not to `observe`, which has its own.
+  return flowsCommand('observe', 'observe flows and events of a Hubble server', io, run)
+    .enablePositionalOptions()
+    .addCommand(flowsCommand('flows', 'observe flows of a Hubble server', io, run))
+    .addCommand(eventsCommand('agent-events', io))
+    .addCommand(eventsCommand('debug-events', io));
+}
+
+/**
+ * `observe` and `observe flows`. `run` receives the finished plan; the default connects and streams.
+ * Filter flags are applied in command-line order (that is what makes `--not` work).
+ */
+function flowsCommand(
+  name: string,
+  description: string,
+  io: CliIo,
+  run?: (plan: ObservePlan, cmd: Command) => Promise<void>,
+): Command {
   const filters = new FlowFilterFlags();
-  const cmd = new Command('observe')
-    .description('observe flows of a Hubble server')
-    .option(
-      '--last <N>',
-      `get the last N flows stored in the server's buffer (default ${DEFAULT_FLOW_COUNT} when not following)`,
-      parseCount('last'),
-    )
-    .option('--first <N>', "get the first N flows stored in the server's buffer", parseCount('first'))
-    .option('--all', "get all flows stored in the server's buffer", false)
-    .option('-f, --follow', 'follow flows output', false)
-    .option('--since <TIME>', 'flows since this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
-    .option('--until <TIME>', 'flows until this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)')
-    .addOption(
-      new Option('-o, --output <FORMAT>', 'output format: compact, dict, json, jsonpb (same as json), table').default(
-        'compact',
-      ),
-    )
-    .option(
-      '--time-format <FORMAT>',
-      `time layout for compact, dict and table output: ${TIME_FORMATS.join(', ')}`,
-      'StampMilli',
-    )
-    .option('--print-node-name', 'print the node name in the output', false)
+  const cmd = addFormatOptions(
+    addSelectorOptions(
+      new Command(name).description(description),
+      'flows',
+      `default ${DEFAULT_EVENT_COUNT} when not following`,
+    ),
+  )
     .option('--color <WHEN>', "colorize compact and dict output: 'auto' (on a terminal), 'always' or 'never'", 'auto')
     .option('--numeric', 'show IP addresses and numbers only (no pod, service or DNS names)', false)
     .option(
@@ -265,7 +218,6 @@ export function observeCommand(
     .option('--allowlist <JSON>', 'an allowlist FlowFilter as JSON; repeatable', collect)
     .option('--denylist <JSON>', 'a denylist FlowFilter as JSON; repeatable', collect)
     .option('-D, --debug', 'also print informational node status events', false)
-    .option('-s, --silent-errors', 'print no errors or warnings from the stream (node status events)', false)
     .option(
       '--print-raw-filters',
       'print the allowlist/denylist the filter flags make, as YAML for --config, and exit without asking the server',

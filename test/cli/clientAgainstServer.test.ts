@@ -9,8 +9,11 @@ import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Command } from 'commander';
-import { FlowFilter, Verdict } from '../../src/api/flow/flow.js';
+import { AgentEventType, DebugEventType, FlowFilter, Verdict } from '../../src/api/flow/flow.js';
 import {
+  GetAgentEventsRequest,
+  GetAgentEventsResponse,
+  GetDebugEventsResponse,
   GetFlowsRequest,
   ObserverService,
   type GetFlowsResponse,
@@ -27,8 +30,49 @@ import { DNS_REPLY, HTTP_REQUEST, SYN_TO_NETWORK } from './printerFixtures.js';
 
 const CLI_ENTRY = process.env['HUBBLE_TS_CLI_ENTRY'] ?? 'src/cli/main.ts';
 
+const at = (iso: string) => ({ seconds: Date.parse(iso) / 1000, nanos: 0 });
+const AGENT_EVENTS = [
+  GetAgentEventsResponse.fromPartial({
+    agentEvent: { type: AgentEventType.AGENT_STARTED, agentStart: { time: at('2024-11-24T09:00:00Z') } },
+    nodeName: 'node-a',
+    time: at('2024-11-24T09:00:00Z'),
+  }),
+  GetAgentEventsResponse.fromPartial({
+    agentEvent: {
+      type: AgentEventType.SERVICE_UPSERTED,
+      serviceUpsert: {
+        id: 7,
+        frontendAddress: { ip: '10.96.0.10', port: 53 },
+        backendAddresses: [
+          { ip: '10.0.1.10', port: 53 },
+          { ip: 'fd00::10', port: 53 },
+        ],
+        type: 'ClusterIP',
+        namespace: 'kube-system',
+        name: 'kube-dns',
+      },
+    },
+    nodeName: 'node-a',
+    time: at('2024-11-24T09:00:01Z'),
+  }),
+];
+const DEBUG_EVENTS = [
+  GetDebugEventsResponse.fromPartial({
+    debugEvent: {
+      type: DebugEventType.DBG_CT_VERDICT,
+      source: { ID: 1234, namespace: 'default', podName: 'client' },
+      hash: 0x1a2b,
+      cpu: 3,
+      message: 'CT verdict: New, revnat=0',
+    },
+    nodeName: 'node-a',
+    time: at('2024-11-24T09:00:02Z'),
+  }),
+];
+
 class FakeObserver {
   requests: GetFlowsRequest[] = [];
+  agentRequests: GetAgentEventsRequest[] = [];
   cancelled = 0;
   failWith?: { code: grpc.status; details: string };
   backlog: GetFlowsResponse[] = [SYN_TO_NETWORK, DNS_REPLY];
@@ -61,8 +105,15 @@ class FakeObserver {
       // A follower keeps receiving: one more flow arrives after the backlog.
       setTimeout(() => call.cancelled || call.write(HTTP_REQUEST), 10);
     },
-    getAgentEvents: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'no' }),
-    getDebugEvents: (call) => call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'no' }),
+    getAgentEvents: (call) => {
+      this.agentRequests.push(call.request);
+      for (const r of AGENT_EVENTS) call.write(r);
+      call.end();
+    },
+    getDebugEvents: (call) => {
+      for (const r of DEBUG_EVENTS) call.write(r);
+      call.end();
+    },
     getNodes: (_call, cb) =>
       cb(null, {
         nodes: [
@@ -411,6 +462,52 @@ describe('TLS', () => {
     } finally {
       tlsServer.forceShutdown();
     }
+  });
+});
+
+describe('observe agent-events and debug-events', () => {
+  it('print as hubble prints them: compact, dict, table and json', async () => {
+    const compact = collectingIo();
+    await run(observeCommand(compact), ['agent-events', '--server', `unix://${socket}`]);
+    expect(compact.out()).toBe(
+      'Nov 24 09:00:00.000: AGENT_STARTED (start time: Nov 24 09:00:00.000)\n' +
+        'Nov 24 09:00:01.000: SERVICE_UPSERTED (id: 7, frontend: 10.96.0.10:53, backends: [10.0.1.10:53,[fd00::10]:53], type: ClusterIP, namespace: kube-system, name: kube-dns)\n',
+    );
+    // Without a time range or --all, hubble asks for the last 20 agent events, following or not.
+    expect(fake.agentRequests.at(-1)).toEqual(GetAgentEventsRequest.fromPartial({ number: '20' }));
+    const dict = collectingIo();
+    await run(observeCommand(dict), [
+      'agent-events',
+      '--server',
+      `unix://${socket}`,
+      '-o',
+      'dict',
+      '--print-node-name',
+    ]);
+    expect(dict.out()).toBe(
+      '  TIMESTAMP: Nov 24 09:00:00.000\n       NODE: node-a\n       TYPE: AGENT_STARTED\n    DETAILS: start time: Nov 24 09:00:00.000\n' +
+        '------------\n' +
+        '  TIMESTAMP: Nov 24 09:00:01.000\n       NODE: node-a\n       TYPE: SERVICE_UPSERTED\n' +
+        '    DETAILS: id: 7, frontend: 10.96.0.10:53, backends: [10.0.1.10:53,[fd00::10]:53], type: ClusterIP, namespace: kube-system, name: kube-dns\n',
+    );
+    const debug = collectingIo();
+    await run(observeCommand(debug), ['debug-events', '--server', `unix://${socket}`]);
+    expect(debug.out()).toBe(
+      'Nov 24 09:00:02.000: default/client (ID: 1234) DBG_CT_VERDICT MARK: 0x1a2b CPU: 03 (CT verdict: New, revnat=0)\n',
+    );
+    const table = collectingIo();
+    await run(observeCommand(table), ['debug-events', '--server', `unix://${socket}`, '-o', 'table']);
+    expect(table.out()).toBe(
+      // Go's tabwriter (minwidth 2, padding 3): FROM is 25 + 3 wide, the empty column after it 3.
+      'TIMESTAMP             FROM                           TYPE             CPU/MARK    MESSAGE\n' +
+        'Nov 24 09:00:02.000   default/client (ID: 1234)      DBG_CT_VERDICT   03 0x1a2b   CT verdict: New, revnat=0\n',
+    );
+    const json = collectingIo();
+    await run(observeCommand(json), ['debug-events', '--server', `unix://${socket}`, '-o', 'json']);
+    expect(json.out()).toBe(
+      '{"debug_event":{"type":"DBG_CT_VERDICT","source":{"ID":1234,"namespace":"default","pod_name":"client"},' +
+        '"hash":6699,"message":"CT verdict: New, revnat=0","cpu":3},"node_name":"node-a","time":"2024-11-24T09:00:02Z"}\n',
+    );
   });
 });
 
