@@ -9,7 +9,7 @@ import { ObserverClient } from '../api/observer/observer.js';
 import { PeerClient } from '../api/peer/peer.js';
 import { RecorderClient } from '../api/recorder/recorder.js';
 import { parseDurationMs } from '../server/config.js';
-import { readSettingsFromEnvAndFile, type ClientConfigKey } from './clientConfig.js';
+import { CONNECTION_SETTINGS, readSettingsFromEnvAndFile, type ClientConfigKey } from './clientConfig.js';
 
 export const DEFAULT_SERVER = 'unix:///var/run/hubble-ts/hubble.sock';
 /** hubble's `tls://` prefix: the address is a TCP one and TLS is implied. */
@@ -38,19 +38,6 @@ export interface ConnectionOptions {
   /** Deadline of unary requests (status, list). */
   requestTimeoutMs: number;
 }
-
-/** The server flags every client command reads from HUBBLE_TS_* variables and the config file too. */
-const CONNECTION_SETTINGS = [
-  'server',
-  'tls',
-  'tls-allow-insecure',
-  'tls-ca-cert-files',
-  'tls-client-cert-file',
-  'tls-client-key-file',
-  'tls-server-name',
-  'timeout',
-  'request-timeout',
-] as const;
 
 /**
  * Adds hubble's server flags and `--config` to a client command; they, and the command's own `configurable`

@@ -8,11 +8,8 @@ import { ConfigError, readSettingsFile, type Settings } from '../server/config.j
 
 const ENV_PREFIX = 'HUBBLE_TS_';
 
-/**
- * Every key the client config file may hold. One file serves every client command: each reads the keys it has and
- * leaves the others (`allowlist` means nothing to `status`); a key no command knows is a mistake worth saying.
- */
-export const CLIENT_CONFIG_KEYS = [
+/** The server flags every client command reads from HUBBLE_TS_* variables and the config file too. */
+export const CONNECTION_SETTINGS = [
   'server',
   'tls',
   'tls-allow-insecure',
@@ -22,9 +19,13 @@ export const CLIENT_CONFIG_KEYS = [
   'tls-server-name',
   'timeout',
   'request-timeout',
-  'allowlist',
-  'denylist',
 ] as const;
+
+/**
+ * Every key the client config file may hold. One file serves every client command: each reads the keys it has and
+ * leaves the others (`allowlist` means nothing to `status`); a key no command knows is a mistake worth saying.
+ */
+export const CLIENT_CONFIG_KEYS = [...CONNECTION_SETTINGS, 'allowlist', 'denylist'] as const;
 
 export type ClientConfigKey = (typeof CLIENT_CONFIG_KEYS)[number];
 
