@@ -94,3 +94,11 @@ export function flowToJson(flow: Flow): JsonValue {
 export function getFlowsResponseToJson(response: GetFlowsResponse): JsonValue {
   return messageToJson(GetFlowsResponse, 'observer.GetFlowsResponse', response);
 }
+
+/**
+ * JSON as Go's json.Encoder writes it: compact, one line, with <, > and & (and the JS line
+ * separators) escaped, because hubble's encoder (and the exporter's) leaves HTML escaping on.
+ */
+export function goJsonLine(value: JsonValue): string {
+  return `${JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}\n`;
+}
