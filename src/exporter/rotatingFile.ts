@@ -1,7 +1,7 @@
 // The export file, rotated as Hubble's exporter rotates it (lumberjack): by size, backups named
 // `<name>-<UTC time>.<ext>` with millisecond precision, the newest N kept, optionally gzipped. Unlike lumberjack it
 // never leaves a partial line behind: every batch of lines is either wholly in the file or not at all.
-import { constants, createReadStream } from 'node:fs';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -327,16 +327,17 @@ export class RotatingFile {
 async function gzipFile(src: string, dst: string): Promise<void> {
   const info = await stat(src);
   const tmp = `${dst}.tmp`;
-  const out = await open(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC, info.mode & 0o7777);
   try {
-    await pipeline(createReadStream(src), createGzip(), out.createWriteStream({ autoClose: false }));
-    await out.sync(); // before the rename, or a crash could leave an empty .gz in place of the backup
+    // flush: fsync before close, or a crash after the rename could leave an empty .gz in place of the backup.
+    await pipeline(
+      createReadStream(src),
+      createGzip(),
+      createWriteStream(tmp, { mode: info.mode & 0o7777, flush: true }),
+    );
   } catch (err) {
-    await out.close().catch(() => undefined);
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  await out.close();
   await rename(tmp, dst);
   await unlink(src);
 }
