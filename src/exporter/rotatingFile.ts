@@ -1,6 +1,6 @@
 // The export file, rotated as Hubble's exporter rotates it (lumberjack): by size, backups named
 // `<name>-<UTC time>.<ext>` with millisecond precision, the newest N kept, optionally gzipped. Unlike lumberjack it
-// never leaves a partial line behind: every batch of lines is either wholly in the file or not at all.
+// never leaves a partial line behind: a write that fails part way is cut back to the last whole line.
 import { constants, createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
@@ -104,7 +104,8 @@ export class RotatingFile {
 
   /**
    * Appends the batch's unwritten lines, rotating whenever the next line would not fit. On failure (ENOSPC, EIO, ...)
-   * the file is cut back to its last whole line and the error thrown; `batch.written` says how far it got.
+   * the file keeps every line that was written whole, a partial one is cut back off, and the error is thrown;
+   * `batch.written` says how far it got.
    */
   async write(batch: LineBatch): Promise<void> {
     await this.ensureOpen();
@@ -124,10 +125,7 @@ export class RotatingFile {
         await this.rotate();
         continue;
       }
-      const chunk =
-        count === 1 ? lines[batch.written]! : Buffer.concat(lines.slice(batch.written, batch.written + count), bytes);
-      await this.writeWhole(chunk);
-      batch.written += count;
+      await this.writeLines(batch, count, bytes);
     }
   }
 
@@ -192,9 +190,15 @@ export class RotatingFile {
     );
   }
 
-  /** Writes all of `chunk` or, failing that, nothing: a partial write is cut back off before the error is thrown. */
-  private async writeWhole(chunk: Buffer): Promise<void> {
+  /**
+   * Writes the batch's next `count` lines (`bytes` long) in one go. When the write fails part way (a full disk takes
+   * what fits), the lines that made it whole stay, the partial one is cut back off, and the error is thrown.
+   */
+  private async writeLines(batch: LineBatch, count: number, bytes: number): Promise<void> {
     const handle = this.handle!;
+    const { lines } = batch;
+    const from = batch.written;
+    const chunk = count === 1 ? lines[from]! : Buffer.concat(lines.slice(from, from + count), bytes);
     let done = 0;
     try {
       while (done < chunk.length) {
@@ -203,11 +207,18 @@ export class RotatingFile {
         done += bytesWritten;
       }
     } catch (err) {
-      this.tornBytes = done;
+      let kept = 0;
+      let keptLines = 0;
+      while (keptLines < count && kept + lines[from + keptLines]!.length <= done)
+        kept += lines[from + keptLines++]!.length;
+      this.size += kept;
+      batch.written += keptLines;
+      this.tornBytes = done - kept;
       await this.cutBack().catch(() => undefined); // tried again before the next write
       throw err;
     }
-    this.size += chunk.length;
+    this.size += bytes;
+    batch.written += count;
   }
 
   /** Removes the partial write at the end of the file. O_APPEND: the file's own size says where that is. */

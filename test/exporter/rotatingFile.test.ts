@@ -198,7 +198,7 @@ describe('RotatingFile', () => {
       writeFileSync(ballast, Buffer.alloc(40 * 1024));
       const path = join(fs.dir, 'events.log');
       const file = await RotatingFile.open({ path, maxSizeBytes: 1024 * 1024, maxBackups: 0, compress: false });
-      // 1000 lines of 30 bytes (30,000) cannot fit in the ~24 KiB left; 999 bytes per write make partial writes likely.
+      // 1000 lines of 30 bytes (30,000) cannot fit in the ~24 KiB left; writes of 990 bytes end part way through one.
       const all = lines(1000);
       const b = batch(all);
       const chunks: LineBatch[] = [];
@@ -213,10 +213,14 @@ describe('RotatingFile', () => {
       expect(whole).toBeGreaterThan(0);
       expect(readFileSync(path, 'utf8')).toBe(text(all.slice(0, whole)));
 
-      rmSync(ballast);
+      // The failed write took part of its lines: those that made it whole stay, the partial one was cut off.
       const failed = chunks.at(-1)!;
+      expect(failed.written).toBeGreaterThan(0);
+      expect(failed.written).toBeLessThan(failed.lines.length);
+
+      rmSync(ballast);
       await file.write(failed); // the retry: what the failed write did not finish
-      b.written = whole + failed.lines.length;
+      b.written = (chunks.length - 1) * 33 + failed.lines.length;
       await file.write(b); // and everything after it
       await file.close();
       expect(readFileSync(path, 'utf8')).toBe(text(all));
