@@ -97,6 +97,8 @@ export class FlowExporter {
   /** Set while the queue overflows, so an overflow is logged once, with its total when it ends. */
   private droppedBeforeOverflow: number | undefined;
   private stoppedAt = 0;
+  /** When the write in progress started (Date.now()), for telling a slow file from a hung one. */
+  private writingSince: number | undefined;
   private droppedBeforeStop = 0;
 
   /**
@@ -190,11 +192,20 @@ export class FlowExporter {
 
   /**
    * While events wait to be written: a promise that resolves once they are (a replayed capture waits on it between
-   * chunks, so a replay is exported whole); undefined when nothing waits or exporting is stopped (never wait on that).
+   * chunks, so a replay is exported whole), or after the retry interval at the latest; undefined when nothing waits
+   * or exporting is stopped (never wait on that).
    */
   backlog(): Promise<void> | undefined {
-    if (this.idle()) return undefined;
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    // A write that hangs (a stuck network file system) is treated like a stopped exporter: waiting would not help.
+    if (this.idle() || this.writeHung()) return undefined;
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      setTimeout(resolve, this.retryMs).unref();
+    });
+  }
+
+  private writeHung(): boolean {
+    return this.writingSince !== undefined && Date.now() - this.writingSince > this.retryMs;
   }
 
   /** Stops taking events, writes what is queued (trying once more if stopped by an error), closes the file. */
@@ -274,6 +285,7 @@ export class FlowExporter {
   /** Writes what is left of the batch; on failure stops exporting and returns false. */
   private async writeBatch(batch: LineBatch): Promise<boolean> {
     const before = batch.written;
+    this.writingSince = Date.now();
     try {
       await this.file!.write(batch);
       return true;
@@ -281,6 +293,7 @@ export class FlowExporter {
       this.stop(err);
       return false;
     } finally {
+      this.writingSince = undefined;
       this.stats.written += batch.written - before;
     }
   }

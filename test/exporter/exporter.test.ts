@@ -394,6 +394,19 @@ describe('FlowExporter: never in the observer’s way', () => {
     expect(exporter.stats).toMatchObject({ written: 3000, dropped: 0, queued: 0 });
   });
 
+  it('backlog() does not hold a replay forever on a write that hangs', async () => {
+    const file = new MemoryFile();
+    file.gate = new Promise(() => undefined); // never completes
+    const exporter = await started(file, { retryIntervalMs: 60 });
+    for (let i = 0; i < 10; i++) exporter.onDecodedEvent(flowEvent(i));
+    await until(() => file.writes === 1);
+    const t0 = Date.now();
+    await exporter.backlog();
+    expect(Date.now() - t0).toBeLessThan(1000); // waited at most about the retry interval
+    await new Promise((r) => setTimeout(r, 70));
+    expect(exporter.backlog()).toBeUndefined(); // hung for longer than that: treated as stopped, never waited on
+  });
+
   it('backlog() resolves once what is queued is written', async () => {
     const file = new MemoryFile();
     let release!: () => void;
