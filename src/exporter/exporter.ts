@@ -8,7 +8,8 @@ import { ExportEvent } from '../api/observer/observer.js';
 import { FlowFieldMask } from '../observer/fieldMask.js';
 import { compileEventFilters, type EventPredicate } from '../observer/filters/index.js';
 import type { DecodedEvent } from '../observer/parser/index.js';
-import { goJsonLine, messageToJson } from '../protojson/protojson.js';
+import { compiledPrinter } from '../protojson/compiledPrinter.js';
+import { goJsonEscape } from '../protojson/protojson.js';
 import { RotatingFile, type LineBatch } from './rotatingFile.js';
 
 /** The export settings, validated (see serveOptions): Hubble's --hubble-export-* agent flags. */
@@ -79,6 +80,7 @@ export class FlowExporter {
   private readonly openFile: () => Promise<LineFile>;
   private readonly matches: EventPredicate;
   private readonly mask: FlowFieldMask | undefined;
+  private readonly print = compiledPrinter(ExportEvent, 'observer.ExportEvent');
   private readonly logger: Logger;
   private readonly retryMs: number;
   private file: LineFile | undefined;
@@ -339,7 +341,7 @@ export class FlowExporter {
         message = { lostEvents: e.lostEvent, nodeName: e.nodeName, time: e.timestamp };
         break;
     }
-    return goJsonLine(messageToJson(ExportEvent, 'observer.ExportEvent', message));
+    return `${goJsonEscape(this.print(message))}\n`;
   }
 
   private noteOverflow(): void {
