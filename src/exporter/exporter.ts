@@ -38,7 +38,7 @@ export interface ExporterStats {
   lastError: string | undefined;
   /** True while exporting is stopped by a write error; a retry runs every few seconds. */
   paused: boolean;
-  /** Events waiting to be written. */
+  /** Events waiting in the queue to be encoded and written. */
   queued: number;
 }
 
