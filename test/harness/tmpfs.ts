@@ -16,7 +16,8 @@ export function mountTmpfs(sizeKiB: number, label: string): Tmpfs {
     dir,
     unmount() {
       try {
-        execFileSync('umount', [dir]);
+        // Lazy: a file a failed test left open must not keep the mount (and the next run's) around.
+        execFileSync('umount', ['--lazy', dir]);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }
