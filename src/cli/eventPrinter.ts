@@ -9,8 +9,8 @@ import {
   type ServiceUpsertNotificationAddr,
 } from '../api/flow/flow.js';
 import { GetAgentEventsResponse, GetDebugEventsResponse } from '../api/observer/observer.js';
-import { goJsonLine, type OutputFormat, type TextSink } from './flowPrinter.js';
-import { messageToJson } from '../protojson/protojson.js';
+import type { OutputFormat, TextSink } from './flowPrinter.js';
+import { goJsonLine, messageToJson } from '../protojson/protojson.js';
 import { TabWriter } from './tabWriter.js';
 import { escapeControl } from './terminalText.js';
 import { formatTimestamp, type TimeFormat } from './timeFormats.js';

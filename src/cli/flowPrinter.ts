@@ -12,7 +12,7 @@ import {
 } from '../api/flow/flow.js';
 import type { GetFlowsResponse } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
-import { getFlowsResponseToJson, type JsonValue } from '../protojson/protojson.js';
+import { getFlowsResponseToJson, goJsonLine } from '../protojson/protojson.js';
 import {
   MESSAGE_TYPE_CAPTURE,
   MESSAGE_TYPE_DROP,
@@ -56,19 +56,6 @@ const NODE_NAMES_CUT_OFF = 50;
 /** An enum value's name as Go's String() prints it: the number when the name is unknown. */
 function enumName(e: Record<number, string>, value: number): string {
   return value >= 0 && e[value] !== undefined ? e[value]! : String(value);
-}
-
-/**
- * JSON as Go's json.Encoder writes it: compact, one line, with <, > and & (and the JS line
- * separators) escaped, because hubble's encoder leaves HTML escaping on.
- */
-export function goJsonLine(value: JsonValue): string {
-  return `${escapeHtmlLikeGo(JSON.stringify(value))}\n`;
-}
-
-/** Encoded JSON with <, >, & and the JS line separators as \u escapes, as Go's encoding/json writes them. */
-export function escapeHtmlLikeGo(json: string): string {
-  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
 /** "host:port" with IPv6 hosts bracketed, as Go's net.JoinHostPort does. */

@@ -8,11 +8,10 @@ import {
   type Namespace,
   type Node,
 } from '../api/observer/observer.js';
-import { messageToJson, type MessageEncoder } from '../protojson/protojson.js';
+import { goJsonEscape, messageToJson, type MessageEncoder } from '../protojson/protojson.js';
 import { NodeState } from '../api/relay/relay.js';
 import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
-import { escapeHtmlLikeGo } from './flowPrinter.js';
 import { goDuration } from './status.js';
 import { TabWriter } from './tabWriter.js';
 
@@ -73,7 +72,7 @@ function formatListJson<T>(encoder: MessageEncoder<T>, typeName: string, items: 
     null,
     2,
   );
-  return `${escapeHtmlLikeGo(json)}\n`;
+  return `${goJsonEscape(json)}\n`;
 }
 
 export function formatNodesJson(nodes: readonly Node[]): string {

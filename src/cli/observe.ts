@@ -5,7 +5,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FlowFilter } from '../api/flow/flow.js';
 import { GetFlowsRequest, type GetFlowsResponse } from '../api/observer/observer.js';
 import { stringify as stringifyYaml } from 'yaml';
-import { fromProtoJson, messageToJson, ProtoJsonError } from '../protojson/protojson.js';
+import { fromProtoJson, goJsonLine, messageToJson, ProtoJsonError } from '../protojson/protojson.js';
 import { readFlowsFile } from './flowsFile.js';
 import {
   addConnectionOptions,
@@ -16,14 +16,7 @@ import {
   isServiceError,
 } from './client.js';
 import { FILTER_FLAGS, FlowFilterFlags } from './flowFilterFlags.js';
-import {
-  FlowPrinter,
-  goJsonLine,
-  OUTPUT_FORMATS,
-  type FlowPrinterOptions,
-  type OutputFormat,
-  type TextSink,
-} from './flowPrinter.js';
+import { FlowPrinter, type FlowPrinterOptions, type OutputFormat, type TextSink } from './flowPrinter.js';
 import { COLOR_CHOICES, colorsEnabled, type ColorChoice } from './terminalText.js';
 import {
   addFormatOptions,

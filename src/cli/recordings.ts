@@ -12,9 +12,8 @@ import {
   type ListResponse,
   type Recording,
 } from '../api/hubblets/recordings/v1/recordings.js';
-import { messageToJson } from '../protojson/protojson.js';
+import { goJsonLine, messageToJson } from '../protojson/protojson.js';
 import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
-import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { formatRecordingStatistics, formatResponseTime } from './record.js';
 import { describeStoreError, openDestination, runDownload } from './recordingDownload.js';

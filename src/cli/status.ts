@@ -4,7 +4,7 @@ import { Command, Option } from 'commander';
 import * as grpc from '@grpc/grpc-js';
 import type { ServerStatusResponse } from '../api/observer/observer.js';
 import { ServerStatusResponse as ServerStatusResponseFns } from '../api/observer/observer.js';
-import { messageToJson } from '../protojson/protojson.js';
+import { goJsonLine, messageToJson } from '../protojson/protojson.js';
 import {
   addConnectionOptions,
   CliError,
@@ -12,7 +12,6 @@ import {
   describeCallError,
   HubbleConnection,
 } from './client.js';
-import { goJsonLine } from './flowPrinter.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { TabWriter } from './tabWriter.js';
 

@@ -1,7 +1,7 @@
 // GetFlows field masks: validate the paths against flow.Flow and copy only the masked fields of each flow.
 import { ScalarType, type DescField, type DescMessage } from '@bufbuild/protobuf';
 import { Flow } from '../api/flow/flow.js';
-import { protoJsonRegistry } from '../protojson/protojson.js';
+import { propertyName, protoJsonRegistry } from '../protojson/protojson.js';
 
 /** A request problem the API reports as INVALID_ARGUMENT. */
 export class FieldMaskError extends Error {
@@ -11,10 +11,7 @@ export class FieldMaskError extends Error {
 /** Masked fields as a tree of generated property names; `null` marks a field kept whole. */
 type MaskTree = Map<string, MaskTree | null>;
 
-/** ts-proto's property name for a proto field: snake_case becomes camelCase, other names stay. */
-export function propertyName(protoName: string, jsonName: string): string {
-  return protoName.includes('_') ? jsonName : protoName;
-}
+export { propertyName } from '../protojson/protojson.js';
 
 export class FlowFieldMask {
   private constructor(private readonly tree: MaskTree) {}

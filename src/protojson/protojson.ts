@@ -37,6 +37,11 @@ export class ProtoJsonError extends Error {
   }
 }
 
+/** ts-proto's property name for a proto field: snake_case becomes camelCase, other names stay. */
+export function propertyName(protoName: string, jsonName: string): string {
+  return protoName.includes('_') ? jsonName : protoName;
+}
+
 let registry: FileRegistry | undefined;
 
 /** All messages of our protos plus the well-known types, for Any and nested lookups. */
@@ -106,4 +111,17 @@ export function flowToJson(flow: Flow): JsonValue {
 /** One line of `hubble observe -o json`: `{"flow": {...}, "node_name": ..., "time": ...}`. */
 export function getFlowsResponseToJson(response: GetFlowsResponse): JsonValue {
   return messageToJson(GetFlowsResponse, 'observer.GetFlowsResponse', response);
+}
+
+/**
+ * JSON as Go's json.Encoder writes it: compact, one line, with <, > and & (and the JS line
+ * separators) escaped, because hubble's encoder (and the exporter's) leaves HTML escaping on.
+ */
+export function goJsonLine(value: JsonValue): string {
+  return `${goJsonEscape(JSON.stringify(value))}\n`;
+}
+
+/** Compact JSON text as Go's json.Encoder escapes it (see goJsonLine). */
+export function goJsonEscape(json: string): string {
+  return json.replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }

@@ -24,6 +24,7 @@ import { RecordingsStore } from '../recorder/store.js';
 import { SinkDispatcher } from '../sink/dispatcher.js';
 import { parseSourceSpec, SourceError, type EventSource } from '../source/source.js';
 import { ConfigError } from './config.js';
+import { ExportFileError, FlowExporter } from '../exporter/exporter.js';
 import { bind, bindUnixSocket, serverCredentials } from './listeners.js';
 import {
   createApiServer,
@@ -50,11 +51,15 @@ export interface RunningNode {
   tcpPort: number | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
   sourcesDone: Promise<void>;
+  /** The flow exporter (--export-file-path), with its stats; undefined when export is off. */
+  exporter: FlowExporter | undefined;
   close(): Promise<void>;
 }
 
 /** How long shutdown waits for recordings to flush and close their files. */
 const RECORDINGS_SHUTDOWN_MS = 10_000;
+/** How long shutdown waits for the export file to take what is queued. */
+const EXPORT_SHUTDOWN_MS = 10_000;
 
 /** True when `promise` settles within `ms`. */
 function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
@@ -101,10 +106,17 @@ export async function startNode(
     emitter: { name: EMITTER_NAME, version: VERSION },
     ...metadata,
   });
+  // Hubble's exporter is an OnDecodedEvent hook of the observer; so is ours. A file it cannot open stops serve here.
+  const exporter =
+    opts.export &&
+    (await FlowExporter.start(opts.export, { logger }).catch((err: unknown) => {
+      throw err instanceof ExportFileError ? new ConfigError(`--export-file-path: ${err.message}`) : err;
+    }));
   const observer = new Observer({
     parser,
     ringCapacity: opts.bufferCapacity,
     clusterName: opts.clusterName,
+    hooks: { onDecodedEvent: exporter ? [exporter.onDecodedEvent] : [] },
     onDecodeError: (err) => logger.debug({ err: err.message }, 'event could not be decoded'),
   });
   const recordingsDir = await prepareRecordingsDir(opts.recordings.dir).catch((err: unknown) => {
@@ -132,6 +144,8 @@ export async function startNode(
   agent.register(observer);
   // Beside the Observer: every packet-carrying event is offered to the running recordings too.
   agent.register(dispatcher);
+  // A replay waits for the export file as it waits for recordings, so a replayed capture is exported whole.
+  if (exporter) agent.register({ onMonitorEvent: () => undefined, backlog: () => exporter.backlog() });
 
   const address = opts.tcp?.bindTarget ?? `unix://${opts.socketPath}`;
   const service = createObserverService(observer, {
@@ -181,6 +195,7 @@ export async function startNode(
     for (const api of apis) api.server.forceShutdown();
     peers.close();
     await store.close();
+    await exporter?.close();
     throw err;
   }
   const self = selfPeer({
@@ -248,9 +263,14 @@ export async function startNode(
     self: self.peer,
     tcpPort,
     sourcesDone,
+    exporter,
     async close() {
       stopSources.abort();
       await sourcesDone.catch(() => undefined);
+      // Every event the sources published is queued for export by now: write it out before the process goes.
+      if (exporter && !(await settlesWithin(exporter.close(), EXPORT_SHUTDOWN_MS))) {
+        logger.warn({ afterMs: EXPORT_SHUTDOWN_MS }, 'the export file did not take what was queued in time');
+      }
       // Before the API goes: every Record stream gets its stopped response, every file is complete. A file system
       // that hangs must not keep the process from exiting: past the limit, the API shutdown cancels what is left.
       const stopped = await settlesWithin(

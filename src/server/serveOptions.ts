@@ -1,6 +1,11 @@
 // The settings of `hubble-ts serve`: their table (flags and YAML keys) and the validated options they produce.
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
+import type { ExportOptions } from '../exporter/exporter.js';
+import { ExportSettingError, parseFieldMaskPaths, parseFlowFilterList } from '../exporter/flowFilterList.js';
+import { FieldMaskError, FlowFieldMask } from '../observer/fieldMask.js';
+import { compileEventFilters, FilterError } from '../observer/filters/index.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { parseHostPort } from '../peer/address.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
@@ -120,6 +125,47 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     description:
       "address other machines reach this node's --listen-address on, announced by the Peer service (default: the listen host, or this host's primary IP when it listens on all addresses)",
   },
+  // Flow export: Hubble's --hubble-export-* agent flags, without the prefix.
+  {
+    name: 'export-file-path',
+    kind: 'string',
+    value: 'FILE',
+    description: 'write every event as a JSON line (Hubble ExportEvent) to FILE, created 0600; off by default',
+  },
+  {
+    name: 'export-file-max-size-mb',
+    kind: 'integer',
+    value: 'N',
+    default: 10,
+    description: 'rotate the export file before it grows past N megabytes',
+  },
+  {
+    name: 'export-file-max-backups',
+    kind: 'integer',
+    value: 'N',
+    default: 5,
+    description: 'rotated export files to keep (0: keep all)',
+  },
+  { name: 'export-file-compress', kind: 'boolean', default: false, description: 'gzip rotated export files' },
+  {
+    name: 'export-allowlist',
+    kind: 'strings',
+    value: 'JSON',
+    description:
+      'export only events matching one of these FlowFilters (JSON objects, e.g. \'{"verdict":["DROPPED"]}\')',
+  },
+  {
+    name: 'export-denylist',
+    kind: 'strings',
+    value: 'JSON',
+    description: 'do not export events matching any of these FlowFilters (JSON objects)',
+  },
+  {
+    name: 'export-fieldmask',
+    kind: 'strings',
+    value: 'PATHS',
+    description: 'keep only these flow fields in exported flows (e.g. time,verdict,source.identity); repeatable',
+  },
   {
     name: 'log-level',
     kind: 'string',
@@ -140,6 +186,8 @@ export interface ServeOptions {
   logLevel: string;
   recordings: RecordingsOptions;
   peers: PeersOptions;
+  /** Flow export to a file; undefined when --export-file-path is not given. */
+  export?: ExportOptions | undefined;
 }
 
 export interface PeersOptions {
@@ -246,5 +294,58 @@ export function toServeOptions(s: Settings): ServeOptions {
       onTcp,
     },
     peers: { file: peersFile || undefined, advertise },
+    export: toExportOptions(s),
+  };
+}
+
+/** The --export-* settings, checked: a bad filter or field mask stops serve with one line naming the flag. */
+function toExportOptions(s: Settings): ExportOptions | undefined {
+  const filePath = s['export-file-path'] as string | undefined;
+  const allowTexts = (s['export-allowlist'] as string[] | undefined) ?? [];
+  const denyTexts = (s['export-denylist'] as string[] | undefined) ?? [];
+  const fieldMask = parseFieldMaskPaths((s['export-fieldmask'] as string[] | undefined) ?? []);
+  if (filePath === undefined || filePath === '') {
+    const orphan = [
+      ['export-allowlist', allowTexts.length],
+      ['export-denylist', denyTexts.length],
+      ['export-fieldmask', fieldMask.length],
+    ].find(([, n]) => n !== 0);
+    if (orphan !== undefined) throw new ConfigError(`--${orphan[0]} needs --export-file-path`);
+    return undefined;
+  }
+  if (filePath === 'stdout') {
+    throw new ConfigError(
+      '--export-file-path: "stdout" is not supported (hubble-ts logs on stdout); give a file path, e.g. /var/log/hubble-ts/events.log',
+    );
+  }
+  const maxSizeMb = s['export-file-max-size-mb'] as number;
+  if (maxSizeMb < 1) throw new ConfigError('--export-file-max-size-mb: give at least 1 (megabytes)');
+  const filterList = (flag: string, texts: string[]) => {
+    try {
+      const filters = texts.flatMap(parseFlowFilterList);
+      compileEventFilters(filters, []);
+      return filters;
+    } catch (err) {
+      if (err instanceof ExportSettingError) throw new ConfigError(`--${flag}: ${err.message}`);
+      if (err instanceof FilterError) throw new ConfigError(`--${flag}: invalid flow filter: ${err.message}`);
+      throw err;
+    }
+  };
+  const allow = filterList('export-allowlist', allowTexts);
+  const deny = filterList('export-denylist', denyTexts);
+  try {
+    FlowFieldMask.compile(fieldMask);
+  } catch (err) {
+    if (err instanceof FieldMaskError) throw new ConfigError(`--export-fieldmask: ${err.message}`);
+    throw err;
+  }
+  return {
+    filePath: resolve(filePath),
+    maxSizeBytes: maxSizeMb * 1024 * 1024,
+    maxBackups: s['export-file-max-backups'] as number,
+    compress: s['export-file-compress'] === true,
+    allow,
+    deny,
+    fieldMask,
   };
 }
