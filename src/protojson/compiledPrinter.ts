@@ -13,7 +13,7 @@ type Print = (value: unknown) => string;
 
 /**
  * Prints `typeName` messages as compact protojson with proto field names, exactly as
- * `JSON.stringify(messageToJson(encoder, typeName, message))` does: fields in field-number order, unset and zero
+ * `JSON.stringify(messageToJson(encoder, typeName, message))` does: fields in declaration order, unset and zero
  * fields left out, enums by name, 64-bit integers as strings, RFC 3339 timestamps, wrappers as bare values.
  */
 export function compiledPrinter<T>(
@@ -58,7 +58,8 @@ function messagePrinter(desc: DescMessage, compiled: Map<string, Print>): Print 
     return out + '}';
   };
   compiled.set(desc.typeName, print);
-  fields = [...desc.fields].sort((a, b) => a.number - b.number).map((field) => fieldPrinter(field, compiled));
+  // In declaration order, as Go's protojson writes them.
+  fields = desc.fields.map((field) => fieldPrinter(field, compiled));
   return print;
 }
 

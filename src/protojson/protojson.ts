@@ -73,7 +73,39 @@ export function toProtoJson(typeName: string, bytes: Uint8Array): JsonValue {
   } catch (cause) {
     throw new ProtoJsonError('INVALID_WIRE_DATA', `bytes are not a valid ${typeName}: ${String(cause)}`, { cause });
   }
-  return toJson(desc, message, { useProtoFieldName: true, registry: protoJsonRegistry() });
+  return inDeclarationOrder(desc, toJson(desc, message, { useProtoFieldName: true, registry: protoJsonRegistry() }));
+}
+
+/**
+ * Go's protojson writes a message's fields in the order the .proto declares them (flow.Flow: time, uuid, emitter,
+ * verdict, ...), not by number as @bufbuild/protobuf does; hubble's JSON, and anything comparing it by text, has
+ * that order. Well-known types keep their own JSON forms.
+ */
+function inDeclarationOrder(desc: DescMessage, json: JsonValue): JsonValue {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) return json;
+  if (desc.typeName.startsWith('google.protobuf.')) return json;
+  const out: Record<string, JsonValue> = {};
+  for (const field of desc.fields) {
+    const value = json[field.name];
+    if (value === undefined) continue;
+    if (field.fieldKind === 'message') {
+      out[field.name] = inDeclarationOrder(field.message, value);
+    } else if (field.fieldKind === 'list' && field.listKind === 'message' && Array.isArray(value)) {
+      out[field.name] = value.map((item) => inDeclarationOrder(field.message, item));
+    } else if (
+      field.fieldKind === 'map' &&
+      field.mapKind === 'message' &&
+      typeof value === 'object' &&
+      value !== null
+    ) {
+      out[field.name] = Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, inDeclarationOrder(field.message, v as JsonValue)]),
+      );
+    } else {
+      out[field.name] = value;
+    }
+  }
+  return out;
 }
 
 /**

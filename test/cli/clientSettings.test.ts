@@ -49,17 +49,18 @@ describe('client settings, raw filters and saved flows', () => {
     const ran = await runCli(['observe', '--server', `unix://${socket}`, '--first', '1', '-o', 'json']);
     const line = ran.stdout.replace(/"uuid":"[0-9a-f-]{36}"/, '"uuid":"UUID"');
     // The first datagram craftCapture writes: 10.0.0.1:30000 -> 10.9.9.9:7000 UDP at 1700000000 s, arriving from the
-    // network. proto3 JSON with proto field names, enums by name, set fields only, in field-number order.
+    // network. proto3 JSON with proto field names, enums by name, set fields only, in the order flow.proto declares
+    // them (Go's protojson order: uuid and emitter right after time, trace_reason before is_reply).
     expect(line).toBe(
-      '{"flow":{"time":"2023-11-14T22:13:20Z","verdict":"FORWARDED",' +
+      '{"flow":{"time":"2023-11-14T22:13:20Z","uuid":"UUID",' +
+        `"emitter":{"name":"hubble-ts","version":"${VERSION}"},"verdict":"FORWARDED",` +
         '"ethernet":{"source":"02:00:00:00:00:01","destination":"02:00:00:00:00:02"},' +
         '"IP":{"source":"10.0.0.1","destination":"10.9.9.9","ipVersion":"IPv4"},' +
         '"l4":{"UDP":{"source_port":30000,"destination_port":7000}},' +
         '"source":{"identity":2,"labels":["reserved:world"]},"destination":{"identity":2,"labels":["reserved:world"]},' +
         '"Type":"L3_L4","node_name":"settings-node","event_type":{"type":4,"sub_type":10},' +
-        '"traffic_direction":"INGRESS","trace_observation_point":"FROM_NETWORK","is_reply":false,"uuid":"UUID",' +
-        `"trace_reason":"NEW","emitter":{"name":"hubble-ts","version":"${VERSION}"},"Summary":"UDP"},` +
-        '"node_name":"settings-node","time":"2023-11-14T22:13:20Z"}\n',
+        '"traffic_direction":"INGRESS","trace_observation_point":"FROM_NETWORK","trace_reason":"NEW","is_reply":false,' +
+        '"Summary":"UDP"},"node_name":"settings-node","time":"2023-11-14T22:13:20Z"}\n',
     );
     const compact = await runCli(['observe', '--server', `unix://${socket}`, '--first', '1', '--color', 'never']);
     expect(compact.stdout).toBe(

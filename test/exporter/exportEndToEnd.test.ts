@@ -5,6 +5,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, wr
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { VERSION } from '../../src/server/version.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, type CliProcess } from '../harness/cli.js';
 import { ethernet, icmp, ipv4, tcp, udp } from '../harness/frames.js';
@@ -122,11 +123,14 @@ describe('serve --export-file-path', () => {
       expect.objectContaining({ file: exportFile, written: count, dropped: 0, errors: 0 }),
     ]);
 
-    // A few fields against the proto3 JSON mapping, written by hand.
+    // A few fields against the proto3 JSON mapping, written by hand, in the order flow.proto declares them (as Go's
+    // protojson writes them): time, uuid, emitter, verdict, ethernet, IP, l4, ...
     const udpPrefix =
-      `{"flow":{"time":"2023-11-14T22:13:20Z","verdict":"FORWARDED","ethernet":{"source":"02:00:00:00:00:01","destination":"02:00:00:00:00:02"},` +
+      `{"flow":{"time":"2023-11-14T22:13:20Z","uuid":"UUID","emitter":{"name":"hubble-ts","version":"${VERSION}"},` +
+      `"verdict":"FORWARDED","ethernet":{"source":"02:00:00:00:00:01","destination":"02:00:00:00:00:02"},` +
       `"IP":{"source":"10.0.0.1","destination":"10.9.9.9","ipVersion":"IPv4"},"l4":{"UDP":{"source_port":30000,"destination_port":53}},`;
-    expect(exported[0]!.slice(0, udpPrefix.length)).toBe(udpPrefix);
+    const firstLine = exported[0]!.replace(/"uuid":"[0-9a-f-]{36}"/, '"uuid":"UUID"');
+    expect(firstLine.slice(0, udpPrefix.length)).toBe(udpPrefix);
     const udpFlow = JSON.parse(exported[0]!);
     expect(udpFlow).toMatchObject({
       flow: { Type: 'L3_L4', node_name: NODE, source: { identity: 2, labels: ['reserved:world'] } },
