@@ -7,6 +7,8 @@ import { ObserverService } from '../api/observer/observer.js';
 import { PeerService as PeerServiceDefinition } from '../api/peer/peer.js';
 import { RecorderService } from '../api/recorder/recorder.js';
 import { MonitorAgent } from '../monitor/agent.js';
+import { NodeMetrics } from '../metrics/nodeMetrics.js';
+import type { MetricsServer } from '../metrics/server.js';
 import { loadMetadata } from '../observer/metadata/index.js';
 import { Observer } from '../observer/observer.js';
 import { Parser } from '../observer/parser/index.js';
@@ -25,6 +27,7 @@ import { SinkDispatcher } from '../sink/dispatcher.js';
 import { parseSourceSpec, SourceError, type EventSource } from '../source/source.js';
 import { ConfigError } from './config.js';
 import { bind, bindUnixSocket, serverCredentials } from './listeners.js';
+import { listenForMetrics } from './metricsOptions.js';
 import {
   createApiServer,
   shutdownApiServer,
@@ -48,6 +51,8 @@ export interface RunningNode {
   self: Peer;
   /** The TCP port actually bound (useful with port 0), when a TCP listener was asked for. */
   tcpPort: number | undefined;
+  /** The metrics endpoint's port, when --metrics-address was given. */
+  metricsPort: number | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
   sourcesDone: Promise<void>;
   close(): Promise<void>;
@@ -101,10 +106,17 @@ export async function startNode(
     emitter: { name: EMITTER_NAME, version: VERSION },
     ...metadata,
   });
+  // Metrics plug into the Observer through its hooks, as Hubble's metrics do.
+  const metrics = opts.metrics && new NodeMetrics(opts.metrics);
   const observer = new Observer({
     parser,
     ringCapacity: opts.bufferCapacity,
     clusterName: opts.clusterName,
+    hooks: metrics && {
+      onMonitorEvent: [metrics.onMonitorEvent],
+      onDecodedFlow: [metrics.onDecodedFlow],
+      onDecodedEvent: [metrics.onDecodedEvent],
+    },
     onDecodeError: (err) => logger.debug({ err: err.message }, 'event could not be decoded'),
   });
   const recordingsDir = await prepareRecordingsDir(opts.recordings.dir).catch((err: unknown) => {
@@ -140,6 +152,15 @@ export async function startNode(
     address,
     tlsEnabled: opts.tcp?.tls !== undefined,
   });
+  if (metrics) {
+    service.getFlows = metrics.countGetFlows(service.getFlows);
+    metrics.watch({
+      ring: observer.ring,
+      decodeErrors: () => observer.decodeErrors,
+      listenerEventsLost: () => agent.listenerEventsLost,
+      recordings: dispatcher,
+    });
+  }
   // The peers file before this node's own entry: where both name this node, the operator's word wins.
   const selfSource = new StaticPeerSource('this node');
   const peerSources: PeerSource[] = [];
@@ -166,6 +187,7 @@ export async function startNode(
 
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
+  let metricsServer: MetricsServer | undefined;
   try {
     // A peers file that cannot be used stops serve here, with the line that is wrong.
     await peers.start();
@@ -177,7 +199,11 @@ export async function startNode(
       apis.push(remote);
       tcpPort = await bind(remote.server, opts.tcp.bindTarget, serverCredentials(opts.tcp.tls));
     }
+    if (metrics && opts.metrics) {
+      metricsServer = await listenForMetrics(metrics.registry, opts.metrics.listen, { instrument: true });
+    }
   } catch (err) {
+    await metricsServer?.close();
     for (const api of apis) api.server.forceShutdown();
     peers.close();
     await store.close();
@@ -216,6 +242,8 @@ export async function startNode(
       peerAddressFrom: self.addressFrom,
       peersFile: opts.peers.file,
       peers: peers.peers().length,
+      metrics: metricsServer?.url,
+      metricsHandlers: opts.metrics?.handlers.map((h) => h.name),
     },
     'serving Hubble API',
   );
@@ -247,6 +275,7 @@ export async function startNode(
     peerService,
     self: self.peer,
     tcpPort,
+    metricsPort: metricsServer?.port,
     sourcesDone,
     async close() {
       stopSources.abort();
@@ -262,7 +291,7 @@ export async function startNode(
       // Notify streams never end by themselves: end them (OK, as upstream does) so the API can stop at once.
       peerService.close();
       peers.close();
-      await Promise.all(apis.map((api) => shutdownApiServer(api, 2000)));
+      await Promise.all([...apis.map((api) => shutdownApiServer(api, 2000)), metricsServer?.close()]);
       await store.close();
       agent.close();
     },

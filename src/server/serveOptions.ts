@@ -4,6 +4,7 @@ import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { parseHostPort } from '../peer/address.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
+import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
 /** Under /var/lib, not /var/run (Hubble's choice): recordings are data to keep across reboots, and /run is RAM. */
@@ -120,6 +121,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     description:
       "address other machines reach this node's --listen-address on, announced by the Peer service (default: the listen host, or this host's primary IP when it listens on all addresses)",
   },
+  ...METRICS_SETTINGS,
   {
     name: 'log-level',
     kind: 'string',
@@ -140,6 +142,8 @@ export interface ServeOptions {
   logLevel: string;
   recordings: RecordingsOptions;
   peers: PeersOptions;
+  /** Prometheus metrics; undefined unless --metrics-address is given. */
+  metrics: NodeMetricsSettings | undefined;
 }
 
 export interface PeersOptions {
@@ -246,5 +250,6 @@ export function toServeOptions(s: Settings): ServeOptions {
       onTcp,
     },
     peers: { file: peersFile || undefined, advertise },
+    metrics: toNodeMetricsSettings(s),
   };
 }
