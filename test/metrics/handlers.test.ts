@@ -2,7 +2,7 @@
 // values a Hubble Grafana dashboard queries, for Cilium datapath events and for L7 DNS and HTTP flows.
 import { describe, expect, it } from 'vitest';
 import { DropReason, IPVersion, L7FlowType, TrafficDirection, Verdict } from '../../src/api/flow/flow.js';
-import { find, valueOf } from './promText.js';
+import { find, series, sortSeries, valueOf } from './promText.js';
 import { flow, hookPath } from './hookPath.js';
 
 const TRACE = 4;
@@ -99,11 +99,13 @@ describe('drop: hubble_drop_total', () => {
     path.feed(flow({ ...dropped, dropReasonDesc: 9999 as DropReason }));
     path.feed(flow({ eventType: { type: TRACE, subType: 0 }, verdict: Verdict.FORWARDED, l4: { TCP: {} } }));
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_drop_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ reason: 'POLICY_DENIED', protocol: 'TCP' }, 2],
-      [{ reason: 'CT_MAP_INSERTION_FAILED', protocol: 'UDP' }, 1],
-      [{ reason: '9999', protocol: 'TCP' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_drop_total')).toEqual(
+      sortSeries([
+        [{ reason: 'POLICY_DENIED', protocol: 'TCP' }, 2],
+        [{ reason: 'CT_MAP_INSERTION_FAILED', protocol: 'UDP' }, 1],
+        [{ reason: '9999', protocol: 'TCP' }, 1],
+      ]),
+    );
   });
 });
 
@@ -125,13 +127,15 @@ describe('tcp: hubble_tcp_flags_total', () => {
     path.feed(seg('S', Verdict.DROPPED)); // not forwarded
     path.feed(seg('S', Verdict.FORWARDED, IPVersion.IPv6));
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_tcp_flags_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ flag: 'SYN', family: 'IPv4' }, 1],
-      [{ flag: 'SYN-ACK', family: 'IPv4' }, 1],
-      [{ flag: 'FIN', family: 'IPv4' }, 1],
-      [{ flag: 'RST', family: 'IPv4' }, 1],
-      [{ flag: 'SYN', family: 'IPv6' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_tcp_flags_total')).toEqual(
+      sortSeries([
+        [{ flag: 'SYN', family: 'IPv4' }, 1],
+        [{ flag: 'SYN-ACK', family: 'IPv4' }, 1],
+        [{ flag: 'FIN', family: 'IPv4' }, 1],
+        [{ flag: 'RST', family: 'IPv4' }, 1],
+        [{ flag: 'SYN', family: 'IPv6' }, 1],
+      ]),
+    );
   });
 });
 
@@ -154,7 +158,7 @@ describe('icmp: hubble_icmp_total', () => {
       const path = hookPath(['icmp']);
       path.feed(flow({ eventType: { type: TRACE, subType: 0 }, verdict: Verdict.FORWARDED, l4: c.l4 }));
       const scraped = await path.scrape();
-      expect(find(scraped, 'hubble_icmp_total').map((s) => [s.labels, s.value])).toEqual([[c.labels, 1]]);
+      expect(series(scraped, 'hubble_icmp_total')).toEqual(sortSeries([[c.labels, 1]]));
     });
   }
 });
@@ -175,14 +179,16 @@ describe('port-distribution: hubble_port_distribution_total', () => {
     path.feed(f({ ICMPv6: { type: 128 } }, false));
     path.feed(f({ IGMP: { type: 0x16 } }, false));
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_port_distribution_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ protocol: 'TCP', port: '443' }, 2],
-      [{ protocol: 'UDP', port: '53' }, 1],
-      [{ protocol: 'SCTP', port: '3868' }, 1],
-      [{ protocol: 'ICMPv4', port: '0' }, 1],
-      [{ protocol: 'ICMPv6', port: '0' }, 1],
-      [{ protocol: 'IGMP', port: '0' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_port_distribution_total')).toEqual(
+      sortSeries([
+        [{ protocol: 'TCP', port: '443' }, 2],
+        [{ protocol: 'UDP', port: '53' }, 1],
+        [{ protocol: 'SCTP', port: '3868' }, 1],
+        [{ protocol: 'ICMPv4', port: '0' }, 1],
+        [{ protocol: 'ICMPv6', port: '0' }, 1],
+        [{ protocol: 'IGMP', port: '0' }, 1],
+      ]),
+    );
   });
 });
 
@@ -212,18 +218,24 @@ describe('dns: hubble_dns_queries_total, hubble_dns_responses_total, hubble_dns_
     path.feed(dnsFlow({ query: 'nope.example.', qtypes: ['AAAA'], rcode: 3 }, true));
     path.feed(dnsFlow({ query: 'blocked.example.', qtypes: ['A', 'AAAA'] }, false, Verdict.DROPPED));
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_dns_queries_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ rcode: '', qtypes: 'A', ips_returned: '0' }, 2],
-      [{ rcode: 'Policy denied', qtypes: 'A,AAAA', ips_returned: '0' }, 1],
-    ]);
-    expect(find(scraped, 'hubble_dns_responses_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ rcode: 'No Error', qtypes: 'A', ips_returned: '2' }, 1],
-      [{ rcode: 'Non-Existent Domain', qtypes: 'AAAA', ips_returned: '0' }, 1],
-    ]);
-    expect(find(scraped, 'hubble_dns_response_types_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ type: 'CNAME', qtypes: 'A' }, 1],
-      [{ type: 'A', qtypes: 'A' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_dns_queries_total')).toEqual(
+      sortSeries([
+        [{ rcode: '', qtypes: 'A', ips_returned: '0' }, 2],
+        [{ rcode: 'Policy denied', qtypes: 'A,AAAA', ips_returned: '0' }, 1],
+      ]),
+    );
+    expect(series(scraped, 'hubble_dns_responses_total')).toEqual(
+      sortSeries([
+        [{ rcode: 'No Error', qtypes: 'A', ips_returned: '2' }, 1],
+        [{ rcode: 'Non-Existent Domain', qtypes: 'AAAA', ips_returned: '0' }, 1],
+      ]),
+    );
+    expect(series(scraped, 'hubble_dns_response_types_total')).toEqual(
+      sortSeries([
+        [{ type: 'CNAME', qtypes: 'A' }, 1],
+        [{ type: 'A', qtypes: 'A' }, 1],
+      ]),
+    );
   });
 
   it('adds the query with "query" and leaves AAAA-only flows out with "ignoreAAAA"', async () => {
@@ -235,9 +247,9 @@ describe('dns: hubble_dns_queries_total, hubble_dns_responses_total, hubble_dns_
       withIp(dnsFlow({ query: 'a.example.', qtypes: ['A'], rcode: 0, rrtypes: ['A'], ips: ['1.2.3.4'] }, true)),
     );
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_dns_queries_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ source: '10.0.0.9', rcode: '', qtypes: 'A', ips_returned: '0', query: 'a.example.' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_dns_queries_total')).toEqual(
+      sortSeries([[{ source: '10.0.0.9', rcode: '', qtypes: 'A', ips_returned: '0', query: 'a.example.' }, 1]]),
+    );
     expect(find(scraped, 'hubble_dns_response_types_total').map((s) => s.labels)).toEqual([
       { source: '10.0.0.9', type: 'A', qtypes: 'A', query: 'a.example.' },
     ]);
@@ -274,12 +286,12 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
     path.feed(request);
     path.feed(response);
     const scraped = await path.scrape();
-    expect(find(scraped, 'hubble_http_requests_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ source: 'shop', method: 'GET', protocol: 'HTTP/1.1', reporter: 'client' }, 1],
-    ]);
-    expect(find(scraped, 'hubble_http_responses_total').map((s) => [s.labels, s.value])).toEqual([
-      [{ source: 'payments', method: 'GET', protocol: 'HTTP/1.1', status: '200', reporter: 'client' }, 1],
-    ]);
+    expect(series(scraped, 'hubble_http_requests_total')).toEqual(
+      sortSeries([[{ source: 'shop', method: 'GET', protocol: 'HTTP/1.1', reporter: 'client' }, 1]]),
+    );
+    expect(series(scraped, 'hubble_http_responses_total')).toEqual(
+      sortSeries([[{ source: 'payments', method: 'GET', protocol: 'HTTP/1.1', status: '200', reporter: 'client' }, 1]]),
+    );
     expect(scraped.types.get('hubble_http_request_duration_seconds')).toBe('histogram');
     const labels = { source: 'payments', method: 'GET', reporter: 'client' };
     expect(valueOf(scraped, 'hubble_http_request_duration_seconds_count', labels)).toBe(1);
@@ -296,30 +308,32 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
     path.feed({ ...response, trafficDirection: TrafficDirection.INGRESS });
     const scraped = await path.scrape();
     expect(find(scraped, 'hubble_http_responses_total')).toEqual([]);
-    expect(find(scraped, 'hubble_http_requests_total').map((s) => [s.labels, s.value])).toEqual([
-      [
-        {
-          source: 'shop',
-          destination: 'payments/api-1',
-          method: 'GET',
-          protocol: 'HTTP/1.1',
-          status: '200',
-          reporter: 'client',
-        },
-        1,
-      ],
-      [
-        {
-          source: 'shop',
-          destination: 'payments/api-1',
-          method: 'GET',
-          protocol: 'HTTP/1.1',
-          status: '200',
-          reporter: 'server',
-        },
-        1,
-      ],
-    ]);
+    expect(series(scraped, 'hubble_http_requests_total')).toEqual(
+      sortSeries([
+        [
+          {
+            source: 'shop',
+            destination: 'payments/api-1',
+            method: 'GET',
+            protocol: 'HTTP/1.1',
+            status: '200',
+            reporter: 'client',
+          },
+          1,
+        ],
+        [
+          {
+            source: 'shop',
+            destination: 'payments/api-1',
+            method: 'GET',
+            protocol: 'HTTP/1.1',
+            status: '200',
+            reporter: 'server',
+          },
+          1,
+        ],
+      ]),
+    );
   });
 });
 

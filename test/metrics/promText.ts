@@ -87,3 +87,18 @@ export async function scrape(port: number, host = '127.0.0.1'): Promise<Expositi
   if (answer.status !== 200) throw new Error(`GET /metrics answered ${answer.status}: ${answer.body}`);
   return parseExposition(answer.body);
 }
+
+/** A label set as one comparable string, whatever the order of its labels. */
+function labelsKey(labels: Record<string, string>): string {
+  return JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/** [labels, value] pairs in a stable order (the exposition's order carries no meaning). */
+export function sortSeries(pairs: [Record<string, string>, number][]): [Record<string, string>, number][] {
+  return [...pairs].sort(([a], [b]) => (labelsKey(a) < labelsKey(b) ? -1 : labelsKey(a) > labelsKey(b) ? 1 : 0));
+}
+
+/** The series of `name` as [labels, value] pairs, sorted as sortSeries sorts them. */
+export function series(exposition: Exposition, name: string): [Record<string, string>, number][] {
+  return sortSeries(find(exposition, name).map((s) => [s.labels, s.value]));
+}
