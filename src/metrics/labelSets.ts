@@ -80,6 +80,19 @@ abstract class BoundedVec<S extends SeriesBase<S>> {
   /** The series of `values` (read, never kept: a new series copies them). */
   protected series(values: readonly string[]): S {
     const depth = this.labelNames.length;
+    // Consecutive flows of one conversation mostly share their labels: try the most recent series first.
+    const newest = this.newest;
+    if (newest !== undefined) {
+      const held = newest.values;
+      let same = true;
+      for (let i = 0; i < depth; i++) {
+        if (held[i] !== values[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return newest;
+    }
     let node = this.root;
     // Labelless vectors hang their single series under the key "".
     const last = depth === 0 ? '' : values[depth - 1]!;

@@ -74,6 +74,19 @@ export class NodeMetrics {
       this.lostBySource[payload.source] = (this.lostBySource[payload.source] ?? 0) + payload.numLost;
   };
 
+  /** The Observer hooks (ObserverHooks) that feed these metrics. */
+  observerHooks(): {
+    onMonitorEvent: ((event: MonitorEvent) => void)[];
+    onDecodedFlow: ((flow: Flow) => void)[];
+    onDecodedEvent: ((event: { readonly kind: EventKind }) => void)[];
+  } {
+    return {
+      onMonitorEvent: [this.onMonitorEvent],
+      onDecodedFlow: [this.onDecodedFlow],
+      onDecodedEvent: [this.onDecodedEvent],
+    };
+  }
+
   /** Tells the health metrics where to read from, once the node's parts exist. */
   watch(sources: NodeHealthSources): void {
     this.sources = sources;

@@ -112,11 +112,7 @@ export async function startNode(
     parser,
     ringCapacity: opts.bufferCapacity,
     clusterName: opts.clusterName,
-    hooks: metrics && {
-      onMonitorEvent: [metrics.onMonitorEvent],
-      onDecodedFlow: [metrics.onDecodedFlow],
-      onDecodedEvent: [metrics.onDecodedEvent],
-    },
+    hooks: metrics?.observerHooks(),
     onDecodeError: (err) => logger.debug({ err: err.message }, 'event could not be decoded'),
   });
   const recordingsDir = await prepareRecordingsDir(opts.recordings.dir).catch((err: unknown) => {

@@ -37,11 +37,7 @@ export function hookPath(metrics: string[], maxLabelSets = 10_000): HookPath {
     parser,
     ringCapacity: 7,
     clusterName: 'default',
-    hooks: {
-      onMonitorEvent: [nodeMetrics.onMonitorEvent],
-      onDecodedFlow: [nodeMetrics.onDecodedFlow],
-      onDecodedEvent: [nodeMetrics.onDecodedEvent],
-    },
+    hooks: nodeMetrics.observerHooks(),
   });
   return {
     metrics: nodeMetrics,
