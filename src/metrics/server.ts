@@ -3,7 +3,6 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
-import { joinHostPort } from '../peer/address.js';
 
 export interface MetricsListen {
   /** An IP address or host name; "::" for every address. */
@@ -14,8 +13,6 @@ export interface MetricsListen {
 export interface MetricsServer {
   /** The port actually bound (useful with port 0). */
   port: number;
-  /** http://host:port/metrics, for the log. */
-  url: string;
   close(): Promise<void>;
 }
 
@@ -99,19 +96,12 @@ export async function startMetricsServer(
   // A scraper keeps its connection alive between scrapes; shutdown must not wait for it.
   server.keepAliveTimeout = 5_000;
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(
-        new MetricsListenError(
-          `cannot listen on ${joinHostPort(listen.host, listen.port)}: ${describeListenError(err)}`,
-        ),
-      ),
-    );
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new MetricsListenError(describeListenError(err))));
     server.listen(listen.port, listen.host, () => resolve());
   });
   const port = (server.address() as AddressInfo).port;
   return {
     port,
-    url: `http://${joinHostPort(listen.host, port)}/metrics`,
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());

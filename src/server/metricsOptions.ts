@@ -5,6 +5,7 @@ import { DEFAULT_MAX_LABEL_SETS } from '../metrics/nodeMetrics.js';
 import { MetricsOptionError, parseMetricsList, type MetricsHandlerSpec } from '../metrics/options.js';
 import type { Registry } from 'prom-client';
 import { MetricsListenError, startMetricsServer, type MetricsListen, type MetricsServer } from '../metrics/server.js';
+import { joinHostPort } from '../peer/address.js';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import { tcpBindTarget } from './listeners.js';
 
@@ -76,16 +77,24 @@ export function toNodeMetricsSettings(s: Settings): NodeMetricsSettings | undefi
   return { listen, handlers, maxLabelSets };
 }
 
-/** Starts the metrics endpoint; an address it cannot listen on is a ConfigError naming --metrics-address. */
+/**
+ * Starts the metrics endpoint, with its URL for the log; an address it cannot listen on is a ConfigError naming
+ * --metrics-address.
+ */
 export async function listenForMetrics(
   registry: Registry,
   listen: MetricsListen,
   options: { instrument?: boolean } = {},
-): Promise<MetricsServer> {
+): Promise<MetricsServer & { url: string }> {
   try {
-    return await startMetricsServer(registry, listen, options);
+    const server = await startMetricsServer(registry, listen, options);
+    return { ...server, url: `http://${joinHostPort(listen.host, server.port)}/metrics` };
   } catch (err) {
-    if (err instanceof MetricsListenError) throw new ConfigError(`--metrics-address: ${err.message}`);
+    if (err instanceof MetricsListenError) {
+      throw new ConfigError(
+        `--metrics-address: cannot listen on ${joinHostPort(listen.host, listen.port)}: ${err.message}`,
+      );
+    }
     throw err;
   }
 }

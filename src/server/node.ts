@@ -183,7 +183,7 @@ export async function startNode(
 
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
-  let metricsServer: MetricsServer | undefined;
+  let metricsServer: (MetricsServer & { url: string }) | undefined;
   try {
     // A peers file that cannot be used stops serve here, with the line that is wrong.
     await peers.start();

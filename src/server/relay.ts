@@ -61,7 +61,7 @@ export async function startRelay(
   const unsubscribe = peers.onStatusChange(updateHealth);
 
   let port: number;
-  let metricsServer: MetricsServer | undefined;
+  let metricsServer: (MetricsServer & { url: string }) | undefined;
   try {
     port = await bind(api.server, opts.bindTarget, serverCredentials(opts.serverTls));
     if (opts.metrics !== undefined) {
