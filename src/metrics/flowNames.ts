@@ -5,7 +5,8 @@ import { DropReason, IPVersion, Verdict, type Flow } from '../api/flow/flow.js';
 import { MessageType } from '../monitor/datapath/messageType.js';
 import { traceObservationPointName } from '../monitor/datapath/traceNotify.js';
 
-const numberTexts: string[] = [];
+/** Text of 0..65535, filled as numbers are met; dense, so a lookup is an indexed load. */
+const numberTexts = new Array<string | undefined>(65536).fill(undefined);
 
 /** A non-negative integer as text, cached (ports, status codes, counts). */
 export function numberText(n: number): string {
@@ -13,9 +14,15 @@ export function numberText(n: number): string {
   return String(n);
 }
 
-/** Go's String() of a proto enum value: its name, or the number for values the enum does not know. */
-function enumNamer(names: Readonly<Record<number, string>>): (value: number) => string {
-  return (value) => names[value] ?? numberText(value);
+/**
+ * Go's String() of a proto enum value: its name, or the number for values the enum does not know. The names go into
+ * a dense array up front: a TypeScript enum object maps both ways and is slow to index by number.
+ */
+function enumNamer(names: Readonly<Record<string, string | number>>): (value: number) => string {
+  const numbers = Object.values(names).filter((v): v is number => typeof v === 'number' && v >= 0);
+  const table = new Array<string>(Math.max(...numbers) + 1).fill('');
+  for (let i = 0; i < table.length; i++) table[i] = (names[i] as string | undefined) ?? String(i);
+  return (value) => (value >= 0 && value < table.length ? table[value]! : numberText(value));
 }
 
 export const verdictName = enumNamer(Verdict);
