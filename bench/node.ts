@@ -3,7 +3,7 @@
 import { ObserverService } from '../src/api/observer/observer.js';
 import { MonitorAgent } from '../src/monitor/agent.js';
 import { loadMetadata } from '../src/observer/metadata/index.js';
-import { Observer } from '../src/observer/observer.js';
+import { Observer, type ObserverHooks } from '../src/observer/observer.js';
 import { Parser } from '../src/observer/parser/index.js';
 import { createObserverService } from '../src/observer/service.js';
 import { createApiServer, type ApiServer } from '../src/server/grpcServer.js';
@@ -17,8 +17,13 @@ export interface BenchNode {
   replay: (limit?: number) => Promise<number>;
 }
 
-/** The pipeline of one node, without the API. */
-export function makeNode(capturePath: string, ringCapacity: number, nodeName = 'bench'): BenchNode {
+/** The pipeline of one node, without the API; `hooks` as serve passes them (metrics). */
+export function makeNode(
+  capturePath: string,
+  ringCapacity: number,
+  nodeName = 'bench',
+  hooks?: ObserverHooks,
+): BenchNode {
   const metadata = loadMetadata({ clusterName: 'default' });
   const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName, links: metadata.linkRegistry });
   const parser = new Parser({
@@ -27,7 +32,7 @@ export function makeNode(capturePath: string, ringCapacity: number, nodeName = '
     emitter: { name: 'hubble-ts', version: 'bench' },
     ...metadata,
   });
-  const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
+  const observer = new Observer({ parser, ringCapacity, clusterName: 'default', hooks });
   const agent = new MonitorAgent();
   agent.register(observer);
   const replay = async (limit = Infinity): Promise<number> => {

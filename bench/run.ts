@@ -7,7 +7,8 @@
 // Recording (bench/record.ts): a 5-tuple recording as a whole process against tcpdump on the same input, and the
 // sink dispatcher's per-packet cost with 100 concurrent recordings against one. Relay (bench/relay.ts): GetFlows --all
 // and --last 65535 through Hubble Relay from three nodes with full rings, against --all from one node directly.
-// Recording and relay also run alone: node --import tsx bench/record.ts (or bench/relay.ts).
+// Metrics (bench/metrics.ts): ingest without and with Hubble's flow metrics, and the metrics hooks' cost per flow.
+// Recording, relay and metrics also run alone: node --import tsx bench/record.ts (or bench/relay.ts, bench/metrics.ts).
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
@@ -16,6 +17,7 @@ import { promisify } from 'node:util';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
 import { shutdownApiServer } from '../src/server/grpcServer.js';
 import { ensureLoadCapture } from './loadCapture.js';
+import { benchMetrics } from './metrics.js';
 import { makeNode, serveNode } from './node.js';
 import { benchRecording } from './record.js';
 import { benchRelay } from './relay.js';
@@ -106,6 +108,7 @@ const heap = await benchHeapPerFlow();
 const getflows = await benchGetFlows();
 const recording = await benchRecording(capturePath, PACKETS, log);
 const relay = await benchRelay(capturePath, log);
+const metrics = await benchMetrics(capturePath, log);
 
 // Other benchmarks add their own keys to the same file; keep theirs.
 const previous = existsSync(resultsPath)
@@ -121,6 +124,7 @@ const results = {
   heap_bytes_per_flow: Math.round(heap),
   ...recording,
   ...relay,
+  ...metrics,
 };
 writeFileSync(resultsPath, JSON.stringify(results, null, 2) + '\n');
 log(`wrote bench/results.json`);

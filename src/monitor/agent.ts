@@ -59,6 +59,7 @@ class ListenerQueue implements MonitorListenerHandle {
     capacity: number,
     private readonly detach: (queue: ListenerQueue) => void,
     private readonly onError: (error: unknown) => void,
+    private readonly onLost: () => void,
   ) {
     this.events = new Array<MonitorEvent | undefined>(capacity);
     this.lostBefore = new Uint32Array(capacity);
@@ -74,6 +75,7 @@ class ListenerQueue implements MonitorListenerHandle {
       }
       this.pendingLost++;
       this.stats.lost++;
+      this.onLost();
       return;
     }
     const tail = (this.head + this.size) % capacity;
@@ -143,6 +145,8 @@ export class MonitorAgent {
   private readonly listenerQueueSize: number;
   private readonly onError: (error: unknown, where: 'consumer' | 'listener') => void;
   private closed = false;
+  /** Events listeners' full queues dropped, over every listener since the start (removed ones included). */
+  listenerEventsLost = 0;
 
   constructor(options: MonitorAgentOptions = {}) {
     this.listenerQueueSize = checkQueueSize(options.listenerQueueSize ?? DEFAULT_LISTENER_QUEUE_SIZE);
@@ -167,6 +171,7 @@ export class MonitorAgent {
         this.listeners = this.listeners.filter((l) => l !== q);
       },
       (error) => this.onError(error, 'listener'),
+      () => this.listenerEventsLost++,
     );
     this.listeners = [...this.listeners, queue];
     return queue;

@@ -15,6 +15,17 @@ export interface ObserverHooks {
   onDecodedEvent?: ((event: DecodedEvent) => boolean | void)[];
 }
 
+/** Several parties' hooks as one set, each list in the order given (metrics, then the exporter, ...). */
+export function joinHooks(...parts: readonly (ObserverHooks | undefined)[]): ObserverHooks {
+  const joined: Required<ObserverHooks> = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [] };
+  for (const part of parts) {
+    joined.onMonitorEvent.push(...(part?.onMonitorEvent ?? []));
+    joined.onDecodedFlow.push(...(part?.onDecodedFlow ?? []));
+    joined.onDecodedEvent.push(...(part?.onDecodedEvent ?? []));
+  }
+  return joined;
+}
+
 export interface ObserverOptions {
   parser: Parser;
   ringCapacity: number;

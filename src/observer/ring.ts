@@ -36,6 +36,8 @@ export class Ring<T> {
   private readonly mask: number;
   /** Absolute position of the next write (= number of writes so far). */
   private writes = 0;
+  /** Entries readers missed because the writer overtook them, summed over every reader since the start. */
+  readersLost = 0;
   /** Resolves every reader waiting in follow mode; created only while someone waits. */
   private wakeFollowers: (() => void) | undefined;
   private followersWoken: Promise<void> | undefined;
@@ -111,6 +113,7 @@ export class RingReader<T> {
     if (this.position < oldest) {
       const lost = oldest - this.position;
       this.position = oldest;
+      this.ring.readersLost += lost;
       return new RingLost(lost);
     }
     if (this.position >= this.ring.writePosition) return undefined;

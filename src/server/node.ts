@@ -7,8 +7,10 @@ import { ObserverService } from '../api/observer/observer.js';
 import { PeerService as PeerServiceDefinition } from '../api/peer/peer.js';
 import { RecorderService } from '../api/recorder/recorder.js';
 import { MonitorAgent } from '../monitor/agent.js';
+import { NodeMetrics } from '../metrics/nodeMetrics.js';
+import type { MetricsServer } from '../metrics/server.js';
 import { loadMetadata } from '../observer/metadata/index.js';
-import { Observer } from '../observer/observer.js';
+import { joinHooks, Observer } from '../observer/observer.js';
 import { Parser } from '../observer/parser/index.js';
 import { createObserverService } from '../observer/service.js';
 import { PeerDirectory } from '../peer/directory.js';
@@ -26,6 +28,7 @@ import { parseSourceSpec, SourceError, type EventSource } from '../source/source
 import { ConfigError } from './config.js';
 import { ExportFileError, FlowExporter } from '../exporter/exporter.js';
 import { bind, bindUnixSocket, serverCredentials } from './listeners.js';
+import { listenForMetrics } from './metricsOptions.js';
 import {
   createApiServer,
   shutdownApiServer,
@@ -49,6 +52,8 @@ export interface RunningNode {
   self: Peer;
   /** The TCP port actually bound (useful with port 0), when a TCP listener was asked for. */
   tcpPort: number | undefined;
+  /** The metrics endpoint's port, when --metrics-address was given. */
+  metricsPort: number | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
   sourcesDone: Promise<void>;
   /** The flow exporter (--export-file-path), with its stats; undefined when export is off. */
@@ -112,11 +117,13 @@ export async function startNode(
     (await FlowExporter.start(opts.export, { logger }).catch((err: unknown) => {
       throw err instanceof ExportFileError ? new ConfigError(`--export-file-path: ${err.message}`) : err;
     }));
+  // Metrics plug into the Observer through its hooks, as Hubble's metrics do.
+  const metrics = opts.metrics && new NodeMetrics(opts.metrics);
   const observer = new Observer({
     parser,
     ringCapacity: opts.bufferCapacity,
     clusterName: opts.clusterName,
-    hooks: { onDecodedEvent: exporter ? [exporter.onDecodedEvent] : [] },
+    hooks: joinHooks(metrics?.observerHooks(), exporter && { onDecodedEvent: [exporter.onDecodedEvent] }),
     onDecodeError: (err) => logger.debug({ err: err.message }, 'event could not be decoded'),
   });
   const recordingsDir = await prepareRecordingsDir(opts.recordings.dir).catch((err: unknown) => {
@@ -154,6 +161,16 @@ export async function startNode(
     address,
     tlsEnabled: opts.tcp?.tls !== undefined,
   });
+  if (metrics) {
+    service.getFlows = metrics.countGetFlows(service.getFlows);
+    metrics.watch({
+      ring: observer.ring,
+      decodeErrors: () => observer.decodeErrors,
+      listenerEventsLost: () => agent.listenerEventsLost,
+      recordings: dispatcher,
+      export: exporter ? exporter.stats : undefined,
+    });
+  }
   // The peers file before this node's own entry: where both name this node, the operator's word wins.
   const selfSource = new StaticPeerSource('this node');
   const peerSources: PeerSource[] = [];
@@ -180,6 +197,7 @@ export async function startNode(
 
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
+  let metricsServer: (MetricsServer & { url: string }) | undefined;
   try {
     // A peers file that cannot be used stops serve here, with the line that is wrong.
     await peers.start();
@@ -191,7 +209,11 @@ export async function startNode(
       apis.push(remote);
       tcpPort = await bind(remote.server, opts.tcp.bindTarget, serverCredentials(opts.tcp.tls));
     }
+    if (metrics && opts.metrics) {
+      metricsServer = await listenForMetrics(metrics.registry, opts.metrics.listen, { instrument: true });
+    }
   } catch (err) {
+    await metricsServer?.close();
     for (const api of apis) api.server.forceShutdown();
     peers.close();
     await store.close();
@@ -231,6 +253,8 @@ export async function startNode(
       peerAddressFrom: self.addressFrom,
       peersFile: opts.peers.file,
       peers: peers.peers().length,
+      metrics: metricsServer?.url,
+      metricsHandlers: opts.metrics?.handlers.map((h) => h.name),
     },
     'serving Hubble API',
   );
@@ -262,6 +286,7 @@ export async function startNode(
     peerService,
     self: self.peer,
     tcpPort,
+    metricsPort: metricsServer?.port,
     sourcesDone,
     exporter,
     async close() {
@@ -282,7 +307,7 @@ export async function startNode(
       // Notify streams never end by themselves: end them (OK, as upstream does) so the API can stop at once.
       peerService.close();
       peers.close();
-      await Promise.all(apis.map((api) => shutdownApiServer(api, 2000)));
+      await Promise.all([...apis.map((api) => shutdownApiServer(api, 2000)), metricsServer?.close()]);
       await store.close();
       agent.close();
     },

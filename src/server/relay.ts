@@ -2,17 +2,22 @@
 // cluster-wide Observer API with health (SERVING while the Peer service answers and a node is connected) and reflection.
 import { hostname } from 'node:os';
 import { pino, type Logger } from 'pino';
+import { relayMetricsRegistry } from '../metrics/relayMetrics.js';
+import type { MetricsServer } from '../metrics/server.js';
 import { RELAY_OBSERVER_SERVICE } from '../relay/flowsWire.js';
 import { PeerManager } from '../relay/peerManager.js';
 import { createRelayService } from '../relay/service.js';
 import { createApiServer, shutdownApiServer, shutdownSignal } from './grpcServer.js';
 import { bind, serverCredentials } from './listeners.js';
+import { listenForMetrics } from './metricsOptions.js';
 import type { RelayOptions } from './relayOptions.js';
 import { VERSION } from './version.js';
 
 export interface RunningRelay {
   /** The TCP port actually bound (useful with port 0). */
   port: number;
+  /** The metrics endpoint's port, when --metrics-address was given. */
+  metricsPort: number | undefined;
   peers: PeerManager;
   close(): Promise<void>;
 }
@@ -56,8 +61,15 @@ export async function startRelay(
   const unsubscribe = peers.onStatusChange(updateHealth);
 
   let port: number;
+  let metricsServer: (MetricsServer & { url: string }) | undefined;
   try {
     port = await bind(api.server, opts.bindTarget, serverCredentials(opts.serverTls));
+    if (opts.metrics !== undefined) {
+      metricsServer = await listenForMetrics(
+        relayMetricsRegistry(() => peers.list()),
+        opts.metrics,
+      );
+    }
   } catch (err) {
     unsubscribe();
     api.server.forceShutdown();
@@ -73,18 +85,20 @@ export async function startRelay(
       peerService: opts.peerService,
       clientTls: opts.clientTls !== undefined,
       clientCert: opts.clientTls?.cert !== undefined,
+      metrics: metricsServer?.url,
     },
     'serving Hubble Relay API',
   );
 
   return {
     port,
+    metricsPort: metricsServer?.port,
     peers,
     async close() {
       unsubscribe();
       // Following requests never end by themselves: end them (status OK) so the server can stop at once.
       service.closeAll();
-      await shutdownApiServer(api, 2000);
+      await Promise.all([shutdownApiServer(api, 2000), metricsServer?.close()]);
       await peers.close();
     },
   };

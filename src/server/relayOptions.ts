@@ -6,6 +6,8 @@ import type { ClientTls } from '../relay/peerManager.js';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import { checkServerTls, readCertificate, readKeyPair, tcpBindTarget } from './listeners.js';
 import { DEFAULT_SOCKET_PATH } from './serveOptions.js';
+import { METRICS_ADDRESS_SETTING, toMetricsListen } from './metricsOptions.js';
+import type { MetricsListen } from '../metrics/server.js';
 
 export const RELAY_SETTINGS: readonly SettingSpec[] = [
   {
@@ -105,6 +107,7 @@ export const RELAY_SETTINGS: readonly SettingSpec[] = [
     default: false,
     description: 'serve the relay in plaintext (required to serve without --tls-relay-server-cert-file)',
   },
+  METRICS_ADDRESS_SETTING,
   {
     name: 'log-level',
     kind: 'string',
@@ -129,6 +132,8 @@ export interface RelayOptions {
   /** undefined: the relay serves plaintext. */
   serverTls: { certFile: string; keyFile: string; clientCaFiles: string[] } | undefined;
   logLevel: string;
+  /** Where to serve Prometheus metrics; undefined: not at all. */
+  metrics: MetricsListen | undefined;
 }
 
 /** Validates resolved settings into options; every refusal names the setting and says what to do. */
@@ -204,6 +209,7 @@ export function toRelayOptions(s: Settings): RelayOptions {
     clientTls,
     serverTls,
     logLevel,
+    metrics: toMetricsListen(s),
   };
 }
 

@@ -9,6 +9,7 @@ import { compileEventFilters, FilterError } from '../observer/filters/index.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { parseHostPort } from '../peer/address.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
+import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
 /** Under /var/lib, not /var/run (Hubble's choice): recordings are data to keep across reboots, and /run is RAM. */
@@ -166,6 +167,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     value: 'PATHS',
     description: 'keep only these flow fields in exported flows (e.g. time,verdict,source.identity); repeatable',
   },
+  ...METRICS_SETTINGS,
   {
     name: 'log-level',
     kind: 'string',
@@ -188,6 +190,8 @@ export interface ServeOptions {
   peers: PeersOptions;
   /** Flow export to a file; undefined when --export-file-path is not given. */
   export?: ExportOptions | undefined;
+  /** Prometheus metrics; undefined unless --metrics-address is given. */
+  metrics: NodeMetricsSettings | undefined;
 }
 
 export interface PeersOptions {
@@ -295,6 +299,7 @@ export function toServeOptions(s: Settings): ServeOptions {
     },
     peers: { file: peersFile || undefined, advertise },
     export: toExportOptions(s),
+    metrics: toNodeMetricsSettings(s),
   };
 }
 

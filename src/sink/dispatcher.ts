@@ -196,6 +196,8 @@ export class SinkDispatcher implements MonitorConsumer {
   private readonly starting = new Set<number>();
   private readonly tuning: SinkTuning;
   private shuttingDown = false;
+  /** Packets lost by recordings that have ended (running ones count their own; see packetsLost). */
+  private endedPacketsLost = 0;
 
   // Rebuilt whenever a recording starts or stops taking packets; the hot path only reads them.
   /** Sinks taking packets (filters or rule id); 0 makes every event cost one comparison. */
@@ -263,11 +265,26 @@ export class SinkDispatcher implements MonitorConsumer {
       throw new SinkError('BAD_OPTIONS', `recording to ${options.path} stopped at once: recordings are shutting down`);
     }
     this.running.set(ruleId, sink);
-    void sink.ended.then(() => {
+    void sink.ended.then((end) => {
       if (this.running.get(ruleId) === sink) this.running.delete(ruleId);
+      this.endedPacketsLost += end.statistics.packetsLost;
     });
     this.rebuild();
     return sink;
+  }
+
+  /** Packets every recording so far has lost (its queue was full, or its file could not be written). */
+  get packetsLost(): number {
+    let lost = this.endedPacketsLost;
+    for (const sink of this.running.values()) lost += sink.statistics().packetsLost;
+    return lost;
+  }
+
+  /** Packets the running recordings have taken but not yet written. */
+  get queuedPackets(): number {
+    let queued = 0;
+    for (const sink of this.running.values()) queued += sink.queuedPackets;
+    return queued;
   }
 
   /**

@@ -149,6 +149,11 @@ export class RecordingSink implements Sink {
     return this.writer!.fileSize;
   }
 
+  /** Packets taken but not yet written to the file (the queue --sink-queue-size bounds). */
+  get queuedPackets(): number {
+    return this.closed ? 0 : (this.writer?.pendingRecords ?? 0);
+  }
+
   statistics(): RecordingStatistics {
     return {
       packetsCaptured: this.packetsCaptured,

@@ -8,6 +8,7 @@ import { gunzipSync } from 'node:zlib';
 import { VERSION } from '../../src/server/version.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, spawnCli, type CliProcess } from '../harness/cli.js';
+import { freePort } from '../relay/harness.js';
 import { ethernet, icmp, ipv4, tcp, udp } from '../harness/frames.js';
 import { writePcap } from '../harness/pcapFiles.js';
 import { mountTmpfs, type Tmpfs } from '../harness/tmpfs.js';
@@ -307,6 +308,7 @@ describe('serve --export-file-path on a full disk', () => {
     writeFileSync(ballast, Buffer.alloc(288 * 1024)); // about 96 KiB left: a third of the replay
     const exportFile = join(fs.dir, 'events.log');
     const port = 39_000 + Math.floor(Math.random() * 1000);
+    const metricsPort = await freePort();
     const serve = startServe(dir, [
       '--source',
       `pcap:${pcap}`,
@@ -314,7 +316,15 @@ describe('serve --export-file-path on a full disk', () => {
       `live:lo:udp port ${port}`,
       '--export-file-path',
       exportFile,
+      '--metrics-address',
+      `127.0.0.1:${metricsPort}`,
     ]);
+    /** One sample of the node's /metrics, as Prometheus scrapes it. */
+    const sample = async (name: string): Promise<number | undefined> => {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith(`${name} `));
+      return line === undefined ? undefined : Number(line.slice(name.length + 1));
+    };
     try {
       await serve.waitFor((out) => out.includes('flow export stopped'), 30_000, 'exporting to stop');
       await replayed(serve);
@@ -323,6 +333,9 @@ describe('serve --export-file-path on a full disk', () => {
       );
       expect(stopped).toHaveLength(1);
       expect(stopped[0]).toMatchObject({ level: 50, file: exportFile, err: expect.stringContaining('ENOSPC') });
+      // ... and a metric an alert can watch.
+      expect(await sample('hubblets_export_stopped')).toBe(1);
+      expect(await sample('hubblets_export_write_errors_total')).toBe(1);
 
       // The observer does not care: GetFlows answers with every replayed flow.
       const observed = await runCli(['observe', '--server', `unix://${serve.socket}`, '--all', '-o', 'json']);
@@ -336,6 +349,7 @@ describe('serve --export-file-path on a full disk', () => {
 
       rmSync(ballast);
       await serve.waitFor((out) => out.includes('"msg":"flow export resumed"'), 15_000, 'exporting to resume');
+      expect(await sample('hubblets_export_stopped')).toBe(0);
       // New traffic after the disk emptied reaches the file too.
       const sock = createSocket('udp4');
       const sent = async () => {

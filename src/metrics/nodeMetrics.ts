@@ -1,0 +1,242 @@
+// A node's metrics: Hubble's flow metric handlers (--metrics), fed by the Observer's hooks; the node's own health (lost
+// events by source and by consumer, events decoded, ring occupancy, GetFlows clients, recordings and their queues),
+// read from the running parts when scraped; label-set bookkeeping; and Node's process metrics.
+import type * as grpc from '@grpc/grpc-js';
+import { collectDefaultMetrics, Registry } from 'prom-client';
+import type { Flow } from '../api/flow/flow.js';
+import { LostEventSource, lostEventSourceName } from '../monitor/lostEvent.js';
+import type { MonitorEvent } from '../monitor/types.js';
+import { createHandlers, type MetricHandler } from './handlers/index.js';
+import type { BoundedCounterVec, BoundedHistogramVec, LabelSetLimit } from './labelSets.js';
+import type { MetricsHandlerSpec } from './options.js';
+import { ScrapedMetric, type ScrapedValues } from './scraped.js';
+
+/** Label sets each metric keeps at most, unless --metrics-label-sets-max says otherwise. */
+export const DEFAULT_MAX_LABEL_SETS = 10_000;
+
+export interface NodeMetricsOptions {
+  handlers: readonly MetricsHandlerSpec[];
+  maxLabelSets: number;
+}
+
+/** The parts of a running node the health metrics read, as small views so this module depends on none of them. */
+export interface NodeHealthSources {
+  ring: { readonly len: number; readonly cap: number; readonly readersLost: number };
+  /** Monitor events the Observer could not decode. */
+  decodeErrors(): number;
+  /** Events monitor listeners' full queues dropped. */
+  listenerEventsLost(): number;
+  recordings: {
+    readonly sinks: { readonly size: number };
+    readonly queuedPackets: number;
+    readonly packetsLost: number;
+  };
+  /** The flow exporter's counters, when --export-file-path is on. */
+  export?: {
+    readonly written: number;
+    readonly dropped: number;
+    readonly errors: number;
+    readonly paused: boolean;
+    readonly queued: number;
+  };
+}
+
+/** The event kinds the Observer writes into the ring. */
+type EventKind = 'flow' | 'agent' | 'debug' | 'lost';
+const EVENT_KINDS: readonly EventKind[] = ['flow', 'agent', 'debug', 'lost'];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly handlers: readonly MetricHandler[];
+  private readonly counts: readonly ((flow: Flow) => void)[];
+  private readonly vectors: readonly (BoundedCounterVec | BoundedHistogramVec)[];
+  private readonly eventsByKind: Record<EventKind, number> = { flow: 0, agent: 0, debug: 0, lost: 0 };
+  /** Events sources reported lost (LostEvent monitor events), by LostEventSource number. */
+  private readonly lostBySource: number[] = [0, 0, 0, 0];
+  private openGetFlows = 0;
+  private sources: NodeHealthSources | undefined;
+
+  constructor(options: NodeMetricsOptions) {
+    const limit: LabelSetLimit = { maxLabelSets: options.maxLabelSets };
+    this.handlers = createHandlers(options.handlers, limit);
+    // One closure per handler: each calls one class's processFlow, where a loop over the handlers would be a call site
+    // seeing every handler class.
+    this.counts = this.handlers.map((h) => (flow: Flow) => h.processFlow(flow));
+    this.vectors = this.handlers.flatMap((h) => h.vectors);
+    for (const vector of this.vectors) vector.registerIn(this.registry);
+    this.registerHealth();
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  /** The Observer's onDecodedFlow hook: every handler counts the flow. */
+  readonly onDecodedFlow = (flow: Flow): void => {
+    const counts = this.counts;
+    for (let i = 0; i < counts.length; i++) counts[i]!(flow);
+  };
+
+  /** The Observer's onDecodedEvent hook: events by kind. */
+  readonly onDecodedEvent = (event: { readonly kind: EventKind }): void => {
+    this.eventsByKind[event.kind]++;
+  };
+
+  /** The Observer's onMonitorEvent hook: what sources report lost. */
+  readonly onMonitorEvent = (event: MonitorEvent): void => {
+    const payload = event.payload;
+    if (payload.kind === 'lost')
+      this.lostBySource[payload.source] = (this.lostBySource[payload.source] ?? 0) + payload.numLost;
+  };
+
+  /** The Observer hooks (ObserverHooks) that feed these metrics. */
+  observerHooks(): {
+    onMonitorEvent: ((event: MonitorEvent) => void)[];
+    onDecodedFlow: ((flow: Flow) => void)[];
+    onDecodedEvent: ((event: { readonly kind: EventKind }) => void)[];
+  } {
+    return {
+      onMonitorEvent: [this.onMonitorEvent],
+      onDecodedFlow: [this.onDecodedFlow],
+      onDecodedEvent: [this.onDecodedEvent],
+    };
+  }
+
+  /** Tells the health metrics where to read from, once the node's parts exist. */
+  watch(sources: NodeHealthSources): void {
+    this.sources = sources;
+  }
+
+  /** Wraps a GetFlows implementation so hubblets_getflows_clients counts the streams open. */
+  countGetFlows<Req, Res>(handler: grpc.handleServerStreamingCall<Req, Res>): grpc.handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      this.openGetFlows++;
+      let open = true;
+      const ended = () => {
+        if (!open) return;
+        open = false;
+        this.openGetFlows--;
+      };
+      call.once('finish', ended);
+      call.once('close', ended);
+      call.once('cancelled', ended);
+      handler(call);
+    };
+  }
+
+  private registerHealth(): void {
+    const reg = this.registry;
+    const s = () => this.sources;
+    const lost = (source: LostEventSource) => this.lostBySource[source] ?? 0;
+    new ScrapedMetric('hubble_lost_events_total', 'Number of lost events', 'counter', () => {
+      const values: [Record<string, string>, number][] = [
+        [{ source: 'perf_event_ring_buffer' }, lost(LostEventSource.PERF_EVENT_RING_BUFFER)],
+        [
+          { source: 'observer_events_queue' },
+          lost(LostEventSource.OBSERVER_EVENTS_QUEUE) + (s()?.listenerEventsLost() ?? 0),
+        ],
+        [{ source: 'hubble_ring_buffer' }, lost(LostEventSource.HUBBLE_RING_BUFFER) + (s()?.ring.readersLost ?? 0)],
+      ];
+      for (let source = 0; source < this.lostBySource.length; source++) {
+        if (source >= LostEventSource.PERF_EVENT_RING_BUFFER && source <= LostEventSource.HUBBLE_RING_BUFFER) continue;
+        if (this.lostBySource[source]! > 0) {
+          values.push([{ source: lostEventSourceName(source).toLowerCase() }, this.lostBySource[source]!]);
+        }
+      }
+      return values;
+    }).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_consumer_lost_events_total',
+      'Events a consumer missed: API readers the ring writer overtook (api_reader), monitor listeners whose queue was full (monitor_listener), packets recordings dropped (recorder)',
+      'counter',
+      (): ScrapedValues => [
+        [{ consumer: 'api_reader' }, s()?.ring.readersLost ?? 0],
+        [{ consumer: 'monitor_listener' }, s()?.listenerEventsLost() ?? 0],
+        [{ consumer: 'recorder' }, s()?.recordings.packetsLost ?? 0],
+      ],
+    ).registerIn(reg);
+    new ScrapedMetric('hubblets_events_total', 'Events the observer decoded and stored, by kind', 'counter', () =>
+      EVENT_KINDS.map((kind) => [{ kind }, this.eventsByKind[kind]] as const),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_events_undecodable_total',
+      'Monitor events the observer could not decode',
+      'counter',
+      () => s()?.decodeErrors() ?? 0,
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_ring_buffer_events',
+      'Events held in the ring buffer',
+      'gauge',
+      () => s()?.ring.len ?? 0,
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_ring_buffer_capacity',
+      'Events the ring buffer can hold (--buffer-capacity)',
+      'gauge',
+      () => s()?.ring.cap ?? 0,
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_getflows_clients',
+      'GetFlows streams open',
+      'gauge',
+      () => this.openGetFlows,
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_recordings_running',
+      'Recordings writing a file',
+      'gauge',
+      () => s()?.recordings.sinks.size ?? 0,
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_recorder_sink_queue_packets',
+      'Packets running recordings hold in their queues, not yet written (each queue holds up to --sink-queue-size)',
+      'gauge',
+      () => s()?.recordings.queuedPackets ?? 0,
+    ).registerIn(reg);
+    // The exporter's, present only when exporting: an absent series says "not exporting", a 0 would not.
+    const exported = (read: (e: NonNullable<NodeHealthSources['export']>) => number): ScrapedValues => {
+      const e = s()?.export;
+      return e === undefined ? [] : [[{}, read(e)]];
+    };
+    new ScrapedMetric(
+      'hubblets_export_events_written_total',
+      'Events written to the export file (--export-file-path)',
+      'counter',
+      () => exported((e) => e.written),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_export_events_dropped_total',
+      'Events not exported: its queue was full, or the file could not be written',
+      'counter',
+      () => exported((e) => e.dropped),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_export_write_errors_total',
+      'Times writing the export file failed (a full disk, a removed directory); each stops export until a retry succeeds',
+      'counter',
+      () => exported((e) => e.errors),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_export_stopped',
+      '1 while export is stopped by a write error (retried every few seconds), else 0',
+      'gauge',
+      () => exported((e) => (e.paused ? 1 : 0)),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_export_queue_events',
+      'Events waiting to be written to the export file',
+      'gauge',
+      () => exported((e) => e.queued),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_metrics_label_sets',
+      'Label sets a flow metric holds (at most --metrics-label-sets-max each)',
+      'gauge',
+      () => this.vectors.map((v) => [{ metric: v.name }, v.size] as const),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_metrics_label_sets_evicted_total',
+      'Label sets a flow metric dropped (least recently used first) to stay within --metrics-label-sets-max',
+      'counter',
+      () => this.vectors.map((v) => [{ metric: v.name }, v.evicted] as const),
+    ).registerIn(reg);
+  }
+}
