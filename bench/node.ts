@@ -1,11 +1,10 @@
 // One hubble-ts node as the benchmarks build it: the pipeline `hubble-ts serve` builds for a pcap source (pcap source
 // -> monitor agent -> parser -> ring), and its Observer API served on a unix socket.
-import { ObserverService } from '../src/api/observer/observer.js';
 import { MonitorAgent } from '../src/monitor/agent.js';
 import { loadMetadata } from '../src/observer/metadata/index.js';
 import { Observer, type ObserverHooks } from '../src/observer/observer.js';
 import { Parser } from '../src/observer/parser/index.js';
-import { createObserverService } from '../src/observer/service.js';
+import { createObserverService, NODE_OBSERVER_SERVICE } from '../src/observer/service.js';
 import { createApiServer, type ApiServer } from '../src/server/grpcServer.js';
 import { bindUnixSocket } from '../src/server/listeners.js';
 import { parseSourceSpec } from '../src/source/source.js';
@@ -52,7 +51,7 @@ export async function serveNode(observer: Observer, nodeName: string, socket: st
   const api = createApiServer([
     {
       name: 'observer.Observer',
-      definition: ObserverService,
+      definition: NODE_OBSERVER_SERVICE,
       implementation: createObserverService(observer, {
         nodeName,
         version: 'bench',

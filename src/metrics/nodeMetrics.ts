@@ -220,11 +220,8 @@ export class NodeMetrics {
       'gauge',
       () => exported((e) => (e.paused ? 1 : 0)),
     ).registerIn(reg);
-    new ScrapedMetric(
-      'hubblets_export_queue_events',
-      'Events waiting to be written to the export file',
-      'gauge',
-      () => exported((e) => e.queued),
+    new ScrapedMetric('hubblets_export_queue_events', 'Events waiting to be written to the export file', 'gauge', () =>
+      exported((e) => e.queued),
     ).registerIn(reg);
     new ScrapedMetric(
       'hubblets_metrics_label_sets',

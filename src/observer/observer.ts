@@ -3,7 +3,7 @@ import type { Flow } from '../api/flow/flow.js';
 import type { MonitorConsumer, MonitorEvent } from '../monitor/types.js';
 import { NamespaceTracker } from './namespaces.js';
 import { ParserError, type DecodedEvent, type Parser } from './parser/index.js';
-import { Ring } from './ring.js';
+import { EventRing } from './eventRing.js';
 
 /**
  * Hooks let metrics and exporters plug in without the Observer knowing them, as Hubble's
@@ -36,7 +36,7 @@ export interface ObserverOptions {
 }
 
 export class Observer implements MonitorConsumer {
-  readonly ring: Ring<DecodedEvent>;
+  readonly ring: EventRing;
   readonly namespaces = new NamespaceTracker();
   readonly startedAtMs = Date.now();
   /** Flows decoded since start, including those the ring has since overwritten. */
@@ -49,7 +49,7 @@ export class Observer implements MonitorConsumer {
   private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
 
   constructor(opts: ObserverOptions) {
-    this.ring = new Ring<DecodedEvent>(opts.ringCapacity);
+    this.ring = new EventRing(opts.ringCapacity);
     this.parser = opts.parser;
     this.clusterName = opts.clusterName;
     this.hooks = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [], ...opts.hooks };

@@ -1,4 +1,5 @@
-// Hubble's ring buffer: fixed capacity 2^n - 1, O(1) writes that overwrite the oldest, readers that move both ways.
+// Hubble's ring buffer positions: fixed capacity 2^n - 1, O(1) writes that overwrite the oldest, readers that move
+// both ways and follow new writes. What an entry holds is kept by its owner (EventRing), indexed by position.
 
 /** The largest ring Hubble allows. */
 export const MAX_RING_CAPACITY = 65535;
@@ -16,7 +17,7 @@ export function parseRingCapacity(capacity: number): number {
   return capacity;
 }
 
-/** Returned instead of an entry when the writer overwrote entries a reader had not read yet. */
+/** Returned instead of a position when the writer overwrote entries a reader had not read yet. */
 export class RingLost {
   constructor(readonly numLost: number) {}
 }
@@ -26,16 +27,19 @@ export function isLostMarker(value: unknown): value is RingLost {
 }
 
 /**
- * A ring of `capacity` entries. Positions are absolute write counts, so a reader can tell exactly
- * how far the writer overtook it. One slot beyond the capacity is the writer's, as in Hubble: an
- * entry stays readable for `capacity` writes after it was written.
+ * The positions of a ring of `capacity` entries. Positions are absolute write counts, so a reader can tell exactly
+ * how far the writer overtook it; an entry's slot is `position & mask`. One slot beyond the capacity is the
+ * writer's, as in Hubble: an entry stays readable for `capacity` writes after it was written (or until its owner
+ * gives it up earlier with `dropBefore`).
  */
-export class Ring<T> {
+export class Ring {
   readonly cap: number;
-  private readonly slots: (T | undefined)[];
-  private readonly mask: number;
+  /** capacity + 1 slots, a power of two: slot = position & mask. */
+  readonly mask: number;
   /** Absolute position of the next write (= number of writes so far). */
   private writes = 0;
+  /** Entries the owner gave up before the capacity would have pushed them out. */
+  private dropped = 0;
   /** Entries readers missed because the writer overtook them, summed over every reader since the start. */
   readersLost = 0;
   /** Resolves every reader waiting in follow mode; created only while someone waits. */
@@ -45,17 +49,16 @@ export class Ring<T> {
   constructor(capacity: number) {
     this.cap = parseRingCapacity(capacity);
     this.mask = capacity; // capacity + 1 is a power of two
-    this.slots = new Array<T | undefined>(capacity + 1).fill(undefined);
   }
 
   /** Entries currently readable. */
   get len(): number {
-    return Math.min(this.writes, this.cap);
+    return this.writes - this.oldestPosition;
   }
 
   /** Absolute position of the oldest readable entry. */
   get oldestPosition(): number {
-    return Math.max(0, this.writes - this.cap);
+    return Math.max(this.dropped, this.writes - this.cap);
   }
 
   /** Absolute position the next write will take. */
@@ -63,30 +66,35 @@ export class Ring<T> {
     return this.writes;
   }
 
-  write(entry: T): void {
-    this.slots[this.writes & this.mask] = entry;
-    this.writes++;
+  /** Takes the next position (its slot is `position & mask`, filled by the owner before anyone reads it). */
+  advance(): number {
+    const position = this.writes++;
     if (this.wakeFollowers !== undefined) {
       const wake = this.wakeFollowers;
       this.wakeFollowers = undefined;
       this.followersWoken = undefined;
       wake();
     }
+    return position;
   }
 
-  /** The entry at an absolute position, or undefined if it is not (or no longer) readable. */
-  at(position: number): T | undefined {
-    if (position < this.oldestPosition || position >= this.writes) return undefined;
-    return this.slots[position & this.mask];
+  /** Makes every entry before `position` unreadable now (its owner needs the room). */
+  dropBefore(position: number): void {
+    if (position > this.dropped) this.dropped = Math.min(position, this.writes);
   }
 
-  /** A reader whose next() returns the oldest readable entry. */
-  readerFromOldest(): RingReader<T> {
+  /** True while the entry at `position` can be read. */
+  readable(position: number): boolean {
+    return position >= this.oldestPosition && position < this.writes;
+  }
+
+  /** A reader whose next() returns the oldest readable position. */
+  readerFromOldest(): RingReader {
     return new RingReader(this, this.oldestPosition);
   }
 
   /** A reader at the write position: next() returns nothing until a new write, previous() the newest entry. */
-  readerFromNow(): RingReader<T> {
+  readerFromNow(): RingReader {
     return new RingReader(this, this.writes);
   }
 
@@ -100,15 +108,15 @@ export class Ring<T> {
 }
 
 /** A cursor into a ring. Overrun readers get a RingLost with the count, then resume at the oldest entry. */
-export class RingReader<T> {
+export class RingReader {
   constructor(
-    private readonly ring: Ring<T>,
-    /** Absolute position of the entry next() returns. */
+    private readonly ring: Ring,
+    /** Absolute position next() returns. */
     private position: number,
   ) {}
 
-  /** The next entry, a RingLost if the writer overtook this reader, or undefined when caught up. */
-  next(): T | RingLost | undefined {
+  /** The next position, a RingLost if the writer overtook this reader, or undefined when caught up. */
+  next(): number | RingLost | undefined {
     const oldest = this.ring.oldestPosition;
     if (this.position < oldest) {
       const lost = oldest - this.position;
@@ -117,18 +125,17 @@ export class RingReader<T> {
       return new RingLost(lost);
     }
     if (this.position >= this.ring.writePosition) return undefined;
-    return this.ring.at(this.position++);
+    return this.position++;
   }
 
-  /** Steps back one entry and returns it, or undefined at the oldest readable entry. */
-  previous(): T | undefined {
+  /** Steps back one entry and returns its position, or undefined at the oldest readable entry. */
+  previous(): number | undefined {
     if (this.position - 1 < this.ring.oldestPosition) return undefined;
-    this.position--;
-    return this.ring.at(this.position);
+    return --this.position;
   }
 
   /** Like next(), but waits for a write when caught up; rejects with the signal's reason when aborted. */
-  async nextFollow(signal: AbortSignal): Promise<T | RingLost> {
+  async nextFollow(signal: AbortSignal): Promise<number | RingLost> {
     for (;;) {
       const e = this.next();
       if (e !== undefined) return e;

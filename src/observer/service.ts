@@ -3,20 +3,20 @@ import * as grpc from '@grpc/grpc-js';
 import type { Flow, FlowFilter } from '../api/flow/flow.js';
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import {
-  GetAgentEventsRequest,
-  GetAgentEventsResponse,
-  GetDebugEventsRequest,
-  GetDebugEventsResponse,
-  GetFlowsRequest,
   GetFlowsResponse,
+  ObserverService,
+  type GetAgentEventsRequest,
+  type GetDebugEventsRequest,
+  type GetFlowsRequest,
   type ObserverServer,
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
+import { messageBodyEncoder, ProtoWriter } from '../protowire/compiledEncoder.js';
+import { compareTime, EventKind, type EventRing, type EventTime } from './eventRing.js';
 import { FieldMaskError, FlowFieldMask } from './fieldMask.js';
 import { compileFlowFilters, FilterError } from './filters/index.js';
 import type { Observer } from './observer.js';
-import type { DecodedEvent } from './parser/index.js';
-import { isLostMarker, type Ring, type RingReader } from './ring.js';
+import { isLostMarker, type RingReader } from './ring.js';
 
 export interface NodeIdentity {
   nodeName: string;
@@ -46,22 +46,24 @@ export interface EventsRequest {
   until: Timestamp | undefined;
 }
 
-type Predicate = (event: DecodedEvent) => boolean;
+/** Whether the entry at a ring position is one the request asks for (its kind, its filters). */
+type Selector = (position: number) => boolean;
 
 /** Responses a stream may have queued before the handler waits for the client to catch up. */
 export const MAX_QUEUED_RESPONSES = 512;
 
-function toNanos(ts: Timestamp): bigint {
-  return BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
-}
-
-function checkTimestamp(ts: Timestamp | undefined, field: string): bigint | undefined {
+function checkTimestamp(ts: Timestamp | undefined, field: string): EventTime | undefined {
   if (ts === undefined) return undefined;
   // Same bounds as protobuf's Timestamp: years 0001..9999, nanos within a second.
   if (ts.nanos < 0 || ts.nanos > 999_999_999 || ts.seconds < -62_135_596_800 || ts.seconds > 253_402_300_799) {
     throw new ApiError(grpc.status.INVALID_ARGUMENT, `${field}: invalid timestamp ${JSON.stringify(ts)}`);
   }
-  return toNanos(ts);
+  return ts;
+}
+
+/** -1, 0 or 1 as the entry at `position` happened before, at or after `t`. */
+function compareEntryTime(ring: EventRing, position: number, t: EventTime): number {
+  return compareTime(ring.secondsAt(position), ring.nanosAt(position), t.seconds, t.nanos);
 }
 
 /**
@@ -70,22 +72,22 @@ function checkTimestamp(ts: Timestamp | undefined, field: string): bigint | unde
  * events (or the `since` boundary) are behind us.
  */
 function startReader(
-  ring: Ring<DecodedEvent>,
+  ring: EventRing,
   req: EventsRequest,
   number: number,
-  matches: Predicate,
-  since: bigint | undefined,
-): RingReader<DecodedEvent> {
+  selects: Selector,
+  since: EventTime | undefined,
+): RingReader {
   if (req.first && since === undefined) return ring.readerFromOldest();
   if (req.follow && number === 0 && since === undefined) return ring.readerFromNow();
   const reader = ring.readerFromNow();
   let counted = 0;
   for (;;) {
-    const e = reader.previous();
-    if (e === undefined) break;
-    if (e.kind === 'lost' || !matches(e)) continue;
+    const p = reader.previous();
+    if (p === undefined) break;
+    if (ring.kindAt(p) === EventKind.LOST || !selects(p)) continue;
     if (since !== undefined) {
-      if (toNanos(e.timestamp) < since) {
+      if (compareEntryTime(ring, p, since) < 0) {
         reader.next(); // one step too far back
         break;
       }
@@ -96,10 +98,10 @@ function startReader(
   return reader;
 }
 
-/** Checks what every events request must satisfy (ApiError otherwise): since/until in nanoseconds, number as a float. */
+/** Checks what every events request must satisfy (ApiError otherwise): since/until, number as a float. */
 export function parseEventsRequest(req: EventsRequest): {
-  since: bigint | undefined;
-  until: bigint | undefined;
+  since: EventTime | undefined;
+  until: EventTime | undefined;
   number: number;
 } {
   if (req.first && req.follow)
@@ -113,16 +115,17 @@ export function parseEventsRequest(req: EventsRequest): {
 }
 
 /**
- * Streams the events a request selects. `respond` turns a matching event into a response
- * (or undefined to skip it); lost-event markers are reported through `respondLost`.
+ * Streams the events a request selects, as encoded responses. `respond` gives the response for a selected entry (or
+ * undefined to skip it); lost entries in the ring (events lost before the ring) are sent by GetFlows without counting
+ * towards `number`, and `respondOverrun` reports events the writer overwrote before this reader got to them.
  */
-async function streamEvents<Res>(
-  call: grpc.ServerWritableStream<unknown, Res>,
-  ring: Ring<DecodedEvent>,
+async function streamEvents(
+  call: grpc.ServerWritableStream<unknown, Buffer>,
+  ring: EventRing,
   req: EventsRequest,
-  matches: Predicate,
-  respond: (e: DecodedEvent) => Res | undefined,
-  respondLost: ((numLost: number) => Res) | undefined,
+  selects: Selector,
+  respond: (position: number) => Buffer | undefined,
+  respondOverrun: ((numLost: number) => Buffer) | undefined,
 ): Promise<void> {
   const { since, until, number } = parseEventsRequest(req);
   enableBatchedWrites(call);
@@ -131,7 +134,7 @@ async function streamEvents<Res>(
   call.once('cancelled', onCancel);
   call.once('close', onCancel);
   try {
-    const reader = startReader(ring, req, number, matches, since);
+    const reader = startReader(ring, req, number, selects, since);
     let sent = 0;
     while (!abort.signal.aborted) {
       if (!req.follow && number > 0 && sent >= number) break;
@@ -141,19 +144,20 @@ async function streamEvents<Res>(
         e = await reader.nextFollow(abort.signal).catch(() => undefined);
         if (e === undefined) break;
       }
-      let response: Res | undefined;
+      let response: Buffer | undefined;
       if (isLostMarker(e)) {
-        if (respondLost === undefined) continue;
-        response = respondLost(e.numLost);
+        if (respondOverrun === undefined) continue;
+        response = respondOverrun(e.numLost);
       } else {
-        if (e.kind !== 'lost') {
-          if (until !== undefined && toNanos(e.timestamp) > until) break;
-          if (since !== undefined && toNanos(e.timestamp) < since) continue;
-          if (!matches(e)) continue;
+        const lost = ring.kindAt(e) === EventKind.LOST;
+        if (!lost) {
+          if (until !== undefined && compareEntryTime(ring, e, until) > 0) break;
+          if (since !== undefined && compareEntryTime(ring, e, since) < 0) continue;
+          if (!selects(e)) continue;
         }
         response = respond(e);
         if (response === undefined) continue;
-        if (e.kind !== 'lost') sent++;
+        if (!lost) sent++;
       }
       // Past the stream's small high-water mark, keep queueing (bounded) so writes go out in large batches.
       if (!call.write(response) && call.writableLength >= MAX_QUEUED_RESPONSES) await waitForDrain(call, abort.signal);
@@ -235,64 +239,94 @@ export function compileRequestFilters(allow: FlowFilter[], deny: FlowFilter[]): 
   }
 }
 
-export function createObserverService(observer: Observer, node: NodeIdentity): ObserverServer {
+/**
+ * The Observer service as a node serves it: Hubble's definition, except that GetFlows, GetAgentEvents and
+ * GetDebugEvents write responses already encoded (the ring keeps them as bytes).
+ */
+export const NODE_OBSERVER_SERVICE = {
+  ...ObserverService,
+  getFlows: { ...ObserverService.getFlows, responseSerialize: (value: Buffer): Buffer => value },
+  getAgentEvents: { ...ObserverService.getAgentEvents, responseSerialize: (value: Buffer): Buffer => value },
+  getDebugEvents: { ...ObserverService.getDebugEvents, responseSerialize: (value: Buffer): Buffer => value },
+} as const;
+
+export interface NodeObserverServer extends grpc.UntypedServiceImplementation {
+  getFlows: grpc.handleServerStreamingCall<GetFlowsRequest, Buffer>;
+  getAgentEvents: grpc.handleServerStreamingCall<GetAgentEventsRequest, Buffer>;
+  getDebugEvents: grpc.handleServerStreamingCall<GetDebugEventsRequest, Buffer>;
+  getNodes: ObserverServer['getNodes'];
+  getNamespaces: ObserverServer['getNamespaces'];
+  serverStatus: ObserverServer['serverStatus'];
+}
+
+const encodeFlowsResponse = messageBodyEncoder('observer.GetFlowsResponse');
+
+function encodedFlowsResponse(res: GetFlowsResponse): Buffer {
+  const w = new ProtoWriter(512);
+  encodeFlowsResponse(res, w);
+  return Buffer.from(w.buf.buffer, w.buf.byteOffset, w.pos);
+}
+
+export function createObserverService(observer: Observer, node: NodeIdentity): NodeObserverServer {
   const ring = observer.ring;
-  const lostResponse = (numLost: number): GetFlowsResponse =>
-    GetFlowsResponse.fromPartial({
-      lostEvents: { source: 3 /* HUBBLE_RING_BUFFER */, numEventsLost: numLost },
-      nodeName: node.nodeName,
-      time: nowTimestamp(),
-    });
+  const overrunResponse = (numLost: number): Buffer =>
+    encodedFlowsResponse(
+      GetFlowsResponse.fromPartial({
+        lostEvents: { source: 3 /* HUBBLE_RING_BUFFER */, numEventsLost: numLost },
+        nodeName: node.nodeName,
+        time: nowTimestamp(),
+      }),
+    );
 
   return {
     getFlows: serveStream('GetFlows', async (call) => {
       const req: GetFlowsRequest = call.request;
+      const filtered = req.whitelist.length > 0 || req.blacklist.length > 0;
       const flowMatches = compileRequestFilters(req.whitelist, req.blacklist);
       const maskPaths = req.fieldMask?.length ? req.fieldMask : (req.experimental?.fieldMask ?? []);
       const mask = FlowFieldMask.compile(maskPaths);
-      const matches: Predicate = (e) => e.kind === 'flow' && flowMatches(e.flow);
+      // Unfiltered requests never decode a flow: the stored bytes go out as they are.
+      const selects: Selector = filtered
+        ? (p) => ring.kindAt(p) === EventKind.FLOW && flowMatches(ring.flowAt(p))
+        : (p) => ring.kindAt(p) === EventKind.FLOW;
       await streamEvents(
         call,
         ring,
         req,
-        matches,
-        (e) => {
-          if (e.kind === 'lost')
-            return GetFlowsResponse.fromPartial({ lostEvents: e.lostEvent, nodeName: e.nodeName, time: e.timestamp });
-          if (e.kind !== 'flow') return undefined;
-          const flow = mask === undefined ? e.flow : mask.apply(e.flow);
-          return { flow, nodeName: e.flow.nodeName, time: e.flow.time } as GetFlowsResponse;
+        selects,
+        (p) => {
+          const kind = ring.kindAt(p);
+          if (kind !== EventKind.FLOW && kind !== EventKind.LOST) return undefined;
+          if (mask === undefined || kind === EventKind.LOST) return ring.responseAt(p);
+          const flow = ring.flowAt(p);
+          return encodedFlowsResponse({
+            flow: mask.apply(flow),
+            nodeName: flow.nodeName,
+            time: flow.time,
+          } as GetFlowsResponse);
         },
-        lostResponse,
+        overrunResponse,
       );
     }),
 
     getAgentEvents: serveStream('GetAgentEvents', async (call) => {
-      const req: GetAgentEventsRequest = call.request;
       await streamEvents(
         call,
         ring,
-        req,
-        (e) => e.kind === 'agent',
-        (e) =>
-          e.kind === 'agent'
-            ? GetAgentEventsResponse.fromPartial({ agentEvent: e.agentEvent, nodeName: e.nodeName, time: e.timestamp })
-            : undefined,
+        call.request,
+        (p) => ring.kindAt(p) === EventKind.AGENT,
+        (p) => (ring.kindAt(p) === EventKind.AGENT ? ring.responseAt(p) : undefined),
         undefined,
       );
     }),
 
     getDebugEvents: serveStream('GetDebugEvents', async (call) => {
-      const req: GetDebugEventsRequest = call.request;
       await streamEvents(
         call,
         ring,
-        req,
-        (e) => e.kind === 'debug',
-        (e) =>
-          e.kind === 'debug'
-            ? GetDebugEventsResponse.fromPartial({ debugEvent: e.debugEvent, nodeName: e.nodeName, time: e.timestamp })
-            : undefined,
+        call.request,
+        (p) => ring.kindAt(p) === EventKind.DEBUG,
+        (p) => (ring.kindAt(p) === EventKind.DEBUG ? ring.responseAt(p) : undefined),
         undefined,
       );
     }),
@@ -348,24 +382,26 @@ function nowTimestamp(): Timestamp {
  * Flows per second over the last minute, as Hubble computes it: count flows newer than a minute
  * ago walking back from the newest; if the ring holds less than a minute, rate over what it holds.
  */
-export function flowsPerSecond(ring: Ring<DecodedEvent>, nowMs: number): number {
+export function flowsPerSecond(ring: EventRing, nowMs: number): number {
   const reader = ring.readerFromNow();
-  let windowStartNs = BigInt(nowMs - 60_000) * 1_000_000n;
+  let window: EventTime = {
+    seconds: Math.floor((nowMs - 60_000) / 1000),
+    nanos: ((nowMs - 60_000) % 1000) * 1_000_000,
+  };
   let count = 0;
-  let oldestSeen: bigint | undefined;
+  let oldestSeen: EventTime | undefined;
   for (;;) {
-    const e = reader.previous();
-    if (e === undefined) {
+    const p = reader.previous();
+    if (p === undefined) {
       // Walked the whole ring: if it has wrapped, older flows are gone, so rate over what it holds.
-      if (ring.len === ring.cap && oldestSeen !== undefined) windowStartNs = oldestSeen;
+      if (ring.len === ring.cap && oldestSeen !== undefined) window = oldestSeen;
       break;
     }
-    if (e.kind !== 'flow') continue;
-    const ts = toNanos(e.timestamp);
-    if (ts < windowStartNs) break;
-    oldestSeen = ts;
+    if (ring.kindAt(p) !== EventKind.FLOW) continue;
+    if (compareEntryTime(ring, p, window) < 0) break;
+    oldestSeen = { seconds: ring.secondsAt(p), nanos: ring.nanosAt(p) };
     count++;
   }
-  const seconds = Number(BigInt(nowMs) * 1_000_000n - windowStartNs) / 1e9;
+  const seconds = nowMs / 1000 - (window.seconds + window.nanos / 1e9);
   return seconds > 0 ? count / seconds : 0;
 }

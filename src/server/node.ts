@@ -3,7 +3,6 @@
 // the Peer service (this node, plus the peers file) wherever the Observer is served.
 import { pino, type Logger } from 'pino';
 import { RecordingsService } from '../api/hubblets/recordings/v1/recordings.js';
-import { ObserverService } from '../api/observer/observer.js';
 import { PeerService as PeerServiceDefinition } from '../api/peer/peer.js';
 import { RecorderService } from '../api/recorder/recorder.js';
 import { MonitorAgent } from '../monitor/agent.js';
@@ -12,7 +11,7 @@ import type { MetricsServer } from '../metrics/server.js';
 import { loadMetadata } from '../observer/metadata/index.js';
 import { joinHooks, Observer } from '../observer/observer.js';
 import { Parser } from '../observer/parser/index.js';
-import { createObserverService } from '../observer/service.js';
+import { createObserverService, NODE_OBSERVER_SERVICE } from '../observer/service.js';
 import { PeerDirectory } from '../peer/directory.js';
 import { PeersFileSource } from '../peer/fileSource.js';
 import { PeerService } from '../peer/service.js';
@@ -182,7 +181,7 @@ export async function startNode(
   const peerService = new PeerService(peers, { logger, maxQueuedNotifications: overrides.maxQueuedPeerNotifications });
   // Hubble serves the Peer service beside the Observer: whoever may read flows may learn who the other nodes are.
   const observerApi: ServiceRegistration[] = [
-    { name: 'observer.Observer', definition: ObserverService, implementation: service },
+    { name: 'observer.Observer', definition: NODE_OBSERVER_SERVICE, implementation: service },
     { name: 'peer.Peer', definition: PeerServiceDefinition, implementation: peerService.implementation },
   ];
   // The Recorder writes files on this node and recordings hold payloads: local by default (see serveOptions).

@@ -22,7 +22,7 @@ import { lostMonitorEvent, LostEventSource } from '../../src/monitor/lostEvent.j
 import type { MonitorEvent, Timestamp } from '../../src/monitor/types.js';
 import { Observer } from '../../src/observer/observer.js';
 import { Parser } from '../../src/observer/parser/index.js';
-import { createObserverService } from '../../src/observer/service.js';
+import { createObserverService, NODE_OBSERVER_SERVICE } from '../../src/observer/service.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 import { ethernet, ipv4, udp } from '../harness/frames.js';
@@ -77,7 +77,7 @@ describe('Observer service', () => {
     api = createApiServer([
       {
         name: 'observer.Observer',
-        definition: ObserverService,
+        definition: NODE_OBSERVER_SERVICE,
         implementation: createObserverService(observer, {
           nodeName: NODE,
           version: 'v0.0.0-test',

@@ -8,11 +8,10 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ObserverService } from '../../src/api/observer/observer.js';
 import { MonitorAgent } from '../../src/monitor/agent.js';
 import { Observer } from '../../src/observer/observer.js';
 import { Parser } from '../../src/observer/parser/index.js';
-import { createObserverService } from '../../src/observer/service.js';
+import { createObserverService, NODE_OBSERVER_SERVICE } from '../../src/observer/service.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 
@@ -32,7 +31,7 @@ describe('health and reflection on the API server', () => {
     api = createApiServer([
       {
         name: 'observer.Observer',
-        definition: ObserverService,
+        definition: NODE_OBSERVER_SERVICE,
         implementation: createObserverService(observer, {
           nodeName: 'n',
           version: 't',

@@ -13,6 +13,7 @@ import { networkInterfaces } from 'node:os';
 import type { Endpoint } from '../../api/flow/flow.js';
 import { canonicalIp } from '../../packet/ipAddress.js';
 import type { IdentityGetter, IdentityInfo } from '../parser/getters.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 export const ReservedIdentity = {
   UNKNOWN: 0,
@@ -105,7 +106,7 @@ export function systemAddresses(): string[] {
 export function unclaimedEndpoint(info: Readonly<IdentityInfo>): Readonly<Endpoint> {
   let ep = unclaimed.get(info);
   if (ep === undefined) {
-    ep = Object.freeze({
+    ep = sharedMessage('flow.Endpoint', {
       ID: 0,
       identity: info.identity,
       clusterName: '',

@@ -46,6 +46,7 @@ import {
   preferredIdentity,
   type Label,
 } from './labels.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 export interface InventoryEndpoint {
   /** The addresses and CIDRs this endpoint owns (canonical, host bits clear). */
@@ -181,7 +182,7 @@ class InventoryReader extends YamlFileReader {
     assignIdentities(drafts);
     return drafts.map((d) => ({
       prefixes: Object.freeze(d.prefixes),
-      endpoint: Object.freeze({
+      endpoint: sharedMessage('flow.Endpoint', {
         ID: d.id,
         identity: d.identity!,
         clusterName: d.cluster,

@@ -5,6 +5,7 @@
 
 import type { Endpoint } from '../../api/flow/flow.js';
 import type { EndpointGetter, IdentityGetter, IdentityInfo } from './getters.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 /** Cilium's label for the cluster an identity belongs to (after its "k8s:" source prefix, if any). */
 const CLUSTER_LABEL = 'io.cilium.k8s.policy.cluster=';
@@ -45,7 +46,7 @@ export class EndpointResolver {
     let endpoint = this.byInfo.get(info);
     if (endpoint === undefined) {
       const labels = sortAndFilterLabels(info.labels, info.identity);
-      endpoint = Object.freeze({
+      endpoint = sharedMessage('flow.Endpoint', {
         ID: 0,
         identity: info.identity,
         clusterName: clusterNameOf(labels),
@@ -62,7 +63,7 @@ export class EndpointResolver {
   private endpointOfIdentity(identity: number): Endpoint {
     let endpoint = this.byIdentity.get(identity);
     if (endpoint === undefined) {
-      endpoint = Object.freeze({
+      endpoint = sharedMessage('flow.Endpoint', {
         ID: 0,
         identity,
         clusterName: '',

@@ -11,6 +11,7 @@ import type { ParserGetters } from './getters.js';
 import { ParserError } from './parserError.js';
 import { SockParser } from './sock.js';
 import { ThreeFourParser } from './threefour.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -49,7 +50,7 @@ export class Parser {
       endpointById: endpoints && ((id) => endpoints.endpointById(id)),
       linkName: links && ((ifindex) => links.linkName(ifindex) ?? ''),
     };
-    this.emitter = Object.freeze({ ...options.emitter });
+    this.emitter = sharedMessage('flow.Emitter', { ...options.emitter });
   }
 
   /** Decodes one event; throws ParserError for events that cannot be decoded (the Observer counts and skips them). */

@@ -3,7 +3,7 @@
 //
 // Each kind has a direct-mapped cache (a fixed array of slots indexed by a hash of the header fields), so a lookup
 // is O(1), allocates nothing on a hit, and the cache can never grow: a miss simply replaces the slot. Shared parts
-// are frozen, because a flow must never change another flow's headers.
+// are frozen, because a flow must never change another flow's headers, and keep their encoding for the ring.
 
 import {
   IPVersion,
@@ -18,6 +18,7 @@ import {
   type TCPFlags,
   type UDP,
 } from '../../api/flow/flow.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 const SLOT_BITS = 12;
 const SLOTS = 1 << SLOT_BITS;
@@ -45,7 +46,7 @@ export class SharedFlowParts {
     const slot = slotOf(bytesHash(data, linkOffset, 12, 0x811c9dc5));
     const cached = this.ethernets[slot];
     if (cached !== undefined && cached.source === source && cached.destination === destination) return cached;
-    const created: Ethernet = Object.freeze({ source, destination });
+    const created: Ethernet = sharedMessage('flow.Ethernet', { source, destination });
     this.ethernets[slot] = created;
     return created;
   }
@@ -74,7 +75,7 @@ export class SharedFlowParts {
     ) {
       return cached;
     }
-    const created: IP = Object.freeze({
+    const created: IP = sharedMessage('flow.IP', {
       source,
       sourceXlated,
       destination,
@@ -154,7 +155,7 @@ function layer4(
 ): Layer4 {
   const member = tcp ?? udp ?? icmpv4 ?? icmpv6 ?? sctp;
   if (member !== undefined) Object.freeze(member);
-  return Object.freeze({
+  return sharedMessage('flow.Layer4', {
     TCP: tcp,
     UDP: udp,
     ICMPv4: icmpv4,

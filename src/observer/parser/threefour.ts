@@ -76,6 +76,7 @@ import { flowUuid } from './flowUuid.js';
 import type { DnsGetter, DnsLearner, LinkGetter, ParserGetters, ServiceGetter } from './getters.js';
 import { ParserError } from './parserError.js';
 import { packetSummary } from './summary.js';
+import { sharedMessage } from '../../protowire/compiledEncoder.js';
 
 export interface ThreeFourParserOptions extends ParserGetters {
   /** Used for flows whose event comes without a node name. */
@@ -102,7 +103,7 @@ const MAX_CACHED_INTERFACES = 1024;
 
 /** flow.TCPFlags for each of the 512 flag combinations (TcpFlag bits), shared by all flows. */
 const TCP_FLAGS: readonly TCPFlags[] = Array.from({ length: 512 }, (_, bits) =>
-  Object.freeze({
+  sharedMessage('flow.TCPFlags', {
     FIN: (bits & 0x001) !== 0,
     SYN: (bits & 0x002) !== 0,
     RST: (bits & 0x004) !== 0,
@@ -119,7 +120,7 @@ const eventTypes: (CiliumEventType | undefined)[] = [];
 
 function eventTypeOf(type: number, subType: number): CiliumEventType {
   const key = (type << 8) | subType;
-  return (eventTypes[key] ??= Object.freeze({ type, subType }));
+  return (eventTypes[key] ??= sharedMessage('flow.CiliumEventType', { type, subType }));
 }
 
 function sctpChunkType(chunk: number): SCTPChunkType {
@@ -503,7 +504,7 @@ export class ThreeFourParser {
     const name = this.links?.linkName(index) ?? '';
     const cached = this.interfaces.get(index);
     if (cached !== undefined && cached.name === name) return cached;
-    const created = Object.freeze({ index, name });
+    const created = sharedMessage('flow.NetworkInterface', { index, name });
     if (cached !== undefined || this.interfaces.size < MAX_CACHED_INTERFACES) this.interfaces.set(index, created);
     return created;
   }
