@@ -3,6 +3,7 @@ import type { Flow } from '../api/flow/flow.js';
 import type { MonitorConsumer, MonitorEvent } from '../monitor/types.js';
 import { NamespaceTracker } from './namespaces.js';
 import { ParserError, type DecodedEvent, type Parser } from './parser/index.js';
+import type { L34Record } from './parser/l34Flow.js';
 import { EventRing } from './eventRing.js';
 
 /**
@@ -46,6 +47,8 @@ export class Observer implements MonitorConsumer {
   private readonly parser: Parser;
   private readonly clusterName: string;
   private readonly hooks: Required<ObserverHooks>;
+  /** Whether hooks read decoded objects; without them L3/L4 flows are never built as objects. */
+  private readonly wantsObjects: boolean;
   private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
 
   constructor(opts: ObserverOptions) {
@@ -53,20 +56,43 @@ export class Observer implements MonitorConsumer {
     this.parser = opts.parser;
     this.clusterName = opts.clusterName;
     this.hooks = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [], ...opts.hooks };
+    this.wantsObjects = this.hooks.onDecodedFlow.length > 0 || this.hooks.onDecodedEvent.length > 0;
     this.onDecodeError = opts.onDecodeError;
   }
 
   onMonitorEvent(event: MonitorEvent): void {
     for (const hook of this.hooks.onMonitorEvent) if (hook(event) === true) return;
-    let decoded: DecodedEvent;
+    // L3/L4 events, nearly all of them, go into the ring as the parser's record; objects only for hooks that want them.
+    let record: L34Record | undefined;
     try {
-      decoded = this.parser.decode(event);
+      record = this.parser.recordFlow(event);
+      if (record === undefined) {
+        this.store(this.parser.decode(event));
+        return;
+      }
     } catch (err) {
       if (!(err instanceof ParserError)) throw err;
       this.decodeErrors++;
       this.onDecodeError?.(err, event);
       return;
     }
+    this.namespaces.observe(this.clusterName, record.source?.namespace ?? '');
+    this.namespaces.observe(this.clusterName, record.destination?.namespace ?? '');
+    let flow: Flow | undefined;
+    if (this.wantsObjects) {
+      flow = this.parser.flowOf(record);
+      for (const hook of this.hooks.onDecodedFlow) if (hook(flow) === true) return;
+      this.seenFlows++;
+      const decoded: DecodedEvent = { kind: 'flow', timestamp: event.timestamp, nodeName: event.nodeName, flow };
+      for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return;
+    } else {
+      this.seenFlows++;
+    }
+    this.ring.writeRecord(record, this.parser.emitter, flow);
+  }
+
+  /** An event decoded to objects (flows from other parsers, agent, debug and lost events) into the ring. */
+  private store(decoded: DecodedEvent): void {
     if (decoded.kind === 'flow') {
       const flow = decoded.flow;
       this.namespaces.observe(this.clusterName, flow.source?.namespace ?? '');

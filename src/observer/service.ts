@@ -12,7 +12,7 @@ import {
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { messageBodyEncoder, ProtoWriter } from '../protowire/compiledEncoder.js';
-import { compareTime, EventKind, type EventRing, type EventTime } from './eventRing.js';
+import { compareTime, EventKind, EventRing, type EventTime } from './eventRing.js';
 import { FieldMaskError, FlowFieldMask } from './fieldMask.js';
 import { compileFlowFilters, FilterError } from './filters/index.js';
 import type { Observer } from './observer.js';
@@ -261,10 +261,11 @@ export interface NodeObserverServer extends grpc.UntypedServiceImplementation {
 
 const encodeFlowsResponse = messageBodyEncoder('observer.GetFlowsResponse');
 
+/** A response the service makes itself (lost-event notices), encoded. */
 function encodedFlowsResponse(res: GetFlowsResponse): Buffer {
   const w = new ProtoWriter(512);
   encodeFlowsResponse(res, w);
-  return Buffer.from(w.buf.buffer, w.buf.byteOffset, w.pos);
+  return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
 export function createObserverService(observer: Observer, node: NodeIdentity): NodeObserverServer {
@@ -299,11 +300,9 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
           if (kind !== EventKind.FLOW && kind !== EventKind.LOST) return undefined;
           if (mask === undefined || kind === EventKind.LOST) return ring.responseAt(p);
           const flow = ring.flowAt(p);
-          return encodedFlowsResponse({
-            flow: mask.apply(flow),
-            nodeName: flow.nodeName,
-            time: flow.time,
-          } as GetFlowsResponse);
+          const masked = mask.apply(flow);
+          // node_name and time of the response come from the flow itself, masked away or not, as Hubble sends them.
+          return EventRing.flowsResponseOf(masked, flow.nodeName, flow.time);
         },
         overrunResponse,
       );

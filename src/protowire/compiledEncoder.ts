@@ -17,13 +17,14 @@ const TWO_32 = 0x1_0000_0000;
 
 /** A growable output buffer the encoders append to. */
 export class ProtoWriter {
-  buf: Uint8Array;
+  /** A Buffer, so what was written can be copied out natively (Buffer.copy), without a view per copy. */
+  buf: Buffer;
   pos = 0;
   private view: DataView;
 
   constructor(initialSize = 4096) {
-    this.buf = new Uint8Array(initialSize);
-    this.view = new DataView(this.buf.buffer);
+    this.buf = Buffer.alloc(initialSize);
+    this.view = new DataView(this.buf.buffer, this.buf.byteOffset, this.buf.byteLength);
   }
 
   /** Makes room for `n` more bytes. */
@@ -31,10 +32,10 @@ export class ProtoWriter {
     if (this.pos + n <= this.buf.length) return;
     let size = this.buf.length * 2;
     while (size < this.pos + n) size *= 2;
-    const grown = new Uint8Array(size);
+    const grown = Buffer.alloc(size);
     grown.set(this.buf.subarray(0, this.pos));
     this.buf = grown;
-    this.view = new DataView(grown.buffer);
+    this.view = new DataView(grown.buffer, grown.byteOffset, grown.byteLength);
   }
 
   /** An unsigned value below 2^32. */
@@ -197,7 +198,8 @@ export class ProtoWriter {
 
   /** A copy of what was written. */
   finish(): Uint8Array {
-    return this.buf.slice(0, this.pos);
+    // A copy: Buffer's own slice() would be a view of this writer's memory.
+    return Uint8Array.prototype.slice.call(this.buf, 0, this.pos);
   }
 }
 
@@ -213,6 +215,37 @@ const ENCODED = Symbol('hubblets.encoded');
 export function sharedMessage<T extends object>(typeName: string, message: T): Readonly<T> {
   Object.defineProperty(message, ENCODED, { value: encodeMessage(typeName, message), enumerable: false });
   return Object.freeze(message);
+}
+
+/**
+ * A writer for one sub-message field (`fieldNumber`, of `typeName`): tag, length and body, the body from the shared
+ * encoding a part made with sharedMessage keeps, else encoded. For hand-written encoders of hot messages.
+ */
+export function subMessageField(fieldNumber: number, typeName: string): (value: object, w: ProtoWriter) => void {
+  const tag = tagBytes(fieldNumber, WIRE_BYTES);
+  let body: MessageBodyEncoder | undefined;
+  return (value, w) => {
+    w.raw(tag);
+    const encoded = (value as { [ENCODED]?: Uint8Array })[ENCODED];
+    if (encoded !== undefined) {
+      w.bytes(encoded);
+      return;
+    }
+    body ??= messageBodyEncoder(typeName);
+    const at = w.beginDelimited();
+    body(value, w);
+    w.endDelimited(at);
+  };
+}
+
+/** The body of `value`, a `typeName` sub-message: the encoding a shared part keeps, else encoded now (a new array). */
+export function encodedBody(value: object, typeName: string): Uint8Array {
+  return (value as { [ENCODED]?: Uint8Array })[ENCODED] ?? encodeMessage(typeName, value);
+}
+
+/** A field's tag (field number and wire type) as the bytes that start it. */
+export function fieldTag(fieldNumber: number, wireType: 'varint' | 'bytes'): Uint8Array {
+  return tagBytes(fieldNumber, wireType === 'varint' ? WIRE_VARINT : WIRE_BYTES);
 }
 
 /** Writes a message's fields (not its own tag and length) to the writer. */

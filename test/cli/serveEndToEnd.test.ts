@@ -6,7 +6,7 @@ import { createSocket } from 'node:dgram';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
+import { captureWhile, narrowCapture, ping, tcpExchange, udpBurst } from '../harness/capture.js';
 import { tsharkFields } from '../harness/tshark.js';
 import { CLI_ENTRY, runCli } from '../harness/cli.js';
 
@@ -62,11 +62,16 @@ describe('hubble-ts serve + observe, replaying a capture', () => {
   const udpPort = 39_871;
 
   beforeAll(async () => {
-    pcap = await captureWhile(`host 127.0.0.1 and (tcp or udp port ${udpPort} or icmp)`, async () => {
+    const captured = await captureWhile(`host 127.0.0.1 and (tcp or udp port ${udpPort} or icmp)`, async () => {
       tcpPorts = await tcpExchange(2);
       await udpBurst(3, udpPort);
       await ping('127.0.0.1', 2);
     });
+    // Only this test's traffic: other test files talk over loopback at the same time.
+    pcap = await narrowCapture(
+      captured,
+      `tcp port ${tcpPorts.serverPort} or udp port ${udpPort} or icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply`,
+    );
     serve = await startServe(['--source', `pcap:${pcap}`]);
   });
 

@@ -43,6 +43,16 @@ export async function captureWhile(
   return path;
 }
 
+/**
+ * The packets of `path` that match `filter`, in a new file: for captures whose exact filter (a port picked by the
+ * kernel) was known only after the traffic, so loopback traffic of tests running beside them stays out.
+ */
+export async function narrowCapture(path: string, filter: string): Promise<string> {
+  const narrowed = path.replace(/\.pcap$/, '.narrowed.pcap');
+  await run('tcpdump', ['-r', path, '-w', narrowed, filter]);
+  return narrowed;
+}
+
 /** A TCP echo exchange on 127.0.0.1: connect, send `messages` payloads, read echoes, close. */
 export async function tcpExchange(
   messages: number,

@@ -25,7 +25,9 @@ const EVENT: MonitorEvent = {
 export function hookPath(metrics: string[], maxLabelSets = 10_000): HookPath {
   const nodeMetrics = new NodeMetrics({ handlers: parseMetricsList(metrics), maxLabelSets });
   let next: Flow | undefined;
+  // Every event goes the decode path: encodeFlow says it is not an L3/L4 event.
   const parser = {
+    recordFlow: () => undefined,
     decode: (event: MonitorEvent): DecodedEvent => ({
       kind: 'flow',
       timestamp: event.timestamp,

@@ -1,11 +1,15 @@
-// The Observer's ring as bytes: each event stored as the response that carries it, read back exactly, flows decoded
-// once for filtering readers; the byte log grows for big events and gives up the oldest only past its limit.
+// The Observer's ring: L3/L4 flows kept as records and other events as objects, each read back as the response that
+// carries it and as the object filtering readers use, exactly as written.
 import { describe, expect, it } from 'vitest';
 import { Flow } from '../../src/api/flow/flow.js';
 import { GetAgentEventsResponse, GetDebugEventsResponse, GetFlowsResponse } from '../../src/api/observer/observer.js';
 import { EventKind, EventRing } from '../../src/observer/eventRing.js';
 import type { DecodedEvent } from '../../src/observer/parser/index.js';
 import { isLostMarker } from '../../src/observer/ring.js';
+import { Parser } from '../../src/observer/parser/index.js';
+import { encodeTraceNotify } from '../../src/monitor/datapath/traceNotify.js';
+import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
+import { ethernet, ipv4, udp } from '../harness/frames.js';
 
 const at = (seconds: number, nanos = 0) => ({ seconds, nanos });
 
@@ -82,31 +86,45 @@ describe('EventRing', () => {
     expect(ring.flowAt(0)).toBe(ring.flowAt(0));
   });
 
-  it('keeps the last `capacity` events readable, however the byte log wraps', () => {
+  it('keeps the last `capacity` events, records and objects alike, each read back as it was written', () => {
+    const parser = new Parser({
+      nodeName: 'node-a',
+      clusterName: 'default',
+      emitter: { name: 'hubble-ts', version: 't' },
+    });
     const ring = new EventRing(63);
-    for (let i = 0; i < 10_000; i++) ring.write(flowEvent(i, `summary ${'x'.repeat(i % 700)}`));
+    const written: Flow[] = [];
+    for (let i = 0; i < 1000; i++) {
+      if (i % 7 === 0) {
+        const e = flowEvent(i, `object ${i}`);
+        ring.write(e);
+        written.push((e as { flow: Flow }).flow);
+        continue;
+      }
+      const frame = ethernet(
+        { type: EtherType.IPV4 },
+        ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.UDP }, udp(30_000 + i, 53, new Uint8Array(4))),
+      );
+      const record = parser.recordFlow({
+        timestamp: at(1_700_000_000 + i, i),
+        nodeName: 'node-a',
+        payload: { kind: 'perf', cpu: 0, data: encodeTraceNotify({ obsPoint: 3, origLen: frame.length }, frame) },
+      })!;
+      written.push(parser.flowOf(record));
+      ring.writeRecord(record, parser.emitter);
+    }
     expect(ring.len).toBe(63);
     const reader = ring.readerFromOldest();
-    const seen: number[] = [];
+    let i = 1000 - 63;
     for (let p = reader.next(); p !== undefined; p = reader.next()) {
       if (isLostMarker(p)) throw new Error('nothing may be lost for a reader that starts at the oldest');
-      const decoded = GetFlowsResponse.decode(ring.responseAt(p));
-      seen.push(decoded.flow!.l4!.UDP!.sourcePort - 30_000);
-      expect(decoded.flow!.Summary).toBe(`summary ${'x'.repeat((decoded.flow!.l4!.UDP!.sourcePort - 30_000) % 700)}`);
+      const want = Flow.decode(Flow.encode(written[i]!).finish());
+      // The encoded response and the object agree with what was written, UUID and time included.
+      expect(GetFlowsResponse.decode(ring.responseAt(p)).flow).toEqual(want);
+      expect(Flow.decode(Flow.encode(ring.flowAt(p)).finish())).toEqual(want);
+      expect([ring.secondsAt(p), ring.nanosAt(p)]).toEqual([1_700_000_000 + i, i]);
+      i++;
     }
-    expect(seen).toEqual(Array.from({ length: 63 }, (_, i) => 10_000 - 63 + i));
-    expect(ring.evictedEarly).toBe(0);
-  });
-
-  it('grows its byte log for events bigger than it planned for, keeping every one of them', () => {
-    const ring = new EventRing(127);
-    const before = ring.logBytes;
-    const big = 'y'.repeat(4000);
-    for (let i = 0; i < 300; i++) ring.write(flowEvent(i, big));
-    expect(ring.logBytes).toBeGreaterThan(before);
-    expect(ring.len).toBe(127);
-    expect(GetFlowsResponse.decode(ring.responseAt(299)).flow!.Summary).toBe(big);
-    expect(GetFlowsResponse.decode(ring.responseAt(300 - 127)).flow!.Summary).toBe(big);
-    expect(ring.evictedEarly).toBe(0);
+    expect(i).toBe(1000);
   });
 });

@@ -11,7 +11,7 @@ import { resolveSettings } from '../../src/server/config.js';
 import { startNode, type RunningNode } from '../../src/server/node.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { pino } from 'pino';
-import { captureWhile, ping, tcpExchange, udpBurst } from '../harness/capture.js';
+import { captureWhile, narrowCapture, ping, tcpExchange, udpBurst } from '../harness/capture.js';
 import { tsharkFields } from '../harness/tshark.js';
 
 interface Exchange {
@@ -37,11 +37,16 @@ describe('hubble-ts serve, replaying a real capture', () => {
   const udpPort = 39_999;
 
   beforeAll(async () => {
-    pcap = await captureWhile('host 127.0.0.1 and (tcp or udp or icmp)', async () => {
+    const captured = await captureWhile('host 127.0.0.1 and (tcp or udp or icmp)', async () => {
       tcp = await tcpExchange(3);
       await udpBurst(4, udpPort);
       await ping('127.0.0.1', 2);
     });
+    // Only this test's traffic: other test files talk over loopback at the same time.
+    pcap = await narrowCapture(
+      captured,
+      `tcp port ${tcp.serverPort} or udp port ${udpPort} or icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply`,
+    );
     const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-serve-'));
     const opts = toServeOptions(
       resolveSettings(SERVE_SETTINGS, {

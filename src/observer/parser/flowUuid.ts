@@ -1,12 +1,14 @@
 // Random (version 4) UUIDs for flows, one per packet: drawn from the same CSPRNG as crypto.randomUUID, but from a
-// larger pool refilled less often, and written as one flat string (String.fromCharCode) rather than a rope of
-// concatenations, which keeps the per-packet cost and the garbage it leaves to a minimum.
+// larger pool refilled less often. The ring keeps a flow's 16 bytes and writes their text only when the flow is read;
+// text is one flat string (String.fromCharCode), not a rope of concatenations.
 
 import { randomFillSync } from 'node:crypto';
 
-const UUID_BYTES = 16;
+export const UUID_BYTES = 16;
 const POOL_UUIDS = 4096;
 const DASH = 0x2d;
+/** A UUID's text form: 32 hex digits and 4 dashes. */
+export const UUID_TEXT_LENGTH = 36;
 
 /** Character codes of each byte's two hex digits. */
 const HIGH = new Uint8Array(256);
@@ -19,54 +21,81 @@ for (let i = 0; i < 256; i++) {
 const pool = new Uint8Array(UUID_BYTES * POOL_UUIDS);
 let position = pool.length;
 
-/** A new RFC 9562 version 4 UUID in its 36-character lowercase form. */
-export function flowUuid(): string {
+/** Draws a new version 4 UUID: 16 random bytes into `out` at `at` (RFC 9562 version and variant bits set). */
+export function randomUuid(out: Uint8Array, at: number): void {
   if (position === pool.length) {
     randomFillSync(pool);
     position = 0;
   }
-  const b = pool;
   const p = position;
   position += UUID_BYTES;
+  for (let i = 0; i < UUID_BYTES; i++) out[at + i] = pool[p + i]!;
   // Version 4 in the high nibble of byte 6, variant 10xx in the high bits of byte 8.
-  const b6 = (b[p + 6]! & 0x0f) | 0x40;
-  const b8 = (b[p + 8]! & 0x3f) | 0x80;
+  out[at + 6] = (out[at + 6]! & 0x0f) | 0x40;
+  out[at + 8] = (out[at + 8]! & 0x3f) | 0x80;
+}
+
+/** Writes the 36-character text of the UUID in `src` at `at` into `b` at `p`; returns the position after it. */
+export function writeUuidText(b: Uint8Array, p: number, src: Uint8Array, at: number): number {
+  for (let i = 0; i < UUID_BYTES; i++) {
+    const byte = src[at + i]!;
+    b[p++] = HIGH[byte]!;
+    b[p++] = LOW[byte]!;
+    if (i === 3 || i === 5 || i === 7 || i === 9) b[p++] = DASH;
+  }
+  return p;
+}
+
+const text = new Uint8Array(UUID_TEXT_LENGTH);
+
+/** The 36-character lowercase text of the UUID in `src` at `at`. */
+export function uuidText(src: Uint8Array, at: number): string {
+  writeUuidText(text, 0, src, at);
+  const b = text;
   return String.fromCharCode(
-    HIGH[b[p]!]!,
-    LOW[b[p]!]!,
-    HIGH[b[p + 1]!]!,
-    LOW[b[p + 1]!]!,
-    HIGH[b[p + 2]!]!,
-    LOW[b[p + 2]!]!,
-    HIGH[b[p + 3]!]!,
-    LOW[b[p + 3]!]!,
-    DASH,
-    HIGH[b[p + 4]!]!,
-    LOW[b[p + 4]!]!,
-    HIGH[b[p + 5]!]!,
-    LOW[b[p + 5]!]!,
-    DASH,
-    HIGH[b6]!,
-    LOW[b6]!,
-    HIGH[b[p + 7]!]!,
-    LOW[b[p + 7]!]!,
-    DASH,
-    HIGH[b8]!,
-    LOW[b8]!,
-    HIGH[b[p + 9]!]!,
-    LOW[b[p + 9]!]!,
-    DASH,
-    HIGH[b[p + 10]!]!,
-    LOW[b[p + 10]!]!,
-    HIGH[b[p + 11]!]!,
-    LOW[b[p + 11]!]!,
-    HIGH[b[p + 12]!]!,
-    LOW[b[p + 12]!]!,
-    HIGH[b[p + 13]!]!,
-    LOW[b[p + 13]!]!,
-    HIGH[b[p + 14]!]!,
-    LOW[b[p + 14]!]!,
-    HIGH[b[p + 15]!]!,
-    LOW[b[p + 15]!]!,
+    b[0]!,
+    b[1]!,
+    b[2]!,
+    b[3]!,
+    b[4]!,
+    b[5]!,
+    b[6]!,
+    b[7]!,
+    b[8]!,
+    b[9]!,
+    b[10]!,
+    b[11]!,
+    b[12]!,
+    b[13]!,
+    b[14]!,
+    b[15]!,
+    b[16]!,
+    b[17]!,
+    b[18]!,
+    b[19]!,
+    b[20]!,
+    b[21]!,
+    b[22]!,
+    b[23]!,
+    b[24]!,
+    b[25]!,
+    b[26]!,
+    b[27]!,
+    b[28]!,
+    b[29]!,
+    b[30]!,
+    b[31]!,
+    b[32]!,
+    b[33]!,
+    b[34]!,
+    b[35]!,
   );
+}
+
+const drawn = new Uint8Array(UUID_BYTES);
+
+/** A new RFC 9562 version 4 UUID in its 36-character lowercase form. */
+export function flowUuid(): string {
+  randomUuid(drawn, 0);
+  return uuidText(drawn, 0);
 }

@@ -12,6 +12,7 @@ import { ParserError } from './parserError.js';
 import { SockParser } from './sock.js';
 import { ThreeFourParser } from './threefour.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
+import { toFlow, type L34Record } from './l34Flow.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -40,7 +41,8 @@ export class Parser {
   private readonly threeFour: ThreeFourParser;
   private readonly sock: SockParser;
   private readonly debugLookups: DebugParserLookups;
-  private readonly emitter: Emitter;
+  /** Software named in every flow's emitter field. */
+  readonly emitter: Emitter;
 
   constructor(options: ParserOptions) {
     this.threeFour = new ThreeFourParser(options);
@@ -51,6 +53,35 @@ export class Parser {
       linkName: links && ((ifindex) => links.linkName(ifindex) ?? ''),
     };
     this.emitter = sharedMessage('flow.Emitter', { ...options.emitter });
+  }
+
+  /**
+   * Decodes an L3/L4 event (trace, drop, policy verdict, debug capture) into a record of the flow's fields, building
+   * no objects (the ring keeps records: see EventRing). The record is reused until the next call; flowOf() turns it
+   * into the Flow decode() would return. Undefined for every other event, which decode() handles. Throws ParserError
+   * as decode() does.
+   */
+  recordFlow(event: MonitorEvent): L34Record | undefined {
+    const payload = event.payload;
+    if (payload.kind !== 'perf') return undefined;
+    const data = payload.data;
+    const type = data.length === 0 ? -1 : data[0]!;
+    if (
+      type !== MessageType.TRACE &&
+      type !== MessageType.DROP &&
+      type !== MessageType.POLICY_VERDICT &&
+      type !== MessageType.CAPTURE
+    ) {
+      return undefined;
+    }
+    return this.threeFour.record(data, event.timestamp, event.nodeName);
+  }
+
+  /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */
+  flowOf(record: L34Record): Flow {
+    const flow = toFlow(record);
+    flow.emitter = this.emitter;
+    return flow;
   }
 
   /** Decodes one event; throws ParserError for events that cannot be decoded (the Observer counts and skips them). */

@@ -72,11 +72,12 @@ import { SharedFlowParts } from './sharedParts.js';
 import { ConnectionTable, ConnectionVerdict } from './connectionTable.js';
 import { EndpointResolver } from './endpointResolver.js';
 import { EventHeader } from './eventHeader.js';
-import { flowUuid } from './flowUuid.js';
 import type { DnsGetter, DnsLearner, LinkGetter, ParserGetters, ServiceGetter } from './getters.js';
 import { ParserError } from './parserError.js';
 import { packetSummary } from './summary.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
+import { randomUuid } from './flowUuid.js';
+import { L34Record, REPLY_FALSE, REPLY_TRUE, REPLY_UNKNOWN, toFlow } from './l34Flow.js';
 
 export interface ThreeFourParserOptions extends ParserGetters {
   /** Used for flows whose event comes without a node name. */
@@ -93,7 +94,6 @@ export interface ThreeFourParserOptions extends ParserGetters {
 }
 
 const EMPTY_STRINGS: string[] = Object.freeze([]) as unknown as string[];
-const EMPTY_POLICIES: never[] = Object.freeze([]) as unknown as never[];
 
 /** DNS answers come from this port; everything else skips the DNS decoder after one comparison. */
 const DNS_PORT = 53;
@@ -204,6 +204,8 @@ export class ThreeFourParser {
   private readonly interfaces = new Map<number, NetworkInterface>();
   private readonly addresses = new AddressTextCache();
   private readonly parts = new SharedFlowParts();
+  /** What compute() found for the last event, read by decode() and encode(). */
+  private readonly lastRecord = new L34Record();
 
   constructor(options: ThreeFourParserOptions) {
     this.nodeName = options.nodeName;
@@ -222,6 +224,21 @@ export class ThreeFourParser {
    * message types, INVALID_PACKET when it carries no packet or too little of one for a link (or IP) header.
    */
   decode(data: Uint8Array, time: Timestamp, nodeName: string): Flow {
+    this.compute(data, time, nodeName);
+    return toFlow(this.lastRecord);
+  }
+
+  /**
+   * Decodes like decode() into the parser's record instead of a Flow: the Observer's path, where the ring keeps the
+   * record's fields and makes a Flow (toFlow) or its encoding (writeFlow) only when the flow is read. The record is
+   * reused: valid until the next call.
+   */
+  record(data: Uint8Array, time: Timestamp, nodeName: string): L34Record {
+    this.compute(data, time, nodeName);
+    return this.lastRecord;
+  }
+
+  private compute(data: Uint8Array, time: Timestamp, nodeName: string): void {
     if (data.length === 0) throw new ParserError('INVALID_MESSAGE', 'empty datapath message');
     const messageType = data[0]!;
     const isTrace = messageType === MessageType.TRACE;
@@ -433,53 +450,38 @@ export class ThreeFourParser {
 
     if (this.dnsLearner !== undefined && sourcePort === DNS_PORT) this.learnDns(h, data, time);
 
-    return {
-      time,
-      uuid: flowUuid(),
-      emitter: undefined,
-      verdict,
-      dropReason,
-      authType: isPolicyVerdict ? e.authType : 0,
-      ethernet: this.ethernetOf(h, data),
-      IP: ip,
-      l4: layer4Of(h, data, this.parts),
-      tunnel,
-      source,
-      destination,
-      Type: FlowType.L3_L4,
-      nodeName: nodeName !== '' ? nodeName : this.nodeName,
-      nodeLabels: EMPTY_STRINGS,
-      sourceNames,
-      destinationNames,
-      l7: undefined,
-      reply: isReply === true,
-      eventType: eventTypeOf(messageType, e.subType),
-      sourceService,
-      destinationService,
-      trafficDirection,
-      policyMatchType: isPolicyVerdict ? policyVerdictMatchType(e.flags) : 0,
-      traceObservationPoint: observationPoint,
-      traceReason,
-      file: isDrop ? { name: bpfFileName(e.file), line: e.line } : undefined,
-      ipTraceId: e.ipTraceId !== 0 ? { traceId: e.ipTraceId, ipOptionType: this.ipTraceOptionType } : undefined,
-      dropReasonDesc: dropReason,
-      isReply,
-      debugCapturePoint: isCapture ? e.subType : FlowDebugCapturePoint.DBG_CAPTURE_POINT_UNKNOWN,
-      interface: ifindex !== 0 ? this.interfaceOf(ifindex) : undefined,
-      proxyPort,
-      traceContext: undefined,
-      sockXlatePoint: 0,
-      socketCookie: 0,
-      cgroupId: 0,
-      Summary: packetSummary(h, data),
-      extensions: undefined,
-      egressAllowedBy: EMPTY_POLICIES,
-      ingressAllowedBy: EMPTY_POLICIES,
-      egressDeniedBy: EMPTY_POLICIES,
-      ingressDeniedBy: EMPTY_POLICIES,
-      policyLog: EMPTY_STRINGS,
-      aggregate: undefined,
-    };
+    const r = this.lastRecord;
+    r.time = time;
+    randomUuid(r.uuid, 0);
+    r.verdict = verdict;
+    r.dropReason = dropReason;
+    r.authType = isPolicyVerdict ? e.authType : 0;
+    r.ethernet = this.ethernetOf(h, data);
+    r.ip = ip;
+    r.l4 = layer4Of(h, data, this.parts);
+    r.tunnel = tunnel;
+    r.source = source;
+    r.destination = destination;
+    r.nodeName = nodeName !== '' ? nodeName : this.nodeName;
+    r.sourceNames = sourceNames;
+    r.destinationNames = destinationNames;
+    r.eventType = eventTypeOf(messageType, e.subType);
+    r.sourceService = sourceService;
+    r.destinationService = destinationService;
+    r.trafficDirection = trafficDirection;
+    r.policyMatchType = isPolicyVerdict ? policyVerdictMatchType(e.flags) : 0;
+    r.traceObservationPoint = observationPoint;
+    r.traceReason = traceReason;
+    r.fileName = isDrop ? bpfFileName(e.file) : '';
+    r.fileLine = isDrop ? e.line : 0;
+    r.hasFile = isDrop;
+    r.ipTraceId = e.ipTraceId;
+    r.ipTraceOptionType = this.ipTraceOptionType;
+    r.isReply = isReply === undefined ? REPLY_UNKNOWN : isReply ? REPLY_TRUE : REPLY_FALSE;
+    r.debugCapturePoint = isCapture ? e.subType : FlowDebugCapturePoint.DBG_CAPTURE_POINT_UNKNOWN;
+    r.iface = ifindex !== 0 ? this.interfaceOf(ifindex) : undefined;
+    r.proxyPort = proxyPort;
+    r.summary = packetSummary(h, data);
   }
 
   private ethernetOf(h: PacketHeaders, data: Uint8Array): Ethernet | undefined {
