@@ -1,4 +1,5 @@
 // Namespaces seen in flows during the last hour, for GetNamespaces.
+import { coarseNow } from './metadata/coarseClock.js';
 
 /** How long a namespace stays listed after its last flow, as Hubble keeps them. */
 export const NAMESPACE_TTL_MS = 60 * 60 * 1000;
@@ -13,7 +14,7 @@ export class NamespaceTracker {
   private readonly lastSeen = new Map<string, { ns: SeenNamespace; atMs: number }>();
   private sinceSweepMs = 0;
 
-  constructor(private readonly now: () => number = Date.now) {}
+  constructor(private readonly now: () => number = coarseNow) {}
 
   /** Called per flow: one Map lookup, no allocation unless the namespace is new. */
   observe(cluster: string, namespace: string): void {

@@ -213,39 +213,27 @@ const ENCODED = Symbol('hubblets.encoded');
  * it again is a copy. It must not change afterwards (frozen, it cannot).
  */
 export function sharedMessage<T extends object>(typeName: string, message: T): Readonly<T> {
-  Object.defineProperty(message, ENCODED, { value: encodeMessage(typeName, message), enumerable: false });
+  // Encoded the first time it is written: many parts are made and never read back (nobody asked for those flows).
+  const shared: SharedEncoding = { typeName, bytes: undefined };
+  Object.defineProperty(message, ENCODED, { value: shared, enumerable: false });
   return Object.freeze(message);
 }
 
-/**
- * A writer for one sub-message field (`fieldNumber`, of `typeName`): tag, length and body, the body from the shared
- * encoding a part made with sharedMessage keeps, else encoded. For hand-written encoders of hot messages.
- */
-export function subMessageField(fieldNumber: number, typeName: string): (value: object, w: ProtoWriter) => void {
-  const tag = tagBytes(fieldNumber, WIRE_BYTES);
-  let body: MessageBodyEncoder | undefined;
-  return (value, w) => {
-    w.raw(tag);
-    const encoded = (value as { [ENCODED]?: Uint8Array })[ENCODED];
-    if (encoded !== undefined) {
-      w.bytes(encoded);
-      return;
-    }
-    body ??= messageBodyEncoder(typeName);
-    const at = w.beginDelimited();
-    body(value, w);
-    w.endDelimited(at);
-  };
+/** What a shared part keeps: its type, and its encoding once something wrote it. */
+interface SharedEncoding {
+  readonly typeName: string;
+  bytes: Uint8Array | undefined;
+}
+
+/** The encoding of the shared part `value` (made with sharedMessage), made on first use. */
+function sharedBytes(shared: SharedEncoding, value: object): Uint8Array {
+  return (shared.bytes ??= encodeMessage(shared.typeName, value));
 }
 
 /** The body of `value`, a `typeName` sub-message: the encoding a shared part keeps, else encoded now (a new array). */
 export function encodedBody(value: object, typeName: string): Uint8Array {
-  return (value as { [ENCODED]?: Uint8Array })[ENCODED] ?? encodeMessage(typeName, value);
-}
-
-/** A field's tag (field number and wire type) as the bytes that start it. */
-export function fieldTag(fieldNumber: number, wireType: 'varint' | 'bytes'): Uint8Array {
-  return tagBytes(fieldNumber, wireType === 'varint' ? WIRE_VARINT : WIRE_BYTES);
+  const shared = (value as { [ENCODED]?: SharedEncoding })[ENCODED];
+  return shared === undefined ? encodeMessage(typeName, value) : (shared.bytes ?? sharedBytes(shared, value));
 }
 
 /** Writes a message's fields (not its own tag and length) to the writer. */
@@ -272,13 +260,21 @@ export function messageBodyEncoder(typeName: string): MessageBodyEncoder {
 
 /** The buffer encodeMessage writes in before copying out what it wrote (it is called per new shared part). */
 let scratch: ProtoWriter | undefined;
+let scratchBusy = false;
 
 /** Encodes one `typeName` message to a new byte array. */
 export function encodeMessage(typeName: string, message: unknown): Uint8Array {
-  const w = (scratch ??= new ProtoWriter(4096));
-  w.pos = 0;
-  messageBodyEncoder(typeName)(message, w);
-  return w.finish();
+  // A shared part may encode another on its first write (a Layer4's TCP flags): nested calls get their own buffer.
+  const nested = scratchBusy;
+  const w = nested ? new ProtoWriter(256) : (scratch ??= new ProtoWriter(4096));
+  scratchBusy = true;
+  try {
+    w.pos = 0;
+    messageBodyEncoder(typeName)(message, w);
+    return w.finish();
+  } finally {
+    if (!nested) scratchBusy = false;
+  }
 }
 
 function tagBytes(field: number, wireType: number): Uint8Array {
@@ -377,11 +373,12 @@ function compile(desc: DescMessage): Compiled {
 ${lines.join('\n')}
   w.pos = p;
 };`;
-  compiled.body = new Function('h', 'EncodeError', 'ENCODED', 'V', source)(
+  compiled.body = new Function('h', 'EncodeError', 'ENCODED', 'V', 'SB', source)(
     helpers,
     EncodeError,
     ENCODED,
     writeVarint32,
+    sharedBytes,
   ) as MessageBodyEncoder;
   return compiled;
 }
@@ -422,7 +419,7 @@ function subMessageSource(
     return `w.pos = p; ${helper(specialMessageWriter(desc, tagBytes(fieldNumber, WIRE_BYTES)))}(v, w); b = w.buf; p = w.pos; ${renew}`;
   }
   const sub = helper(compile(desc));
-  const shared = `const e = v[ENCODED]; if (e !== undefined) { p = V(b, p, e.length); w.pos = p; w.raw(e); p = w.pos; ${renew} }`;
+  const shared = `const s = v[ENCODED]; if (s !== undefined) { const e = s.bytes ?? SB(s, v); p = V(b, p, e.length); w.pos = p; w.raw(e); p = w.pos; ${renew} }`;
   if (messageMaxBytes(desc) < 0x80) {
     // Short for sure: one byte of length, filled in afterwards, no move.
     return `${tag} { ${shared} else { const at = p++; w.pos = p; ${sub}.body(v, w); b = w.buf; p = w.pos; b[at] = p - at - 1; ${renew} } }`;

@@ -14,6 +14,7 @@ import type { Endpoint } from '../../api/flow/flow.js';
 import { canonicalIp } from '../../packet/ipAddress.js';
 import type { IdentityGetter, IdentityInfo } from '../parser/getters.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
+import { coarseNow } from './coarseClock.js';
 
 export const ReservedIdentity = {
   UNKNOWN: 0,
@@ -44,7 +45,7 @@ export interface HostIdentitiesOptions {
   /** This machine's addresses; default: os.networkInterfaces(), re-read every `refreshMs`. */
   hostAddresses?: () => readonly string[];
   refreshMs?: number;
-  /** Clock for the refresh; default Date.now. */
+  /** Clock for the refresh; default coarseNow (a tenth of a second late at most). */
   now?: () => number;
 }
 
@@ -63,7 +64,7 @@ export class HostIdentities implements IdentityGetter {
     this.worldV6 = options.dualStack ? WORLD_IPV6_IDENTITY : WORLD_IDENTITY;
     this.hostAddresses = options.hostAddresses ?? systemAddresses;
     this.refreshMs = options.refreshMs ?? 30_000;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? coarseNow;
     this.refresh();
   }
 

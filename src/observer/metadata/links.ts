@@ -4,6 +4,7 @@
 // source's registration always wins over a local link with the same index.
 import { readdirSync, readFileSync } from 'node:fs';
 import type { LinkGetter } from '../parser/getters.js';
+import { coarseNow } from './coarseClock.js';
 
 /** What a source is given to tell the table interface names it learns. */
 export interface LinkRegistry {
@@ -35,7 +36,7 @@ export class LinkTable implements LinkGetter, LinkRegistry {
     this.sysClassNet = options.sysClassNet ?? '/sys/class/net';
     this.rescanMs = options.rescanMs ?? 10_000;
     this.maxLinks = options.maxLinks ?? 4096;
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? coarseNow;
     this.scan();
   }
 

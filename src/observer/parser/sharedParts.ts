@@ -36,17 +36,37 @@ function bytesHash(data: Uint8Array, offset: number, length: number, seed: numbe
 
 export class SharedFlowParts {
   private readonly ethernets = new Array<Ethernet | undefined>(SLOTS).fill(undefined);
+  /** Per Ethernet slot: the 12 MAC bytes (destination, source) it was made from. */
+  private readonly ethernetKeys = new Uint8Array(SLOTS * 12);
   private readonly ips = new Array<IP | undefined>(SLOTS).fill(undefined);
   private readonly layer4s = new Array<Layer4 | undefined>(SLOTS).fill(undefined);
   /** Per Layer4 slot: kind, then the three numbers that make two Layer4s of that kind equal. */
   private readonly layer4Keys = new Int32Array(SLOTS * 4);
 
-  /** flow.Ethernet for the MAC pair at `linkOffset` (destination first, as on the wire); texts already formatted. */
-  ethernet(data: Uint8Array, linkOffset: number, source: string, destination: string): Ethernet {
+  /**
+   * flow.Ethernet for the MAC pair at `linkOffset` (destination first, as on the wire); `format` writes a MAC's text,
+   * asked only when the pair is new to its slot (the bytes are compared, not texts).
+   */
+  ethernet(data: Uint8Array, linkOffset: number, format: (data: Uint8Array, at: number) => string): Ethernet {
     const slot = slotOf(bytesHash(data, linkOffset, 12, 0x811c9dc5));
     const cached = this.ethernets[slot];
-    if (cached !== undefined && cached.source === source && cached.destination === destination) return cached;
-    const created: Ethernet = sharedMessage('flow.Ethernet', { source, destination });
+    const keys = this.ethernetKeys;
+    const k = slot * 12;
+    if (cached !== undefined) {
+      let same = true;
+      for (let i = 0; i < 12; i++) {
+        if (keys[k + i] !== data[linkOffset + i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return cached;
+    }
+    for (let i = 0; i < 12; i++) keys[k + i] = data[linkOffset + i]!;
+    const created: Ethernet = sharedMessage('flow.Ethernet', {
+      source: format(data, linkOffset + 6),
+      destination: format(data, linkOffset),
+    });
     this.ethernets[slot] = created;
     return created;
   }

@@ -204,6 +204,7 @@ export class ThreeFourParser {
   private readonly interfaces = new Map<number, NetworkInterface>();
   private readonly addresses = new AddressTextCache();
   private readonly parts = new SharedFlowParts();
+  private readonly formatMac = (data: Uint8Array, at: number): string => this.addresses.mac(data, at);
   /** What compute() found for the last event, read by decode() and encode(). */
   private readonly lastRecord = new L34Record();
 
@@ -486,8 +487,7 @@ export class ThreeFourParser {
 
   private ethernetOf(h: PacketHeaders, data: Uint8Array): Ethernet | undefined {
     if ((h.layers & Layer.ETHERNET) === 0) return undefined;
-    const at = h.linkOffset;
-    return this.parts.ethernet(data, at, this.addresses.mac(data, at + 6), this.addresses.mac(data, at));
+    return this.parts.ethernet(data, h.linkOffset, this.formatMac);
   }
 
   /** flow.IP of a decoded packet (used for a tunnel's outer header; no SNAT or encryption there). */
