@@ -156,7 +156,8 @@ class App {
     this.streamState = 'starting';
     byId('query-error').textContent = '';
     byId('node-notice').textContent = '';
-    this.requestFrame();
+    // At once, not at the next frame: whoever watches the state must never read the previous stream's.
+    this.frame();
     const params = new URLSearchParams({ filter: this.query.filter, follow: this.query.follow ? '1' : '0' });
     if (this.query.namespace !== '') params.set('namespace', this.query.namespace);
     streamFlows(
@@ -170,7 +171,7 @@ class App {
         end: (end) => {
           this.streamState = end.error === undefined ? 'complete' : 'failed';
           if (end.error !== undefined) byId('query-error').textContent = end.error;
-          this.requestFrame();
+          this.frame();
         },
       },
       stream.signal,
@@ -178,7 +179,7 @@ class App {
       if (stream.signal.aborted) return;
       this.streamState = 'failed';
       byId('query-error').textContent = (err as Error).message;
-      this.requestFrame();
+      this.frame();
     });
   }
 

@@ -40,8 +40,8 @@ interface SimLink extends SimulationLinkDatum<SimNode> {
 
 const SVG_NS = 'http://www.w3.org/2000/svg';
 const NODE_RADIUS = 18;
-/** Namespace colours, assigned in order of appearance. */
-const PALETTE = ['#3b82c4', '#8e5bd1', '#2a9d8f', '#c9653a', '#b8487a', '#5b7d2a', '#7a6a3a', '#3a6a7a'];
+/** Namespace colours (CSS classes ns-0 .. ns-7), assigned in order of appearance. */
+const PALETTE_SIZE = 8;
 
 export class MapView {
   readonly svg: SVGSVGElement;
@@ -52,7 +52,7 @@ export class MapView {
   private readonly simulation: Simulation<SimNode, SimLink>;
   private readonly simNodes = new Map<string, SimNode>();
   private readonly simLinks = new Map<string, SimLink>();
-  private readonly namespaceColours = new Map<string, string>();
+  private readonly namespaceColours = new Map<string, number>();
   private structureVersion = -1;
   private version = -1;
   /** The person has zoomed or panned: the map no longer fits itself to what it holds. */
@@ -73,8 +73,10 @@ export class MapView {
       marker.setAttribute('id', `arrow-${verdict}`);
       marker.setAttribute('viewBox', '0 -5 10 10');
       marker.setAttribute('refX', '10');
-      marker.setAttribute('markerWidth', '8');
-      marker.setAttribute('markerHeight', '8');
+      // Fixed size: an arrowhead scaled with a busy edge's width would hide the node it points at.
+      marker.setAttribute('markerUnits', 'userSpaceOnUse');
+      marker.setAttribute('markerWidth', '12');
+      marker.setAttribute('markerHeight', '12');
       marker.setAttribute('orient', 'auto');
       const path = document.createElementNS(SVG_NS, 'path');
       path.setAttribute('d', 'M0,-5L10,0L0,5');
@@ -119,14 +121,15 @@ export class MapView {
       .stop();
   }
 
+  /** The namespace's colour class ("" outside namespaces). */
   private colourOf(namespace: string): string {
     if (namespace === '') return '';
     let c = this.namespaceColours.get(namespace);
     if (c === undefined) {
-      c = PALETTE[this.namespaceColours.size % PALETTE.length]!;
+      c = this.namespaceColours.size % PALETTE_SIZE;
       this.namespaceColours.set(namespace, c);
     }
-    return c;
+    return ` ns-${c}`;
   }
 
   /** Draws what `model` holds now; cheap when nothing changed, re-runs the layout only when nodes or edges were added. */
@@ -146,9 +149,21 @@ export class MapView {
       this.linkLayer.replaceChildren();
       this.nodeLayer.replaceChildren();
       this.simulation.nodes([]);
+      this.svg.dataset['settled'] = 'true';
       this.userMoved = false;
       select(this.svg).call(this.zoomBehavior.transform, zoomIdentity);
       return;
+    }
+    // What the model no longer holds (it was cleared for another query) goes; what it still holds keeps its place.
+    for (const [id, link] of this.simLinks) {
+      if (model.edges.get(id) === link.edge) continue;
+      this.simLinks.delete(id);
+      this.linkLayer.querySelector(`:scope > [data-id="${CSS.escape(id)}"]`)?.remove();
+    }
+    for (const [id, sim] of this.simNodes) {
+      if (model.nodes.get(id) === sim.node) continue;
+      this.simNodes.delete(id);
+      this.nodeLayer.querySelector(`:scope > [data-id="${CSS.escape(id)}"]`)?.remove();
     }
     for (const node of model.nodes.values()) {
       if (this.simNodes.has(node.id)) continue;
@@ -194,15 +209,13 @@ export class MapView {
 
   private nodeElement(sim: SimNode): SVGGElement {
     const g = document.createElementNS(SVG_NS, 'g');
-    g.setAttribute('class', `map-node kind-${sim.node.kind}`);
+    g.setAttribute('class', `map-node kind-${sim.node.kind}${this.colourOf(sim.node.namespace)}`);
     g.dataset['id'] = sim.id;
     g.setAttribute('tabindex', '0');
     g.setAttribute('role', 'button');
     const title = document.createElementNS(SVG_NS, 'title');
     const circle = document.createElementNS(SVG_NS, 'circle');
     circle.setAttribute('r', String(NODE_RADIUS));
-    const colour = this.colourOf(sim.node.namespace);
-    if (colour !== '') circle.setAttribute('fill', colour);
     const label = document.createElementNS(SVG_NS, 'text');
     label.setAttribute('class', 'node-label');
     label.setAttribute('y', String(NODE_RADIUS + 14));
@@ -309,11 +322,12 @@ export class MapView {
       const link = this.simLinks.get(g.dataset['id']!);
       if (link === undefined) continue;
       const [, line, hit, label] = g.children;
-      const { d, mx, my } = edgePath(link);
+      const { d, mx, my, anchor } = edgePath(link);
       line!.setAttribute('d', d);
       hit!.setAttribute('d', d);
       label!.setAttribute('x', mx.toFixed(1));
       label!.setAttribute('y', my.toFixed(1));
+      label!.setAttribute('text-anchor', anchor);
     }
   }
 
@@ -335,7 +349,7 @@ export class MapView {
     const pad = NODE_RADIUS * 4;
     const [x0, x1] = [Math.min(...xs) - pad, Math.max(...xs) + pad];
     const [y0, y1] = [Math.min(...ys) - pad, Math.max(...ys) + pad];
-    const scale = Math.min(2, width / (x1 - x0), height / (y1 - y0));
+    const scale = Math.min(1.3, width / (x1 - x0), height / (y1 - y0));
     const t = zoomIdentity
       .translate(width / 2, height / 2)
       .scale(scale)
@@ -350,8 +364,11 @@ export class MapView {
   }
 }
 
-/** A line from circle edge to circle edge, bent when a link the other way exists (so both stay visible). */
-function edgePath(link: SimLink): { d: string; mx: number; my: number } {
+/**
+ * A line from circle edge to circle edge, bent when a link the other way exists (so both stay visible); the label sits
+ * at its middle, or beside the bend, growing away from the twin's label.
+ */
+function edgePath(link: SimLink): { d: string; mx: number; my: number; anchor: 'start' | 'middle' | 'end' } {
   const sx = link.source.x!;
   const sy = link.source.y!;
   const tx = link.target.x!;
@@ -363,6 +380,7 @@ function edgePath(link: SimLink): { d: string; mx: number; my: number } {
       d: `M${sx - r * 0.6},${sy - r * 0.8} C${sx - r * 2.5},${sy - r * 4} ${sx + r * 2.5},${sy - r * 4} ${sx + r * 0.6},${sy - r * 0.8}`,
       mx: sx,
       my: sy - r * 3.2,
+      anchor: 'middle',
     };
   }
   const dx = tx - sx;
@@ -370,17 +388,21 @@ function edgePath(link: SimLink): { d: string; mx: number; my: number } {
   const len = Math.hypot(dx, dy) || 1;
   const ux = dx / len;
   const uy = dy / len;
-  const bend = link.twin ? 0.18 * len : 0;
+  const bend = link.twin ? Math.max(30, 0.25 * len) : 0;
   // The control point sits off the middle, to the right of the direction of travel.
   const cx = (sx + tx) / 2 - uy * bend;
   const cy = (sy + ty) / 2 + ux * bend;
   const start = towards(sx, sy, cx, cy, NODE_RADIUS);
   const end = towards(tx, ty, cx, cy, NODE_RADIUS + 2);
-  return {
-    d: `M${start.x.toFixed(1)},${start.y.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${end.x.toFixed(1)},${end.y.toFixed(1)}`,
-    mx: (start.x + 2 * cx + end.x) / 4,
-    my: (start.y + 2 * cy + end.y) / 4 - 4,
-  };
+  const d = `M${start.x.toFixed(1)},${start.y.toFixed(1)} Q${cx.toFixed(1)},${cy.toFixed(1)} ${end.x.toFixed(1)},${end.y.toFixed(1)}`;
+  const apexX = (start.x + 2 * cx + end.x) / 4;
+  const apexY = (start.y + 2 * cy + end.y) / 4;
+  if (!link.twin) return { d, mx: apexX, my: apexY - 4, anchor: 'middle' };
+  // The bend's direction (the normal to the right of travel): the label goes further that way.
+  const nx = -uy;
+  const ny = ux;
+  const anchor = nx > 0.35 ? 'start' : nx < -0.35 ? 'end' : 'middle';
+  return { d, mx: apexX + nx * 8, my: apexY + ny * 8 + (ny > 0.35 ? 10 : ny < -0.35 ? -2 : 4), anchor };
 }
 
 function towards(x: number, y: number, tx: number, ty: number, by: number): { x: number; y: number } {

@@ -125,6 +125,8 @@ export class RecordingsView {
           }, 4000);
           return;
         }
+        button.dataset['armed'] = 'false';
+        button.disabled = true;
         await send('DELETE', path);
         this.say(`Deleted ${name}`);
       }

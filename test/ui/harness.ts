@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { observeCommand } from '../../src/cli/observe.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { ethernet, icmp, ipv4, tcp, udp } from '../harness/frames.js';
 import { writePcap } from '../harness/pcapFiles.js';
@@ -125,6 +126,18 @@ export async function serveWithUi(dir: string, args: readonly string[], waitForS
     .split('\n')
     .find((l) => l.includes('serving Hubble API'));
   return { process, socket, url: (JSON.parse(serving!) as { ui: string }).ui };
+}
+
+/**
+ * `hubble-ts observe ARGS --server unix://SOCKET` run in this process (the command's own code, without the second or
+ * two a fresh process takes to start); its output lines.
+ */
+export async function observeLines(socket: string, args: readonly string[]): Promise<string[]> {
+  let out = '';
+  const cmd = observeCommand({ stdout: { write: (s: string) => (out += s) }, stderr: { write: () => true } });
+  cmd.exitOverride().configureOutput({ writeErr: () => undefined, writeOut: () => undefined });
+  await cmd.parseAsync(['--server', `unix://${socket}`, ...args], { from: 'user' });
+  return out.split('\n').filter((l) => l !== '');
 }
 
 /** Builds the page from ui/ as install does, so the tests never run against a stale bundle. */
