@@ -209,6 +209,8 @@ export class UiRecordings {
     const call = this.backend.download(name);
     return new Promise((resolve, reject) => {
       let headersSent = false;
+      // grpc-js emits 'end' after 'error' too: once failed, the end must not answer 200.
+      let failed = false;
       const sendHeaders = () => {
         if (headersSent) return;
         headersSent = true;
@@ -226,11 +228,13 @@ export class UiRecordings {
         }
       });
       call.on('end', () => {
+        if (failed) return;
         sendHeaders();
         res.end();
         resolve();
       });
       call.on('error', (err: grpc.ServiceError) => {
+        failed = true;
         if (!headersSent) reject(fromGrpc(err, `downloading recording "${name}"`));
         else {
           res.destroy(err);

@@ -497,9 +497,13 @@ export async function startUiServer(
     : createHttpServer(onRequest);
   server.keepAliveTimeout = 5_000;
   // A browser's connection errors (reset, TLS alerts) are the browser's business; they must not reach the process.
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n');
-    else socket.destroy();
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    if (!socket.writable) {
+      socket.destroy();
+      return;
+    }
+    const status = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   });
   server.on('tlsClientError', () => undefined);
   await new Promise<void>((resolve, reject) => {

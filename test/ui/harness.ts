@@ -5,7 +5,11 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext } from 'playwright-core';
+import { pino } from 'pino';
 import { observeCommand } from '../../src/cli/observe.js';
+import { resolveSettings, type Settings } from '../../src/server/config.js';
+import { startNode, type RunningNode } from '../../src/server/node.js';
+import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { ethernet, icmp, ipv4, tcp, udp } from '../harness/frames.js';
 import { writePcap } from '../harness/pcapFiles.js';
@@ -126,6 +130,29 @@ export async function serveWithUi(dir: string, args: readonly string[], waitForS
     .split('\n')
     .find((l) => l.includes('serving Hubble API'));
   return { process, socket, url: (JSON.parse(serving!) as { ui: string }).ui };
+}
+
+/**
+ * A node in this process with the web UI on 127.0.0.1 (unless `settings` say otherwise), replaying the shop capture;
+ * for tests that publish events themselves or look at HTTP answers, where a process of its own buys nothing.
+ */
+export async function startUiNode(dir: string, settings: Settings = {}): Promise<RunningNode & { url: string }> {
+  const node = await startNode(
+    toServeOptions(
+      resolveSettings(SERVE_SETTINGS, {
+        source: [`pcap:${writeCapture(dir, 'shop.pcap', shopFrames(), 1_700_000_000)}`],
+        endpoints: writeInventory(dir),
+        'socket-path': join(dir, 'hubble.sock'),
+        'recordings-dir': join(dir, 'recordings'),
+        'node-name': 'ui-node',
+        'ui-address': '127.0.0.1:0',
+        ...settings,
+      }),
+    ),
+    pino({ level: 'silent' }),
+  );
+  await node.sourcesDone;
+  return Object.assign(node, { url: node.ui!.url });
 }
 
 /**
