@@ -118,6 +118,8 @@ export class FlowTable {
       const rowEl = (e.target as HTMLElement).closest<HTMLElement>('.flow-row');
       if (rowEl === null) return;
       const row = this.view[Number(rowEl.dataset['index'])];
+      // Looking at a flow stops the table following the newest ones; scrolling to the bottom resumes it.
+      if (row !== this.selected) this.pinnedToBottom = false;
       this.select(row === this.selected ? undefined : row);
     });
     this.scroller.tabIndex = 0;
@@ -163,12 +165,29 @@ export class FlowTable {
   /** Brings the view up to date with the store; called once per animation frame at most. */
   render(): void {
     if (this.viewVersion !== this.store.version) {
+      // Someone reading (scrolled up, or looking at a flow): keep the row they look at where it is on screen, though
+      // rows come in below and the oldest leave above.
+      const anchor = this.pinnedToBottom ? undefined : this.anchorRow();
       this.viewVersion = this.store.version;
       this.view = this.predicate === undefined ? this.store.all() : this.store.filter(this.predicate);
       this.spacer.style.height = `${this.view.length * ROW_HEIGHT}px`;
       if (this.pinnedToBottom) this.scroller.scrollTop = this.scroller.scrollHeight;
+      else if (anchor !== undefined) {
+        const index = this.view.indexOf(anchor.row);
+        if (index !== -1) this.scroller.scrollTop = index * ROW_HEIGHT - anchor.offset;
+      }
       this.draw(true);
     }
+  }
+
+  /** The selected row when it is in view, else the first row in view, with its distance from the top. */
+  private anchorRow(): { row: FlowRow; offset: number } | undefined {
+    const top = this.scroller.scrollTop;
+    const selectedAt = this.selected === undefined ? -1 : this.view.indexOf(this.selected);
+    const inView = selectedAt * ROW_HEIGHT >= top && selectedAt * ROW_HEIGHT < top + this.scroller.clientHeight;
+    const index = selectedAt !== -1 && inView ? selectedAt : Math.floor(top / ROW_HEIGHT);
+    const row = this.view[index];
+    return row === undefined ? undefined : { row, offset: index * ROW_HEIGHT - top };
   }
 
   private draw(force: boolean): void {
