@@ -107,10 +107,10 @@ export class MapView {
         'link',
         forceLink<SimNode, SimLink>([])
           .id((d) => d.id)
-          .distance(150),
+          .distance(210),
       )
-      .force('charge', forceManyBody<SimNode>().strength(-500))
-      .force('collide', forceCollide<SimNode>(NODE_RADIUS * 2.5))
+      .force('charge', forceManyBody<SimNode>().strength(-900))
+      .force('collide', forceCollide<SimNode>(NODE_RADIUS * 3.5))
       .force('x', forceX<SimNode>(0).strength(0.04))
       .force('y', forceY<SimNode>(0).strength(0.04))
       .on('tick', () => this.tick())
@@ -349,7 +349,7 @@ export class MapView {
     const pad = NODE_RADIUS * 4;
     const [x0, x1] = [Math.min(...xs) - pad, Math.max(...xs) + pad];
     const [y0, y1] = [Math.min(...ys) - pad, Math.max(...ys) + pad];
-    const scale = Math.min(1.3, width / (x1 - x0), height / (y1 - y0));
+    const scale = Math.min(1.5, width / (x1 - x0), height / (y1 - y0));
     const t = zoomIdentity
       .translate(width / 2, height / 2)
       .scale(scale)

@@ -76,6 +76,8 @@ describe('the web UI while flows keep coming', () => {
       .locator('.edge-line')
       .evaluate((el: unknown) => (globalThis as any).getComputedStyle(el).stroke as string);
     expect(stroke).toBe('rgb(211, 49, 43)');
+    await page.waitForSelector('svg.map[data-settled="true"]');
+    await page.screenshot({ path: join(OUTPUT_DIR, 'map-with-drops.png') });
     await edge.locator('.edge-label').click();
     await expect.poll(() => page.locator('.flow-body .flow-row').count()).toBe(2);
     expect(await page.locator('.flow-body .flow-row .col-verdict').allTextContents()).toEqual(['DROPPED', 'DROPPED']);
