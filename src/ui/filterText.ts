@@ -81,7 +81,8 @@ export interface FlowsQuery {
 
 /**
  * The GetFlowsRequest the flags ask for. Without --last, --first, --all, --since or --until the page asks for the last
- * `defaultLast` flows (hubble's default of 20 is too few for a map), then follows when --follow (or `follow`) says so.
+ * `defaultLast` flows (hubble's default of 20 is too few for a map), then follows when --follow (or `follow`, the page's
+ * switch, unless --first is typed) says so.
  * Filters are compiled here as the server would, so a bad one is refused before a stream starts.
  */
 export function parseFlowsQuery(
@@ -93,7 +94,10 @@ export function parseFlowsQuery(
   }
   const words = [...splitWords(text), ...(options.extra ?? [])];
   const filters = new FlowFilterFlags();
-  const selection: Record<string, unknown> = { follow: options.follow };
+  // The Follow switch is the page's default; typed --first (which cannot follow) wins over it, as typed --follow does.
+  const selection: Record<string, unknown> = {
+    follow: options.follow && !words.some((w) => w === '--first' || w.startsWith('--first=')),
+  };
   try {
     for (let i = 0; i < words.length; i++) {
       const word = words[i]!;

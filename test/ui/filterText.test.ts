@@ -71,6 +71,15 @@ describe('the filter box', () => {
   it('asks for the last flows and then follows when the Follow switch is on', () => {
     const q = parseFlowsQuery('', { follow: true, defaultLast: 2000 }).request;
     expect(q).toMatchObject({ number: '2000', follow: true, first: false, whitelist: [], blacklist: [] });
+    // The switch gives way to typed --first, which cannot follow; typed --follow with it is refused as observe does.
+    expect(parseFlowsQuery('--first 5', { follow: true, defaultLast: 2000 }).request).toMatchObject({
+      number: '5',
+      first: true,
+      follow: false,
+    });
+    expect(() => parseFlowsQuery('--first 5 --follow', { follow: true, defaultLast: 2000 })).toThrow(
+      'cannot set both --first and --follow',
+    );
     const window = parseFlowsQuery('--since 2026-01-02T03:00:00Z', { follow: false, defaultLast: 2000 }).request;
     expect(window).toMatchObject({ number: '0', follow: false, since: { seconds: 1767322800, nanos: 0 } });
   });
