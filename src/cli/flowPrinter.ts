@@ -243,7 +243,7 @@ export class FlowPrinter {
    * The parts of a compact line: "SOURCE (ID) ARROW DESTINATION (ID) TYPE VERDICT (SUMMARY)" after the time, a reply
    * turned around (arrow "<-"), a flow of unknown direction marked "<>". The web UI shows them as table columns.
    */
-  compactColumns(f: Flow): CompactColumns {
+  compactColumns(f: Flow, time: string = formatTimestamp(f.time, this.timeFormat)): CompactColumns {
     let [src, dst] = this.hostnames(f);
     let srcId = identityLabel(f.source?.identity ?? 0, this.colors);
     let dstId = identityLabel(f.destination?.identity ?? 0, this.colors);
@@ -255,7 +255,7 @@ export class FlowPrinter {
       arrow = '<-';
     }
     return {
-      time: formatTimestamp(f.time, this.timeFormat),
+      time,
       source: `${src} ${srcId}`,
       arrow,
       destination: `${dst} ${dstId}`,
@@ -278,7 +278,7 @@ export class FlowPrinter {
         this.opts.out.write(goJsonLine(getFlowsResponseToJson(res)));
         return;
       case 'compact': {
-        const c = this.compactColumns(f);
+        const c = this.compactColumns(f, time);
         const node = this.opts.nodeName ? ` [${escapeControl(f.nodeName)}]` : '';
         this.opts.out.write(
           `${c.time}${node}: ${c.source} ${c.arrow} ${c.destination} ${c.type} ${c.verdict} (${c.summary})\n`,

@@ -14,8 +14,9 @@ import type { RecordingFilterForm, RecordingInfo, RecordingStats, StartRecording
 const MAX_FILTERS = 16;
 const MAX_TEXT = 64;
 const MAX_UINT32 = 0xffff_ffff;
-/** How long a stop waits for the recording's final statistics. */
+/** How long a stop waits for the recording's final statistics, and a start for the Recorder to create the file. */
 const STOP_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 15_000;
 
 const PROTOCOLS: Readonly<Record<RecordingFilterForm['protocol'], Protocol>> = {
   ANY: Protocol.PROTOCOL_ANY,
@@ -118,9 +119,16 @@ export class UiRecordings {
       let resolveEnded!: (stats: RecordingStats | undefined) => void;
       const ended = new Promise<RecordingStats | undefined>((r) => (resolveEnded = r));
       const finish = () => {
+        clearTimeout(timer);
         if (name !== undefined) this.held.delete(name);
         resolveEnded(last);
       };
+      // A file system that hangs must not hang the page's request: give up, and the stream with it.
+      const timer = setTimeout(() => {
+        if (started) return;
+        call.cancel();
+        reject(new HttpError(504, `the Recorder did not start the recording within ${START_TIMEOUT_MS / 1000} s`));
+      }, START_TIMEOUT_MS);
       call.on('metadata', (md: grpc.Metadata) => {
         const value = md.get(RECORDING_NAME_METADATA)[0];
         if (typeof value === 'string') name = value;
@@ -130,6 +138,7 @@ export class UiRecordings {
         if (stats !== undefined) last = { ...stats };
         if (!started && res.running !== undefined) {
           started = true;
+          clearTimeout(timer);
           if (name === undefined) {
             call.cancel();
             reject(new HttpError(502, 'the Recorder did not say which file it writes'));

@@ -52,7 +52,8 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
       timeout: 200_000,
     });
     bin = join(prefix, 'node_modules', '.bin', 'hubble-ts');
-  });
+    // Packing builds and installing compiles: on two busy cores that outlasts the default hook timeout.
+  }, 240_000);
 
   afterAll(async () => {
     // Nothing is mounted outside the namespace; the work dir is temporary.

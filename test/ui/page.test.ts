@@ -196,6 +196,33 @@ describe('the web UI of hubble-ts serve, in Chromium', () => {
     await page.screenshot({ path: join(OUTPUT_DIR, 'map.png') });
   });
 
+  it('zooms with its buttons and the wheel, pans by dragging, and fits everything back in view', async () => {
+    const layer = page.locator('svg.map > g');
+    const transform = async () => {
+      const m = /translate\(([-\d.]+),([-\d.]+)\) scale\(([-\d.]+)\)/.exec((await layer.getAttribute('transform'))!)!;
+      return { x: Number(m[1]), y: Number(m[2]), k: Number(m[3]) };
+    };
+    const fitted = await transform();
+    await page.click('#zoom-in');
+    expect((await transform()).k).toBeCloseTo(fitted.k * 1.4, 5);
+    const zoomed = await transform();
+    const box = (await page.locator('svg.map').boundingBox())!;
+    // Drag from an empty corner of the map: everything moves with the pointer.
+    await page.mouse.move(box.x + 20, box.y + 20);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 120, box.y + 70, { steps: 5 });
+    await page.mouse.up();
+    const panned = await transform();
+    expect(panned.x - zoomed.x).toBeCloseTo(100, 0);
+    expect(panned.y - zoomed.y).toBeCloseTo(50, 0);
+    expect(panned.k).toBe(zoomed.k);
+    await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+    await page.mouse.wheel(0, 300);
+    await expect.poll(async () => (await transform()).k).toBeLessThan(panned.k);
+    await page.click('#zoom-fit');
+    expect(await transform()).toEqual(fitted);
+  });
+
   it('lists every flow in the table with the columns hubble-ts observe prints', async () => {
     await page.click('#tab-flows');
     await expect.poll(() => page.locator('.flow-body .flow-row').count()).toBe(flows.length);
