@@ -174,6 +174,18 @@ function goQuote(s: string): string {
     .replace(/\u2029/g, '\\u2029');
 }
 
+/** One flow's compact output, part by part. */
+export interface CompactColumns {
+  time: string;
+  /** Host (with port) and identity, e.g. "10.0.0.1:443 (world)". */
+  source: string;
+  arrow: '->' | '<-' | '<>';
+  destination: string;
+  type: string;
+  verdict: string;
+  summary: string;
+}
+
 export class FlowPrinter {
   private readonly timeFormat: TimeFormat;
   private readonly table?: TabWriter;
@@ -227,6 +239,32 @@ export class FlowPrinter {
     ];
   }
 
+  /**
+   * The parts of a compact line: "SOURCE (ID) ARROW DESTINATION (ID) TYPE VERDICT (SUMMARY)" after the time, a reply
+   * turned around (arrow "<-"), a flow of unknown direction marked "<>". The web UI shows them as table columns.
+   */
+  compactColumns(f: Flow, time: string = formatTimestamp(f.time, this.timeFormat)): CompactColumns {
+    let [src, dst] = this.hostnames(f);
+    let srcId = identityLabel(f.source?.identity ?? 0, this.colors);
+    let dstId = identityLabel(f.destination?.identity ?? 0, this.colors);
+    let arrow: CompactColumns['arrow'] = '->';
+    if (f.isReply === undefined) arrow = '<>';
+    else if (f.isReply) {
+      [src, dst] = [dst, src];
+      [srcId, dstId] = [dstId, srcId];
+      arrow = '<-';
+    }
+    return {
+      time,
+      source: `${src} ${srcId}`,
+      arrow,
+      destination: `${dst} ${dstId}`,
+      type: escapeControl(flowType(f)),
+      verdict: flowVerdict(f, this.colors),
+      summary: flowSummary(f, this.colors),
+    };
+  }
+
   write(res: GetFlowsResponse): void {
     if (res.flow !== undefined) this.writeFlow(res, res.flow);
     else if (res.nodeStatus !== undefined) this.writeNodeStatus(res);
@@ -240,19 +278,10 @@ export class FlowPrinter {
         this.opts.out.write(goJsonLine(getFlowsResponseToJson(res)));
         return;
       case 'compact': {
-        let [src, dst] = this.hostnames(f);
-        let srcId = identityLabel(f.source?.identity ?? 0, this.colors);
-        let dstId = identityLabel(f.destination?.identity ?? 0, this.colors);
-        let arrow = '->';
-        if (f.isReply === undefined) arrow = '<>';
-        else if (f.isReply) {
-          [src, dst] = [dst, src];
-          [srcId, dstId] = [dstId, srcId];
-          arrow = '<-';
-        }
+        const c = this.compactColumns(f, time);
         const node = this.opts.nodeName ? ` [${escapeControl(f.nodeName)}]` : '';
         this.opts.out.write(
-          `${time}${node}: ${src} ${srcId} ${arrow} ${dst} ${dstId} ${escapeControl(flowType(f))} ${flowVerdict(f, this.colors)} (${flowSummary(f, this.colors)})\n`,
+          `${c.time}${node}: ${c.source} ${c.arrow} ${c.destination} ${c.type} ${c.verdict} (${c.summary})\n`,
         );
         break;
       }

@@ -41,6 +41,29 @@ export interface NodeHealthSources {
   };
 }
 
+/** The web UI's counters (src/ui/flowStream.ts StreamCounters). */
+export interface UiStreamCounters {
+  readonly streams: number;
+  readonly dropped: number;
+}
+
+/** The web UI's metrics, present only while it serves: an absent series says "no web UI", a 0 would not. */
+export function registerUiMetrics(registry: Registry, counters: () => UiStreamCounters | undefined): void {
+  const read = (value: (c: UiStreamCounters) => number): ScrapedValues => {
+    const c = counters();
+    return c === undefined ? [] : [[{}, value(c)]];
+  };
+  new ScrapedMetric('hubblets_ui_flow_streams', 'Flow streams the web UI serves to browsers now', 'gauge', () =>
+    read((c) => c.streams),
+  ).registerIn(registry);
+  new ScrapedMetric(
+    'hubblets_ui_flows_dropped_total',
+    'Flows the web UI left out for browsers that read too slowly (each stream holds --ui-client-queue-size)',
+    'counter',
+    () => read((c) => c.dropped),
+  ).registerIn(registry);
+}
+
 /** The event kinds the Observer writes into the ring. */
 type EventKind = 'flow' | 'agent' | 'debug' | 'lost';
 const EVENT_KINDS: readonly EventKind[] = ['flow', 'agent', 'debug', 'lost'];
@@ -55,6 +78,7 @@ export class NodeMetrics {
   private readonly lostBySource: number[] = [0, 0, 0, 0];
   private openGetFlows = 0;
   private sources: NodeHealthSources | undefined;
+  private ui: UiStreamCounters | undefined;
 
   constructor(options: NodeMetricsOptions) {
     const limit: LabelSetLimit = { maxLabelSets: options.maxLabelSets };
@@ -102,6 +126,11 @@ export class NodeMetrics {
   /** Tells the health metrics where to read from, once the node's parts exist. */
   watch(sources: NodeHealthSources): void {
     this.sources = sources;
+  }
+
+  /** Tells the web UI's metrics where to read from, when --ui-address is on. */
+  watchUi(counters: UiStreamCounters): void {
+    this.ui = counters;
   }
 
   /** Wraps a GetFlows implementation so hubblets_getflows_clients counts the streams open. */
@@ -223,6 +252,7 @@ export class NodeMetrics {
     new ScrapedMetric('hubblets_export_queue_events', 'Events waiting to be written to the export file', 'gauge', () =>
       exported((e) => e.queued),
     ).registerIn(reg);
+    registerUiMetrics(reg, () => this.ui);
     new ScrapedMetric(
       'hubblets_metrics_label_sets',
       'Label sets a flow metric holds (at most --metrics-label-sets-max each)',

@@ -1,5 +1,6 @@
 // The relay's metrics, as hubble-relay exports them: its peers by connection status, and the process metrics.
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerUiMetrics, type UiStreamCounters } from './nodeMetrics.js';
 import { ScrapedMetric } from './scraped.js';
 
 /** A peer's state as the relay's peer manager keeps it. */
@@ -17,7 +18,10 @@ const STATUS_OF: Readonly<Record<RelayPeerState, (typeof STATUSES)[number]>> = {
   unavailable: 'TRANSIENT_FAILURE',
 };
 
-export function relayMetricsRegistry(peers: () => readonly { readonly state: RelayPeerState }[]): Registry {
+export function relayMetricsRegistry(
+  peers: () => readonly { readonly state: RelayPeerState }[],
+  ui: () => UiStreamCounters | undefined = () => undefined,
+): Registry {
   const registry = new Registry();
   new ScrapedMetric(
     'hubble_relay_pool_peer_connection_status',
@@ -29,6 +33,7 @@ export function relayMetricsRegistry(peers: () => readonly { readonly state: Rel
       return STATUSES.map((status) => [{ status }, counts.get(status)!] as const);
     },
   ).registerIn(registry);
+  registerUiMetrics(registry, ui);
   collectDefaultMetrics({ register: registry });
   return registry;
 }

@@ -36,6 +36,9 @@ import {
   type ServiceRegistration,
 } from './grpcServer.js';
 import type { ServeOptions } from './serveOptions.js';
+import { listenForUi } from './uiOptions.js';
+import { grpcBackend, type UiBackend } from '../ui/backend.js';
+import type { UiServer } from '../ui/server.js';
 import { EMITTER_NAME, VERSION } from './version.js';
 
 export interface RunningNode {
@@ -53,6 +56,8 @@ export interface RunningNode {
   tcpPort: number | undefined;
   /** The metrics endpoint's port, when --metrics-address was given. */
   metricsPort: number | undefined;
+  /** The web UI's port and URL, when --ui-address was given. */
+  ui: { port: number; url: string } | undefined;
   /** Resolves when every source has ended (a replayed file reached its end, or failed). */
   sourcesDone: Promise<void>;
   /** The flow exporter (--export-file-path), with its stats; undefined when export is off. */
@@ -197,6 +202,8 @@ export async function startNode(
   const apis: ApiServer[] = [];
   let tcpPort: number | undefined;
   let metricsServer: (MetricsServer & { url: string }) | undefined;
+  let uiBackend: UiBackend | undefined;
+  let uiServer: UiServer | undefined;
   try {
     // A peers file that cannot be used stops serve here, with the line that is wrong.
     await peers.start();
@@ -211,7 +218,14 @@ export async function startNode(
     if (metrics && opts.metrics) {
       metricsServer = await listenForMetrics(metrics.registry, opts.metrics.listen, { instrument: true });
     }
+    if (opts.ui) {
+      // The page is a client of this node's own socket: it sees what hubble observe and hubble record see here.
+      uiBackend = grpcBackend(opts.socketPath, opts.ui.recorder.enabled);
+      uiServer = await listenForUi(opts.ui, uiBackend, { mode: 'node', name: opts.nodeName, version: VERSION }, logger);
+      metrics?.watchUi(uiServer.counters);
+    }
   } catch (err) {
+    uiBackend?.close();
     await metricsServer?.close();
     for (const api of apis) api.server.forceShutdown();
     peers.close();
@@ -253,6 +267,8 @@ export async function startNode(
       peersFile: opts.peers.file,
       peers: peers.peers().length,
       metrics: metricsServer?.url,
+      ui: uiServer?.url,
+      uiRecorder: opts.ui?.recorder.enabled,
       metricsHandlers: opts.metrics?.handlers.map((h) => h.name),
     },
     'serving Hubble API',
@@ -286,9 +302,13 @@ export async function startNode(
     self: self.peer,
     tcpPort,
     metricsPort: metricsServer?.port,
+    ui: uiServer && { port: uiServer.port, url: uiServer.url },
     sourcesDone,
     exporter,
     async close() {
+      // Browsers first: their streams and the recordings the page holds end before the services behind them go.
+      await uiServer?.close();
+      uiBackend?.close();
       stopSources.abort();
       await sourcesDone.catch(() => undefined);
       // Every event the sources published is queued for export by now: write it out before the process goes.

@@ -1,6 +1,9 @@
 // Hubble Relay: the peer manager follows the Peer service and connects to every node, and one gRPC server serves the
 // cluster-wide Observer API with health (SERVING while the Peer service answers and a node is connected) and reflection.
-import { hostname } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { pino, type Logger } from 'pino';
 import { relayMetricsRegistry } from '../metrics/relayMetrics.js';
 import type { MetricsServer } from '../metrics/server.js';
@@ -11,6 +14,9 @@ import { createApiServer, shutdownApiServer, shutdownSignal } from './grpcServer
 import { bind, serverCredentials } from './listeners.js';
 import { listenForMetrics } from './metricsOptions.js';
 import type { RelayOptions } from './relayOptions.js';
+import { listenForUi } from './uiOptions.js';
+import { grpcBackend, type UiBackend } from '../ui/backend.js';
+import type { UiServer } from '../ui/server.js';
 import { VERSION } from './version.js';
 
 export interface RunningRelay {
@@ -18,6 +24,8 @@ export interface RunningRelay {
   port: number;
   /** The metrics endpoint's port, when --metrics-address was given. */
   metricsPort: number | undefined;
+  /** The web UI's port and URL, when --ui-address was given. */
+  ui: { port: number; url: string } | undefined;
   peers: PeerManager;
   close(): Promise<void>;
 }
@@ -29,6 +37,8 @@ export async function startRelay(
   opts: RelayOptions,
   logger: Logger = pino({ level: opts.logLevel }),
 ): Promise<RunningRelay> {
+  // As upstream: the Kubernetes node name when the pod is told it, else the host name.
+  const relayName = process.env['K8S_NODE_NAME'] || hostname();
   const peers = new PeerManager({
     peerService: opts.peerService,
     clusterName: opts.clusterName,
@@ -40,8 +50,7 @@ export async function startRelay(
   const service = createRelayService(peers, {
     // As upstream's relay: "<component> v<version>", the component naming what answers.
     version: `hubble-relay ${VERSION}`,
-    // As upstream: the Kubernetes node name when the pod is told it, else the host name.
-    relayName: process.env['K8S_NODE_NAME'] || hostname(),
+    relayName,
     sortBufferLenMax: opts.sortBufferLenMax,
     sortBufferDrainTimeoutMs: opts.sortBufferDrainTimeoutMs,
     retryTimeoutMs: opts.retryTimeoutMs,
@@ -62,17 +71,35 @@ export async function startRelay(
 
   let port: number;
   let metricsServer: (MetricsServer & { url: string }) | undefined;
+  let uiServer: UiServer | undefined;
+  let uiBackend: UiBackend | undefined;
+  // The web UI reads the relay's own cluster view as a client, through a socket only this process can open (a private
+  // directory) in plaintext: the relay's TCP listener may demand client certificates the UI has no business holding.
+  let uiSocketDir: string | undefined;
   try {
     port = await bind(api.server, opts.bindTarget, serverCredentials(opts.serverTls));
     if (opts.metrics !== undefined) {
       metricsServer = await listenForMetrics(
-        relayMetricsRegistry(() => peers.list()),
+        relayMetricsRegistry(
+          () => peers.list(),
+          () => uiServer?.counters,
+        ),
         opts.metrics,
       );
     }
+    if (opts.ui !== undefined) {
+      uiSocketDir = mkdtempSync(join(tmpdir(), 'hubble-ts-relay-ui-'));
+      const socket = join(uiSocketDir, 'relay.sock');
+      await bind(api.server, `unix://${socket}`, grpc.ServerCredentials.createInsecure());
+      uiBackend = grpcBackend(socket, false);
+      uiServer = await listenForUi(opts.ui, uiBackend, { mode: 'relay', name: relayName, version: VERSION }, logger);
+    }
   } catch (err) {
     unsubscribe();
+    uiBackend?.close();
+    await metricsServer?.close();
     api.server.forceShutdown();
+    if (uiSocketDir !== undefined) rmSync(uiSocketDir, { recursive: true, force: true });
     throw err;
   }
   peers.start();
@@ -86,6 +113,7 @@ export async function startRelay(
       clientTls: opts.clientTls !== undefined,
       clientCert: opts.clientTls?.cert !== undefined,
       metrics: metricsServer?.url,
+      ui: uiServer?.url,
     },
     'serving Hubble Relay API',
   );
@@ -93,13 +121,17 @@ export async function startRelay(
   return {
     port,
     metricsPort: metricsServer?.port,
+    ui: uiServer && { port: uiServer.port, url: uiServer.url },
     peers,
     async close() {
       unsubscribe();
+      await uiServer?.close();
+      uiBackend?.close();
       // Following requests never end by themselves: end them (status OK) so the server can stop at once.
       service.closeAll();
       await Promise.all([shutdownApiServer(api, 2000), metricsServer?.close()]);
       await peers.close();
+      if (uiSocketDir !== undefined) rmSync(uiSocketDir, { recursive: true, force: true });
     },
   };
 }

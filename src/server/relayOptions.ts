@@ -8,6 +8,7 @@ import { checkServerTls, readCertificate, readKeyPair, tcpBindTarget } from './l
 import { DEFAULT_SOCKET_PATH } from './serveOptions.js';
 import { METRICS_ADDRESS_SETTING, toMetricsListen } from './metricsOptions.js';
 import type { MetricsListen } from '../metrics/server.js';
+import { toUiOptions, UI_SETTINGS, type UiOptions } from './uiOptions.js';
 
 export const RELAY_SETTINGS: readonly SettingSpec[] = [
   {
@@ -108,6 +109,7 @@ export const RELAY_SETTINGS: readonly SettingSpec[] = [
     description: 'serve the relay in plaintext (required to serve without --tls-relay-server-cert-file)',
   },
   METRICS_ADDRESS_SETTING,
+  ...UI_SETTINGS,
   {
     name: 'log-level',
     kind: 'string',
@@ -134,6 +136,8 @@ export interface RelayOptions {
   logLevel: string;
   /** Where to serve Prometheus metrics; undefined: not at all. */
   metrics: MetricsListen | undefined;
+  /** The web UI; undefined unless --ui-address is given. */
+  ui?: UiOptions | undefined;
 }
 
 /** Validates resolved settings into options; every refusal names the setting and says what to do. */
@@ -210,6 +214,7 @@ export function toRelayOptions(s: Settings): RelayOptions {
     serverTls,
     logLevel,
     metrics: toMetricsListen(s),
+    ui: toUiOptions(s, false),
   };
 }
 

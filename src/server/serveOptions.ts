@@ -10,6 +10,7 @@ import { parseRingCapacity } from '../observer/ring.js';
 import { parseHostPort } from '../peer/address.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
 import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
+import { toUiOptions, UI_RECORDER_SETTING, UI_SETTINGS, type UiOptions } from './uiOptions.js';
 
 export const DEFAULT_SOCKET_PATH = '/var/run/hubble-ts/hubble.sock';
 /** Under /var/lib, not /var/run (Hubble's choice): recordings are data to keep across reboots, and /run is RAM. */
@@ -168,6 +169,8 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     description: 'keep only these flow fields in exported flows (e.g. time,verdict,source.identity); repeatable',
   },
   ...METRICS_SETTINGS,
+  ...UI_SETTINGS,
+  UI_RECORDER_SETTING,
   {
     name: 'log-level',
     kind: 'string',
@@ -192,6 +195,8 @@ export interface ServeOptions {
   export?: ExportOptions | undefined;
   /** Prometheus metrics; undefined unless --metrics-address is given. */
   metrics: NodeMetricsSettings | undefined;
+  /** The web UI; undefined unless --ui-address is given. */
+  ui?: UiOptions | undefined;
 }
 
 export interface PeersOptions {
@@ -300,6 +305,7 @@ export function toServeOptions(s: Settings): ServeOptions {
     peers: { file: peersFile || undefined, advertise },
     export: toExportOptions(s),
     metrics: toNodeMetricsSettings(s),
+    ui: toUiOptions(s, true),
   };
 }
 

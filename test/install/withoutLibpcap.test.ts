@@ -52,7 +52,8 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
       timeout: 200_000,
     });
     bin = join(prefix, 'node_modules', '.bin', 'hubble-ts');
-  });
+    // Packing builds and installing compiles: on two busy cores that outlasts the default hook timeout.
+  }, 240_000);
 
   afterAll(async () => {
     // Nothing is mounted outside the namespace; the work dir is temporary.
@@ -67,12 +68,22 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
     expect(installed).not.toContain('cap');
   });
 
-  it('replays a capture and answers the client commands', async () => {
+  it('replays a capture, answers the client commands and serves the web UI it ships', async () => {
     const capture = craftCapture(work, 0, 1, 4);
     const socket = join(work, 'hubble.sock');
     const serve = spawn(
       bin,
-      ['serve', '--source', `pcap:${capture}`, '--socket-path', socket, '--recordings-dir', join(work, 'rec')],
+      [
+        'serve',
+        '--source',
+        `pcap:${capture}`,
+        '--socket-path',
+        socket,
+        '--recordings-dir',
+        join(work, 'rec'),
+        '--ui-address',
+        '127.0.0.1:0',
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     let logs = '';
@@ -92,6 +103,16 @@ describe('installing without libpcap-dev', { timeout: 240_000 }, () => {
       expect(flows.map((f) => f.flow.l4.UDP.source_port)).toEqual([30_000, 30_001, 30_002, 30_003]);
       const status = await run(bin, ['status', '--server', `unix://${socket}`]);
       expect(status.stdout).toMatch(/Healthcheck \(via .*\): Ok\nCurrent\/Max Flows: 4\/4,095/);
+      // The page was built when the package was packed: it is in the tarball, bundled, nothing fetched from elsewhere.
+      const serving = logs.split('\n').find((l) => l.includes('serving Hubble API'))!;
+      const url = (JSON.parse(serving) as { ui: string }).ui;
+      const page = await fetch(url);
+      expect(page.status).toBe(200);
+      expect(await page.text()).toContain('<script type="module" src="/assets/app.js"></script>');
+      const script = await fetch(`${url}assets/app.js`);
+      expect(script.status).toBe(200);
+      expect((await script.text()).length).toBeGreaterThan(20_000);
+      expect(readdirSync(join(work, 'prefix', 'node_modules'))).not.toContain('d3-force');
     } finally {
       serve.kill('SIGTERM');
     }
