@@ -97,6 +97,8 @@ export interface SoakReport {
   /** Every sample, per process: [seconds, rss, heap used after a full collection, loop lag max (s), CPU seconds]. */
   samples: Record<string, number[][]>;
   traffic: { udpSent: number; tcpConnections: number; tcpFailures: number };
+  /** Datagrams sent that no node captured: dropped by libpcap's kernel ring, which no counter can show. */
+  uncountedCaptureLoss: number;
   nodes: Record<
     string,
     {
@@ -611,6 +613,7 @@ export async function runMixedLoad(cfg: SoakConfig): Promise<SoakReport> {
         ]),
       ),
       traffic: { udpSent: traffic.totalSent, tcpConnections: traffic.tcpConnections, tcpFailures: traffic.tcpFailures },
+      uncountedCaptureLoss: uncounted,
       nodes: nodesReport,
       followers: {
         steady: steady.length,
@@ -657,7 +660,9 @@ export function humanReport(r: SoakReport): string[] {
   const lines = [
     `soak report (${r.machine.cores} cores, ${r.machine.cpu}, node ${r.machine.node}): ${r.loadSeconds.toFixed(0)} s of load, warm-up ${r.config.warmupS} s`,
     `  clients (this process): CPU ${(r.clientCpuShare * 100).toFixed(0)}% of a core`,
-    `  traffic: ${r.traffic.udpSent} UDP datagrams, ${r.traffic.tcpConnections} TCP connections (${r.traffic.tcpFailures} failed)`,
+    `  traffic: ${r.traffic.udpSent} UDP datagrams, ${r.traffic.tcpConnections} TCP connections (${r.traffic.tcpFailures} failed); ` +
+      `${r.uncountedCaptureLoss} datagrams (${((100 * r.uncountedCaptureLoss) / Math.max(1, r.traffic.udpSent)).toFixed(2)}%) never captured ` +
+      `(libpcap kernel ring overrun while a node stalled: no counter can show these)`,
   ];
   for (const [n, m] of Object.entries(r.memory)) {
     lines.push(
