@@ -2,7 +2,7 @@
 // "10m", "1h"), then the fault tests and the fuzzers with many more cases (HUBBLE_TS_FUZZ_SCALE, default 20 here).
 // Prints the human report, writes test/soak/out/soak-long.json, exits 1 when any check failed.
 //
-//   npm run soak                       # 10 minutes of load, then faults and fuzzers at 20x
+//   npm run soak                       # 10 minutes of load, then faults and fuzzers at 10x
 //   npm run soak -- --duration 30m     # longer
 //   npm run soak -- --no-fuzz          # the load only
 import { spawnSync } from 'node:child_process';
@@ -25,7 +25,7 @@ function flag(name: string): string | undefined {
 
 async function main(): Promise<number> {
   const durationS = parseDuration(flag('duration') ?? process.env['SOAK_DURATION'] ?? '10m');
-  const fuzzScale = Number(flag('fuzz-scale') ?? process.env['HUBBLE_TS_FUZZ_SCALE'] ?? '20');
+  const fuzzScale = Number(flag('fuzz-scale') ?? process.env['HUBBLE_TS_FUZZ_SCALE'] ?? '10');
   const outFile = join(import.meta.dirname, 'out', 'soak-long.json');
   const report = await runMixedLoad({
     ...SHORT_SOAK,
