@@ -1,5 +1,5 @@
 // `npm run soak`: the long form. The mixed load of mixedLoad.ts for ten minutes (or --duration / SOAK_DURATION: "90s",
-// "10m", "1h"), then the fault tests and the fuzzers with many more cases (HUBBLE_TS_FUZZ_SCALE, default 20 here).
+// "10m", "1h"), then the fault tests and the fuzzers with many more cases (HUBBLE_TS_FUZZ_SCALE, default 10 here).
 // Prints the human report, writes test/soak/out/soak-long.json, exits 1 when any check failed.
 //
 //   npm run soak                       # 10 minutes of load, then faults and fuzzers at 10x
