@@ -2,6 +2,7 @@
 // the kernel answers no ICMP), a node's counters read from /metrics, and the forced-GC heap of a measured process.
 import { createSocket, type Socket } from 'node:dgram';
 import { scrapeMetrics, sumOf, type ServedProcess } from '../soak/processes.js';
+import { bindBelowEphemeral } from '../soak/traffic.js';
 
 /** A UDP port on 127.0.0.1 with a reader, and a sender that blasts it. */
 export class UdpTarget {
@@ -14,10 +15,10 @@ export class UdpTarget {
   static async open(): Promise<UdpTarget> {
     const reader = createSocket('udp4');
     reader.on('message', () => undefined);
-    await new Promise<void>((r) => reader.bind(0, '127.0.0.1', r));
+    const port = await bindBelowEphemeral(reader);
     const sender = createSocket('udp4');
-    await new Promise<void>((r) => sender.bind(0, '127.0.0.1', r));
-    return new UdpTarget(reader, sender, reader.address().port);
+    await bindBelowEphemeral(sender);
+    return new UdpTarget(reader, sender, port);
   }
 
   /** Sends `count` datagrams of `size` bytes at about `perSecond`; resolves with how many the kernel took. */

@@ -149,11 +149,11 @@ describe('garbage on the gRPC listeners', () => {
     await fc.assert(
       fc.asyncProperty(garbage, fc.boolean(), async ({ what, bytes }, overTcp) => {
         counter.add('garbage connections');
-        const closed = await sendAndClose(overTcp ? tcp : unix, bytes, 150);
+        const closed = await sendAndClose(overTcp ? tcp : unix, bytes, 100);
         const key = `${what} ${closed ? 'closed by the server' : 'left open'}`;
         closedByServer[key] = (closedByServer[key] ?? 0) + 1;
       }),
-      { numRuns: fuzzRuns(150) },
+      { numRuns: fuzzRuns(120) },
     );
     await expectServing();
   }, 180_000);

@@ -1,4 +1,4 @@
-// The soak's short form, run in CI: the mixed load of mixedLoad.ts for 45 s. `npm run soak` runs the same for 10 minutes.
+// The soak's short form, run in CI: the mixed load of mixedLoad.ts for 30 s. `npm run soak` runs the same for 10 minutes.
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runMixedLoad } from './mixedLoad.js';

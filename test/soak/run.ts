@@ -35,7 +35,7 @@ async function main(): Promise<number> {
     sampleEveryMs: durationS >= 300 ? 5000 : 2000,
     envelopeWindowS: durationS >= 300 ? 30 : 5,
     // Over minutes a line through the samples means something: memory must be flat within a few MiB a minute.
-    bounds: { heapBytesPerMin: 1024 * 1024, rssBytesPerMin: 4 * 1024 * 1024 },
+    bounds: { heapBytesPerMin: 1024 * 1024, rssBytesPerMin: 4 * 1024 * 1024, rssGrowthBytes: 64 * 1024 * 1024 },
     maxUncountedCaptureLoss: Number(
       process.env['SOAK_MAX_UNCOUNTED_CAPTURE_LOSS'] ?? SHORT_SOAK.maxUncountedCaptureLoss,
     ),

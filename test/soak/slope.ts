@@ -48,8 +48,10 @@ export interface MemoryTrend {
   /** Over the samples after warm-up. */
   rssStart: number;
   rssEnd: number;
-  /** Through the lowest RSS sample of each window: the figure asserted on. */
+  /** Through the lowest RSS sample of each window: the figure the long form asserts on. */
   rssSlopeBytesPerMin: number;
+  /** Highest RSS after warm-up above the first sample after it: what the short form asserts on. */
+  rssGrowth: number;
   heapStart: number;
   heapEnd: number;
   /** Through the live heap (see heapMethod): the figure asserted on. */
@@ -96,6 +98,7 @@ export function memoryTrend(
     rssStart: first?.rss ?? 0,
     rssEnd: last?.rss ?? 0,
     rssSlopeBytesPerMin: slopePerMinute(lowerEnvelope(rss, windowSeconds)),
+    rssGrowth: first === undefined ? 0 : Math.max(...after.map((x) => x.rss)) - first.rss,
     heapStart: first?.heapUsed ?? 0,
     heapEnd: last?.heapUsed ?? 0,
     heapSlopeBytesPerMin: slopePerMinute(forced ? heap : lowerEnvelope(heap, windowSeconds)),

@@ -1,7 +1,29 @@
 // Real traffic on loopback for live capture: UDP datagrams at a steady rate to ports that a socket reads (so the kernel
 // answers no ICMP), counted exactly as they are sent, and TCP echo connections opened and closed over and over.
 import { createSocket, type Socket } from 'node:dgram';
-import { connect, createServer, type Server } from 'node:net';
+import { connect, createServer, type Server, type Socket as TcpSocket } from 'node:net';
+
+/**
+ * Binds a UDP socket on 127.0.0.1 to a free port below Linux's ephemeral range (32768+), where other tests pick their
+ * fixed capture ports: a soak blasting thousands of datagrams must never land in another test's capture.
+ */
+export async function bindBelowEphemeral(socket: Socket): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    try {
+      await new Promise<void>((resolve, reject) => {
+        socket.once('error', reject);
+        socket.bind(port, '127.0.0.1', () => {
+          socket.off('error', reject);
+          resolve();
+        });
+      });
+      return port;
+    } catch (err) {
+      if (attempt > 50) throw err;
+    }
+  }
+}
 
 /** One node's share of the traffic: the ports it captures. */
 export interface TrafficTarget {
@@ -22,17 +44,23 @@ export class TrafficSink {
     for (let i = 0; i < udpCount; i++) {
       const s = createSocket('udp4');
       s.on('message', () => undefined);
-      await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+      udpPorts.push(await bindBelowEphemeral(s));
       this.sockets.push(s);
-      udpPorts.push(s.address().port);
     }
     const server = createServer((sock) => {
       sock.on('data', (d) => sock.write(d));
       sock.on('error', () => undefined);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    let tcpPort = 0;
+    for (let attempt = 0; tcpPort === 0; attempt++) {
+      const port = 20_000 + Math.floor(Math.random() * 12_000);
+      tcpPort = await new Promise<number>((resolve, reject) => {
+        server.once('error', (err) => (attempt > 50 ? reject(err) : resolve(0)));
+        server.listen(port, '127.0.0.1', () => resolve(port));
+      });
+    }
+    server.removeAllListeners('error');
     this.server = server;
-    const tcpPort = (server.address() as { port: number }).port;
     const udp = udpPorts.map((p) => `udp dst port ${p}`).join(' or ');
     this.target = { udpPorts, tcpPort, bpf: `${udp} or tcp port ${tcpPort}` };
     return this.target;
@@ -78,7 +106,7 @@ export class TrafficGenerator {
   async start(): Promise<void> {
     for (let i = 0; i < this.targets.length; i++) {
       const s = createSocket('udp4');
-      await new Promise<void>((resolve) => s.bind(0, '127.0.0.1', resolve));
+      await bindBelowEphemeral(s);
       this.senders.push(s);
     }
     this.startedAt = Date.now();
@@ -119,12 +147,30 @@ export class TrafficGenerator {
   }
 
   private async tcpConnection(port: number): Promise<void> {
-    const sock = connect(port, '127.0.0.1');
-    try {
-      await new Promise<void>((resolve, reject) => {
-        sock.once('connect', resolve);
-        sock.once('error', reject);
+    // From a port below the ephemeral range too (see bindBelowEphemeral); a port still in TIME_WAIT is tried again.
+    let sock: TcpSocket;
+    for (let attempt = 0; ; attempt++) {
+      sock = connect({
+        port,
+        host: '127.0.0.1',
+        localAddress: '127.0.0.1',
+        localPort: 20_000 + Math.floor(Math.random() * 12_000),
       });
+      try {
+        await new Promise<void>((resolve, reject) => {
+          sock.once('connect', resolve);
+          sock.once('error', reject);
+        });
+        break;
+      } catch {
+        sock.destroy();
+        if (attempt >= 5) {
+          this.tcpFailures++;
+          return;
+        }
+      }
+    }
+    try {
       for (let i = 0; i < this.opts.tcpMessages; i++) {
         sock.write(`message ${i}\n`);
         await new Promise((r) => sock.once('data', r));
