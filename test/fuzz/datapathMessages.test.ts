@@ -153,7 +153,7 @@ describe('hostile datapath messages', () => {
       }),
       { numRuns: fuzzRuns(3000) },
     );
-    expect(slowest).toBeLessThan(250);
+    expect(slowest).toBeLessThan(1000); // a hang, not a collection pause on a busy machine
   });
 
   it('each codec refuses what it cannot read only with a DatapathDecodeError', () => {
