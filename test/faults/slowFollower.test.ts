@@ -48,21 +48,22 @@ describe('a follower that never reads', () => {
 
     // 40,000 datagrams of 1 KB: forty rings' worth, far more than any buffer between the server and a client holds.
     const sent = await target.send(40_000, 8_000, 1000);
-    await waitUntil(async () => (await eventsOf(serve)) - eventsBefore >= sent * 0.9, 'the capture to take them in');
+    // What the capture took in (on a busy machine the kernel may drop some: counted events are what matter here).
     let events = 0;
     let last = -1;
     await waitUntil(
       async () => {
         events = (await eventsOf(serve)) - eventsBefore;
-        const settled = events === last;
+        const settled = events === last && events > 0;
         last = events;
         return settled;
       },
       'the capture to settle',
-      15_000,
-      () => '',
-      500,
+      30_000,
+      () => `${events} of ${sent}`,
+      1000,
     );
+    expect(events, `${events} of ${sent} captured`).toBeGreaterThan(10_000);
     const memoryAfter = await memoryAfterGc(serve);
 
     // The reading follower got every event the server took in; nothing was lost on its account.
