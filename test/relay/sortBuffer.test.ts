@@ -8,11 +8,18 @@ import { SortBuffer } from '../../src/relay/sortBuffer.js';
 interface Item {
   node: number;
   seq: number;
-  /** Flow time (ns in the relay; whole units here). */
+  /** Flow time (whole units here; seconds and nanoseconds below, as the relay reads them). */
   time: number;
   /** When it reaches the relay, ms. */
   arrival: number;
 }
+
+/** A time of `n` units as the sort buffer sees it: a tenth of a second each, so both parts of a time count. */
+const asTime = (n: number) => ({ seconds: Math.floor(n / 10), nanos: (n % 10) * 100_000_000 });
+const timed = <T extends { time: number }>(item: T) => Object.assign(item, asTime(item.time));
+/** A bare time, for the small cases. */
+const at = (n: number) => ({ n, ...asTime(n) });
+const ns = (out: { n: number }[]) => out.map((x) => x.n);
 
 interface Released {
   item: Item;
@@ -21,20 +28,22 @@ interface Released {
 
 /** Feeds items in arrival order, firing the drain timer whenever it is due in between, then lets the buffer drain. */
 function simulate(items: Item[], maxLen: number, drainMs: number, onPush?: (len: number) => void): Released[] {
-  const buffer = new SortBuffer<Item>(maxLen, drainMs, (i) => BigInt(i.time));
+  const buffer = new SortBuffer<Item & ReturnType<typeof asTime>>(maxLen, drainMs);
   const released: Released[] = [];
   const take = (at: number, out: Item[]) => out.forEach((item) => released.push({ item, at }));
-  const byArrival = [...items].sort((a, b) => a.arrival - b.arrival || a.node - b.node || a.seq - b.seq);
+  const byArrival = [...items]
+    .sort((a, b) => a.arrival - b.arrival || a.node - b.node || a.seq - b.seq)
+    .map((item) => timed({ ...item }));
   const fireUntil = (now: number) => {
     for (let due = buffer.nextDeadlineMs(); due !== undefined && due <= now; due = buffer.nextDeadlineMs()) {
-      const out: Item[] = [];
+      const out: (Item & ReturnType<typeof asTime>)[] = [];
       buffer.drainExpired(due, out);
       take(due, out);
     }
   };
   for (const item of byArrival) {
     fireUntil(item.arrival);
-    const out: Item[] = [];
+    const out: (Item & ReturnType<typeof asTime>)[] = [];
     buffer.push(item, item.arrival, out);
     take(item.arrival, out);
     onPush?.(buffer.length);
@@ -107,33 +116,33 @@ describe('SortBuffer', () => {
   });
 
   it('releases the oldest when full, even when that is the item just pushed', () => {
-    const buffer = new SortBuffer<number>(2, 1000, (n) => BigInt(n));
-    const out: number[] = [];
-    buffer.push(5, 0, out);
-    buffer.push(7, 0, out);
-    buffer.push(3, 0, out);
-    expect(out).toEqual([3]);
-    buffer.push(6, 0, out);
-    expect(out).toEqual([3, 5]);
+    const buffer = new SortBuffer<ReturnType<typeof at>>(2, 1000);
+    const out: ReturnType<typeof at>[] = [];
+    buffer.push(at(5), 0, out);
+    buffer.push(at(17), 0, out);
+    buffer.push(at(3), 0, out);
+    expect(ns(out)).toEqual([3]);
+    buffer.push(at(16), 0, out);
+    expect(ns(out)).toEqual([3, 5]);
     buffer.flush(out);
-    expect(out).toEqual([3, 5, 6, 7]);
+    expect(ns(out)).toEqual([3, 5, 16, 17]);
     expect(buffer.length).toBe(0);
   });
 
   it('releases an item when its wait is over, with every older one that arrived after it', () => {
-    const buffer = new SortBuffer<number>(10, 100, (n) => BigInt(n));
-    const out: number[] = [];
-    buffer.push(20, 0, out);
-    buffer.push(10, 50, out); // older, later
-    buffer.push(30, 60, out); // newer: waits for its own turn
+    const buffer = new SortBuffer<ReturnType<typeof at>>(10, 100);
+    const out: ReturnType<typeof at>[] = [];
+    buffer.push(at(20), 0, out);
+    buffer.push(at(10), 50, out); // older, later
+    buffer.push(at(30), 60, out); // newer: waits for its own turn
     expect(buffer.nextDeadlineMs()).toBe(100);
     buffer.drainExpired(99, out);
     expect(out).toEqual([]);
     buffer.drainExpired(100, out);
-    expect(out).toEqual([10, 20]);
+    expect(ns(out)).toEqual([10, 20]);
     expect(buffer.nextDeadlineMs()).toBe(150);
     buffer.drainExpired(160, out);
-    expect(out).toEqual([10, 20, 30]);
+    expect(ns(out)).toEqual([10, 20, 30]);
     expect(buffer.nextDeadlineMs()).toBeUndefined();
   });
 });
