@@ -114,8 +114,6 @@ export class ClusterFlowsRequest {
   private readonly cancelledByUs = new WeakSet<NodeStream>();
   private readonly buffer: SortBuffer<RawFlowsResponse>;
   private readonly writer: FlowsWriter;
-  /** Released from the sort buffer, to send: reused for every push. */
-  private readonly released: RawFlowsResponse[] = [];
   /** Date.now() read once per chunk of responses from a node, not per response (undefined between chunks). */
   private nowMs: number | undefined;
   private readonly idleTimeoutMs: number;
@@ -233,18 +231,19 @@ export class ClusterFlowsRequest {
     purpose: NodeFlows['purpose'],
   ): void {
     const withUuid = this.plan.kind === 'follow';
-    let stream: NodeStream | undefined = undefined;
-    stream = channel.open(request, forwardedMetadata(this.call.metadata), this.call.getDeadline(), {
+    const stream: NodeStream = channel.open(request, forwardedMetadata(this.call.metadata), this.call.getDeadline(), {
       response: (bytes, start, end) => {
         if (node.stream !== stream || this.stopped) return;
         this.nowMs ??= Date.now();
         this.receive(node, scanFlowsResponse(bytes, start, end, withUuid));
       },
       chunkEnd: () => {
+        node.activeAtMs = this.nowMs ?? Date.now();
         this.nowMs = undefined;
-        node.activeAtMs = Date.now();
+        // Once per chunk rather than per response: the drain timer follows the oldest arrival.
+        this.armDrain();
       },
-      end: (err) => this.ended(node, stream!, err),
+      end: (err) => this.ended(node, stream, err),
     });
     node.stream = stream;
     node.channel = channel;
@@ -309,13 +308,10 @@ export class ClusterFlowsRequest {
       this.held.push(res);
       return;
     }
-    const out = this.released;
-    this.buffer.push(res, this.nowMs ?? Date.now(), out);
-    if (out.length > 0) {
-      this.sendAll(out);
-      out.length = 0;
-    }
-    this.armDrain();
+    const released = this.buffer.push(res, this.nowMs ?? Date.now());
+    if (released !== undefined) this.send(released);
+    // Inside a chunk from a node, chunkEnd arms the drain timer once for all of it.
+    if (this.nowMs === undefined) this.armDrain();
   }
 
   private armDrain(): void {

@@ -74,14 +74,14 @@ class BatchWriter implements FlowsWriter {
       if (5 + len > this.batch.length) {
         const framed = Buffer.allocUnsafe(5 + len);
         writePrefix(framed, 0, len);
-        res.bytes.copy(framed, 5, res.start, res.end);
+        copyInto(framed, 5, res);
         this.send(framed);
         return this.stream.writableLength < MAX_QUEUED_BYTES;
       }
     }
     const batch = this.batch;
     writePrefix(batch, this.pos, len);
-    res.bytes.copy(batch, this.pos + 5, res.start, res.end);
+    copyInto(batch, this.pos + 5, res);
     this.pos += 5 + len;
     if (!this.flushScheduled) {
       this.flushScheduled = true;
@@ -160,7 +160,17 @@ class MessageWriter implements FlowsWriter {
   }
 }
 
+/** The gRPC message prefix: not compressed, then the length (big-endian). */
 function writePrefix(buf: Buffer, at: number, len: number): void {
-  buf[at] = 0; // not compressed
-  buf.writeUInt32BE(len, at + 1);
+  buf[at] = 0;
+  buf[at + 1] = len >>> 24;
+  buf[at + 2] = (len >>> 16) & 0xff;
+  buf[at + 3] = (len >>> 8) & 0xff;
+  buf[at + 4] = len & 0xff;
+}
+
+/** Copies a response's bytes to `at` (a plain view and set: Buffer.copy's checks cost a third of the copy). */
+function copyInto(target: Buffer, at: number, res: RawFlowsResponse): void {
+  const { bytes } = res;
+  target.set(new Uint8Array(bytes.buffer, bytes.byteOffset + res.start, res.end - res.start), at);
 }

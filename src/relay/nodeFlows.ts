@@ -294,8 +294,8 @@ export class NodeFlowsCall {
       pos = chunk.length - spill;
     }
     while (chunk.length - pos >= 5) {
-      const len = chunk.readUInt32BE(pos + 1);
-      this.checkPrefix(chunk[pos]!, len);
+      const len = ((chunk[pos + 1]! << 24) | (chunk[pos + 2]! << 16) | (chunk[pos + 3]! << 8) | chunk[pos + 4]!) >>> 0;
+      if (chunk[pos] !== 0 || len > MAX_MESSAGE_BYTES) this.checkPrefix(chunk[pos]!, len);
       const end = pos + 5 + len;
       if (end > chunk.length) break;
       this.handler.response(chunk, pos + 5, end);

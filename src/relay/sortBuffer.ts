@@ -34,10 +34,27 @@ export class SortBuffer<T extends FlowTime> {
     return this.items.length;
   }
 
-  /** Adds an item that arrived at `nowMs`; whatever the length cap releases is appended to `out`. */
-  push(item: T, nowMs: number, out: T[]): void {
+  /**
+   * Adds an item that arrived at `nowMs`; returns what the length cap releases (at most one item: the oldest, which
+   * may be the one just pushed), else undefined.
+   */
+  push(item: T, nowMs: number): T | undefined {
     if (this.items.length === 0) this.clearArrivals(); // what they stood for has left already
-    this.insert(item, this.seq++);
+    this.noteArrival(item, nowMs);
+    const seq = this.seq++;
+    if (this.items.length < this.maxLen) {
+      this.insert(item, seq);
+      return undefined;
+    }
+    // Full: the oldest of the heap and the new item leaves. Usually that is the heap's top, and the new item takes its
+    // place in one pass down the heap rather than a pass up and another down.
+    const top = this.items[0]!;
+    if (!before(top, this.seqs[0]!, item, seq)) return item;
+    this.replaceTop(item, seq);
+    return top;
+  }
+
+  private noteArrival(item: T, nowMs: number): void {
     const deadlineMs = nowMs + this.drainTimeoutMs;
     const last = this.arrivals[this.arrivals.length - 1];
     if (last !== undefined && this.arrivals.length > this.arrivalsHead && last.deadlineMs === deadlineMs) {
@@ -48,7 +65,6 @@ export class SortBuffer<T extends FlowTime> {
     } else {
       this.arrivals.push({ deadlineMs, seconds: item.seconds, nanos: item.nanos });
     }
-    if (this.items.length > this.maxLen) out.push(this.popMin());
   }
 
   /** Releases, oldest first, the items whose wait is over at `nowMs` and every item older than them. */
@@ -89,6 +105,35 @@ export class SortBuffer<T extends FlowTime> {
     let i = items.length;
     items.push(item);
     seqs.push(seq);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!before(item, seq, items[parent]!, seqs[parent]!)) break;
+      items[i] = items[parent]!;
+      seqs[i] = seqs[parent]!;
+      i = parent;
+    }
+    items[i] = item;
+    seqs[i] = seq;
+  }
+
+  /**
+   * Puts `item` in place of the top (which the caller takes): down to a leaf along the older child, then up to where
+   * the item belongs (Floyd's way: a new item is usually among the newest, so it rarely climbs).
+   */
+  private replaceTop(item: T, seq: number): void {
+    const items = this.items;
+    const seqs = this.seqs;
+    const n = items.length;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      const child = right < n && before(items[right]!, seqs[right]!, items[left]!, seqs[left]!) ? right : left;
+      items[i] = items[child]!;
+      seqs[i] = seqs[child]!;
+      i = child;
+    }
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (!before(item, seq, items[parent]!, seqs[parent]!)) break;
