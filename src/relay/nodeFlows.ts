@@ -335,8 +335,11 @@ export class NodeFlowsCall {
     if (this.httpStatus !== undefined && this.httpStatus !== 200) return httpStatusToGrpc(this.httpStatus);
     const session = this.dialled?.session;
     if (this.dialled?.error !== undefined || session?.destroyed || session?.closed) {
-      // The connection went (or never came): the node is unavailable, for the socket's or TLS's reason.
-      return { code: grpc.status.UNAVAILABLE, details: this.dialled?.error ?? 'Connection dropped' };
+      // The connection went (or never came): the node is unavailable, for the socket's or TLS's reason (which the
+      // stream may hear before the session does: "canceled (caused by: connect ECONNREFUSED ...)").
+      const cause = (this.streamError as (Error & { cause?: unknown }) | undefined)?.cause;
+      const reason = this.dialled?.error ?? (cause instanceof Error ? cause.message : this.streamError?.message);
+      return { code: grpc.status.UNAVAILABLE, details: reason ?? 'Connection dropped' };
     }
     const c = http2.constants;
     switch (this.stream.rstCode) {
