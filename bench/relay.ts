@@ -22,12 +22,15 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
-import { enableBatchedWrites, MAX_QUEUED_RESPONSES } from '../src/observer/service.js';
+import { enableBatchedWrites } from '../src/server/encodedStream.js';
 import { resolveSettings } from '../src/server/config.js';
 import { startRelay, type RunningRelay } from '../src/server/relay.js';
 import { RELAY_SETTINGS, toRelayOptions } from '../src/server/relayOptions.js';
 import { ensureLoadCapture } from './loadCapture.js';
 import type { RelayNodesReady } from './relayNodes.js';
+
+/** Responses the reference relay queues before it pauses its nodes. */
+const MAX_QUEUED_RESPONSES = 1024;
 
 const ROUNDS = 3;
 /** What hubble observe --all sends: 2^64-1. */

@@ -167,9 +167,10 @@ export class EventRing {
 
   /**
    * The encoded response that carries the entry at `position`: GetFlowsResponse for flows and lost events,
-   * GetAgentEventsResponse and GetDebugEventsResponse for the others. A record is encoded without an object.
+   * GetAgentEventsResponse and GetDebugEventsResponse for the others. A record is encoded without an object. The
+   * bytes are a view into the ring's own encoder: valid until the next call (a stream copies them into its batch).
    */
-  responseAt(position: number): Buffer {
+  responseAt(position: number): Uint8Array {
     const slot = position & this.positions.mask;
     const w = this.response;
     w.pos = 0;
@@ -199,7 +200,7 @@ export class EventRing {
           break;
       }
     }
-    return Buffer.from(w.buf.subarray(0, w.pos));
+    return w.buf.subarray(0, w.pos);
   }
 
   /** A GetFlowsResponse for `flow` (a field mask's result), with the response's own node_name and time. */

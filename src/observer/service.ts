@@ -12,6 +12,7 @@ import {
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { messageBodyEncoder, ProtoWriter } from '../protowire/compiledEncoder.js';
+import { drained, encodedStreamWriter } from '../server/encodedStream.js';
 import { compareTime, EventKind, EventRing, type EventTime } from './eventRing.js';
 import { FieldMaskError, FlowFieldMask } from './fieldMask.js';
 import { compileFlowFilters, FilterError } from './filters/index.js';
@@ -48,9 +49,6 @@ export interface EventsRequest {
 
 /** Whether the entry at a ring position is one the request asks for (its kind, its filters). */
 type Selector = (position: number) => boolean;
-
-/** Responses a stream may have queued before the handler waits for the client to catch up. */
-export const MAX_QUEUED_RESPONSES = 512;
 
 function checkTimestamp(ts: Timestamp | undefined, field: string): EventTime | undefined {
   if (ts === undefined) return undefined;
@@ -115,20 +113,56 @@ export function parseEventsRequest(req: EventsRequest): {
 }
 
 /**
+ * Responses all of a server's streams together send in one turn of the event loop. The capture gets its turn
+ * between (a chunk of a file, what libpcap holds): however many clients follow, reading never takes the larger share
+ * of the one thread that also takes the traffic in. A stream over its share waits for the next turn; one that falls
+ * behind the ring is told what it lost, as in Hubble.
+ */
+const RESPONSES_PER_TURN = 256;
+
+/** The responses left to send in this turn of the event loop, shared by the streams of one service. */
+class TurnBudget {
+  private left = RESPONSES_PER_TURN;
+  private refillScheduled = false;
+  private readonly refill = () => {
+    this.refillScheduled = false;
+    this.left = RESPONSES_PER_TURN;
+  };
+
+  /** Takes one response's share; false when this turn's is spent (wait for nextTurn()). */
+  take(): boolean {
+    if (!this.refillScheduled) {
+      this.refillScheduled = true;
+      setImmediate(this.refill);
+    }
+    if (this.left === 0) return false;
+    this.left--;
+    return true;
+  }
+
+  /** Resolves in the next turn, once the budget is refilled. */
+  nextTurn(): Promise<void> {
+    return new Promise((resolve) => setImmediate(resolve));
+  }
+}
+
+/**
  * Streams the events a request selects, as encoded responses. `respond` gives the response for a selected entry (or
- * undefined to skip it); lost entries in the ring (events lost before the ring) are sent by GetFlows without counting
- * towards `number`, and `respondOverrun` reports events the writer overwrote before this reader got to them.
+ * undefined to skip it; a view valid until its next call); lost entries in the ring (events lost before the ring) are
+ * sent by GetFlows without counting towards `number`, and `respondOverrun` reports events the writer overwrote before
+ * this reader got to them. Each entry read (sent or not: filtering costs too) takes its share of `budget` first.
  */
 async function streamEvents(
   call: grpc.ServerWritableStream<unknown, Buffer>,
   ring: EventRing,
   req: EventsRequest,
   selects: Selector,
-  respond: (position: number) => Buffer | undefined,
-  respondOverrun: ((numLost: number) => Buffer) | undefined,
+  respond: (position: number) => Uint8Array | undefined,
+  respondOverrun: ((numLost: number) => Uint8Array) | undefined,
+  budget: TurnBudget,
 ): Promise<void> {
   const { since, until, number } = parseEventsRequest(req);
-  enableBatchedWrites(call);
+  const writer = encodedStreamWriter(call);
   const abort = new AbortController();
   const onCancel = () => abort.abort();
   call.once('cancelled', onCancel);
@@ -138,13 +172,17 @@ async function streamEvents(
     let sent = 0;
     while (!abort.signal.aborted) {
       if (!req.follow && number > 0 && sent >= number) break;
+      if (!budget.take()) {
+        await budget.nextTurn();
+        continue;
+      }
       let e = reader.next();
       if (e === undefined) {
         if (!req.follow) break;
         e = await reader.nextFollow(abort.signal).catch(() => undefined);
         if (e === undefined) break;
       }
-      let response: Buffer | undefined;
+      let response: Uint8Array | undefined;
       if (isLostMarker(e)) {
         if (respondOverrun === undefined) continue;
         response = respondOverrun(e.numLost);
@@ -159,51 +197,14 @@ async function streamEvents(
         if (response === undefined) continue;
         if (!lost) sent++;
       }
-      // Past the stream's small high-water mark, keep queueing (bounded) so writes go out in large batches.
-      if (!call.write(response) && call.writableLength >= MAX_QUEUED_RESPONSES) await waitForDrain(call, abort.signal);
+      if (!writer.write(response, 0, response.length)) await drained(writer, abort.signal);
     }
   } finally {
     call.off('cancelled', onCancel);
     call.off('close', onCancel);
+    // What was written goes out before grpc-js ends the call with its status.
+    writer.flush();
   }
-}
-
-/**
- * grpc-js writes a server stream one message at a time, each waiting for the previous socket write to
- * complete, which caps a stream at a few tens of thousands of messages per second. Messages queued behind
- * a write in flight are handed over together instead: each is still framed and sent by grpc-js itself,
- * but they reach the socket in one write.
- */
-export function enableBatchedWrites(call: grpc.ServerWritableStream<unknown, unknown>): void {
-  const stream = call as unknown as {
-    _write(chunk: unknown, encoding: BufferEncoding, done: (error?: Error | null) => void): void;
-    _writev?: (chunks: { chunk: unknown; encoding: BufferEncoding }[], done: (error?: Error | null) => void) => void;
-  };
-  stream._writev = (chunks, done) => {
-    let pending = chunks.length;
-    let failed = false;
-    for (const { chunk, encoding } of chunks) {
-      stream._write(chunk, encoding, (error) => {
-        if (failed) return;
-        if (error) {
-          failed = true;
-          done(error);
-        } else if (--pending === 0) done();
-      });
-    }
-  };
-}
-
-export function waitForDrain(call: grpc.ServerWritableStream<unknown, unknown>, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      call.off('drain', done);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    call.on('drain', done);
-    signal.addEventListener('abort', done);
-  });
 }
 
 /** Runs a streaming handler and ends the call with the right status whatever happens. */
@@ -270,6 +271,7 @@ function encodedFlowsResponse(res: GetFlowsResponse): Buffer {
 
 export function createObserverService(observer: Observer, node: NodeIdentity): NodeObserverServer {
   const ring = observer.ring;
+  const budget = new TurnBudget();
   const overrunResponse = (numLost: number): Buffer =>
     encodedFlowsResponse(
       GetFlowsResponse.fromPartial({
@@ -305,6 +307,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
           return EventRing.flowsResponseOf(masked, flow.nodeName, flow.time);
         },
         overrunResponse,
+        budget,
       );
     }),
 
@@ -316,6 +319,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         (p) => ring.kindAt(p) === EventKind.AGENT,
         (p) => (ring.kindAt(p) === EventKind.AGENT ? ring.responseAt(p) : undefined),
         undefined,
+        budget,
       );
     }),
 
@@ -327,6 +331,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         (p) => ring.kindAt(p) === EventKind.DEBUG,
         (p) => (ring.kindAt(p) === EventKind.DEBUG ? ring.responseAt(p) : undefined),
         undefined,
+        budget,
       );
     }),
 

@@ -15,11 +15,11 @@ import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import { GetFlowsResponse, type GetFlowsRequest } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { FlowFieldMask } from '../observer/fieldMask.js';
-import { compileRequestFilters, enableBatchedWrites, parseEventsRequest } from '../observer/service.js';
+import { compileRequestFilters, parseEventsRequest } from '../observer/service.js';
+import { encodedStreamWriter, type EncodedStreamWriter } from '../server/encodedStream.js';
 import { backoffMs } from './backoff.js';
 import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
 import { compareFlowTime, rawFlowsResponse, scanFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
-import { flowsWriter, type FlowsWriter } from './flowsWriter.js';
 import type { NodeFlowsCall, NodeFlowsChannel } from './nodeFlows.js';
 import { SortBuffer } from './sortBuffer.js';
 
@@ -97,7 +97,6 @@ export async function streamClusterFlows(
   else if (counted)
     plan = { kind: 'collect', keep: req.first || since !== undefined ? 'first' : 'last', count: number };
   else plan = { kind: 'merge' };
-  enableBatchedWrites(call); // for grpc-js's own writes, when flowsWriter cannot batch itself
   const request = new ClusterFlowsRequest(call, peers, opts, plan);
   const unregister = register(request);
   try {
@@ -113,7 +112,7 @@ export class ClusterFlowsRequest {
   /** Streams the relay cancelled itself: their CANCELLED status is no failure. */
   private readonly cancelledByUs = new WeakSet<NodeStream>();
   private readonly buffer: SortBuffer<RawFlowsResponse>;
-  private readonly writer: FlowsWriter;
+  private readonly writer: EncodedStreamWriter;
   /** Date.now() read once per chunk of responses from a node, not per response (undefined between chunks). */
   private nowMs: number | undefined;
   private readonly idleTimeoutMs: number;
@@ -140,7 +139,7 @@ export class ClusterFlowsRequest {
   ) {
     this.req = call.request;
     this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs);
-    this.writer = flowsWriter(call);
+    this.writer = encodedStreamWriter(call);
     this.idleTimeoutMs = opts.nodeIdleTimeoutMs ?? DEFAULT_NODE_IDLE_TIMEOUT_MS;
     this.aggregationMs = opts.statusAggregationMs ?? DEFAULT_STATUS_AGGREGATION_MS;
     if (plan.kind === 'follow' && plan.history !== undefined) this.held = [];
@@ -524,7 +523,7 @@ export class ClusterFlowsRequest {
   /** Writes one response; a client that cannot keep up pauses every node stream until it drains. */
   private send(res: RawFlowsResponse): void {
     if (this.stopped) return;
-    if (this.writer.write(res) || this.paused) return;
+    if (this.writer.write(res.bytes, res.start, res.end) || this.paused) return;
     this.paused = true;
     for (const node of this.nodes.values()) node.stream?.pause();
     this.writer.onceDrained(() => {

@@ -42,11 +42,6 @@ export class RawFlowsResponse implements FlowTime {
   uuid(): string {
     return this.uuidStart < 0 ? '' : this.bytes.toString('utf8', this.uuidStart, this.uuidEnd);
   }
-
-  /** Its encoding as a Buffer of its own length (a view, not a copy). */
-  body(): Buffer {
-    return this.start === 0 && this.end === this.bytes.length ? this.bytes : this.bytes.subarray(this.start, this.end);
-  }
 }
 
 // Field numbers, from observer.proto, flow.proto and timestamp.proto.

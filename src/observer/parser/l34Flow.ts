@@ -354,8 +354,14 @@ function varint(b: Uint8Array, p: number, v: number): number {
 
 /** Copies `src` into `b` at `p`; returns the position after it. */
 function copy(b: Uint8Array, p: number, src: Uint8Array): number {
-  b.set(src, p);
-  return p + src.length;
+  const n = src.length;
+  // TypedArray.set costs more to call than a short loop costs to run; the parts of a flow are mostly short.
+  if (n > 64) {
+    b.set(src, p);
+    return p + n;
+  }
+  for (let i = 0; i < n; i++) b[p + i] = src[i]!;
+  return p + n;
 }
 
 /** A length-prefixed body. */
@@ -400,8 +406,13 @@ export function writeFlow(r: L34Record, emitter: Emitter, w: ProtoWriter): void 
   const iface = r.iface === undefined ? undefined : encodedBody(r.iface, 'flow.NetworkInterface');
   const emitterBody = encodedBody(emitter, 'flow.Emitter');
   let bound = FIXED_BOUND + stringBound(r.nodeName) + stringBound(r.summary) + emitterBody.length;
-  for (const part of [ethernet, ip, l4, source, destination, eventType, iface])
-    if (part !== undefined) bound += part.length;
+  if (ethernet !== undefined) bound += ethernet.length;
+  if (ip !== undefined) bound += ip.length;
+  if (l4 !== undefined) bound += l4.length;
+  if (source !== undefined) bound += source.length;
+  if (destination !== undefined) bound += destination.length;
+  if (eventType !== undefined) bound += eventType.length;
+  if (iface !== undefined) bound += iface.length;
   for (const name of r.sourceNames) bound += 3 + stringBound(name);
   for (const name of r.destinationNames) bound += 3 + stringBound(name);
   // Rare parts: sized as they are encoded.
