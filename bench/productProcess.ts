@@ -1,7 +1,7 @@
 // `hubble-ts` as a user runs it, for the benchmarks that measure a whole server process (resident memory, latency):
 // built from this checkout to dist/ first (npm run build), then started from bin/hubble-ts.js, never through tsx.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
@@ -27,11 +27,13 @@ export interface ProductProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `hubble-ts ARGS` from dist/. */
+/** Starts `hubble-ts ARGS` from dist/, as the installed command runs (bin/hubble-ts.js itself, its node flags too). */
 export async function startProduct(args: readonly string[]): Promise<ProductProcess> {
   await buildProduct();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'hubble-ts.js'), ...args], {
+  const child = spawn(join(ROOT, 'bin', 'hubble-ts.js'), args, {
     stdio: ['ignore', 'pipe', 'pipe'],
+    // The node that runs the benchmark is the one the command's `env node` finds.
+    env: { ...process.env, PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}` },
   });
   let out = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
