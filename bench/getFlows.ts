@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
-import { enableBatchedWrites } from '../src/server/encodedStream.js';
+import { enableBatchedWrites } from '../src/protowire/encodedStream.js';
 import { shutdownApiServer } from '../src/server/grpcServer.js';
 import { makeNode, serveNode } from './node.js';
 

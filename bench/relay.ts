@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
-import { enableBatchedWrites } from '../src/server/encodedStream.js';
+import { enableBatchedWrites } from '../src/protowire/encodedStream.js';
 import { resolveSettings } from '../src/server/config.js';
 import { startRelay, type RunningRelay } from '../src/server/relay.js';
 import { RELAY_SETTINGS, toRelayOptions } from '../src/server/relayOptions.js';

@@ -12,7 +12,7 @@ import {
 } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { messageBodyEncoder, ProtoWriter } from '../protowire/compiledEncoder.js';
-import { drained, encodedStreamWriter } from '../server/encodedStream.js';
+import { drained, encodedStreamWriter } from '../protowire/encodedStream.js';
 import { compareTime, EventKind, EventRing, type EventTime } from './eventRing.js';
 import { FieldMaskError, FlowFieldMask } from './fieldMask.js';
 import { compileFlowFilters, FilterError } from './filters/index.js';

@@ -16,7 +16,7 @@ import { GetFlowsResponse, type GetFlowsRequest } from '../api/observer/observer
 import { NodeState } from '../api/relay/relay.js';
 import { FlowFieldMask } from '../observer/fieldMask.js';
 import { compileRequestFilters, parseEventsRequest } from '../observer/service.js';
-import { encodedStreamWriter, type EncodedStreamWriter } from '../server/encodedStream.js';
+import { encodedStreamWriter, type EncodedStreamWriter } from '../protowire/encodedStream.js';
 import { backoffMs } from './backoff.js';
 import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
 import { compareFlowTime, rawFlowsResponse, scanFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
