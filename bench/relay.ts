@@ -2,19 +2,27 @@
 // processes so each one's CPU is its own: the nodes and the Peer service (bench/relayNodes.ts), the relay (this
 // process, started as `hubble-ts relay` starts it, default settings), and the client (bench/getFlowsClient.ts).
 // - --all (number 2^64-1, the relay's "merge" plan): every node's ring merged by time through the sort buffer.
+// - The reference, taking turns with it round by round: the least a relay built on grpc-js can do, in this process
+//   too: each node's responses handed on to the client as raw buffers through grpc-js on both sides (raw
+//   (de)serializers, batched writes, 1 MiB windows as the relay's), nothing merged, no node status.
+// - The same two with a client that reads HTTP/2 itself (a third of grpc-js's CPU per message), so that on two cores
+//   the figure says more about the relay than about the client.
 // - --last 65535 (the "collect" plan): every node sends its last 65535, the relay sorts the 196605 and sends the
 //   cluster's last 65535 once all have arrived: timed as the whole answer.
 // - For comparison, --all from one node straight to the client, the same processes otherwise.
 // Relay CPU is process.cpuUsage() around each round, per flow the relay received from the nodes; the nodes' CPU is
 // read from /proc (Linux) and the client reports its own. Run by bench/run.ts, or alone:
-// node --import tsx bench/relay.ts
+// node --expose-gc --import tsx bench/relay.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import * as grpc from '@grpc/grpc-js';
+import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
+import { enableBatchedWrites, MAX_QUEUED_RESPONSES } from '../src/observer/service.js';
 import { resolveSettings } from '../src/server/config.js';
 import { startRelay, type RunningRelay } from '../src/server/relay.js';
 import { RELAY_SETTINGS, toRelayOptions } from '../src/server/relayOptions.js';
@@ -33,16 +41,25 @@ export interface RelayResults {
   relay_getflows_all_cpu_ns_per_flow: number;
   relay_getflows_direct_all_flows_per_s: number;
   relay_getflows_all_vs_direct_ratio: number;
+  /** The reference in the same run: a grpc-js relay of raw buffers (nothing merged), the same client. */
+  relay_getflows_reference_grpcjs_flows_per_s: number;
+  relay_getflows_reference_grpcjs_cpu_ns_per_flow: number;
+  /** Both again with a client that reads HTTP/2 itself (less of the two cores spent on the client). */
+  relay_getflows_all_http2_client_flows_per_s: number;
+  relay_getflows_reference_grpcjs_http2_client_flows_per_s: number;
   relay_getflows_last65535_seconds: number;
   relay_getflows_last65535_cpu_ns_per_flow: number;
 }
 
 interface Round {
+  /** Which of the servers given to the client answered. */
+  server: number;
   /** Flows the client received, and every response (flows, node status). */
   flows: number;
   responses: number;
   bytes: number;
   seconds: number;
+  /** CPU of this process (the relay, or the reference relay) during the round. */
   relayCpuSeconds: number;
   nodesCpuSeconds: number;
   clientCpuSeconds: number;
@@ -56,12 +73,20 @@ function processCpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS;
 }
 
-/** Runs the client for ROUNDS rounds of one request, timing every process's CPU between the client's lines. */
-async function runClient(server: string, number: string, order: 'first' | 'last', nodesPid: number): Promise<Round[]> {
+/**
+ * Runs the client for ROUNDS rounds of one request to each server in turn, timing every process's CPU between the
+ * client's lines.
+ */
+async function runClient(
+  servers: readonly string[],
+  number: string,
+  order: 'first' | 'last',
+  transport: 'grpc-js' | 'http2',
+  nodesPid: number,
+): Promise<Round[]> {
   const script = join(import.meta.dirname, 'getFlowsClient.ts');
-  const client = spawn(process.execPath, ['--import', 'tsx', script, server, number, String(ROUNDS), order], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const args = [script, servers.join(','), number, String(ROUNDS), order, transport];
+  const client = spawn(process.execPath, ['--import', 'tsx', ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
   const exited = once(client, 'exit') as Promise<[number | null, NodeJS.Signals | null]>;
   const rounds: Round[] = [];
   // The first round's window also holds the client's start, when the relay and the nodes are idle.
@@ -70,11 +95,7 @@ async function runClient(server: string, number: string, order: 'first' | 'last'
   for await (const line of createInterface({ input: client.stdout })) {
     const { user, system } = process.cpuUsage(relayCpu);
     const nodesNow = processCpuSeconds(nodesPid);
-    const r = JSON.parse(line) as {
-      responses: number;
-      flows: number;
-      bytes: number;
-      seconds: number;
+    const r = JSON.parse(line) as Omit<Round, 'relayCpuSeconds' | 'nodesCpuSeconds' | 'clientCpuSeconds'> & {
       cpuSeconds: number;
     };
     rounds.push({
@@ -89,6 +110,65 @@ async function runClient(server: string, number: string, order: 'first' | 'last'
   const [code, signal] = await exited;
   if (code !== 0) throw new Error(`the GetFlows client exited with ${signal ?? code}`);
   return rounds;
+}
+
+/**
+ * The reference relay: GetFlows handed from every node to the client as raw buffers through grpc-js on both sides,
+ * in arrival order: what any relay built on grpc-js's streams pays per flow before it merges anything.
+ */
+async function startReferenceRelay(nodeSockets: readonly string[]): Promise<{ target: string; close(): void }> {
+  const method = {
+    path: '/observer.Observer/GetFlows',
+    requestStream: false,
+    responseStream: true,
+    requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
+    requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
+    responseSerialize: (b: Buffer) => b,
+    responseDeserialize: (b: Buffer) => b,
+  };
+  const Raw = grpc.makeGenericClientConstructor({ getFlows: method }, 'Observer');
+  const nodes = nodeSockets.map(
+    (socket) =>
+      new Raw(`unix://${socket}`, grpc.credentials.createInsecure(), {
+        'grpc-node.flow_control_window': 1024 * 1024,
+        'grpc.use_local_subchannel_pool': 1,
+      }) as unknown as grpc.Client & { getFlows(r: GetFlowsRequest): grpc.ClientReadableStream<Buffer> },
+  );
+  const server = new grpc.Server();
+  server.addService({ getFlows: method } as grpc.ServiceDefinition, {
+    getFlows: (call: grpc.ServerWritableStream<GetFlowsRequest, Buffer>) => {
+      enableBatchedWrites(call);
+      const streams = nodes.map((n) => n.getFlows(call.request));
+      let open = streams.length;
+      let paused = false;
+      for (const stream of streams) {
+        stream.on('data', (b: Buffer) => {
+          if (call.write(b) || call.writableLength < MAX_QUEUED_RESPONSES || paused) return;
+          paused = true;
+          for (const s of streams) s.pause();
+          call.once('drain', () => {
+            paused = false;
+            for (const s of streams) s.resume();
+          });
+        });
+        stream.on('error', (err) => call.emit('error', err));
+        stream.on('end', () => {
+          if (--open === 0) call.end();
+        });
+      }
+      call.on('cancelled', () => streams.forEach((s) => s.cancel()));
+    },
+  });
+  const port = await new Promise<number>((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p))),
+  );
+  return {
+    target: `127.0.0.1:${port}`,
+    close: () => {
+      server.forceShutdown();
+      for (const n of nodes) n.close();
+    },
+  };
 }
 
 /** How busy each process was during a round, in cores. */
@@ -122,11 +202,20 @@ async function untilConnected(relay: RunningRelay, count: number): Promise<void>
   }
 }
 
+/** The best of a server's rounds: flows per second (most) and relay CPU per flow received (least). */
+function best(rounds: readonly Round[], flows: number): { perSecond: number; cpuNsPerFlow: number } {
+  return {
+    perSecond: Math.max(...rounds.map((r) => r.flows / r.seconds)),
+    cpuNsPerFlow: Math.min(...rounds.map((r) => (r.relayCpuSeconds * 1e9) / flows)),
+  };
+}
+
 export async function benchRelay(capturePath: string, log: (line: string) => void): Promise<RelayResults> {
   const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-bench-relay-'));
   const { child: nodes, ready } = await startNodes(capturePath, dir);
   const nodesPid = nodes.pid!;
   let relay: RunningRelay | undefined;
+  let reference: Awaited<ReturnType<typeof startReferenceRelay>> | undefined;
   try {
     const ringFlows = ready.nodes.map((n) => n.flows);
     const clusterFlows = ringFlows.reduce((a, b) => a + b, 0);
@@ -144,32 +233,40 @@ export async function benchRelay(capturePath: string, log: (line: string) => voi
       ),
     );
     await untilConnected(relay, ready.nodes.length);
+    reference = await startReferenceRelay(ready.nodes.map((n) => n.socket));
     const target = `127.0.0.1:${relay.port}`;
 
-    const direct = await runClient(ready.nodes[0]!.socket, ALL_FLOWS, 'last', nodesPid);
-    let directBest = 0;
+    const direct = await runClient([ready.nodes[0]!.socket], ALL_FLOWS, 'last', 'grpc-js', nodesPid);
     direct.forEach((r, i) => {
       if (r.flows !== ringFlows[0]) throw new Error(`direct --all: ${r.flows} flows, expected ${ringFlows[0]}`);
       log(
         `GetFlows --all from one node, no relay, round ${i + 1}: ${r.flows} flows in ${r.seconds.toFixed(2)} s = ${rate(r.flows / r.seconds)} flows/s; ${cores(r)}`,
       );
-      directBest = Math.max(directBest, r.flows / r.seconds);
     });
+    const directBest = best(direct, ringFlows[0]!).perSecond;
 
-    const all = await runClient(target, ALL_FLOWS, 'last', nodesPid);
-    let allBest = 0;
-    let allCpu = Infinity;
-    all.forEach((r, i) => {
-      if (r.flows !== clusterFlows) throw new Error(`relay --all: ${r.flows} flows, expected ${clusterFlows}`);
-      const ns = (r.relayCpuSeconds * 1e9) / clusterFlows;
-      log(
-        `relay GetFlows --all (merge), round ${i + 1}: ${r.flows} flows (${(r.bytes / 2 ** 20).toFixed(1)} MiB) in ${r.seconds.toFixed(2)} s = ${rate(r.flows / r.seconds)} flows/s; relay CPU ${Math.round(ns)} ns/flow; ${cores(r)}`,
-      );
-      allBest = Math.max(allBest, r.flows / r.seconds);
-      allCpu = Math.min(allCpu, ns);
-    });
+    const names = ['relay GetFlows --all (merge)', 'reference: grpc-js relay of raw buffers, unmerged'];
+    const merged: Record<'grpc-js' | 'http2', { relay: Round[]; reference: Round[] }> = {
+      'grpc-js': { relay: [], reference: [] },
+      http2: { relay: [], reference: [] },
+    };
+    for (const transport of ['grpc-js', 'http2'] as const) {
+      const rounds = await runClient([target, reference.target], ALL_FLOWS, 'last', transport, nodesPid);
+      rounds.forEach((r) => {
+        if (r.flows !== clusterFlows) throw new Error(`${names[r.server]}: ${r.flows} flows, expected ${clusterFlows}`);
+        const ns = (r.relayCpuSeconds * 1e9) / clusterFlows;
+        log(
+          `${names[r.server]}, ${transport} client: ${r.flows} flows (${(r.bytes / 2 ** 20).toFixed(1)} MiB) in ${r.seconds.toFixed(2)} s = ${rate(r.flows / r.seconds)} flows/s; relay CPU ${Math.round(ns)} ns/flow; ${cores(r)}`,
+        );
+        merged[transport][r.server === 0 ? 'relay' : 'reference'].push(r);
+      });
+    }
+    const all = best(merged['grpc-js'].relay, clusterFlows);
+    const ref = best(merged['grpc-js'].reference, clusterFlows);
+    const allHttp2 = best(merged.http2.relay, clusterFlows);
+    const refHttp2 = best(merged.http2.reference, clusterFlows);
 
-    const collect = await runClient(target, String(last), 'last', nodesPid);
+    const collect = await runClient([target], String(last), 'last', 'grpc-js', nodesPid);
     let collectBest = Infinity;
     let collectCpu = Infinity;
     collect.forEach((r, i) => {
@@ -184,17 +281,25 @@ export async function benchRelay(capturePath: string, log: (line: string) => voi
     });
 
     log(
-      `relay --all vs one node direct: ${rate(allBest)} / ${rate(directBest)} flows/s = ${(allBest / directBest).toFixed(3)}`,
+      `relay --all: ${rate(all.perSecond)} flows/s, ${Math.round(all.cpuNsPerFlow)} ns relay CPU/flow; grpc-js reference ${rate(ref.perSecond)} flows/s, ${Math.round(ref.cpuNsPerFlow)} ns/flow; one node direct ${rate(directBest)} flows/s`,
+    );
+    log(
+      `with the HTTP/2 client: relay ${rate(allHttp2.perSecond)} flows/s (${Math.round(allHttp2.cpuNsPerFlow)} ns/flow), grpc-js reference ${rate(refHttp2.perSecond)} flows/s (${Math.round(refHttp2.cpuNsPerFlow)} ns/flow)`,
     );
     return {
-      relay_getflows_all_flows_per_s: Math.round(allBest),
-      relay_getflows_all_cpu_ns_per_flow: Math.round(allCpu),
+      relay_getflows_all_flows_per_s: Math.round(all.perSecond),
+      relay_getflows_all_cpu_ns_per_flow: Math.round(all.cpuNsPerFlow),
       relay_getflows_direct_all_flows_per_s: Math.round(directBest),
-      relay_getflows_all_vs_direct_ratio: Number((allBest / directBest).toFixed(3)),
+      relay_getflows_all_vs_direct_ratio: Number((all.perSecond / directBest).toFixed(3)),
+      relay_getflows_reference_grpcjs_flows_per_s: Math.round(ref.perSecond),
+      relay_getflows_reference_grpcjs_cpu_ns_per_flow: Math.round(ref.cpuNsPerFlow),
+      relay_getflows_all_http2_client_flows_per_s: Math.round(allHttp2.perSecond),
+      relay_getflows_reference_grpcjs_http2_client_flows_per_s: Math.round(refHttp2.perSecond),
       relay_getflows_last65535_seconds: Number(collectBest.toFixed(2)),
       relay_getflows_last65535_cpu_ns_per_flow: Math.round(collectCpu),
     };
   } finally {
+    reference?.close();
     await relay?.close();
     nodes.stdin!.end();
     if (nodes.exitCode === null) await once(nodes, 'exit');

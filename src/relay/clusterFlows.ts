@@ -12,18 +12,15 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Logger } from 'pino';
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
-import { GetFlowsResponse, type GetFlowsRequest, type ObserverClient } from '../api/observer/observer.js';
+import { GetFlowsResponse, type GetFlowsRequest } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { FlowFieldMask } from '../observer/fieldMask.js';
-import {
-  compileRequestFilters,
-  enableBatchedWrites,
-  MAX_QUEUED_RESPONSES,
-  parseEventsRequest,
-} from '../observer/service.js';
+import { compileRequestFilters, enableBatchedWrites, parseEventsRequest } from '../observer/service.js';
 import { backoffMs } from './backoff.js';
 import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
-import { openRawFlows, rawFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
+import { compareFlowTime, rawFlowsResponse, scanFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
+import { flowsWriter, type FlowsWriter } from './flowsWriter.js';
+import type { NodeFlowsCall, NodeFlowsChannel } from './nodeFlows.js';
 import { SortBuffer } from './sortBuffer.js';
 
 export interface ClusterFlowsOptions {
@@ -48,7 +45,7 @@ const DEFAULT_STATUS_AGGREGATION_MS = 200;
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
 
 type FlowsCall = grpc.ServerWritableStream<GetFlowsRequest, Buffer>;
-type NodeStream = grpc.ClientReadableStream<RawFlowsResponse>;
+type NodeStream = NodeFlowsCall;
 
 type Plan =
   | { kind: 'collect'; keep: 'first' | 'last'; count: number }
@@ -59,20 +56,25 @@ type Plan =
 interface NodeFlows {
   name: string;
   stream: NodeStream | undefined;
-  /** The client the current stream runs on: a new one means the peer was redialled. */
-  client: ObserverClient | undefined;
+  /** The connection the current stream runs on: a new one means the peer was redialled. */
+  channel: NodeFlowsChannel | undefined;
   purpose: 'history' | 'main';
   /** Its history request has ended (follow with --last N). */
   historyDone: boolean;
-  /** The newest flow time it sent, with the UUIDs of the flows at that time: where a resumed stream starts. */
-  last: { time: bigint; uuids: Set<string> } | undefined;
+  /**
+   * The flows it sent at the newest flow time so far (their UUIDs are read only when resuming): where a resumed
+   * stream starts.
+   */
+  last: RawFlowsResponse[];
   /** While resuming: flows at this time with these UUIDs were sent already. */
-  skip: { time: bigint; uuids: Set<string> } | undefined;
+  skip: { time: Timestamp; uuids: Set<string> } | undefined;
   /** Its stream ended at `until` (follow): it has nothing more to send. */
   finished: boolean;
   attempts: number;
   retryTimer: NodeJS.Timeout | undefined;
   idleTimer: NodeJS.Timeout | undefined;
+  /** When it last sent anything (for the idle timer, which checks this rather than being re-armed per chunk). */
+  activeAtMs: number;
   timedOut: boolean;
 }
 
@@ -95,7 +97,7 @@ export async function streamClusterFlows(
   else if (counted)
     plan = { kind: 'collect', keep: req.first || since !== undefined ? 'first' : 'last', count: number };
   else plan = { kind: 'merge' };
-  enableBatchedWrites(call);
+  enableBatchedWrites(call); // for grpc-js's own writes, when flowsWriter cannot batch itself
   const request = new ClusterFlowsRequest(call, peers, opts, plan);
   const unregister = register(request);
   try {
@@ -111,6 +113,9 @@ export class ClusterFlowsRequest {
   /** Streams the relay cancelled itself: their CANCELLED status is no failure. */
   private readonly cancelledByUs = new WeakSet<NodeStream>();
   private readonly buffer: SortBuffer<RawFlowsResponse>;
+  private readonly writer: FlowsWriter;
+  /** Date.now() read once per chunk of responses from a node, not per response (undefined between chunks). */
+  private nowMs: number | undefined;
   private readonly idleTimeoutMs: number;
   private readonly aggregationMs: number;
   private drainTimer: NodeJS.Timeout | undefined;
@@ -134,7 +139,8 @@ export class ClusterFlowsRequest {
     private readonly plan: Plan,
   ) {
     this.req = call.request;
-    this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs, (res) => res.time);
+    this.buffer = new SortBuffer(opts.sortBufferLenMax, opts.sortBufferDrainTimeoutMs);
+    this.writer = flowsWriter(call);
     this.idleTimeoutMs = opts.nodeIdleTimeoutMs ?? DEFAULT_NODE_IDLE_TIMEOUT_MS;
     this.aggregationMs = opts.statusAggregationMs ?? DEFAULT_STATUS_AGGREGATION_MS;
     if (plan.kind === 'follow' && plan.history !== undefined) this.held = [];
@@ -163,6 +169,8 @@ export class ClusterFlowsRequest {
     }
     clearTimeout(this.drainTimer);
     clearTimeout(this.statusTimer);
+    // Whatever was sent goes out before grpc-js ends the call.
+    this.writer.flush();
     this.resolveRun?.();
   }
 
@@ -170,7 +178,7 @@ export class ClusterFlowsRequest {
     const connected: PeerView[] = [];
     const unavailable: string[] = [];
     for (const peer of this.peers.list()) {
-      if (peer.state === 'connected' && peer.client !== undefined) connected.push(peer);
+      if (peer.state === 'connected' && peer.flows !== undefined) connected.push(peer);
       else unavailable.push(peer.name);
     }
     // As upstream: first tell the client which nodes it will hear from, and which it will not.
@@ -186,8 +194,8 @@ export class ClusterFlowsRequest {
     const history = this.plan.kind === 'follow' && this.plan.history !== undefined;
     for (const peer of connected) {
       const node = this.node(peer.name);
-      if (history) this.open(node, peer.client!, { ...this.req, follow: false }, 'history');
-      else this.open(node, peer.client!, this.req, 'main');
+      if (history) this.open(node, peer.flows!, { ...this.req, follow: false }, 'history');
+      else this.open(node, peer.flows!, this.req, 'main');
     }
     if (history) this.checkHistory();
     else if (this.plan.kind !== 'follow' && this.openStreams === 0) this.complete();
@@ -199,15 +207,16 @@ export class ClusterFlowsRequest {
       node = {
         name,
         stream: undefined,
-        client: undefined,
+        channel: undefined,
         purpose: 'main',
         historyDone: false,
-        last: undefined,
+        last: [],
         skip: undefined,
         finished: false,
         attempts: 0,
         retryTimer: undefined,
         idleTimer: undefined,
+        activeAtMs: 0,
         timedOut: false,
       };
       this.nodes.set(name, node);
@@ -215,33 +224,53 @@ export class ClusterFlowsRequest {
     return node;
   }
 
-  private open(node: NodeFlows, client: ObserverClient, request: GetFlowsRequest, purpose: NodeFlows['purpose']): void {
-    const stream = openRawFlows(client, request, forwardedMetadata(this.call.metadata), {
-      deadline: this.call.getDeadline(),
+  private open(
+    node: NodeFlows,
+    channel: NodeFlowsChannel,
+    request: GetFlowsRequest,
+    purpose: NodeFlows['purpose'],
+  ): void {
+    const withUuid = this.plan.kind === 'follow';
+    const stream: NodeStream = channel.open(request, forwardedMetadata(this.call.metadata), this.call.getDeadline(), {
+      response: (bytes, start, end) => {
+        if (node.stream !== stream || this.stopped) return;
+        this.nowMs ??= Date.now();
+        this.receive(node, scanFlowsResponse(bytes, start, end, withUuid));
+      },
+      chunkEnd: () => {
+        node.activeAtMs = this.nowMs ?? Date.now();
+        this.nowMs = undefined;
+        // Once per chunk rather than per response: the drain timer follows the oldest arrival.
+        this.armDrain();
+      },
+      end: (err) => this.ended(node, stream, err),
     });
     node.stream = stream;
-    node.client = client;
+    node.channel = channel;
     node.purpose = purpose;
     node.timedOut = false;
+    node.activeAtMs = Date.now();
     this.openStreams++;
     if (this.paused) stream.pause();
-    const watchIdle = !request.follow;
-    const armIdle = () => {
-      if (!watchIdle) return;
-      clearTimeout(node.idleTimer);
-      node.idleTimer = setTimeout(() => {
-        // A node that stopped answering (hung, not gone) must not hold the cluster's answer forever.
-        node.timedOut = true;
-        this.cancel(node);
-      }, this.idleTimeoutMs);
+    if (!request.follow) this.watchIdle(node, stream);
+  }
+
+  /** A node that stopped answering (hung, not gone) must not hold the cluster's answer forever. */
+  private watchIdle(node: NodeFlows, stream: NodeStream): void {
+    const check = () => {
+      if (node.stream !== stream) return;
+      // While the client holds us up, a node's silence is ours.
+      const quietMs = this.paused ? 0 : Date.now() - node.activeAtMs;
+      if (quietMs < this.idleTimeoutMs) {
+        if (this.paused) node.activeAtMs = Date.now();
+        node.idleTimer = setTimeout(check, this.idleTimeoutMs - quietMs);
+        return;
+      }
+      node.timedOut = true;
+      this.cancel(node);
     };
-    armIdle();
-    stream.on('data', (res: RawFlowsResponse) => {
-      armIdle();
-      this.receive(node, stream, res);
-    });
-    stream.on('error', (err: grpc.ServiceError) => this.ended(node, stream, err));
-    stream.on('end', () => this.ended(node, stream, undefined));
+    clearTimeout(node.idleTimer);
+    node.idleTimer = setTimeout(check, this.idleTimeoutMs);
   }
 
   private cancel(node: NodeFlows): void {
@@ -251,17 +280,20 @@ export class ClusterFlowsRequest {
     stream.cancel();
   }
 
-  private receive(node: NodeFlows, stream: NodeStream, res: RawFlowsResponse): void {
-    if (node.stream !== stream || this.stopped) return;
+  private receive(node: NodeFlows, res: RawFlowsResponse): void {
     // Only a followed node is ever resumed: where it stands matters to no other plan.
     if (res.isFlow && this.plan.kind === 'follow') {
-      const { time, uuid } = res;
       if (node.skip !== undefined) {
-        if (time === node.skip.time && uuid !== '' && node.skip.uuids.has(uuid)) return; // sent before the break
-        if (time > node.skip.time) node.skip = undefined;
+        const since = compareFlowTime(res, node.skip.time);
+        if (since === 0 && res.hasUuid && node.skip.uuids.has(res.uuid())) return; // sent before the break
+        if (since > 0) node.skip = undefined;
       }
-      if (node.last === undefined || time > node.last.time) node.last = { time, uuids: new Set([uuid]) };
-      else if (time === node.last.time) node.last.uuids.add(uuid);
+      const last = node.last[0];
+      const after = last === undefined ? 1 : compareFlowTime(res, last);
+      if (after > 0) {
+        node.last.length = 0;
+        node.last.push(res);
+      } else if (after === 0) node.last.push(res);
     }
     this.route(res, node.purpose);
   }
@@ -276,10 +308,10 @@ export class ClusterFlowsRequest {
       this.held.push(res);
       return;
     }
-    const out: RawFlowsResponse[] = [];
-    this.buffer.push(res, Date.now(), out);
-    this.sendAll(out);
-    this.armDrain();
+    const released = this.buffer.push(res, this.nowMs ?? Date.now());
+    if (released !== undefined) this.send(released);
+    // Inside a chunk from a node, chunkEnd arms the drain timer once for all of it.
+    if (this.nowMs === undefined) this.armDrain();
   }
 
   private armDrain(): void {
@@ -294,6 +326,7 @@ export class ClusterFlowsRequest {
         const out: RawFlowsResponse[] = [];
         this.buffer.drainExpired(Date.now(), out);
         this.sendAll(out);
+        this.writer.flush();
         this.armDrain();
       },
       Math.max(0, at - Date.now()),
@@ -324,7 +357,7 @@ export class ClusterFlowsRequest {
     if (node.purpose === 'history') {
       node.historyDone = true;
       if (failed) this.scheduleRejoin(node);
-      else if (!byUs && node.client !== undefined) this.open(node, node.client, this.resumeRequest(node), 'main');
+      else if (!byUs && node.channel !== undefined) this.open(node, node.channel, this.resumeRequest(node), 'main');
       this.checkHistory();
       return;
     }
@@ -340,14 +373,15 @@ export class ClusterFlowsRequest {
   /** The request a node resumes with: right after the last flow it sent, or from where its history ended. */
   private resumeRequest(node: NodeFlows): GetFlowsRequest {
     const base: GetFlowsRequest = { ...this.req, follow: true, first: false, number: '0' };
-    if (node.last !== undefined) {
-      const { time, uuids } = node.last;
-      if (![...uuids].includes('')) {
-        node.skip = { time, uuids: new Set(uuids) };
-        return { ...base, since: toTimestamp(time) };
+    const last = node.last[0];
+    if (last !== undefined) {
+      const time = { seconds: last.seconds, nanos: last.nanos };
+      if (node.last.every((res) => res.hasUuid)) {
+        node.skip = { time, uuids: new Set(node.last.map((res) => res.uuid())) };
+        return { ...base, since: time };
       }
       // Without UUIDs (a field mask left them out) the flows at that exact time cannot be told apart: skip past it.
-      return { ...base, since: toTimestamp(time + 1n) };
+      return { ...base, since: nextNanosecond(time) };
     }
     if (this.req.since !== undefined) return base;
     // Its history had no flows: whatever its last N are now came after the history was taken.
@@ -372,10 +406,10 @@ export class ClusterFlowsRequest {
   private rejoin(node: NodeFlows): void {
     if (this.stopped || node.stream !== undefined || node.finished) return;
     const peer = this.peers.list().find((p) => p.name === node.name);
-    if (peer === undefined || peer.state !== 'connected' || peer.client === undefined) return;
+    if (peer === undefined || peer.state !== 'connected' || peer.flows === undefined) return;
     clearTimeout(node.retryTimer);
     node.retryTimer = undefined;
-    this.open(node, peer.client, this.resumeRequest(node), 'main');
+    this.open(node, peer.flows, this.resumeRequest(node), 'main');
     this.report(NodeState.NODE_CONNECTED, node.name);
   }
 
@@ -396,20 +430,20 @@ export class ClusterFlowsRequest {
       this.report(NodeState.NODE_GONE, peer.name);
       return;
     }
-    if (peer.state !== 'connected' || peer.client === undefined) return;
+    if (peer.state !== 'connected' || peer.flows === undefined) return;
     if (node === undefined) {
       // A node that was not there when the request started: it joins from now on.
-      this.open(this.node(peer.name), peer.client, this.resumeRequest(this.node(peer.name)), 'main');
+      this.open(this.node(peer.name), peer.flows, this.resumeRequest(this.node(peer.name)), 'main');
       this.report(NodeState.NODE_CONNECTED, peer.name);
       return;
     }
     if (node.stream !== undefined) {
       // Redialled under a running stream (e.g. a new address): move the stream to the new connection.
-      if (node.client === peer.client || node.purpose === 'history') return;
+      if (node.channel === peer.flows || node.purpose === 'history') return;
       this.cancel(node);
       node.stream = undefined;
       this.openStreams--;
-      this.open(node, peer.client, this.resumeRequest(node), 'main');
+      this.open(node, peer.flows, this.resumeRequest(node), 'main');
       return;
     }
     if (node.purpose === 'history' && !node.historyDone) return;
@@ -427,6 +461,7 @@ export class ClusterFlowsRequest {
     const held = this.held;
     this.held = undefined;
     for (const res of held) this.route(res, 'main');
+    this.writer.flush();
   }
 
   private completeIfAllFinished(): void {
@@ -477,23 +512,24 @@ export class ClusterFlowsRequest {
       GetFlowsResponse.fromPartial({
         nodeStatus: { stateChange: state, nodeNames, message },
         nodeName: this.opts.relayName,
-        time: toTimestamp(BigInt(Date.now()) * 1_000_000n),
+        time: timestampOfMs(Date.now()),
       }),
     );
   }
 
   private sendAll(responses: readonly RawFlowsResponse[]): void {
-    for (const res of responses) this.send(res);
+    for (let i = 0; i < responses.length; i++) this.send(responses[i]!);
   }
 
   /** Writes one response; a client that cannot keep up pauses every node stream until it drains. */
   private send(res: RawFlowsResponse): void {
     if (this.stopped) return;
-    if (this.call.write(res.bytes) || this.call.writableLength < MAX_QUEUED_RESPONSES || this.paused) return;
+    if (this.writer.write(res) || this.paused) return;
     this.paused = true;
     for (const node of this.nodes.values()) node.stream?.pause();
-    this.call.once('drain', () => {
+    this.writer.onceDrained(() => {
       this.paused = false;
+      if (this.stopped) return;
       for (const node of this.nodes.values()) node.stream?.resume();
     });
   }
@@ -508,13 +544,14 @@ export function selectFlows(
   count: number,
   keep: 'first' | 'last',
 ): RawFlowsResponse[] {
-  const keyed = responses.map((res, i) => ({ res, i }));
-  keyed.sort((a, b) => (a.res.time < b.res.time ? -1 : a.res.time > b.res.time ? 1 : a.i - b.i));
-  const flows = keyed.reduce((n, k) => n + (k.res.isFlow ? 1 : 0), 0);
+  // Array.prototype.sort is stable: equal times keep their arrival order.
+  const sorted = responses.slice().sort(compareFlowTime);
+  let flows = 0;
+  for (const res of sorted) if (res.isFlow) flows++;
   const excess = Math.max(0, flows - count);
   const out: RawFlowsResponse[] = [];
   let seen = 0;
-  for (const { res } of keyed) {
+  for (const res of sorted) {
     if (res.isFlow) {
       seen++;
       if (keep === 'last' ? seen <= excess : seen > count) continue;
@@ -524,8 +561,14 @@ export function selectFlows(
   return out;
 }
 
-function toTimestamp(ns: bigint): Timestamp {
-  return { seconds: Number(ns / 1_000_000_000n), nanos: Number(ns % 1_000_000_000n) };
+/** The Timestamp one nanosecond after `t`. */
+function nextNanosecond(t: Timestamp): Timestamp {
+  return t.nanos >= 999_999_999 ? { seconds: t.seconds + 1, nanos: 0 } : { seconds: t.seconds, nanos: t.nanos + 1 };
+}
+
+function timestampOfMs(ms: number): Timestamp {
+  const seconds = Math.floor(ms / 1000);
+  return { seconds, nanos: (ms - seconds * 1000) * 1_000_000 };
 }
 
 /**

@@ -1,23 +1,52 @@
 // GetFlowsResponse as the relay handles it: the bytes a node sent, passed on untouched, with only what merging needs
-// read from the wire (its time, whether it is a flow, the flow's UUID). Decoding each flow into objects and encoding
-// it again was more than half of the relay's CPU per flow, and held ~4.5 KB of heap per response it kept.
+// read from the wire (its time, whether it is a flow, where the flow's UUID is). Decoding each flow into objects and
+// encoding it again was more than half of the relay's CPU per flow, and held ~4.5 KB of heap per response it kept;
+// reading the time as a bigint and the UUID as a string for every flow was still ~1.9 µs a flow.
 import * as grpc from '@grpc/grpc-js';
-import {
-  GetFlowsRequest,
-  GetFlowsResponse,
-  ObserverService,
-  type ObserverClient,
-  type ObserverServer,
-} from '../api/observer/observer.js';
+import { GetFlowsRequest, GetFlowsResponse, ObserverService, type ObserverServer } from '../api/observer/observer.js';
 
-/** One GetFlowsResponse: its encoding and what the relay sorts and resumes by. */
-export interface RawFlowsResponse {
-  readonly bytes: Buffer;
-  /** Nanoseconds since the epoch: the response's time, else its flow's time, else 0. */
-  readonly time: bigint;
-  readonly isFlow: boolean;
-  /** The flow's UUID ("" when absent, e.g. left out by a field mask, or not a flow). */
-  readonly uuid: string;
+/** A point in time as protobuf's Timestamp has it: both parts are exact as numbers over Timestamp's whole range. */
+export interface FlowTime {
+  readonly seconds: number;
+  readonly nanos: number;
+}
+
+/**
+ * One GetFlowsResponse: where its encoding lies (`bytes[start, end)`, usually inside a larger chunk the node sent) and
+ * what the relay sorts and resumes by. One small object per response, nothing else allocated.
+ */
+export class RawFlowsResponse implements FlowTime {
+  constructor(
+    readonly bytes: Buffer,
+    readonly start: number,
+    readonly end: number,
+    /** The response's time, else its flow's time, else 0 (seconds since the epoch and nanoseconds). */
+    readonly seconds: number,
+    readonly nanos: number,
+    readonly isFlow: boolean,
+    /** Where the flow's UUID lies in `bytes` (uuidStart < 0: none, e.g. not asked for, masked away, not a flow). */
+    readonly uuidStart: number,
+    readonly uuidEnd: number,
+  ) {}
+
+  get length(): number {
+    return this.end - this.start;
+  }
+
+  /** Whether the flow has a UUID (not empty). */
+  get hasUuid(): boolean {
+    return this.uuidEnd > this.uuidStart;
+  }
+
+  /** The flow's UUID, "" when it has none. */
+  uuid(): string {
+    return this.uuidStart < 0 ? '' : this.bytes.toString('utf8', this.uuidStart, this.uuidEnd);
+  }
+
+  /** Its encoding as a Buffer of its own length (a view, not a copy). */
+  body(): Buffer {
+    return this.start === 0 && this.end === this.bytes.length ? this.bytes : this.bytes.subarray(this.start, this.end);
+  }
 }
 
 // Field numbers, from observer.proto, flow.proto and timestamp.proto.
@@ -33,87 +62,47 @@ const WIRE_FIXED64 = 1;
 const WIRE_BYTES = 2;
 const WIRE_FIXED32 = 5;
 
-/** Thrown for bytes that are not a well-formed message: the node stream fails with it (INTERNAL from grpc-js). */
-class WireError extends Error {}
+/** Thrown for bytes that are not a well-formed message: the node stream fails with it. */
+export class WireError extends Error {}
 
-/** Reads what the relay needs from an encoded GetFlowsResponse; WireError when it is not well-formed. */
-export function scanFlowsResponse(bytes: Buffer): RawFlowsResponse {
-  let time: bigint | undefined;
-  let flowTime = 0n;
-  let isFlow = false;
-  let uuid = '';
-  const r = new WireReader(bytes, 0, bytes.length);
-  while (r.more()) {
-    const [field, wire] = r.tag();
-    if (field === RESPONSE_FLOW && wire === WIRE_BYTES) {
-      isFlow = true;
-      const [start, end] = r.span();
-      const f = new WireReader(bytes, start, end);
-      while (f.more()) {
-        const [ff, fw] = f.tag();
-        if (ff === FLOW_TIME && fw === WIRE_BYTES) flowTime = readTimestamp(bytes, ...f.span());
-        else if (ff === FLOW_UUID && fw === WIRE_BYTES) {
-          const [s, e] = f.span();
-          uuid = bytes.toString('utf8', s, e);
-        } else f.skip(fw);
-      }
-    } else if (field === RESPONSE_TIME && wire === WIRE_BYTES) {
-      time = readTimestamp(bytes, ...r.span());
-    } else {
-      r.skip(wire);
-    }
-  }
-  return { bytes, time: time ?? flowTime, isFlow, uuid };
-}
+/**
+ * A cursor over protobuf fields, reused for every response: tag() leaves the field number and wire type in `field`
+ * and `wire`, span() the extent of a length-delimited field in `spanStart`/`spanEnd`; nothing is allocated.
+ */
+class WireScanner {
+  bytes: Buffer = Buffer.alloc(0);
+  pos = 0;
+  end = 0;
+  field = 0;
+  wire = 0;
+  spanStart = 0;
+  spanEnd = 0;
 
-/** Encodes a response the relay makes itself (node status events). */
-export function rawFlowsResponse(res: GetFlowsResponse): RawFlowsResponse {
-  return scanFlowsResponse(Buffer.from(GetFlowsResponse.encode(res).finish()));
-}
-
-function readTimestamp(bytes: Buffer, start: number, end: number): bigint {
-  let seconds = 0n;
-  let nanos = 0;
-  const r = new WireReader(bytes, start, end);
-  while (r.more()) {
-    const [field, wire] = r.tag();
-    if (field === TIMESTAMP_SECONDS && wire === WIRE_VARINT) seconds = BigInt.asIntN(64, r.varint64());
-    else if (field === TIMESTAMP_NANOS && wire === WIRE_VARINT) nanos = Number(BigInt.asIntN(32, r.varint64()));
-    else r.skip(wire);
-  }
-  return seconds * 1_000_000_000n + BigInt(nanos);
-}
-
-/** A cursor over one message's fields in `bytes[pos, end)`. */
-class WireReader {
-  constructor(
-    private readonly bytes: Buffer,
-    private pos: number,
-    private readonly end: number,
-  ) {}
-
-  more(): boolean {
-    return this.pos < this.end;
+  reset(bytes: Buffer, start: number, end: number): void {
+    this.bytes = bytes;
+    this.pos = start;
+    this.end = end;
   }
 
-  tag(): [field: number, wire: number] {
+  tag(): void {
     const tag = this.varint();
-    return [Math.floor(tag / 8), tag % 8];
+    this.field = Math.floor(tag / 8);
+    this.wire = tag % 8;
   }
 
   /** A length-delimited field's extent; the cursor moves past it. */
-  span(): [start: number, end: number] {
+  span(): void {
     const len = this.varint();
     const start = this.pos;
     if (len > this.end - start) throw new WireError('length-delimited field runs past the end of its message');
-    this.pos = start + len;
-    return [start, this.pos];
+    this.spanStart = start;
+    this.pos = this.spanEnd = start + len;
   }
 
   skip(wire: number): void {
     switch (wire) {
       case WIRE_VARINT:
-        this.varint64();
+        this.int64();
         return;
       case WIRE_FIXED64:
         this.advance(8);
@@ -130,12 +119,13 @@ class WireReader {
   }
 
   /** A varint that fits in 53 bits (tags, lengths). */
-  private varint(): number {
+  varint(): number {
+    const bytes = this.bytes;
     let value = 0;
     let scale = 1;
     for (let i = 0; i < 8; i++) {
       if (this.pos >= this.end) throw new WireError('truncated varint');
-      const b = this.bytes[this.pos++]!;
+      const b = bytes[this.pos++]!;
       value += (b & 0x7f) * scale;
       if (b < 0x80) return value;
       scale *= 128;
@@ -143,15 +133,26 @@ class WireReader {
     throw new WireError('varint too long for a tag or length');
   }
 
-  varint64(): bigint {
-    let value = 0n;
-    let shift = 0n;
+  /**
+   * An int64 varint as a number: exact within ±2^53 (Timestamp seconds always are), negative values included
+   * (ten bytes of two's complement).
+   */
+  int64(): number {
+    const bytes = this.bytes;
+    let lo = 0;
+    let hi = 0;
     for (let i = 0; i < 10; i++) {
       if (this.pos >= this.end) throw new WireError('truncated varint');
-      const b = this.bytes[this.pos++]!;
-      value |= BigInt(b & 0x7f) << shift;
-      if (b < 0x80) return value;
-      shift += 7n;
+      const b = bytes[this.pos++]!;
+      if (i < 4) lo |= (b & 0x7f) << (7 * i);
+      else if (i === 4) {
+        lo |= (b & 0x0f) << 28;
+        hi |= (b & 0x7f) >> 4;
+      } else hi |= (b & 0x7f) << (7 * i - 32);
+      if (b < 0x80) {
+        lo >>>= 0;
+        return hi < 0 ? -((~hi >>> 0) * 4294967296 + (~lo >>> 0) + 1) : (hi >>> 0) * 4294967296 + lo;
+      }
     }
     throw new WireError('varint longer than 10 bytes');
   }
@@ -162,15 +163,95 @@ class WireReader {
   }
 }
 
-/** Opens GetFlows on a node, receiving each response as its bytes (scanned, not decoded). */
-export function openRawFlows(
-  client: ObserverClient,
-  request: GetFlowsRequest,
-  metadata: grpc.Metadata,
-  options: grpc.CallOptions,
-): grpc.ClientReadableStream<RawFlowsResponse> {
-  const { path, requestSerialize } = ObserverService.getFlows;
-  return client.makeServerStreamRequest(path, requestSerialize, scanFlowsResponse, request, metadata, options);
+const outer = new WireScanner();
+const inner = new WireScanner();
+let scannedSeconds = 0;
+let scannedNanos = 0;
+
+/** Reads a Timestamp in `bytes[start, end)` into scannedSeconds/scannedNanos. */
+function readTimestamp(bytes: Buffer, start: number, end: number): void {
+  const r = inner;
+  r.reset(bytes, start, end);
+  let seconds = 0;
+  let nanos = 0;
+  while (r.pos < r.end) {
+    r.tag();
+    if (r.field === TIMESTAMP_SECONDS && r.wire === WIRE_VARINT) seconds = r.int64();
+    else if (r.field === TIMESTAMP_NANOS && r.wire === WIRE_VARINT) nanos = r.int64() | 0;
+    else r.skip(r.wire);
+  }
+  scannedSeconds = seconds;
+  scannedNanos = nanos;
+}
+
+/**
+ * Reads what the relay needs from an encoded GetFlowsResponse in `bytes[start, end)`; WireError when it is not
+ * well-formed. The flow's UUID is looked for only when `withUuid` (a following request resumes by it): finding it
+ * means walking every field of the flow.
+ */
+export function scanFlowsResponse(bytes: Buffer, start = 0, end = bytes.length, withUuid = true): RawFlowsResponse {
+  const r = outer;
+  r.reset(bytes, start, end);
+  let hasTime = false;
+  let seconds = 0;
+  let nanos = 0;
+  let flowStart = -1;
+  let flowEnd = -1;
+  while (r.pos < r.end) {
+    r.tag();
+    if (r.field === RESPONSE_FLOW && r.wire === WIRE_BYTES) {
+      r.span();
+      flowStart = r.spanStart;
+      flowEnd = r.spanEnd;
+    } else if (r.field === RESPONSE_TIME && r.wire === WIRE_BYTES) {
+      r.span();
+      readTimestamp(bytes, r.spanStart, r.spanEnd);
+      hasTime = true;
+      seconds = scannedSeconds;
+      nanos = scannedNanos;
+    } else {
+      r.skip(r.wire);
+    }
+  }
+  let uuidStart = -1;
+  let uuidEnd = -1;
+  if (flowStart >= 0 && (withUuid || !hasTime)) {
+    // The flow's own fields: its time (when the response has none) and its UUID. Both scanners are in use: the
+    // outer one walks the flow, the inner one reads its Timestamp.
+    r.reset(bytes, flowStart, flowEnd);
+    let flowSeconds = 0;
+    let flowNanos = 0;
+    while (r.pos < r.end) {
+      r.tag();
+      if (r.field === FLOW_TIME && r.wire === WIRE_BYTES) {
+        r.span();
+        readTimestamp(bytes, r.spanStart, r.spanEnd);
+        flowSeconds = scannedSeconds;
+        flowNanos = scannedNanos;
+        if (!withUuid) break;
+      } else if (withUuid && r.field === FLOW_UUID && r.wire === WIRE_BYTES) {
+        r.span();
+        uuidStart = r.spanStart;
+        uuidEnd = r.spanEnd;
+      } else r.skip(r.wire);
+    }
+    if (!hasTime) {
+      seconds = flowSeconds;
+      nanos = flowNanos;
+    }
+  }
+  return new RawFlowsResponse(bytes, start, end, seconds, nanos, flowStart >= 0, uuidStart, uuidEnd);
+}
+
+/** Encodes a response the relay makes itself (node status events). */
+export function rawFlowsResponse(res: GetFlowsResponse): RawFlowsResponse {
+  return scanFlowsResponse(Buffer.from(GetFlowsResponse.encode(res).finish()));
+}
+
+/** -1, 0 or 1 as `a` is before, at or after `b`. */
+export function compareFlowTime(a: FlowTime, b: FlowTime): number {
+  if (a.seconds !== b.seconds) return a.seconds < b.seconds ? -1 : 1;
+  return a.nanos < b.nanos ? -1 : a.nanos > b.nanos ? 1 : 0;
 }
 
 /** The relay's Observer service: as upstream's definition, except that GetFlows writes responses already encoded. */

@@ -6,6 +6,7 @@ import type { Logger } from 'pino';
 import { ObserverClient } from '../api/observer/observer.js';
 import { ChangeNotificationType, PeerClient, type ChangeNotification } from '../api/peer/peer.js';
 import { backoffMs, sleep } from './backoff.js';
+import { NodeFlowsChannel } from './nodeFlows.js';
 import { peerServiceTlsServerName, peerTlsServerName, relayPeerFrom, samePeerTarget, type RelayPeer } from './peer.js';
 
 /** PEM material for dialling peers with TLS: the CA bundle to verify them (system roots when absent), our client pair. */
@@ -26,6 +27,8 @@ export interface PeerView {
   readonly tls: { readonly enabled: boolean; readonly serverName: string };
   /** The Observer client, while connected. */
   readonly client: ObserverClient | undefined;
+  /** GetFlows on the peer (nodeFlows.ts), while connected: a new one whenever the peer was dialled again. */
+  readonly flows: NodeFlowsChannel | undefined;
 }
 
 export interface PeerChange {
@@ -220,6 +223,7 @@ class PeerConnection {
   readonly serverName: string;
   private state: PeerState = 'connecting';
   private client: ObserverClient | undefined;
+  private flows: NodeFlowsChannel | undefined;
   private attempts = 0;
   private retryTimer: NodeJS.Timeout | undefined;
   private closed = false;
@@ -241,6 +245,7 @@ class PeerConnection {
       state: this.state,
       tls: { enabled: this.tlsEnabled, serverName: this.serverName },
       client: this.state === 'connected' ? this.client : undefined,
+      flows: this.state === 'connected' ? this.flows : undefined,
     };
   }
 
@@ -286,6 +291,12 @@ class PeerConnection {
       }
       this.attempts = 0;
       logger.info({ ...log, tls: this.tlsEnabled }, 'connected to peer');
+      // Flows come over a connection of their own (dialled on the first GetFlows), with the same credentials.
+      this.flows = new NodeFlowsChannel(
+        this.peer.target!,
+        this.tlsEnabled ? { ...clientTls, serverName: this.serverName } : undefined,
+        dialTimeoutMs,
+      );
       this.setState('connected');
       this.watch(client);
     });
@@ -300,6 +311,7 @@ class PeerConnection {
       this.opts.logger.warn({ peer: this.peer.name, address: this.peer.address }, 'lost the connection to peer');
       client.close();
       this.client = undefined;
+      this.closeFlows();
       this.connect();
     });
   }
@@ -309,6 +321,12 @@ class PeerConnection {
     clearTimeout(this.retryTimer);
     this.client?.close();
     this.client = undefined;
+    this.closeFlows();
+  }
+
+  private closeFlows(): void {
+    this.flows?.close();
+    this.flows = undefined;
   }
 
   private setState(state: PeerState): void {

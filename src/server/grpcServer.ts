@@ -5,6 +5,7 @@ import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import type { Logger } from 'pino';
 import { loadDescriptorSet } from '../api/descriptors.js';
+import { saturateWideIntegers } from './wideIntegers.js';
 
 /** Hubble's clients send large filter lists and receive large flows; keep grpc-go's limits. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -52,7 +53,8 @@ export function createApiServer(services: readonly ServiceRegistration[]): ApiSe
     for (const name of healthNames(service)) health.setStatus(name, status);
   };
   for (const s of services) {
-    server.addService(s.definition, s.implementation);
+    // Well-formed requests with 64-bit integers past 2^53 are answered like any other, not with INTERNAL.
+    server.addService(saturateWideIntegers(s.definition), s.implementation);
     setServingStatus(s.name, 'SERVING');
   }
   health.addToServer(server);

@@ -49,8 +49,11 @@ export interface CliProcess {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-export function spawnCli(args: readonly string[]): CliProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** `options.nodeArgs` go to node itself, before the entry (e.g. `--expose-gc`, `--require FILE`). */
+export function spawnCli(args: readonly string[], options: { nodeArgs?: readonly string[] } = {}): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI_ENTRY, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   let err = '';
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

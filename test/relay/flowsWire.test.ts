@@ -3,13 +3,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GetFlowsResponse } from '../../src/api/observer/observer.js';
-import { rawFlowsResponse, scanFlowsResponse } from '../../src/relay/flowsWire.js';
+import { compareFlowTime, rawFlowsResponse, scanFlowsResponse } from '../../src/relay/flowsWire.js';
 
 const timestamp = fc.record({
   seconds: fc.integer({ min: -62_135_596_800, max: 253_402_300_799 }),
   nanos: fc.integer({ min: 0, max: 999_999_999 }),
 });
-const nanosOf = (ts: { seconds: number; nanos: number }) => BigInt(ts.seconds) * 1_000_000_000n + BigInt(ts.nanos);
 
 const response = fc.oneof(
   fc.record(
@@ -44,28 +43,57 @@ const response = fc.oneof(
 );
 
 describe('scanFlowsResponse', () => {
-  it("reads the time (the response's, else the flow's), the kind and the UUID of any response, keeping its bytes", () => {
+  it("reads the time (the response's, else the flow's), the kind and the UUID of any response where it lies in a chunk", () => {
     fc.assert(
-      fc.property(response, (partial) => {
-        const bytes = Buffer.from(GetFlowsResponse.encode(GetFlowsResponse.fromPartial(partial)).finish());
-        const decoded = GetFlowsResponse.decode(bytes);
-        const raw = scanFlowsResponse(bytes);
-        const ts = decoded.time ?? decoded.flow?.time;
-        expect(raw.time).toBe(ts === undefined ? 0n : nanosOf(ts));
-        expect(raw.isFlow).toBe(decoded.flow !== undefined);
-        expect(raw.uuid).toBe(decoded.flow?.uuid ?? '');
-        expect(raw.bytes).toBe(bytes);
-      }),
+      fc.property(
+        response,
+        fc.uint8Array({ maxLength: 8 }),
+        fc.uint8Array({ maxLength: 8 }),
+        (partial, before, after) => {
+          const message = Buffer.from(GetFlowsResponse.encode(GetFlowsResponse.fromPartial(partial)).finish());
+          // As a node's response arrives: somewhere inside a larger chunk.
+          const chunk = Buffer.concat([before, message, after]);
+          const [start, end] = [before.length, before.length + message.length];
+          const decoded = GetFlowsResponse.decode(message);
+          const ts = decoded.time ?? decoded.flow?.time ?? { seconds: 0, nanos: 0 };
+          for (const withUuid of [true, false]) {
+            const raw = scanFlowsResponse(chunk, start, end, withUuid);
+            expect({ seconds: raw.seconds, nanos: raw.nanos }).toEqual({ seconds: ts.seconds, nanos: ts.nanos });
+            expect(raw.isFlow).toBe(decoded.flow !== undefined);
+            expect(raw.uuid()).toBe(withUuid ? (decoded.flow?.uuid ?? '') : '');
+            expect(raw.hasUuid).toBe(withUuid && (decoded.flow?.uuid ?? '') !== '');
+            expect(raw.body().equals(message)).toBe(true);
+            expect([raw.bytes, raw.start, raw.end]).toEqual([chunk, start, end]);
+          }
+        },
+      ),
       { numRuns: 500 },
     );
+  });
+
+  it('orders times before the epoch and across the nanosecond boundary as Timestamp does', () => {
+    const at = (seconds: number, nanos: number) =>
+      scanFlowsResponse(
+        Buffer.from(GetFlowsResponse.encode(GetFlowsResponse.fromPartial({ time: { seconds, nanos } })).finish()),
+      );
+    const times = [at(-62_135_596_800, 0), at(-1, 999_999_999), at(0, 0), at(0, 1), at(1, 0), at(253_402_300_799, 5)];
+    expect(times.map((t) => [t.seconds, t.nanos])).toEqual([
+      [-62_135_596_800, 0],
+      [-1, 999_999_999],
+      [0, 0],
+      [0, 1],
+      [1, 0],
+      [253_402_300_799, 5],
+    ]);
+    for (let i = 1; i < times.length; i++) expect(compareFlowTime(times[i - 1]!, times[i]!)).toBe(-1);
   });
 
   it('encodes the responses the relay makes itself so that they read back the same', () => {
     const res = rawFlowsResponse(
       GetFlowsResponse.fromPartial({ nodeStatus: { nodeNames: ['a'] }, time: { seconds: 5, nanos: 7 } }),
     );
-    expect(res).toMatchObject({ time: 5_000_000_007n, isFlow: false, uuid: '' });
-    expect(GetFlowsResponse.decode(res.bytes).nodeStatus?.nodeNames).toEqual(['a']);
+    expect(res).toMatchObject({ seconds: 5, nanos: 7, isFlow: false, hasUuid: false });
+    expect(GetFlowsResponse.decode(res.body()).nodeStatus?.nodeNames).toEqual(['a']);
   });
 
   it('refuses bytes that are not a well-formed message (a node stream fails with it, the relay does not)', () => {

@@ -46,10 +46,22 @@ type Program = (bindings: Record<string, unknown>) => unknown;
 
 function compileExpression(expression: string, { env, flowType }: Cel): Program {
   let program: Program;
+  let parsed: ReturnType<typeof parse>;
   try {
-    program = plan(env, parse(expression)) as unknown as Program;
+    parsed = parse(expression);
+    program = plan(env, parsed) as unknown as Program;
   } catch (err) {
     throw new FilterError(FIELD, expression, `is not a valid CEL expression: ${(err as Error).message}`);
+  }
+  // Evaluation runs on the event loop every stream shares, and nested comprehensions multiply: refuse what could take
+  // long before running it even once (upstream's Go evaluates it on the request's own goroutine; we cannot).
+  const steps = worstCaseSteps(parsed.expr);
+  if (steps > MAX_STEPS) {
+    throw new FilterError(
+      FIELD,
+      expression,
+      `could take over ${MAX_STEPS} evaluation steps per flow (comprehensions nested over long lists); simplify it`,
+    );
   }
   let probe: unknown;
   try {
@@ -65,6 +77,101 @@ function compileExpression(expression: string, { env, flowType }: Cel): Program 
     throw new FilterError(FIELD, expression, `evaluates to ${describe(probe)}, wanted bool`);
   }
   return program;
+}
+
+type Expr = ReturnType<typeof parse>['expr'];
+
+/** Most evaluation steps an expression may take on one flow (each well under a microsecond). */
+const MAX_STEPS = 50_000;
+/** Assumed length of a list or map the expression does not spell out (a flow's labels, names, ...). */
+const DATA_LIST_LENGTH = 64;
+
+/**
+ * An upper bound of the steps evaluating `root` takes: one per node, and a comprehension (all, exists, exists_one,
+ * map, filter) runs its condition and step once per element of its range. Ranges written as literals count their
+ * elements; any other list counts as the longest list the expression could build (its literal elements, all together)
+ * or DATA_LIST_LENGTH, whichever is more.
+ */
+function worstCaseSteps(root: Expr): number {
+  let literalElements = 0;
+  const count = (e: Expr | undefined): void => {
+    if (e === undefined) return;
+    const k = e.exprKind;
+    switch (k.case) {
+      case 'listExpr':
+        literalElements += k.value.elements.length;
+        k.value.elements.forEach(count);
+        return;
+      case 'structExpr':
+        literalElements += k.value.entries.length;
+        for (const entry of k.value.entries) {
+          if (entry.keyKind.case === 'mapKey') count(entry.keyKind.value);
+          count(entry.value);
+        }
+        return;
+      case 'selectExpr':
+        return count(k.value.operand);
+      case 'callExpr':
+        count(k.value.target);
+        return k.value.args.forEach(count);
+      case 'comprehensionExpr':
+        for (const part of [
+          k.value.iterRange,
+          k.value.accuInit,
+          k.value.loopCondition,
+          k.value.loopStep,
+          k.value.result,
+        ])
+          count(part);
+        return;
+      default:
+        return;
+    }
+  };
+  count(root);
+  const unknownLength = Math.max(DATA_LIST_LENGTH, literalElements);
+  /** [steps, length if it is a list or map]. */
+  const walk = (e: Expr | undefined): [number, number] => {
+    if (e === undefined) return [0, 0];
+    const k = e.exprKind;
+    switch (k.case) {
+      case 'listExpr': {
+        let steps = 1;
+        for (const element of k.value.elements) steps += walk(element)[0];
+        return [steps, k.value.elements.length];
+      }
+      case 'structExpr': {
+        let steps = 1;
+        for (const entry of k.value.entries) {
+          if (entry.keyKind.case === 'mapKey') steps += walk(entry.keyKind.value)[0];
+          steps += walk(entry.value)[0];
+        }
+        return [steps, k.value.entries.length];
+      }
+      case 'selectExpr':
+        return [walk(k.value.operand)[0] + 1, unknownLength];
+      case 'callExpr': {
+        let steps = 1 + walk(k.value.target)[0];
+        const lengths: number[] = [];
+        for (const arg of k.value.args) {
+          const [s, l] = walk(arg);
+          steps += s;
+          lengths.push(l);
+        }
+        // Concatenation is the one call that makes a list longer than its parts.
+        return [steps, k.value.function === '_+_' ? lengths.reduce((a, b) => a + b, 0) : unknownLength];
+      }
+      case 'comprehensionExpr': {
+        const c = k.value;
+        const [rangeSteps, n] = walk(c.iterRange);
+        const perElement = walk(c.loopCondition)[0] + walk(c.loopStep)[0];
+        return [rangeSteps + walk(c.accuInit)[0] + n * perElement + walk(c.result)[0], n];
+      }
+      default:
+        return [1, unknownLength];
+    }
+  };
+  return walk(root)[0];
 }
 
 function describe(value: unknown): string {

@@ -4,11 +4,11 @@
 import type { Flow, FlowFilter } from '../../api/flow/flow.js';
 import { Cost, type FieldFilter } from './fieldFilter.js';
 import { FilterError } from './filterError.js';
-import { compileRegexps } from './goRegexp.js';
+import { compileRegexps, type GoRegexp } from './goRegexp.js';
 import { compileFqdnPatterns } from './patterns.js';
 
 function fqdnFilter(field: string, patterns: readonly string[], names: (flow: Flow) => readonly string[]): FieldFilter {
-  let re: RegExp;
+  let re: GoRegexp;
   try {
     re = compileFqdnPatterns(patterns);
   } catch (err) {

@@ -3,6 +3,7 @@
 import type { FlowFilter } from '../../api/flow/flow.js';
 import { Cost, type FieldFilter } from './fieldFilter.js';
 import { FilterError } from './filterError.js';
+import type { GoRegexp } from './goRegexp.js';
 import { compileNodeNamePatterns, DEFAULT_CLUSTER_NAME } from './patterns.js';
 
 /** Bounds the per-filter memo of node names; a cluster has far fewer nodes. */
@@ -10,7 +11,7 @@ const MAX_REMEMBERED_NODES = 4096;
 
 export function nodeNameFilters(ff: FlowFilter): FieldFilter[] {
   if (ff.nodeName.length === 0) return [];
-  let re: RegExp;
+  let re: GoRegexp;
   try {
     re = compileNodeNamePatterns(ff.nodeName);
   } catch (err) {

@@ -1,5 +1,7 @@
-// FQDN and node-name wildcard patterns compiled to one anchored RegExp, exactly as upstream's
-// patterns.go builds its regular expressions ("*.cilium.io", "prod-cluster/k8s-*").
+// FQDN and node-name wildcard patterns compiled to one anchored regular expression, exactly as upstream's
+// patterns.go builds its regular expressions ("*.cilium.io", "prod-cluster/k8s-*"), matched by RE2 as Go matches them:
+// with a backtracking engine a pattern of many stars ("*a*a*a*a*a*a*a*a*b") took seconds to minutes per name.
+import { compileGoRegexp, type GoRegexp } from './goRegexp.js';
 
 /** What a pattern element with nothing in it matches: any FQDN, underscores included. */
 const ANY_FQDN = '(?:[-0-9_a-z]+(?:\\.[-0-9_a-z]+)*)';
@@ -28,23 +30,23 @@ function appendFqdnPattern(out: string[], pattern: string): void {
   }
 }
 
-/** One RegExp matching a whole name against any of the FQDN patterns. */
-export function compileFqdnPatterns(patterns: readonly string[]): RegExp {
+/** One regexp matching a whole name against any of the FQDN patterns. */
+export function compileFqdnPatterns(patterns: readonly string[]): GoRegexp {
   const out: string[] = ['^(?:'];
   patterns.forEach((p, i) => {
     if (i > 0) out.push('|');
     appendFqdnPattern(out, p);
   });
   out.push(')$');
-  return new RegExp(out.join(''));
+  return compileGoRegexp(out.join(''));
 }
 
 /**
- * One RegExp matching "cluster/node" names against node-name patterns. A pattern is
+ * One regexp matching "cluster/node" names against node-name patterns. A pattern is
  * "[cluster-pattern/]node-pattern"; an empty element matches every name, and a pattern without a
  * slash matches that node in any cluster.
  */
-export function compileNodeNamePatterns(patterns: readonly string[]): RegExp {
+export function compileNodeNamePatterns(patterns: readonly string[]): GoRegexp {
   const out: string[] = ['^(?:'];
   patterns.forEach((pattern, i) => {
     if (i > 0) out.push('|');
@@ -59,5 +61,5 @@ export function compileNodeNamePatterns(patterns: readonly string[]): RegExp {
     else appendFqdnPattern(out, node);
   });
   out.push(')$');
-  return new RegExp(out.join(''));
+  return compileGoRegexp(out.join(''));
 }

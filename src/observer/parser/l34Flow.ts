@@ -31,6 +31,8 @@ export class L34Record {
   time: Timestamp = { seconds: 0, nanos: 0 };
   /** The flow's UUID: 16 random bytes (randomUuid); its text is written when the flow is. */
   readonly uuid = new Uint8Array(UUID_BYTES);
+  /** The same 16 bytes as four words, for copying. */
+  readonly uuidWords = new Uint32Array(this.uuid.buffer);
   verdict = 0;
   dropReason = 0;
   authType = 0;
@@ -72,6 +74,8 @@ export class L34Columns {
   private readonly seconds: Float64Array;
   private readonly nanos: Int32Array;
   private readonly uuids: Uint8Array;
+  /** The same bytes as words, four per slot. */
+  private readonly uuidWords: Uint32Array;
   private readonly verdict: Uint8Array;
   private readonly dropReason: Uint32Array;
   private readonly authType: Uint8Array;
@@ -106,6 +110,7 @@ export class L34Columns {
     this.seconds = new Float64Array(slots);
     this.nanos = new Int32Array(slots);
     this.uuids = new Uint8Array(slots * UUID_BYTES);
+    this.uuidWords = new Uint32Array(this.uuids.buffer);
     this.verdict = new Uint8Array(slots);
     this.dropReason = new Uint32Array(slots);
     this.authType = new Uint8Array(slots);
@@ -141,7 +146,13 @@ export class L34Columns {
   store(slot: number, r: L34Record): void {
     this.seconds[slot] = r.time.seconds;
     this.nanos[slot] = r.time.nanos;
-    this.uuids.set(r.uuid, slot * UUID_BYTES);
+    const words = this.uuidWords;
+    const uuid = r.uuidWords;
+    const at = slot * 4;
+    words[at] = uuid[0]!;
+    words[at + 1] = uuid[1]!;
+    words[at + 2] = uuid[2]!;
+    words[at + 3] = uuid[3]!;
     this.verdict[slot] = r.verdict;
     this.dropReason[slot] = r.dropReason;
     this.authType[slot] = r.authType;

@@ -70,6 +70,7 @@ import { formatIPv4 } from '../../packet/ipAddress.js';
 import { SctpChunk } from '../../packet/protocols.js';
 import { SharedFlowParts } from './sharedParts.js';
 import { ConnectionTable, ConnectionVerdict } from './connectionTable.js';
+import { FlowContextMemo, type FlowContext } from './flowContext.js';
 import { EndpointResolver } from './endpointResolver.js';
 import { EventHeader } from './eventHeader.js';
 import type { DnsGetter, DnsLearner, LinkGetter, ParserGetters, ServiceGetter } from './getters.js';
@@ -152,6 +153,10 @@ function byteSwap32(value: number): number {
   return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
 }
 
+function word(d: Uint8Array, o: number): number {
+  return ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
+}
+
 function u16(d: Uint8Array, o: number): number {
   return (d[o]! << 8) | d[o + 1]!;
 }
@@ -204,6 +209,7 @@ export class ThreeFourParser {
   private readonly interfaces = new Map<number, NetworkInterface>();
   private readonly addresses = new AddressTextCache();
   private readonly parts = new SharedFlowParts();
+  private readonly contexts = new FlowContextMemo();
   private readonly formatMac = (data: Uint8Array, at: number): string => this.addresses.mac(data, at);
   /** What compute() found for the last event, read by decode() and encode(). */
   private readonly lastRecord = new L34Record();
@@ -304,41 +310,6 @@ export class ThreeFourParser {
       }
     }
 
-    // Addresses, with the pre-SNAT source from the trace's original IP when the datapath recorded one.
-    let sourceIP = '';
-    let destinationIP = '';
-    let ip: IP | undefined;
-    // Hubble reads any original IP as a sign of SNAT when it picks the traffic direction.
-    let snatted = false;
-    if (h.ipVersion !== 0) {
-      sourceIP = this.addresses.ip(data, h.sourceAddressOffset, h.ipVersion);
-      destinationIP = this.addresses.ip(data, h.destinationAddressOffset, h.ipVersion);
-      let sourceXlated = '';
-      let encrypted = false;
-      if (isTrace) {
-        const orig = e.origIPOffset;
-        if (orig >= 0 && !isZeroBytes(data, orig, isIPv6 ? 16 : 4)) {
-          snatted = true;
-          const original = isIPv6 ? this.addresses.ipv6(data, orig) : this.addresses.ipv4(data, orig);
-          // Traces sometimes carry the header's own address as original IP; only a difference means SNAT.
-          if (original !== sourceIP) {
-            sourceXlated = sourceIP;
-            sourceIP = original;
-          }
-        }
-        encrypted = traceReasonIsEncrypted(e.reason);
-      }
-      ip = this.parts.ip(
-        data,
-        h.sourceAddressOffset,
-        h.destinationAddressOffset,
-        h.ipVersion === 4 ? 4 : 6,
-        sourceIP,
-        sourceXlated,
-        destinationIP,
-        encrypted,
-      );
-    }
     const withPorts = (h.layers & (Layer.TCP | Layer.UDP | Layer.SCTP)) !== 0;
     const sourcePort = withPorts ? h.sourcePort : 0;
     const destinationPort = withPorts ? h.destinationPort : 0;
@@ -351,8 +322,64 @@ export class ThreeFourParser {
       sourceLabel = ingressVerdict ? e.remoteLabel : 0;
       destinationLabel = ingressVerdict ? 0 : e.remoteLabel;
     }
-    const source = this.endpoints.resolve(sourceIP, sourceLabel);
-    const destination = this.endpoints.resolve(destinationIP, destinationLabel);
+
+    let ifindex = 0;
+    let proxyPort = 0;
+    if (isTrace) {
+      ifindex = e.ifindex;
+      if (e.subType === TraceObservationPoint.TO_PROXY) proxyPort = e.dstID;
+    } else if (isCapture) {
+      switch (e.subType) {
+        case DebugCapturePoint.DELIVERY:
+        case DebugCapturePoint.FROM_LB:
+        case DebugCapturePoint.AFTER_V46:
+        case DebugCapturePoint.AFTER_V64:
+        case DebugCapturePoint.SNAT_PRE:
+        case DebugCapturePoint.SNAT_POST:
+          ifindex = e.arg1;
+          break;
+        case DebugCapturePoint.PROXY_PRE:
+        case DebugCapturePoint.PROXY_POST:
+          // The datapath stores the proxy port in network byte order.
+          proxyPort = byteSwap32(e.arg1);
+          break;
+      }
+    }
+
+    // Who and where: the same for every packet between the same two addresses, so remembered for a while.
+    const encrypted = isTrace && traceReasonIsEncrypted(e.reason);
+    const origIP =
+      isTrace && e.origIPOffset >= 0 && !isZeroBytes(data, e.origIPOffset, isIPv6 ? 16 : 4) ? e.origIPOffset : -1;
+    this.fillContextKey(
+      h,
+      data,
+      isTrace,
+      encrypted,
+      isIPv6,
+      origIP,
+      sourcePort,
+      destinationPort,
+      ifindex,
+      sourceLabel,
+      destinationLabel,
+    );
+    let context = this.contexts.lookup();
+    if (context === undefined) {
+      context = this.contextOf(
+        h,
+        data,
+        encrypted,
+        isIPv6,
+        origIP,
+        sourcePort,
+        destinationPort,
+        ifindex,
+        sourceLabel,
+        destinationLabel,
+      );
+      this.contexts.remember(context);
+    }
+    const { source, snatted } = context;
 
     // Verdict and drop reason.
     let verdict = Verdict.VERDICT_UNKNOWN;
@@ -413,42 +440,6 @@ export class ThreeFourParser {
       trafficDirection = ingressVerdict ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
     }
 
-    const services = this.services;
-    let sourceService: Service | undefined;
-    let destinationService: Service | undefined;
-    if (services !== undefined) {
-      if (sourceIP !== '') sourceService = services.serviceAt(sourceIP, sourcePort) as Service | undefined;
-      if (destinationIP !== '')
-        destinationService = services.serviceAt(destinationIP, destinationPort) as Service | undefined;
-    }
-    const dns = this.dns;
-    const sourceNames = dns !== undefined && sourceIP !== '' ? (dns.namesOf(sourceIP) as string[]) : EMPTY_STRINGS;
-    const destinationNames =
-      dns !== undefined && destinationIP !== '' ? (dns.namesOf(destinationIP) as string[]) : EMPTY_STRINGS;
-
-    let ifindex = 0;
-    let proxyPort = 0;
-    if (isTrace) {
-      ifindex = e.ifindex;
-      if (e.subType === TraceObservationPoint.TO_PROXY) proxyPort = e.dstID;
-    } else if (isCapture) {
-      switch (e.subType) {
-        case DebugCapturePoint.DELIVERY:
-        case DebugCapturePoint.FROM_LB:
-        case DebugCapturePoint.AFTER_V46:
-        case DebugCapturePoint.AFTER_V64:
-        case DebugCapturePoint.SNAT_PRE:
-        case DebugCapturePoint.SNAT_POST:
-          ifindex = e.arg1;
-          break;
-        case DebugCapturePoint.PROXY_PRE:
-        case DebugCapturePoint.PROXY_POST:
-          // The datapath stores the proxy port in network byte order.
-          proxyPort = byteSwap32(e.arg1);
-          break;
-      }
-    }
-
     if (this.dnsLearner !== undefined && sourcePort === DNS_PORT) this.learnDns(h, data, time);
 
     const r = this.lastRecord;
@@ -457,18 +448,18 @@ export class ThreeFourParser {
     r.verdict = verdict;
     r.dropReason = dropReason;
     r.authType = isPolicyVerdict ? e.authType : 0;
-    r.ethernet = this.ethernetOf(h, data);
-    r.ip = ip;
+    r.ethernet = context.ethernet;
+    r.ip = context.ip;
     r.l4 = layer4Of(h, data, this.parts);
     r.tunnel = tunnel;
     r.source = source;
-    r.destination = destination;
+    r.destination = context.destination;
     r.nodeName = nodeName !== '' ? nodeName : this.nodeName;
-    r.sourceNames = sourceNames;
-    r.destinationNames = destinationNames;
+    r.sourceNames = context.sourceNames;
+    r.destinationNames = context.destinationNames;
     r.eventType = eventTypeOf(messageType, e.subType);
-    r.sourceService = sourceService;
-    r.destinationService = destinationService;
+    r.sourceService = context.sourceService;
+    r.destinationService = context.destinationService;
     r.trafficDirection = trafficDirection;
     r.policyMatchType = isPolicyVerdict ? policyVerdictMatchType(e.flags) : 0;
     r.traceObservationPoint = observationPoint;
@@ -480,9 +471,123 @@ export class ThreeFourParser {
     r.ipTraceOptionType = this.ipTraceOptionType;
     r.isReply = isReply === undefined ? REPLY_UNKNOWN : isReply ? REPLY_TRUE : REPLY_FALSE;
     r.debugCapturePoint = isCapture ? e.subType : FlowDebugCapturePoint.DBG_CAPTURE_POINT_UNKNOWN;
-    r.iface = ifindex !== 0 ? this.interfaceOf(ifindex) : undefined;
+    r.iface = context.iface;
     r.proxyPort = proxyPort;
     r.summary = packetSummary(h, data);
+  }
+
+  /** Writes the context memo's key (see CONTEXT_KEY_WORDS) for a packet: everything contextOf() depends on. */
+  private fillContextKey(
+    h: PacketHeaders,
+    data: Uint8Array,
+    isTrace: boolean,
+    encrypted: boolean,
+    isIPv6: boolean,
+    origIP: number,
+    sourcePort: number,
+    destinationPort: number,
+    ifindex: number,
+    sourceLabel: number,
+    destinationLabel: number,
+  ): void {
+    const key = this.contexts.key;
+    const hasEthernet = (h.layers & Layer.ETHERNET) !== 0;
+    key[0] =
+      h.ipVersion | (encrypted ? 0x10 : 0) | (hasEthernet ? 0x20 : 0) | (isTrace ? 0x40 : 0) | (origIP >= 0 ? 0x80 : 0);
+    key[1] = ((sourcePort << 16) | destinationPort) >>> 0;
+    key[2] = ifindex;
+    key[3] = sourceLabel;
+    key[4] = destinationLabel;
+    const v6 = h.ipVersion === 6;
+    const v4 = h.ipVersion === 4;
+    const src = h.sourceAddressOffset;
+    const dst = h.destinationAddressOffset;
+    key[5] = v4 || v6 ? word(data, src) : 0;
+    key[6] = v6 ? word(data, src + 4) : 0;
+    key[7] = v6 ? word(data, src + 8) : 0;
+    key[8] = v6 ? word(data, src + 12) : 0;
+    key[9] = v4 || v6 ? word(data, dst) : 0;
+    key[10] = v6 ? word(data, dst + 4) : 0;
+    key[11] = v6 ? word(data, dst + 8) : 0;
+    key[12] = v6 ? word(data, dst + 12) : 0;
+    // The original source address (bit 0x80 above tells a present one from none).
+    const orig6 = origIP >= 0 && isIPv6;
+    key[13] = origIP >= 0 ? word(data, origIP) : 0;
+    key[14] = orig6 ? word(data, origIP + 4) : 0;
+    key[15] = orig6 ? word(data, origIP + 8) : 0;
+    key[16] = orig6 ? word(data, origIP + 12) : 0;
+    const mac = h.linkOffset;
+    key[17] = hasEthernet ? word(data, mac) : 0;
+    key[18] = hasEthernet ? word(data, mac + 4) : 0;
+    key[19] = hasEthernet ? word(data, mac + 8) : 0;
+  }
+
+  /** Asks the getters about a packet's addresses (what the memo remembers); arguments as for fillContextKey(). */
+  private contextOf(
+    h: PacketHeaders,
+    data: Uint8Array,
+    encrypted: boolean,
+    isIPv6: boolean,
+    origIP: number,
+    sourcePort: number,
+    destinationPort: number,
+    ifindex: number,
+    sourceLabel: number,
+    destinationLabel: number,
+  ): FlowContext {
+    // Addresses, with the pre-SNAT source from the trace's original IP when the datapath recorded one.
+    let sourceIP = '';
+    let destinationIP = '';
+    let ip: IP | undefined;
+    // Hubble reads any original IP as a sign of SNAT when it picks the traffic direction.
+    let snatted = false;
+    if (h.ipVersion !== 0) {
+      sourceIP = this.addresses.ip(data, h.sourceAddressOffset, h.ipVersion);
+      destinationIP = this.addresses.ip(data, h.destinationAddressOffset, h.ipVersion);
+      let sourceXlated = '';
+      if (origIP >= 0) {
+        snatted = true;
+        const original = isIPv6 ? this.addresses.ipv6(data, origIP) : this.addresses.ipv4(data, origIP);
+        // Traces sometimes carry the header's own address as original IP; only a difference means SNAT.
+        if (original !== sourceIP) {
+          sourceXlated = sourceIP;
+          sourceIP = original;
+        }
+      }
+      ip = this.parts.ip(
+        data,
+        h.sourceAddressOffset,
+        h.destinationAddressOffset,
+        h.ipVersion === 4 ? 4 : 6,
+        sourceIP,
+        sourceXlated,
+        destinationIP,
+        encrypted,
+      );
+    }
+    const services = this.services;
+    const dns = this.dns;
+    return {
+      sourceIP,
+      destinationIP,
+      snatted,
+      ip,
+      ethernet: this.ethernetOf(h, data),
+      source: this.endpoints.resolve(sourceIP, sourceLabel),
+      destination: this.endpoints.resolve(destinationIP, destinationLabel),
+      sourceService:
+        services !== undefined && sourceIP !== ''
+          ? (services.serviceAt(sourceIP, sourcePort) as Service | undefined)
+          : undefined,
+      destinationService:
+        services !== undefined && destinationIP !== ''
+          ? (services.serviceAt(destinationIP, destinationPort) as Service | undefined)
+          : undefined,
+      sourceNames: dns !== undefined && sourceIP !== '' ? (dns.namesOf(sourceIP) as string[]) : EMPTY_STRINGS,
+      destinationNames:
+        dns !== undefined && destinationIP !== '' ? (dns.namesOf(destinationIP) as string[]) : EMPTY_STRINGS,
+      iface: ifindex !== 0 ? this.interfaceOf(ifindex) : undefined,
+    };
   }
 
   private ethernetOf(h: PacketHeaders, data: Uint8Array): Ethernet | undefined {
@@ -529,5 +634,7 @@ export class ThreeFourParser {
     const message = decodeDnsMessage(data, start, end);
     if (message === undefined || message.rcode !== 0 || message.ips.length === 0 || message.questionName === '') return;
     this.dnsLearner!.learn({ query: message.questionName, ips: message.ips, ttlSeconds: message.minTtl, at: time });
+    // Names just learnt belong on the next packet to those addresses, not a tick later.
+    this.contexts.forget();
   }
 }

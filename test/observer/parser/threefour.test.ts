@@ -32,6 +32,7 @@ import type { Timestamp } from '../../../src/monitor/types.js';
 import type { DnsAnswer, ParserGetters } from '../../../src/observer/parser/getters.js';
 import { ParserError } from '../../../src/observer/parser/parserError.js';
 import { ThreeFourParser } from '../../../src/observer/parser/threefour.js';
+import { DnsNameCache } from '../../../src/observer/metadata/dnsNames.js';
 import { DnsType } from '../../../src/packet/dns.js';
 import { EtherType, IpProtocol, TcpFlag } from '../../../src/packet/protocols.js';
 import { captureWhile, ping, tcpExchange, udpBurst } from '../../harness/capture.js';
@@ -672,6 +673,32 @@ describe('L3/L4 parser metadata', () => {
     expect(flow.sourceService).toBeUndefined();
     expect(flow.interface).toEqual({ index: 5, name: 'eth0' });
     expect(flow.nodeName).toBe('default-node');
+  });
+
+  it('shows a change in the metadata on flows a fraction of a second later', async () => {
+    let service: { name: string; namespace: string } | undefined;
+    const p = parser({ services: { serviceAt: (ip) => (ip === SERVER ? service : undefined) } });
+    expect(p.decode(trace(frame), TIME, 'n').destinationService).toBeUndefined();
+    service = { name: 'api', namespace: 'shop' };
+    await new Promise((r) => setTimeout(r, 300));
+    expect(p.decode(trace(frame), TIME, 'n').destinationService).toEqual({ name: 'api', namespace: 'shop' });
+  });
+
+  it('names an address on the very next packet after a DNS response resolved it', () => {
+    const names = new DnsNameCache();
+    const p = parser({ dns: names, dnsLearner: names });
+    const toDb = trace(tcpFrame(TcpFlag.SYN, CLIENT, '192.0.2.7', 40000, 5432));
+    expect(p.decode(toDb, TIME, 'n').destinationNames).toEqual([]);
+    const response = dnsMessage({
+      question: 'db.example',
+      answers: [{ name: 'db.example', type: DnsType.A, ttl: 300, data: '192.0.2.7' }],
+    });
+    const fromResolver = ethernet(
+      { type: EtherType.IPV4 },
+      ipv4({ src: SERVER, dst: CLIENT, protocol: IpProtocol.UDP }, udp(53, 40001, response)),
+    );
+    p.decode(trace(fromResolver), TIME, 'n');
+    expect(p.decode(toDb, TIME, 'n').destinationNames).toEqual(['db.example']);
   });
 
   it('learns DNS answers over UDP and TCP, and only from responses that resolve something', () => {

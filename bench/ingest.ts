@@ -1,0 +1,110 @@
+// Ingest benchmarks: the load capture replayed through the parts `hubble-ts serve` uses for a pcap source (pcap
+// source -> monitor agent -> parser -> ring), as fast as it goes, at the default ring size and at the largest one;
+// beside them, the reference: the same source and agent with nothing consuming, i.e. what reading and framing the
+// capture costs on its own. Also the heap held per flow with the largest ring full.
+import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
+import { MonitorAgent } from '../src/monitor/agent.js';
+import { loadMetadata } from '../src/observer/metadata/index.js';
+import { parseSourceSpec } from '../src/source/source.js';
+import { makeNode } from './node.js';
+
+export const DEFAULT_RING = 4095;
+
+export interface IngestResults {
+  ingest_events_per_s: number;
+  ingest_events_per_s_ring65535: number;
+  /** The reference: the capture read and framed into monitor events, with no parser or ring behind the agent. */
+  ingest_reference_source_only_events_per_s: number;
+  /** CPU time of this process per event at ring 4095 (one core: the pipeline runs on one thread). */
+  ingest_cpu_ns_per_event: number;
+}
+
+const rate = (n: number) => Math.round(n).toLocaleString('en');
+
+interface Round {
+  events: number;
+  seconds: number;
+  cpuSeconds: number;
+}
+
+async function timed(replay: () => Promise<number>): Promise<Round> {
+  const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
+  const events = await replay();
+  const seconds = Number(process.hrtime.bigint() - start) / 1e9;
+  const { user, system } = process.cpuUsage(cpu);
+  return { events, seconds, cpuSeconds: (user + system) / 1e6 };
+}
+
+/** Best of `rounds` full replays into a fresh node. */
+async function ingestRounds(capturePath: string, ringCapacity: number, rounds: number, log: (l: string) => void) {
+  let best: Round | undefined;
+  for (let round = 1; round <= rounds; round++) {
+    const { observer, replay } = makeNode(capturePath, ringCapacity);
+    const r = await timed(() => replay());
+    if (observer.decodeErrors > 0) throw new Error(`${observer.decodeErrors} events could not be decoded`);
+    log(
+      `ingest, ring ${ringCapacity}, round ${round}: ${rate(r.events)} events in ${r.seconds.toFixed(2)} s = ` +
+        `${rate(r.events / r.seconds)} events/s (${((r.cpuSeconds / r.events) * 1e9).toFixed(0)} ns CPU per event)`,
+    );
+    if (best === undefined || r.events / r.seconds > best.events / best.seconds) best = r;
+  }
+  return best!;
+}
+
+/** The source and the agent alone, best of `rounds`. */
+async function sourceOnlyRounds(capturePath: string, rounds: number, log: (l: string) => void): Promise<number> {
+  let best = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const metadata = loadMetadata({ clusterName: 'default' });
+    const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName: 'bench', links: metadata.linkRegistry });
+    const agent = new MonitorAgent();
+    const r = await timed(async () => {
+      let events = 0;
+      await source.run((event) => {
+        agent.publish(event);
+        events++;
+      }, new AbortController().signal);
+      return events;
+    });
+    log(`reference, source alone, round ${round}: ${rate(r.events / r.seconds)} events/s`);
+    best = Math.max(best, r.events / r.seconds);
+  }
+  return best;
+}
+
+export async function benchIngest(
+  capturePath: string,
+  rounds: number,
+  log: (line: string) => void,
+): Promise<IngestResults> {
+  const reference = await sourceOnlyRounds(capturePath, rounds, log);
+  const small = await ingestRounds(capturePath, DEFAULT_RING, rounds, log);
+  const large = await ingestRounds(capturePath, MAX_RING_CAPACITY, rounds, log);
+  return {
+    ingest_events_per_s: Math.round(small.events / small.seconds),
+    ingest_events_per_s_ring65535: Math.round(large.events / large.seconds),
+    ingest_reference_source_only_events_per_s: Math.round(reference),
+    ingest_cpu_ns_per_event: Math.round((small.cpuSeconds / small.events) * 1e9),
+  };
+}
+
+/** Heap held per flow once the largest ring is full, measured with forced collections around the fill. */
+export async function benchHeapPerFlow(capturePath: string, log: (line: string) => void): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) throw new Error('run with --expose-gc (npm run bench does)');
+  gc();
+  const before = process.memoryUsage();
+  const { observer, replay } = makeNode(capturePath, MAX_RING_CAPACITY);
+  await replay(MAX_RING_CAPACITY * 2);
+  gc();
+  const after = process.memoryUsage();
+  const held = after.heapUsed - before.heapUsed;
+  const outside = after.arrayBuffers - before.arrayBuffers;
+  const perFlow = held / observer.ring.len;
+  log(
+    `heap: ${observer.ring.len} flows in the ring hold ${(held / 2 ** 20).toFixed(1)} MiB = ${Math.round(perFlow)} bytes/flow ` +
+      `(and ${Math.round(outside / observer.ring.len)} bytes/flow of buffers outside the heap)`,
+  );
+  return perFlow;
+}
