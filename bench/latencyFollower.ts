@@ -41,7 +41,7 @@ stream.on('data', (r: RawFlowsResponse) => {
   if (!r.isFlow) return;
   const arrived = nowNs();
   if (Date.now() - start < Number(warmup) * 1000) return;
-  latencies.push((arrived - Number(r.time)) / 1e6);
+  latencies.push((arrived - (r.seconds * 1e9 + r.nanos)) / 1e6);
 });
 stream.on('error', () => undefined);
 await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
