@@ -5,7 +5,7 @@
 // It loads only that pipeline: the filter comes already validated by the recorder's parser (bench/record.ts runs
 // it), as JSON with the prefixes as text, so the process does not load the CLI and gRPC to parse one line.
 //
-// Usage: node bench/recordProcess.js IN OUT FILTER_JSON [QUEUE_SIZE]
+// Usage (bench/record.ts compiles it to bench/out/build/bench/): node recordProcess.js IN OUT FILTER_JSON [QUEUE_SIZE]
 import { MonitorAgent } from '../src/monitor/agent.js';
 import { parsePrefix } from '../src/packet/ipAddress.js';
 import { SinkDispatcher } from '../src/sink/dispatcher.js';
