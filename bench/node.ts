@@ -35,12 +35,21 @@ export function makeNode(
   const agent = new MonitorAgent();
   agent.register(observer);
   const replay = async (limit = Infinity): Promise<number> => {
+    // As serve runs a source: into the agent itself, so capture frames go the way they go there.
+    if (limit === Infinity) return (await source.run(agent, new AbortController().signal)).events;
     const stop = new AbortController();
     let events = 0;
-    await source.run((event) => {
-      agent.publish(event);
+    const counted = (asked: unknown) => {
       if (++events >= limit) stop.abort();
-    }, stop.signal);
+      return asked;
+    };
+    await source.run(
+      {
+        publish: (event) => counted(agent.publish(event)),
+        publishFrame: (frame) => counted(agent.publishFrame(frame)),
+      },
+      stop.signal,
+    );
     return events;
   };
   return { observer, agent, replay };

@@ -8,12 +8,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { parseRecordFilters } from '../src/cli/record.js';
 import type { MonitorEvent } from '../src/monitor/types.js';
+import { parseRecorderFilter } from '../src/recorder/startRequest.js';
 import { SinkDispatcher } from '../src/sink/dispatcher.js';
-import type { Sink } from '../src/sink/types.js';
+import type { RecordingFilter, Sink } from '../src/sink/types.js';
 import { PcapFileSource } from '../src/source/pcapFile.js';
 import { ensureLoadCapture } from './loadCapture.js';
-import { parseFilterText } from './recordProcess.js';
+import { filterToJson } from './recordProcess.js';
 
 const run = promisify(execFile);
 const ROUNDS = 3;
@@ -30,10 +32,21 @@ export interface RecordingResults {
   record_packets_per_s: number;
   record_tcpdump_packets_per_s: number;
   record_vs_tcpdump_ratio: number;
+  /** The record process on a capture without packets (start-up and exit), best of the rounds. */
+  record_process_startup_seconds: number;
+  record_tcpdump_startup_seconds: number;
+  /** Best whole-process time less that start-up, per packet read. */
+  record_process_ns_per_packet: number;
+  record_tcpdump_ns_per_packet: number;
   record_ns_per_packet_no_recordings: number;
   record_ns_per_packet_1_recording: number;
   record_ns_per_packet_100_recordings: number;
   recordings100_cost_ratio: number;
+}
+
+/** "10.0.0.0/8 0 0.0.0.0/0 80 TCP", the form `hubble record` takes, through the CLI's and the recorder's parsers. */
+export function parseFilterText(text: string): RecordingFilter {
+  return parseRecorderFilter(parseRecordFilters([text])[0]!);
 }
 
 /** The TCP port the load's clients connect to: the destination of the first SYN in the capture. */
@@ -93,29 +106,55 @@ function sameRecords(ours: string, theirs: string): number {
   return records;
 }
 
+/** The capture's file header alone: what a run of either process on it costs is start-up and exit. */
+function emptyCapture(capturePath: string, dir: string): string {
+  const fd = openSync(capturePath, 'r');
+  const header = Buffer.alloc(24);
+  readSync(fd, header, 0, header.length, 0);
+  closeSync(fd);
+  const path = join(dir, 'empty.pcap');
+  writeFileSync(path, header);
+  return path;
+}
+
+interface ProcessTimes {
+  /** Best whole-process throughput over the rounds, packets/s. */
+  ours: number;
+  tcpdump: number;
+  /** Best time of the same process on a capture without packets: start-up (module loading, file set-up) and exit. */
+  oursStartup: number;
+  tcpdumpStartup: number;
+  /** Best whole-process times, seconds. */
+  oursSeconds: number;
+  tcpdumpSeconds: number;
+}
+
 async function benchAgainstTcpdump(
   capturePath: string,
   packets: number,
   port: number,
   log: (line: string) => void,
-): Promise<{ ours: number; tcpdump: number }> {
+): Promise<ProcessTimes> {
   const script = await buildRecordProcess();
   const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-bench-record-'));
   // TCP to the load's server: the client->server half of every connection.
   const filter = `0.0.0.0/0 0 127.0.0.1/32 ${port} TCP`;
+  const filterJson = JSON.stringify(filterToJson(parseFilterText(filter)));
   const bpf = `ip and tcp and dst net 127.0.0.1/32 and dst port ${port}`;
-  let ours = 0;
-  let tcpdump = 0;
+  const empty = emptyCapture(capturePath, dir);
+  const times: ProcessTimes = {
+    ours: 0,
+    tcpdump: 0,
+    oursStartup: Infinity,
+    tcpdumpStartup: Infinity,
+    oursSeconds: Infinity,
+    tcpdumpSeconds: Infinity,
+  };
+  const ourArgs = (input: string, out: string) => [script, input, out, filterJson, String(PROCESS_QUEUE_SIZE)];
   try {
     for (let round = 1; round <= ROUNDS; round++) {
       const out = join(dir, `ours-${round}.pcap`);
-      const { seconds, stdout } = await timed(process.execPath, [
-        script,
-        capturePath,
-        out,
-        filter,
-        String(PROCESS_QUEUE_SIZE),
-      ]);
+      const { seconds, stdout } = await timed(process.execPath, ourArgs(capturePath, out));
       const stats = JSON.parse(stdout) as { events: number; packetsCaptured: number; packetsLost: number };
       if (stats.events !== packets) throw new Error(`replayed ${stats.events} packets, expected ${packets}`);
       if (stats.packetsLost !== 0) throw new Error(`the recording lost ${stats.packetsLost} packets`);
@@ -124,18 +163,26 @@ async function benchAgainstTcpdump(
       const records = sameRecords(out, theirs);
       if (records !== stats.packetsCaptured)
         throw new Error(`file holds ${records}, statistics say ${stats.packetsCaptured}`);
-      log(
-        `record "${filter}", round ${round}: ${packets} packets read, ${records} recorded in ${seconds.toFixed(2)} s = ${rate(packets / seconds)} packets/s; tcpdump "${bpf}": ${t.seconds.toFixed(2)} s = ${rate(packets / t.seconds)} packets/s; same records`,
-      );
-      ours = Math.max(ours, packets / seconds);
-      tcpdump = Math.max(tcpdump, packets / t.seconds);
       rmSync(out);
       rmSync(theirs);
+      const startup = (await timed(process.execPath, ourArgs(empty, out))).seconds;
+      const tcpdumpStartup = (await timed('tcpdump', ['-r', empty, '-w', theirs, bpf])).seconds;
+      rmSync(out);
+      rmSync(theirs);
+      log(
+        `record "${filter}", round ${round}: ${packets} packets read, ${records} recorded in ${seconds.toFixed(3)} s = ${rate(packets / seconds)} packets/s (start-up and exit alone ${startup.toFixed(3)} s); tcpdump "${bpf}": ${t.seconds.toFixed(3)} s = ${rate(packets / t.seconds)} packets/s (alone ${tcpdumpStartup.toFixed(3)} s); same records`,
+      );
+      times.ours = Math.max(times.ours, packets / seconds);
+      times.tcpdump = Math.max(times.tcpdump, packets / t.seconds);
+      times.oursSeconds = Math.min(times.oursSeconds, seconds);
+      times.tcpdumpSeconds = Math.min(times.tcpdumpSeconds, t.seconds);
+      times.oursStartup = Math.min(times.oursStartup, startup);
+      times.tcpdumpStartup = Math.min(times.tcpdumpStartup, tcpdumpStartup);
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
-  return { ours, tcpdump };
+  return times;
 }
 
 /** One matching filter (as in the process benchmark) and 99 others that differ in every way a filter can. */
@@ -225,8 +272,14 @@ export async function benchRecording(
   log: (line: string) => void,
 ): Promise<RecordingResults> {
   const port = serverPort(capturePath);
-  const { ours, tcpdump } = await benchAgainstTcpdump(capturePath, packets, port, log);
+  const times = await benchAgainstTcpdump(capturePath, packets, port, log);
+  const { ours, tcpdump } = times;
   log(`record vs tcpdump: ${rate(ours)} / ${rate(tcpdump)} packets/s = ${(ours / tcpdump).toFixed(3)}`);
+  // The packets' share of the best whole-process time: what start-up (the best run on an empty capture) leaves.
+  const perPacket = (seconds: number, startup: number) => ((seconds - startup) * 1e9) / packets;
+  log(
+    `record process start-up and exit ${times.oursStartup.toFixed(3)} s, then ${perPacket(times.oursSeconds, times.oursStartup).toFixed(0)} ns/packet; tcpdump ${times.tcpdumpStartup.toFixed(3)} s, then ${perPacket(times.tcpdumpSeconds, times.tcpdumpStartup).toFixed(0)} ns/packet`,
+  );
 
   const events = await loadEvents(capturePath, COST_EVENTS);
   const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-bench-cost-'));
@@ -250,6 +303,10 @@ export async function benchRecording(
       record_packets_per_s: Math.round(ours),
       record_tcpdump_packets_per_s: Math.round(tcpdump),
       record_vs_tcpdump_ratio: Number((ours / tcpdump).toFixed(3)),
+      record_process_startup_seconds: Number(times.oursStartup.toFixed(3)),
+      record_tcpdump_startup_seconds: Number(times.tcpdumpStartup.toFixed(3)),
+      record_process_ns_per_packet: Number(perPacket(times.oursSeconds, times.oursStartup).toFixed(1)),
+      record_tcpdump_ns_per_packet: Number(perPacket(times.tcpdumpSeconds, times.tcpdumpStartup).toFixed(1)),
       record_ns_per_packet_no_recordings: Number(none.ns.toFixed(1)),
       record_ns_per_packet_1_recording: Number(one.ns.toFixed(1)),
       record_ns_per_packet_100_recordings: Number(hundred.ns.toFixed(1)),

@@ -1,7 +1,15 @@
 // Fans every monitor event out to synchronous consumers (in order, same tick) and to async listeners through
 // bounded per-listener queues, so a slow listener loses events (and is told how many) instead of stalling sources.
+// Capture sources may publish frames instead: consumers that take frames get them as they are, the others (and the
+// listeners) the frame's event, built only when someone needs it.
 
-import { LostEventSource, type MonitorConsumer, type MonitorEvent, type Timestamp } from './types.js';
+import {
+  LostEventSource,
+  type CapturedFrame,
+  type MonitorConsumer,
+  type MonitorEvent,
+  type Timestamp,
+} from './types.js';
 
 /** A raw-event reader that may be slow (e.g. a socket client). */
 export interface MonitorListener {
@@ -181,20 +189,54 @@ export class MonitorAgent {
     return this.listeners.length;
   }
 
-  /** What sources call for every event. Never blocks and never throws because of a consumer or listener. */
-  publish(event: MonitorEvent): void {
-    if (this.closed) return;
+  /**
+   * What sources call for every event. Never blocks and never throws because of a consumer or listener. Returns true
+   * when a consumer asks a source that can wait to wait for backlog() before publishing more.
+   */
+  publish(event: MonitorEvent): boolean {
+    if (this.closed) return false;
+    let wait = false;
     // Arrays are replaced, never mutated, so (un)registering during a publish cannot skip anyone.
     const consumers = this.consumers;
     for (let i = 0; i < consumers.length; i++) {
       try {
-        consumers[i]!.onMonitorEvent(event);
+        if (consumers[i]!.onMonitorEvent(event) === true) wait = true;
       } catch (error) {
         this.onError(error, 'consumer');
       }
     }
     const listeners = this.listeners;
     for (let i = 0; i < listeners.length; i++) listeners[i]!.offer(event);
+    return wait;
+  }
+
+  /**
+   * What capture sources call for every Ethernet frame instead of publish(): consumers that take frames get the
+   * frame, every other consumer and listener the frame's event, built only if one of them is there. Returns as
+   * publish() does.
+   */
+  publishFrame(frame: CapturedFrame): boolean {
+    if (this.closed) return false;
+    let wait = false;
+    const consumers = this.consumers;
+    for (let i = 0; i < consumers.length; i++) {
+      const consumer = consumers[i]!;
+      try {
+        const asked =
+          consumer.onCapturedFrame !== undefined
+            ? consumer.onCapturedFrame(frame)
+            : consumer.onMonitorEvent(frame.event());
+        if (asked === true) wait = true;
+      } catch (error) {
+        this.onError(error, 'consumer');
+      }
+    }
+    const listeners = this.listeners;
+    if (listeners.length > 0) {
+      const event = frame.event();
+      for (let i = 0; i < listeners.length; i++) listeners[i]!.offer(event);
+    }
+    return wait;
   }
 
   /** Resolves once no consumer has work queued; undefined when none has (see MonitorConsumer.backlog). */

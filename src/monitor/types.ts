@@ -46,9 +46,34 @@ export interface MonitorEvent {
   payload: MonitorPayload;
 }
 
+/**
+ * A captured frame, already Ethernet, as a capture source holds it before wrapping it as a MonitorEvent: the frame
+ * is bytes[start, start + capLen), origLen bytes long on the wire, captured at seconds.nanos. Sources reuse one
+ * object for every frame and the bytes are theirs: both are valid only during the call that hands them over.
+ */
+export interface CapturedFrame {
+  readonly bytes: Uint8Array;
+  readonly start: number;
+  readonly capLen: number;
+  readonly origLen: number;
+  readonly seconds: number;
+  readonly nanos: number;
+  /** The frame as the MonitorEvent every other consumer sees (a TraceNotify); built on the first call, then kept. */
+  event(): MonitorEvent;
+}
+
 /** Receives every event the monitor agent sees, synchronously and in order. Must not block. */
 export interface MonitorConsumer {
-  onMonitorEvent(event: MonitorEvent): void;
+  /**
+   * Returns true to ask a source that can wait (a file replay) to wait for backlog() before it publishes more: this
+   * consumer's queue is filling up. Anything else (usually nothing) carries on; live sources cannot wait.
+   */
+  onMonitorEvent(event: MonitorEvent): unknown;
+  /**
+   * For consumers that need only the frame's bytes (the recordings): captured frames come here instead of through
+   * onMonitorEvent, so that no event has to be built for them. Returns as onMonitorEvent does.
+   */
+  onCapturedFrame?(frame: CapturedFrame): unknown;
   /**
    * For consumers that finish work later (a sink writing a file): a promise while they still have work queued, that
    * resolves when it is done; undefined when nothing is queued. Sources that can wait (a file replay, which is not

@@ -275,13 +275,14 @@ export async function startNode(
   );
 
   const stopSources = new AbortController();
-  const publish = agent.publish.bind(agent);
   const backlog = agent.backlog.bind(agent);
   const sourcesDone = Promise.all(
     sources.map(async (source) => {
       logger.info({ source: source.description }, 'source started');
       try {
-        const summary = await source.run(publish, stopSources.signal, backlog);
+        // The agent itself rather than its publish: capture sources then hand the recordings their frames as they
+        // are, and the event is built for the consumers that read events.
+        const summary = await source.run(agent, stopSources.signal, backlog);
         logger.info({ source: source.description, ...summary }, 'source ended');
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;

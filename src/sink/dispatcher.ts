@@ -1,10 +1,11 @@
-// The recorder's monitor consumer, beside the Observer: for each packet-carrying event it decodes the frame once, finds
-// the running recordings whose filters match through an index compiled when recordings start and stop (by family,
-// protocol and destination port, long lists again by an address's first byte, then source port and prefixes), and
-// hands each of them the packet. RecorderCapture events from a real datapath carry their rule id and go straight to
-// that recording.
+// The recorder's monitor consumer, beside the Observer: for each packet-carrying event, or captured frame straight from
+// a capture source, it reads the packet's 5-tuple once, finds the running recordings whose filters match through an
+// index compiled when recordings start and stop (by family, protocol and destination port, long lists again by an
+// address's first byte, then source port and prefixes), and hands each of them the packet. RecorderCapture events
+// from a real datapath carry their rule id and go straight to that recording.
 //
 // The per-packet path allocates nothing (the sinks copy what they take) and, with no recordings, reads one field.
+// It tells the source when a recording's queue is filling up (a replay then waits for the writes; see backlog()).
 
 import { DEBUG_CAPTURE_LEN } from '../monitor/datapath/debugCapture.js';
 import {
@@ -17,7 +18,7 @@ import { MessageType } from '../monitor/datapath/messageType.js';
 import { POLICY_VERDICT_NOTIFY_LEN, PolicyVerdictFlag } from '../monitor/datapath/policyVerdict.js';
 import { RECORDER_CAPTURE_LEN } from '../monitor/datapath/recorderCapture.js';
 import { TraceNotifyFlag, traceNotifyHeaderLength } from '../monitor/datapath/traceNotify.js';
-import type { MonitorConsumer, MonitorEvent } from '../monitor/types.js';
+import type { CapturedFrame, MonitorConsumer, MonitorEvent } from '../monitor/types.js';
 import { decodeFrame, LinkType, PacketHeaders } from '../packet/frame.js';
 import { EtherType, IpProtocol } from '../packet/protocols.js';
 import { RecordingSink, type SinkHooks, type SinkTuning } from './sink.js';
@@ -31,6 +32,7 @@ export interface SinkDispatcherOptions {
 
 /** Capture lengths in the 16-bit capLen fields saturate here; the frame is then the rest of the message. */
 const CAP_LEN_SATURATED = 0xffff;
+const ETHERNET_HEADER_LEN = 14;
 
 /** Index slot of a filter protocol: ANY, TCP, UDP, SCTP. */
 const PROTOCOL_SLOTS = 4;
@@ -218,6 +220,11 @@ export class SinkDispatcher implements MonitorConsumer {
   private d2 = 0;
   private d3 = 0;
   private sourcePort = -1;
+  private destinationPort = -1;
+  private ipProtocol = -1;
+  private hasPorts = false;
+  /** A recording offered the packet asks the source to wait for its writes. */
+  private wait = false;
   private data: Uint8Array = new Uint8Array(0);
   private start = 0;
   private captured = 0;
@@ -288,14 +295,15 @@ export class SinkDispatcher implements MonitorConsumer {
   }
 
   /**
-   * While any recording still has packets on their way to its file: a promise that resolves once they are all
-   * written (a replay waits on it between chunks, so it never outruns the writers); undefined otherwise.
+   * While any recording's queue is too full to take a source's next packets without risk (what makes
+   * onMonitorEvent and onCapturedFrame return true): a promise that resolves once each has room again; undefined
+   * otherwise. A replay waits on it whenever asked to and between chunks, so it never outruns the writers.
    */
   backlog(): Promise<void> | undefined {
     if (this.active === 0) return undefined;
     let waits: Promise<void>[] | undefined;
     for (const sink of this.running.values()) {
-      const wait = sink.drained();
+      const wait = sink.room();
       if (wait !== undefined) (waits ??= []).push(wait);
     }
     return waits === undefined ? undefined : Promise.all(waits).then(() => undefined);
@@ -331,13 +339,13 @@ export class SinkDispatcher implements MonitorConsumer {
     this.active = active;
   }
 
-  onMonitorEvent(event: MonitorEvent): void {
-    if (this.active === 0) return;
+  onMonitorEvent(event: MonitorEvent): boolean {
+    if (this.active === 0) return false;
     const payload = event.payload;
-    if (payload.kind !== 'perf') return;
+    if (payload.kind !== 'perf') return false;
     const data = payload.data;
     const length = data.length;
-    if (length === 0) return;
+    if (length === 0) return false;
 
     // Where the frame starts, how much of it was captured, how long it was, and how to read its first byte.
     let start: number;
@@ -347,9 +355,9 @@ export class SinkDispatcher implements MonitorConsumer {
     let ipv6 = false;
     switch (data[0]) {
       case MessageType.TRACE: {
-        if (length < 32) return;
+        if (length < 32) return false;
         const header = traceNotifyHeaderLength(data[14]!);
-        if (header === undefined) return;
+        if (header === undefined) return false;
         start = header;
         capLen = data[12]! | (data[13]! << 8);
         origLen = u32le(data, 8);
@@ -359,9 +367,9 @@ export class SinkDispatcher implements MonitorConsumer {
         break;
       }
       case MessageType.DROP: {
-        if (length < DROP_NOTIFY_V1_LEN) return;
+        if (length < DROP_NOTIFY_V1_LEN) return false;
         const version = data[14]!;
-        if (version > 3) return;
+        if (version > 3) return false;
         start = version <= 1 ? DROP_NOTIFY_V1_LEN : version === 2 ? DROP_NOTIFY_V2_LEN : DROP_NOTIFY_V3_LEN;
         capLen = data[12]! | (data[13]! << 8);
         origLen = u32le(data, 8);
@@ -373,7 +381,7 @@ export class SinkDispatcher implements MonitorConsumer {
       }
       case MessageType.POLICY_VERDICT: {
         start = POLICY_VERDICT_NOTIFY_LEN;
-        if (length < start) return;
+        if (length < start) return false;
         capLen = data[12]! | (data[13]! << 8);
         origLen = u32le(data, 8);
         const flags = data[27]!;
@@ -383,63 +391,75 @@ export class SinkDispatcher implements MonitorConsumer {
       }
       case MessageType.CAPTURE: {
         start = DEBUG_CAPTURE_LEN;
-        if (length < start) return;
+        if (length < start) return false;
         capLen = u32le(data, 8);
         origLen = u32le(data, 12);
         break;
       }
       case MessageType.RECORDER_CAPTURE:
-        this.recorderCapture(event, data);
-        return;
+        return this.recorderCapture(event, data);
       default:
-        return;
+        return false;
     }
-    if (this.ipv4 === undefined && this.ipv6 === undefined) return;
+    if (this.ipv4 === undefined && this.ipv6 === undefined) return false;
     const rest = length - start;
     // A capture length short of the message trims what the perf ring may append; a saturated or missing one does not.
     const captured = capLen > 0 && capLen < CAP_LEN_SATURATED && capLen < rest ? capLen : rest;
-    if (captured <= 0) return;
+    if (captured <= 0) return false;
+    // The file is Ethernet: a packet of an L3 device gets an Ethernet header, so its frame is that much longer.
+    return this.match(
+      data,
+      start,
+      captured,
+      l3 ? origLen + ETHERNET_HEADER_LEN : origLen,
+      l3 ? (ipv6 ? EtherType.IPV6 : EtherType.IPV4) : -1,
+      event.timestamp.seconds,
+      event.timestamp.nanos,
+    );
+  }
 
-    const h = this.headers;
-    decodeFrame(h, data, !l3 ? LinkType.ETHERNET : ipv6 ? LinkType.IPV6 : LinkType.IPV4, start, start + captured);
+  /** A frame straight from a capture source, before (or instead of) its event: Ethernet, matched where it lies. */
+  onCapturedFrame(frame: CapturedFrame): boolean {
+    if (this.active === 0 || (this.ipv4 === undefined && this.ipv6 === undefined)) return false;
+    const capLen = frame.capLen;
+    if (capLen <= 0) return false;
+    return this.match(frame.bytes, frame.start, capLen, frame.origLen, -1, frame.seconds, frame.nanos);
+  }
+
+  /**
+   * Offers the packet data[start, start + captured) — an Ethernet frame, or an IP packet to be given an Ethernet
+   * header of type `etherType` when that is >= 0 — to every recording whose filters match it. Returns true when one
+   * of them asks the source to wait for its writes (its queue is filling up).
+   */
+  private match(
+    data: Uint8Array,
+    start: number,
+    captured: number,
+    origLen: number,
+    etherType: number,
+    seconds: number,
+    nanos: number,
+  ): boolean {
     let index: FamilyIndex | undefined;
-    const sa = h.sourceAddressOffset;
-    const da = h.destinationAddressOffset;
-    if (h.ipVersion === 4) {
-      index = this.ipv4;
-      if (index === undefined) return;
-      this.s0 = wordAt(data, sa);
-      this.d0 = wordAt(data, da);
-      this.s1 = this.s2 = this.s3 = this.d1 = this.d2 = this.d3 = 0;
-    } else if (h.ipVersion === 6) {
-      index = this.ipv6;
-      if (index === undefined) return;
-      this.s0 = wordAt(data, sa);
-      this.s1 = wordAt(data, sa + 4);
-      this.s2 = wordAt(data, sa + 8);
-      this.s3 = wordAt(data, sa + 12);
-      this.d0 = wordAt(data, da);
-      this.d1 = wordAt(data, da + 4);
-      this.d2 = wordAt(data, da + 8);
-      this.d3 = wordAt(data, da + 12);
-    } else {
-      return;
-    }
+    const ipVersion = this.readTuple(data, start, start + captured, etherType);
+    if (ipVersion === 4) index = this.ipv4;
+    else if (ipVersion === 6) index = this.ipv6;
+    if (index === undefined) return false;
 
-    const slot = protocolSlot(h.ipProtocol);
+    const slot = protocolSlot(this.ipProtocol);
     // Ports count only where a transport header gave them (not in later fragments): port filters skip the rest.
-    const hasPorts = slot > 0 && h.hasPorts;
-    const destinationPort = hasPorts ? h.destinationPort : -1;
-    this.sourcePort = hasPorts ? h.sourcePort : -1;
+    const hasPorts = slot > 0 && this.hasPorts;
+    const destinationPort = hasPorts ? this.destinationPort : -1;
+    if (!hasPorts) this.sourcePort = -1;
     this.stamp++;
     this.data = data;
     this.start = start;
     this.captured = captured;
-    this.etherType = l3 ? (ipv6 ? EtherType.IPV6 : EtherType.IPV4) : -1;
-    // The file is Ethernet: a packet of an L3 device gets an Ethernet header, so its frame is that much longer.
-    this.origLen = l3 ? origLen + 14 : origLen;
-    this.seconds = event.timestamp.seconds;
-    this.nanos = event.timestamp.nanos;
+    this.etherType = etherType;
+    this.origLen = origLen;
+    this.seconds = seconds;
+    this.nanos = nanos;
+    this.wait = false;
 
     if (slot > 0) {
       if (hasPorts) {
@@ -453,8 +473,105 @@ export class SinkDispatcher implements MonitorConsumer {
       if (ports !== undefined) this.offerBucket(ports[destinationPort]);
     }
     this.offerBucket(index.anyPort[ANY_SLOT]);
-    // Let go of the event's buffer.
+    // Let go of the packet's buffer.
     this.data = EMPTY;
+    return this.wait;
+  }
+
+  /**
+   * Reads the addresses, protocol and ports of the packet in d[start, end) — at its Ethernet header, or at its IP
+   * header when `etherType` (>= 0) says which — into the per-packet fields; returns the IP version, 0 for packets
+   * without an IP header. The common packets (no VLAN tag; IPv4 that is not a later fragment, or IPv6 without
+   * extension headers; carrying TCP, UDP or SCTP) are read here, everything else by decodeFrame, which this agrees
+   * with on every packet it reads.
+   */
+  private readTuple(d: Uint8Array, start: number, end: number, etherType: number): number {
+    let p = start;
+    let type = etherType;
+    if (type < 0 && end - p >= ETHERNET_HEADER_LEN) {
+      type = (d[p + 12]! << 8) | d[p + 13]!;
+      p += ETHERNET_HEADER_LEN;
+    }
+    if (type === EtherType.IPV4) {
+      if (end - p >= 20) {
+        const headerLength = (d[p]! & 0x0f) * 4;
+        let totalLength = (d[p + 2]! << 8) | d[p + 3]!;
+        if (totalLength === 0) totalLength = end - p;
+        const protocol = d[p + 9]!;
+        if (
+          headerLength >= 20 &&
+          totalLength >= headerLength &&
+          end - p >= headerLength &&
+          ((d[p + 6]! & 0x1f) | d[p + 7]!) === 0 &&
+          protocolSlot(protocol) > 0
+        ) {
+          this.s0 = wordAt(d, p + 12);
+          this.d0 = wordAt(d, p + 16);
+          this.s1 = this.s2 = this.s3 = this.d1 = this.d2 = this.d3 = 0;
+          this.ipProtocol = protocol;
+          this.readPorts(d, p + headerLength, p + totalLength > end ? end : p + totalLength);
+          return 4;
+        }
+      }
+    } else if (type === EtherType.IPV6) {
+      if (end - p >= 40) {
+        const next = d[p + 6]!;
+        if (protocolSlot(next) > 0) {
+          const payloadLength = (d[p + 4]! << 8) | d[p + 5]!;
+          const claimedEnd = payloadLength === 0 ? end : p + 40 + payloadLength;
+          this.setIPv6Addresses(d, p + 8, p + 24);
+          this.ipProtocol = next;
+          this.readPorts(d, p + 40, claimedEnd > end ? end : claimedEnd);
+          return 6;
+        }
+      }
+    }
+    const h = this.headers;
+    decodeFrame(
+      h,
+      d,
+      etherType < 0 ? LinkType.ETHERNET : etherType === EtherType.IPV6 ? LinkType.IPV6 : LinkType.IPV4,
+      start,
+      end,
+    );
+    const sa = h.sourceAddressOffset;
+    const da = h.destinationAddressOffset;
+    if (h.ipVersion === 4) {
+      this.s0 = wordAt(d, sa);
+      this.d0 = wordAt(d, da);
+      this.s1 = this.s2 = this.s3 = this.d1 = this.d2 = this.d3 = 0;
+    } else if (h.ipVersion === 6) {
+      this.setIPv6Addresses(d, sa, da);
+    } else {
+      return 0;
+    }
+    this.ipProtocol = h.ipProtocol;
+    this.hasPorts = h.hasPorts;
+    this.sourcePort = h.sourcePort;
+    this.destinationPort = h.destinationPort;
+    return h.ipVersion;
+  }
+
+  private setIPv6Addresses(d: Uint8Array, sa: number, da: number): void {
+    this.s0 = wordAt(d, sa);
+    this.s1 = wordAt(d, sa + 4);
+    this.s2 = wordAt(d, sa + 8);
+    this.s3 = wordAt(d, sa + 12);
+    this.d0 = wordAt(d, da);
+    this.d1 = wordAt(d, da + 4);
+    this.d2 = wordAt(d, da + 8);
+    this.d3 = wordAt(d, da + 12);
+  }
+
+  /** The transport header at d[p, networkEnd): its ports when its first four bytes are there (decodeFrame's rule). */
+  private readPorts(d: Uint8Array, p: number, networkEnd: number): void {
+    if (networkEnd - p >= 4) {
+      this.hasPorts = true;
+      this.sourcePort = (d[p]! << 8) | d[p + 1]!;
+      this.destinationPort = (d[p + 2]! << 8) | d[p + 3]!;
+    } else {
+      this.hasPorts = false;
+    }
   }
 
   private offerBucket(bucket: Bucket | undefined): void {
@@ -486,23 +603,26 @@ export class SinkDispatcher implements MonitorConsumer {
       if ((s1 & f.sm1) !== f.s1 || (s2 & f.sm2) !== f.s2 || (s3 & f.sm3) !== f.s3) continue;
       if ((d1 & f.dm1) !== f.d1 || (d2 & f.dm2) !== f.d2 || (d3 & f.dm3) !== f.d3) continue;
       sink.seen = stamp;
-      if (sink.accepting) {
-        sink.offer(this.data, this.start, this.captured, this.origLen, this.etherType, this.seconds, this.nanos);
+      if (
+        sink.accepting &&
+        sink.offer(this.data, this.start, this.captured, this.origLen, this.etherType, this.seconds, this.nanos)
+      ) {
+        this.wait = true;
       }
     }
   }
 
   /** A packet the datapath already matched to rule `ruleID`: no filters, straight to that recording if it runs. */
-  private recorderCapture(event: MonitorEvent, data: Uint8Array): void {
-    if (data.length < RECORDER_CAPTURE_LEN) return;
+  private recorderCapture(event: MonitorEvent, data: Uint8Array): boolean {
+    if (data.length < RECORDER_CAPTURE_LEN) return false;
     const sink = this.byRuleId.get(data[2]! | (data[3]! << 8));
-    if (sink === undefined || !sink.accepting) return;
+    if (sink === undefined || !sink.accepting) return false;
     const rest = data.length - RECORDER_CAPTURE_LEN;
     const capLen = u32le(data, 16);
     // The perf ring may append bytes past the capture; the capture length says where the packet ends.
     const captured = capLen < rest ? capLen : rest;
-    if (captured <= 0) return;
-    sink.offer(
+    if (captured <= 0) return false;
+    return sink.offer(
       data,
       RECORDER_CAPTURE_LEN,
       captured,

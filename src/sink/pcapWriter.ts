@@ -71,6 +71,11 @@ export interface PcapWriterOptions extends PcapFileFormat {
   batchBytes?: number;
   /** A batch that is not full is written this long after its first record (default 10 ms). */
   flushDelayMs?: number;
+  /**
+   * Records queued from which what there is gets written at once, full batch or not (default: only full batches),
+   * so that a writer whose owner bounds its queue in records is writing long before that queue is full.
+   */
+  writeAtRecords?: number;
   /** How often, at most, the writer makes sure its path still names its file (default 250 ms). */
   identityCheckMs?: number;
   /** After each write: the file's new size and the records and captured bytes that write added. */
@@ -146,6 +151,7 @@ export class PcapWriter {
   private readonly nanosecond: boolean;
   private readonly batchBytes: number;
   private readonly flushDelayMs: number;
+  private readonly writeAtRecords: number;
   private readonly identityCheckMs: number;
   private readonly onWritten: PcapWriterOptions['onWritten'];
   private readonly onError: PcapWriterOptions['onError'];
@@ -167,6 +173,8 @@ export class PcapWriter {
   /** Set by flush/close: write whatever there is without waiting for a batch to fill. */
   private draining = false;
   private idleWaiters: (() => void)[] = [];
+  /** waitBelow() callers: each waits for fewer than `records` pending records. */
+  private roomWaiters: { records: number; resolve: () => void }[] = [];
   private lastIdentityCheck = performance.now();
   private failure: SinkError | undefined;
   private closing: Promise<void> | undefined;
@@ -184,6 +192,7 @@ export class PcapWriter {
     if (spare === undefined) spareBatches.set(this.batchBytes, (spare = []));
     this.spare = spare;
     this.flushDelayMs = options.flushDelayMs ?? DEFAULT_FLUSH_DELAY_MS;
+    this.writeAtRecords = options.writeAtRecords ?? Infinity;
     this.identityCheckMs = options.identityCheckMs ?? DEFAULT_IDENTITY_CHECK_MS;
     this.onWritten = options.onWritten;
     this.onError = options.onError;
@@ -274,8 +283,34 @@ export class PcapWriter {
     b.used = at + size;
     b.records++;
     b.bytes += inclLen;
-    this.pending++;
-    if (!this.writing) this.pump(false);
+    if (++this.pending >= this.writeAtRecords) {
+      if (!this.writing) this.pump(true);
+    } else if (!this.writing) {
+      this.pump(false);
+    }
+  }
+
+  /**
+   * While `records` or more records are pending: a promise that resolves once fewer are (or writing has failed, or
+   * the file is closed), writing what is queued at once rather than waiting for a fuller batch; undefined otherwise.
+   */
+  waitBelow(records: number): Promise<void> | undefined {
+    if (this.failure !== undefined || this.pending < records) return undefined;
+    return new Promise((resolve) => {
+      this.roomWaiters.push({ records, resolve });
+      if (!this.writing) this.pump(true);
+    });
+  }
+
+  private notifyRoom(): void {
+    if (this.roomWaiters.length === 0) return;
+    const pending = this.failure !== undefined ? 0 : this.pending;
+    const waiting = this.roomWaiters;
+    this.roomWaiters = [];
+    for (const waiter of waiting) {
+      if (pending < waiter.records) waiter.resolve();
+      else this.roomWaiters.push(waiter);
+    }
   }
 
   /** Resolves once every record appended so far is in the file; rejects with the SinkError if writing failed. */
@@ -414,6 +449,7 @@ export class PcapWriter {
     this.size += this.flightBytes;
     this.pending -= records;
     this.onWritten?.(this.size, records, bytes);
+    this.notifyRoom();
     if (performance.now() - this.lastIdentityCheck >= this.identityCheckMs) {
       void this.checkIdentity().then((problem) => {
         this.writing = false;
@@ -486,6 +522,7 @@ export class PcapWriter {
     this.open = undefined;
     this.pending = 0;
     this.notifyIdle();
+    this.notifyRoom();
     this.onError?.(error, records, bytes);
   }
 

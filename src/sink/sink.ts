@@ -22,6 +22,14 @@ export const MAX_RULE_ID = 65534;
 /** Node's timers wait at most this long; a longer time limit would fire at once. */
 export const MAX_TIME_LIMIT_MS = 2_147_483_647;
 
+/**
+ * Parts of the queue: from WRITE_AT full the writer writes what it has, full batch or not; from WAIT_AT full offer()
+ * asks a source that can wait (a replay) to wait until the queue is below that again. A replay thus never fills the
+ * queue, and the writes it waits for were mostly started long before.
+ */
+const WRITE_AT = 0.25;
+const WAIT_AT = 0.75;
+
 /** Knobs for tests and benchmarks; the defaults are what the server uses. */
 export interface SinkTuning {
   writer?: Pick<PcapWriterOptions, 'batchBytes' | 'flushDelayMs' | 'identityCheckMs'>;
@@ -81,6 +89,8 @@ export class RecordingSink implements Sink {
 
   private readonly maxCaptureLength: number;
   private readonly queueSize: number;
+  /** Queued records from which offer() asks the source to wait (see WAIT_AT). */
+  private readonly waitAt: number;
   private readonly packetLimit: number;
   private readonly byteLimit: number;
   private readonly durationMs: number;
@@ -119,6 +129,7 @@ export class RecordingSink implements Sink {
     this.filters = options.filters;
     this.maxCaptureLength = options.maxCaptureLength;
     this.queueSize = options.queueSize;
+    this.waitAt = Math.ceil(options.queueSize * WAIT_AT);
     this.packetLimit = options.stop.packets;
     this.byteLimit = options.stop.bytes;
     this.durationMs = options.stop.durationMs;
@@ -135,6 +146,7 @@ export class RecordingSink implements Sink {
       ...tuning.writer,
       linkType: LINKTYPE_ETHERNET,
       snaplen: options.maxCaptureLength,
+      writeAtRecords: Math.ceil(options.queueSize * WRITE_AT),
       onWritten: (fileSize, records, bytes) => sink.written(fileSize, records, bytes),
       onError: (error, records, bytes) => sink.failed(error, records, bytes),
     });
@@ -174,20 +186,20 @@ export class RecordingSink implements Sink {
   }
 
   /**
-   * A promise that resolves once every packet accepted so far is in the file (or the sink has ended), after
-   * asking the writer to write now rather than wait for a fuller batch; undefined when nothing is pending.
+   * While offer() asks sources to wait (the queue is WAIT_AT full): a promise that resolves once it is below that
+   * again, or the sink has ended; undefined otherwise.
    */
-  drained(): Promise<void> | undefined {
-    const writer = this.writer;
-    if (this.closed || writer === undefined || writer.pendingRecords === 0) return undefined;
-    // Failures end the sink through the writer's onError; here they only mean "nothing more to wait for".
-    return writer.flush().catch(() => undefined);
+  room(): Promise<void> | undefined {
+    if (this.closed) return undefined;
+    // A failure ends the sink through the writer's onError; for waiting it only means "nothing more to wait for".
+    return this.writer?.waitBelow(this.waitAt);
   }
 
   /**
    * One matching packet, on the dispatcher's hot path: `dataLength` bytes of it at data[start], behind a synthesised
    * Ethernet header of type `etherType` when that is >= 0; `origLen` is the frame's length on the wire. Never
-   * throws and never waits: a full queue drops and counts the packet.
+   * throws and never waits: a full queue drops and counts the packet. Returns true from WAIT_AT of the queue on,
+   * asking a source that can wait to wait for room() before it publishes more.
    */
   offer(
     data: Uint8Array,
@@ -197,11 +209,11 @@ export class RecordingSink implements Sink {
     etherType: number,
     seconds: number,
     nanos: number,
-  ): void {
-    if (!this.accepting) return;
+  ): boolean {
+    if (!this.accepting) return false;
     if (this.deadline > 0 && performance.now() >= this.deadline) {
       void this.end('time-limit');
-      return;
+      return false;
     }
     const frame = etherType >= 0 ? dataLength + ETHERNET_HEADER_LENGTH : dataLength;
     const max = this.maxCaptureLength;
@@ -212,7 +224,7 @@ export class RecordingSink implements Sink {
       this.packetsLost++;
       this.bytesLost += inclLen;
       this.statisticsChanged();
-      return;
+      return true;
     }
     writer.append(seconds, nanos, data, start, inclLen, origLen < frame ? frame : origLen, etherType);
     const packets = ++this.packetsAccepted;
@@ -220,6 +232,7 @@ export class RecordingSink implements Sink {
     // Upstream checks after each record: the record that reaches a limit is the last one (bytes may pass it).
     if (this.packetLimit > 0 && packets >= this.packetLimit) void this.end('packet-limit');
     else if (this.byteLimit > 0 && bytes >= this.byteLimit) void this.end('byte-limit');
+    return writer.pendingRecords >= this.waitAt;
   }
 
   private written(fileSize: number, records: number, bytes: number): void {

@@ -1,5 +1,7 @@
 // Wraps one captured frame as the MonitorEvent the parser reads: a TraceNotify v0 header, then the frame normalised to
 // Ethernet. Every event's bytes are carved out of a shared slab, so a frame costs one copy and no buffer of its own.
+// A target that takes frames (the monitor agent) gets an Ethernet frame as it lies in the source's buffer instead,
+// and the event is built from it only if one of its consumers reads events: a recording alone costs no copy.
 
 import { MessageType } from '../monitor/datapath/messageType.js';
 import {
@@ -8,7 +10,8 @@ import {
   TraceObservationPoint,
   TraceReason,
 } from '../monitor/datapath/traceNotify.js';
-import type { MonitorEvent } from '../monitor/types.js';
+import type { CapturedFrame, MonitorEvent } from '../monitor/types.js';
+import type { Publish, PublishTarget } from './source.js';
 import {
   Direction,
   ETHERTYPE_IPV4,
@@ -55,6 +58,8 @@ export class FrameEventBuilder {
   /** Link types of frames skipped because we cannot normalise that link type at all. */
   readonly unsupportedLinkTypes = new Set<number>();
 
+  /** The frame publish() hands over, reused. */
+  private readonly frame = new LazyEventFrame(this);
   private slab: Uint8Array;
   private view: DataView;
   private used = 0;
@@ -83,6 +88,69 @@ export class FrameEventBuilder {
     seconds: number,
     nanos: number,
   ): MonitorEvent | undefined {
+    const event = this.make(src, start, capLen, origLen, linkType, direction, ifindex, seconds, nanos);
+    if (event === undefined) return this.skip();
+    this.events++;
+    this.bytes += capLen;
+    if (origLen > capLen) this.sliced++;
+    return event;
+  }
+
+  /**
+   * Publishes one frame (build()'s arguments): an Ethernet frame to a target that takes frames as a CapturedFrame,
+   * counted as build() counts an event but with no event built unless someone asks the frame for it; any other frame
+   * as the event build() makes, if it makes one. Returns what the target returned (undefined for a skipped frame).
+   */
+  publish(
+    to: PublishTarget,
+    src: Uint8Array,
+    start: number,
+    capLen: number,
+    origLen: number,
+    linkType: number,
+    direction: number,
+    ifindex: number,
+    seconds: number,
+    nanos: number,
+  ): unknown {
+    if (linkType === LinkType.ETHERNET && to.publishFrame !== undefined) {
+      const frame = this.frame;
+      frame.bytes = src;
+      frame.start = start;
+      frame.capLen = capLen;
+      frame.origLen = origLen;
+      frame.seconds = seconds;
+      frame.nanos = nanos;
+      frame.direction = direction;
+      frame.ifindex = ifindex;
+      frame.built = undefined;
+      this.events++;
+      this.bytes += capLen;
+      if (origLen > capLen) this.sliced++;
+      return to.publishFrame(frame);
+    }
+    const event = this.build(src, start, capLen, origLen, linkType, direction, ifindex, seconds, nanos);
+    return event === undefined ? undefined : to.publish(event);
+  }
+
+  /** The event of a frame publish() handed over as a frame, for CapturedFrame.event() (counted when handed over). */
+  eventOf(frame: LazyEventFrame): MonitorEvent {
+    const { bytes, start, capLen, origLen, direction, ifindex, seconds, nanos } = frame;
+    return this.make(bytes, start, capLen, origLen, LinkType.ETHERNET, direction, ifindex, seconds, nanos)!;
+  }
+
+  /** build() without the counting: the event, or undefined when the frame cannot be normalised. */
+  private make(
+    src: Uint8Array,
+    start: number,
+    capLen: number,
+    origLen: number,
+    linkType: number,
+    direction: number,
+    ifindex: number,
+    seconds: number,
+    nanos: number,
+  ): MonitorEvent | undefined {
     // The frame is copied from `payload`; when `ethertype` is set, an Ethernet header is synthesised in front of it.
     let payload = start;
     let payloadLen = capLen;
@@ -94,7 +162,7 @@ export class FrameEventBuilder {
       case LinkType.ETHERNET:
         break;
       case LinkType.LINUX_SLL: {
-        if (capLen < SLL_HEADER_LEN) return this.skip();
+        if (capLen < SLL_HEADER_LEN) return undefined;
         dir =
           ((src[start]! << 8) | src[start + 1]!) === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
         if (((src[start + 4]! << 8) | src[start + 5]!) === 6) macAt = start + 6;
@@ -104,7 +172,7 @@ export class FrameEventBuilder {
         break;
       }
       case LinkType.LINUX_SLL2: {
-        if (capLen < SLL2_HEADER_LEN) return this.skip();
+        if (capLen < SLL2_HEADER_LEN) return undefined;
         ethertype = (src[start]! << 8) | src[start + 1]!;
         index = ((src[start + 4]! << 24) | (src[start + 5]! << 16) | (src[start + 6]! << 8) | src[start + 7]!) >>> 0;
         dir = src[start + 10] === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
@@ -116,11 +184,11 @@ export class FrameEventBuilder {
       case LinkType.RAW:
       case LinkType.RAW_BSD:
       case LinkType.RAW_OPENBSD: {
-        if (capLen < 1) return this.skip();
+        if (capLen < 1) return undefined;
         const version = src[start]! >> 4;
         if (version === 4) ethertype = ETHERTYPE_IPV4;
         else if (version === 6) ethertype = ETHERTYPE_IPV6;
-        else return this.skip();
+        else return undefined;
         break;
       }
       case LinkType.IPV4:
@@ -132,18 +200,18 @@ export class FrameEventBuilder {
       case LinkType.NULL:
       case LinkType.LOOP: {
         // The address family's numbering differs between BSDs (INET6 is 10, 24, 28 or 30), the IP version does not.
-        if (capLen <= BSD_LOOPBACK_HEADER_LEN) return this.skip();
+        if (capLen <= BSD_LOOPBACK_HEADER_LEN) return undefined;
         const version = src[start + BSD_LOOPBACK_HEADER_LEN]! >> 4;
         if (version === 4) ethertype = ETHERTYPE_IPV4;
         else if (version === 6) ethertype = ETHERTYPE_IPV6;
-        else return this.skip();
+        else return undefined;
         payload += BSD_LOOPBACK_HEADER_LEN;
         payloadLen -= BSD_LOOPBACK_HEADER_LEN;
         break;
       }
       default:
         this.unsupportedLinkTypes.add(linkType);
-        return this.skip();
+        return undefined;
     }
 
     let frameLen = payloadLen;
@@ -161,7 +229,7 @@ export class FrameEventBuilder {
       if (ethertype < ETHERTYPE_MIN) {
         // A cooked capture of an 802.3 frame: the Ethernet type/length field carries the payload length instead.
         if ((ethertype !== ETH_P_802_2 && ethertype !== ETH_P_802_3) || payloadLen > MAX_8023_LENGTH) {
-          return this.skip();
+          return undefined;
         }
         ethertype = payloadLen;
       } else if (ethertype === ETHERTYPE_IPV6) {
@@ -209,9 +277,6 @@ export class FrameEventBuilder {
     }
     slab.set(src.subarray(payload, payload + payloadLen), out);
 
-    this.events++;
-    this.bytes += capLen;
-    if (origLen > capLen) this.sliced++;
     return {
       timestamp: { seconds, nanos },
       nodeName: this.nodeName,
@@ -228,5 +293,29 @@ export class FrameEventBuilder {
     this.slab = allocateSlab(atLeast > this.slabSize ? atLeast : this.slabSize);
     this.view = new DataView(this.slab.buffer, this.slab.byteOffset, this.slab.byteLength);
     this.used = 0;
+  }
+}
+
+/** What a source's run() was given, as a PublishTarget: a plain function takes events only. */
+export function publishTargetOf(target: Publish | PublishTarget): PublishTarget {
+  return typeof target === 'function' ? { publish: target } : target;
+}
+
+/** The frame being published, reused; its event is made from the arguments build() would have had, once, if asked. */
+class LazyEventFrame implements CapturedFrame {
+  bytes: Uint8Array = new Uint8Array(0);
+  start = 0;
+  capLen = 0;
+  origLen = 0;
+  seconds = 0;
+  nanos = 0;
+  direction = 0;
+  ifindex = 0;
+  built: MonitorEvent | undefined = undefined;
+
+  constructor(private readonly builder: FrameEventBuilder) {}
+
+  event(): MonitorEvent {
+    return (this.built ??= this.builder.eventOf(this));
   }
 }

@@ -28,9 +28,9 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
-import { FrameEventBuilder } from './frameEvent.js';
+import { FrameEventBuilder, publishTargetOf } from './frameEvent.js';
 import { Direction, isSupportedLinkType, LinkType, linkTypeName } from './linkTypes.js';
-import type { EventSource, Publish, SourceOptions, SourceSummary } from './source.js';
+import type { EventSource, Publish, PublishTarget, SourceOptions, SourceSummary } from './source.js';
 import { SourceError } from './sourceError.js';
 
 /** The parts of the `cap` module we use (it ships no types). */
@@ -131,7 +131,7 @@ export class LiveCaptureSource implements EventSource {
     handle.close();
   }
 
-  run(publish: Publish, signal: AbortSignal): Promise<SourceSummary> {
+  run(publish: Publish | PublishTarget, signal: AbortSignal): Promise<SourceSummary> {
     const builder = new FrameEventBuilder(this.options.nodeName);
     const summary = (): SourceSummary => ({
       events: builder.events,
@@ -157,6 +157,7 @@ export class LiveCaptureSource implements EventSource {
     if (ifindex > 0) this.options.links?.register(ifindex, this.iface);
     const mac = linkType === LinkType.ETHERNET ? macOf(this.iface) : undefined;
     const frame = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
+    const to = publishTargetOf(publish);
 
     // Wall-clock anchor for delivery-time stamps (see the module comment).
     const anchorMs = Date.now();
@@ -193,11 +194,10 @@ export class LiveCaptureSource implements EventSource {
             }
           }
         }
-        const event = builder.build(frame, 0, length, length, linkType, direction, ifindex, seconds, nanos);
-        if (event === undefined) return;
         // An exception must not escape into cap's native callback (it would take the process down): end the run.
+        // A live capture cannot wait, so what the publish returns is of no use here.
         try {
-          publish(event);
+          builder.publish(to, frame, 0, length, length, linkType, direction, ifindex, seconds, nanos);
         } catch (err) {
           finish(err);
         }

@@ -121,7 +121,8 @@ export class PcapRecordReader implements CaptureReader {
     const toNanos = this.fractionToNanos;
     const limit = this.limit;
     const linkType = this.header.linkType;
-    const { builder, publish, abort } = this.target;
+    const { builder, to, state } = this.target;
+    const canWait = this.target.backlog !== undefined;
     while (end - pos >= RECORD_HEADER_LEN) {
       const capLen = view.getUint32(pos + 8, le);
       if (capLen > limit) throw this.tooLong(capLen, base + pos);
@@ -138,11 +139,13 @@ export class PcapRecordReader implements CaptureReader {
         seconds += Math.floor(nanos / 1e9);
         nanos %= 1e9;
       }
-      const event = builder.build(
+      const origLen = view.getUint32(pos + 12, le);
+      const asked = builder.publish(
+        to,
         buf,
         pos + RECORD_HEADER_LEN,
         capLen,
-        view.getUint32(pos + 12, le),
+        origLen,
         linkType,
         Direction.UNKNOWN,
         0,
@@ -150,10 +153,11 @@ export class PcapRecordReader implements CaptureReader {
         nanos,
       );
       pos = next;
-      if (event !== undefined) {
-        publish(event);
-        if (abort.aborted) break;
+      if (asked === true && canWait) {
+        state.waiting = true;
+        break;
       }
+      if (state.aborted) break;
     }
     this.needed = RECORD_HEADER_LEN;
     return pos;

@@ -85,7 +85,8 @@ export class PcapngBlockReader implements CaptureReader {
   constructor(private readonly target: ReplayTarget) {}
 
   consume(buf: Uint8Array, view: DataView, pos: number, end: number, base: number): number {
-    const { builder, publish, abort } = this.target;
+    const { builder, to, state } = this.target;
+    const canWait = this.target.backlog !== undefined;
     while (end - pos >= BLOCK_OVERHEAD) {
       let le = this.littleEndian;
       let type = view.getUint32(pos, le);
@@ -123,6 +124,7 @@ export class PcapngBlockReader implements CaptureReader {
         );
       }
       let published = false;
+      let asked: unknown;
       switch (type) {
         case BlockType.ENHANCED_PACKET:
         case BlockType.PACKET: {
@@ -145,7 +147,8 @@ export class PcapngBlockReader implements CaptureReader {
             optionsAt < pos + length - 4
               ? this.flagsDirection(view, optionsAt, pos + length - 4, le)
               : Direction.UNKNOWN;
-          const event = builder.build(
+          asked = builder.publish(
+            to,
             buf,
             dataAt,
             capLen,
@@ -156,10 +159,7 @@ export class PcapngBlockReader implements CaptureReader {
             this.seconds,
             this.nanos,
           );
-          if (event !== undefined) {
-            publish(event);
-            published = true;
-          }
+          published = true;
           break;
         }
         case BlockType.SIMPLE_PACKET: {
@@ -169,7 +169,8 @@ export class PcapngBlockReader implements CaptureReader {
           const origLen = view.getUint32(pos + 8, le);
           let capLen = Math.min(origLen, length - MIN_LENGTH.SIMPLE_PACKET);
           if (iface.snaplen > 0 && capLen > iface.snaplen) capLen = iface.snaplen;
-          const event = builder.build(
+          asked = builder.publish(
+            to,
             buf,
             pos + 12,
             capLen,
@@ -180,10 +181,7 @@ export class PcapngBlockReader implements CaptureReader {
             this.seconds,
             this.nanos,
           );
-          if (event !== undefined) {
-            publish(event);
-            published = true;
-          }
+          published = true;
           break;
         }
         case BlockType.INTERFACE_DESCRIPTION:
@@ -219,7 +217,13 @@ export class PcapngBlockReader implements CaptureReader {
         this.packets++;
       this.blocks++;
       pos += length;
-      if (published && abort.aborted) return pos;
+      if (published) {
+        if (asked === true && canWait) {
+          state.waiting = true;
+          return pos;
+        }
+        if (state.aborted) return pos;
+      }
     }
     this.needed = BLOCK_OVERHEAD;
     return pos;

@@ -1,14 +1,28 @@
 // What every event source promises (publish MonitorEvents until the input ends or the caller aborts), its one error
 // type, and the parser of source specs ("pcap:PATH", "live:IFACE[:BPF]") that the CLI and config hand us.
 
-import type { MonitorEvent } from '../monitor/types.js';
+import type { CapturedFrame, MonitorEvent } from '../monitor/types.js';
 import { LiveCaptureSource } from './liveCapture.js';
 import { PcapFileSource } from './pcapFile.js';
 import { SourceError } from './sourceError.js';
 
 export { SourceError, type SourceErrorCode, type SourceErrorPosition } from './sourceError.js';
 
-export type Publish = (event: MonitorEvent) => void;
+/**
+ * Takes one event; returning true asks a source that can wait (a file replay) to wait for its backlog before
+ * publishing more (see MonitorConsumer.onMonitorEvent).
+ */
+export type Publish = (event: MonitorEvent) => unknown;
+
+/**
+ * What a source publishes into when it is more than a function (the monitor agent). One that takes frames gets
+ * capture sources' Ethernet frames as frames, so that an event is built only for consumers that read events; it
+ * returns as publish does.
+ */
+export interface PublishTarget {
+  publish(event: MonitorEvent): unknown;
+  publishFrame?(frame: CapturedFrame): unknown;
+}
 
 /** A promise while consumers still have work queued (see MonitorConsumer.backlog), undefined when they have none. */
 export type Backlog = () => Promise<void> | undefined;
@@ -49,10 +63,11 @@ export interface EventSource {
   check(): Promise<void>;
   /**
    * Publishes events until the input ends (file) or the signal aborts (live); resolves with a summary; rejects with
-   * SourceError. A source that can wait (a file replay) awaits `backlog` between chunks, so consumers that write
-   * later (recordings) keep up instead of dropping; a live capture cannot wait and ignores it.
+   * SourceError. A source that can wait (a file replay) awaits `backlog` between chunks, and at once when a publish
+   * returns true, so consumers that write later (recordings) keep up instead of dropping; a live capture cannot wait
+   * and ignores both.
    */
-  run(publish: Publish, signal: AbortSignal, backlog?: Backlog): Promise<SourceSummary>;
+  run(publish: Publish | PublishTarget, signal: AbortSignal, backlog?: Backlog): Promise<SourceSummary>;
 }
 
 const ACCEPTED_FORMS =

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MonitorAgent, type MonitorListener } from '../../src/monitor/agent.js';
-import { LostEventSource, type MonitorEvent } from '../../src/monitor/types.js';
+import { LostEventSource, type CapturedFrame, type MonitorEvent } from '../../src/monitor/types.js';
 
 function perfEvent(n: number): MonitorEvent {
   return {
@@ -194,5 +194,61 @@ describe('MonitorAgent', () => {
     finish();
     await wait;
     expect(settled).toBe(true);
+  });
+
+  it("hands captured frames to consumers that take them, and the frame's event to everyone else", () => {
+    const agent = new MonitorAgent();
+    const calls: string[] = [];
+    const event = perfEvent(7);
+    const frame: CapturedFrame = {
+      bytes: Uint8Array.of(1, 2, 3),
+      start: 0,
+      capLen: 3,
+      origLen: 3,
+      seconds: 7,
+      nanos: 0,
+      event: () => event,
+    };
+    const received: MonitorEvent[] = [];
+    agent.register({ onMonitorEvent: (e) => void received.push(e) });
+    agent.register({
+      onMonitorEvent: () => calls.push('wrong way'),
+      onCapturedFrame: (f) => calls.push(`frame:${f.seconds}`),
+    });
+    agent.addListener({ deliver: (e) => void received.push(e) });
+    expect(agent.publishFrame(frame)).toBe(false);
+    expect(calls).toEqual(['frame:7']);
+    expect(received).toEqual([event, event]);
+    expect(received[0]).toBe(event);
+    expect(received[1]).toBe(event);
+  });
+
+  it('builds no event for a frame when every consumer takes frames and nobody listens', () => {
+    const agent = new MonitorAgent();
+    agent.register({ onMonitorEvent: () => undefined, onCapturedFrame: () => undefined });
+    const frame = {
+      bytes: new Uint8Array(0),
+      start: 0,
+      capLen: 0,
+      origLen: 0,
+      seconds: 1,
+      nanos: 0,
+      event: (): MonitorEvent => {
+        throw new Error('no event should be built');
+      },
+    };
+    expect(agent.publishFrame(frame)).toBe(false);
+  });
+
+  it('says a source should wait when any consumer asks, after every consumer has had the event', () => {
+    const agent = new MonitorAgent();
+    const seen: string[] = [];
+    agent.register({ onMonitorEvent: () => true });
+    agent.register({ onMonitorEvent: (e) => void seen.push(label(e)) });
+    expect(agent.publish(perfEvent(1))).toBe(true);
+    expect(seen).toEqual(['e1']);
+    const quiet = new MonitorAgent();
+    quiet.register({ onMonitorEvent: () => 1 });
+    expect(quiet.publish(perfEvent(2))).toBe(false);
   });
 });

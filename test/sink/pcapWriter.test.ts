@@ -106,6 +106,50 @@ describe('PcapWriter', () => {
     expect(readPcap(path).records.map((r) => r.data.length)).toEqual([9000, 60]);
   });
 
+  it('writes at once from writeAtRecords queued records, full batch or not, and says when there is room', async () => {
+    const path = newPath();
+    const writes: number[] = [];
+    let written: () => void = () => undefined;
+    // Neither a full batch nor the flush delay would start a write within this test.
+    const writer = await PcapWriter.create(path, {
+      flushDelayMs: 60_000,
+      writeAtRecords: 3,
+      onWritten: (_size, records) => {
+        writes.push(records);
+        written();
+      },
+    });
+    writer.append(1, 0, frame(1, 60), 0, 60, 60, -1);
+    writer.append(2, 0, frame(2, 60), 0, 60, 60, -1);
+    await new Promise((r) => setTimeout(r, 50));
+    expect(writes).toEqual([]);
+    expect(writer.waitBelow(3)).toBeUndefined();
+    const wrote = new Promise<void>((resolve) => (written = resolve));
+    writer.append(3, 0, frame(3, 60), 0, 60, 60, -1);
+    await wrote;
+    expect(writes).toEqual([3]);
+    // Below writeAtRecords, waiting for room writes what there is.
+    writer.append(4, 0, frame(4, 60), 0, 60, 60, -1);
+    const room = writer.waitBelow(1);
+    expect(room).toBeInstanceOf(Promise);
+    await room;
+    expect(writer.pendingRecords).toBe(0);
+    expect(writes).toEqual([3, 1]);
+    await writer.close();
+    expect(readPcap(path).records.map((r) => r.seconds)).toEqual([1, 2, 3, 4]);
+  });
+
+  it('stops making anyone wait for room once writing has failed', async () => {
+    await withTmpfs('64k', async (mnt) => {
+      const writer = await PcapWriter.create(join(mnt, 'full.pcap'), { batchBytes: 16384, onError: () => undefined });
+      for (let i = 0; i < 100; i++) writer.append(i, 0, frame(i, 1000), 0, 1000, 1000, -1);
+      await writer.waitBelow(1);
+      expect(writer.error?.code).toBe('DISK_FULL');
+      expect(writer.waitBelow(1)).toBeUndefined();
+      await writer.close().catch(() => undefined);
+    });
+  });
+
   it('refuses to create a file that exists, or one in a missing directory, saying so', async () => {
     const path = newPath();
     writeFileSync(path, 'precious');

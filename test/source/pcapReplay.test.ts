@@ -6,7 +6,7 @@ import {
   TraceObservationPoint,
   TraceReason,
 } from '../../src/monitor/datapath/traceNotify.js';
-import type { MonitorEvent, Timestamp } from '../../src/monitor/types.js';
+import type { CapturedFrame, MonitorEvent, Timestamp } from '../../src/monitor/types.js';
 import { PcapFileSource, type PcapFileTuning } from '../../src/source/pcapFile.js';
 import { parseSourceSpec, type SourceSummary } from '../../src/source/source.js';
 import { tsharkRecords, type TsharkRecord } from '../harness/tshark.js';
@@ -179,4 +179,49 @@ describe('chunk boundaries', () => {
       expect(view(chunked.events)).toEqual(view(whole.events));
     },
   );
+});
+
+describe('capture frames handed over as frames', () => {
+  /** A target like the monitor agent with one consumer of each kind: it takes every Ethernet frame as a frame. */
+  async function replayAsFrames(path: string, tuning?: PcapFileTuning) {
+    const events: MonitorEvent[] = [];
+    const frames: string[] = [];
+    const source = new PcapFileSource(path, { nodeName: 'replay-node' }, tuning);
+    const summary = await source.run(
+      {
+        publish: (e) => void events.push(e),
+        publishFrame(frame: CapturedFrame) {
+          frames.push(hex(frame.bytes.subarray(frame.start, frame.start + frame.capLen)));
+          events.push(frame.event());
+          // Asked twice, the same event.
+          expect(frame.event()).toBe(events[events.length - 1]);
+        },
+      },
+      new AbortController().signal,
+    );
+    return { events, frames, summary };
+  }
+
+  it.each([
+    'pcap, microseconds, little-endian (tcpdump -i lo)',
+    'pcapng, Ethernet and LINUX_SLL2 interfaces (mergecap)',
+    'pcapng, crafted: big-endian, 2^-20 s, if_tsoffset, flags, PB, SPB, unknown blocks',
+    'pcap, LINUX_SLL (tcpdump -i any)',
+  ])('%s: the frames and their events are what publish gets', async (name) => {
+    const path = captures.byName(name).path;
+    const plain = await replay(path);
+    const framed = await replayAsFrames(path, { chunkSize: 1000, carry: 100, slabSize: 4096 });
+    const view = (events: MonitorEvent[]) => events.map((e) => `${timeText(e.timestamp)} ${hex(dataOf(e))}`);
+    expect(framed.summary).toEqual(plain.summary);
+    expect(view(framed.events)).toEqual(view(plain.events));
+    // Only Ethernet frames come as frames, each exactly its event's frame (behind the 32-byte TraceNotify).
+    const eventFrames = plain.events.map((e) => hex(dataOf(e).subarray(32)));
+    if (name.startsWith('pcap, LINUX_SLL')) expect(framed.frames).toEqual([]);
+    else if (name.startsWith('pcap, ')) expect(framed.frames).toEqual(eventFrames);
+    else {
+      expect(framed.frames.length).toBeGreaterThan(0);
+      expect(framed.frames.length).toBeLessThan(eventFrames.length);
+      for (const f of framed.frames) expect(eventFrames).toContain(f);
+    }
+  });
 });
