@@ -58,6 +58,12 @@ export interface CapturedFrame {
   readonly origLen: number;
   readonly seconds: number;
   readonly nanos: number;
+  /** Where it was seen, as its TraceNotify says: TraceObservationPoint TO_NETWORK (sent) or FROM_NETWORK. */
+  readonly observationPoint: number;
+  /** The interface it was captured on (0: unknown). */
+  readonly ifindex: number;
+  /** The node its event is from. */
+  readonly nodeName: string;
   /** The frame as the MonitorEvent every other consumer sees (a TraceNotify); built on the first call, then kept. */
   event(): MonitorEvent;
 }

@@ -1,6 +1,6 @@
 // The Observer: decodes each monitor event exactly once and writes it into the ring every reader shares.
 import type { Flow } from '../api/flow/flow.js';
-import type { MonitorConsumer, MonitorEvent } from '../monitor/types.js';
+import type { CapturedFrame, MonitorConsumer, MonitorEvent, Timestamp } from '../monitor/types.js';
 import { NamespaceTracker } from './namespaces.js';
 import { ParserError, type DecodedEvent, type Parser } from './parser/index.js';
 import type { L34Record } from './parser/l34Flow.js';
@@ -76,6 +76,29 @@ export class Observer implements MonitorConsumer {
       this.onDecodeError?.(err, event);
       return;
     }
+    this.keep(record, event.timestamp, event.nodeName);
+  }
+
+  /**
+   * A frame from a capture source, decoded straight from its bytes into the flow its TraceNotify would give, so that
+   * no event is built for it (unless a hook reads events, or it does not decode).
+   */
+  onCapturedFrame(frame: CapturedFrame): void {
+    if (this.hooks.onMonitorEvent.length > 0) return this.onMonitorEvent(frame.event());
+    let record: L34Record;
+    try {
+      record = this.parser.recordFrame(frame);
+    } catch (err) {
+      if (!(err instanceof ParserError)) throw err;
+      this.decodeErrors++;
+      this.onDecodeError?.(err, frame.event());
+      return;
+    }
+    this.keep(record, record.time, frame.nodeName);
+  }
+
+  /** A decoded L3/L4 record into the ring, through the hooks that read objects if there are any. */
+  private keep(record: L34Record, timestamp: Timestamp, nodeName: string): void {
     this.namespaces.observe(this.clusterName, record.source?.namespace ?? '');
     this.namespaces.observe(this.clusterName, record.destination?.namespace ?? '');
     let flow: Flow | undefined;
@@ -83,7 +106,7 @@ export class Observer implements MonitorConsumer {
       flow = this.parser.flowOf(record);
       for (const hook of this.hooks.onDecodedFlow) if (hook(flow) === true) return;
       this.seenFlows++;
-      const decoded: DecodedEvent = { kind: 'flow', timestamp: event.timestamp, nodeName: event.nodeName, flow };
+      const decoded: DecodedEvent = { kind: 'flow', timestamp, nodeName, flow };
       for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return;
     } else {
       this.seenFlows++;

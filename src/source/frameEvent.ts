@@ -65,7 +65,7 @@ export class FrameEventBuilder {
   private used = 0;
 
   constructor(
-    private readonly nodeName: string,
+    readonly nodeName: string,
     private readonly slabSize = DEFAULT_SLAB_SIZE,
   ) {
     this.slab = allocateSlab(slabSize);
@@ -314,6 +314,14 @@ class LazyEventFrame implements CapturedFrame {
   built: MonitorEvent | undefined = undefined;
 
   constructor(private readonly builder: FrameEventBuilder) {}
+
+  get observationPoint(): number {
+    return this.direction === Direction.OUTBOUND ? TraceObservationPoint.TO_NETWORK : TraceObservationPoint.FROM_NETWORK;
+  }
+
+  get nodeName(): string {
+    return this.builder.nodeName;
+  }
 
   event(): MonitorEvent {
     return (this.built ??= this.builder.eventOf(this));

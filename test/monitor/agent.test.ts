@@ -207,6 +207,9 @@ describe('MonitorAgent', () => {
       origLen: 3,
       seconds: 7,
       nanos: 0,
+      observationPoint: 0,
+      ifindex: 0,
+      nodeName: 'test',
       event: () => event,
     };
     const received: MonitorEvent[] = [];
@@ -233,6 +236,9 @@ describe('MonitorAgent', () => {
       origLen: 0,
       seconds: 1,
       nanos: 0,
+      observationPoint: 0,
+      ifindex: 0,
+      nodeName: 'test',
       event: (): MonitorEvent => {
         throw new Error('no event should be built');
       },

@@ -8,7 +8,18 @@ import { DatapathDecodeError } from '../../monitor/datapath/decodeError.js';
 import { decodeDropNotify } from '../../monitor/datapath/dropNotify.js';
 import { MessageType } from '../../monitor/datapath/messageType.js';
 import { decodePolicyVerdictNotify, POLICY_VERDICT_NOTIFY_LEN } from '../../monitor/datapath/policyVerdict.js';
-import { decodeTraceNotify, traceNotifyHeaderLength } from '../../monitor/datapath/traceNotify.js';
+import {
+  decodeTraceNotify,
+  TraceNotifyFlag,
+  TraceReason,
+  traceNotifyHeaderLength,
+} from '../../monitor/datapath/traceNotify.js';
+import type { CapturedFrame } from '../../monitor/types.js';
+
+const ETHERNET_HEADER_LEN = 14;
+const ETHERTYPE_IPV6 = 0x86dd;
+const ETHERTYPE_VLAN = 0x8100;
+const ETHERTYPE_QINQ = 0x88a8;
 
 /** Header lengths of drop notifications by version (0 and 1 share a layout). */
 const DROP_LENGTHS: readonly number[] = [36, 36, 40, 48];
@@ -101,6 +112,28 @@ export class EventHeader {
           `message type ${type} is not a trace, drop, policy verdict or capture`,
         );
     }
+  }
+
+  /**
+   * The header the TraceNotify of a captured frame would have (as the capture sources build it: FrameEventBuilder):
+   * a trace at the frame's observation point on its interface, reason unknown, no identities, IPv6 flagged by the
+   * Ethernet type (past one VLAN tag). The packet starts at the frame's start.
+   */
+  fromFrame(frame: CapturedFrame): void {
+    this.clear(MessageType.TRACE);
+    this.subType = frame.observationPoint;
+    this.reason = TraceReason.UNKNOWN;
+    this.ifindex = frame.ifindex;
+    const b = frame.bytes;
+    const at = frame.start;
+    if (frame.capLen >= ETHERNET_HEADER_LEN) {
+      let type = (b[at + 12]! << 8) | b[at + 13]!;
+      if ((type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) && frame.capLen >= ETHERNET_HEADER_LEN + 4) {
+        type = (b[at + 16]! << 8) | b[at + 17]!;
+      }
+      if (type === ETHERTYPE_IPV6) this.flags = TraceNotifyFlag.IS_IPV6;
+    }
+    this.payloadOffset = at;
   }
 
   private readTrace(data: Uint8Array): void {

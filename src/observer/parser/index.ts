@@ -4,7 +4,7 @@
 import type { AgentEvent, DebugEvent, Emitter, Flow, LostEvent } from '../../api/flow/flow.js';
 import { DatapathDecodeError } from '../../monitor/datapath/decodeError.js';
 import { MessageType } from '../../monitor/datapath/messageType.js';
-import type { MonitorEvent, Timestamp } from '../../monitor/types.js';
+import type { CapturedFrame, MonitorEvent, Timestamp } from '../../monitor/types.js';
 import { decodeAgentEvent } from './agent.js';
 import { decodeDebugEvent, type DebugParserLookups } from './debug.js';
 import type { ParserGetters } from './getters.js';
@@ -75,6 +75,11 @@ export class Parser {
       return undefined;
     }
     return this.threeFour.record(data, event.timestamp, event.nodeName);
+  }
+
+  /** Decodes a captured Ethernet frame into a record, as recordFlow() decodes the TraceNotify it would be wrapped in. */
+  recordFrame(frame: CapturedFrame): L34Record {
+    return this.threeFour.recordFrame(frame);
   }
 
   /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */

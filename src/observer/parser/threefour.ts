@@ -62,7 +62,7 @@ import {
   traceReasonIsEncrypted,
   traceReasonOf,
 } from '../../monitor/datapath/traceNotify.js';
-import type { Timestamp } from '../../monitor/types.js';
+import type { CapturedFrame, Timestamp } from '../../monitor/types.js';
 import { decodeDnsMessage, DNS_HEADER_LENGTH } from '../../packet/dns.js';
 import { AddressTextCache, isZeroBytes } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
@@ -245,14 +245,27 @@ export class ThreeFourParser {
     return this.lastRecord;
   }
 
+  /**
+   * Decodes a captured Ethernet frame as record() decodes the TraceNotify the capture sources would wrap it in (the
+   * same flow, field for field), without that event being built. The record is reused: valid until the next call.
+   */
+  recordFrame(frame: CapturedFrame): L34Record {
+    this.header.fromFrame(frame);
+    const end = frame.start + frame.capLen;
+    if (frame.capLen === 0) throw new ParserError('INVALID_PACKET', 'trace event carries no packet');
+    this.computePacket(frame.bytes, end, { seconds: frame.seconds, nanos: frame.nanos }, frame.nodeName);
+    return this.lastRecord;
+  }
+
   private compute(data: Uint8Array, time: Timestamp, nodeName: string): void {
     if (data.length === 0) throw new ParserError('INVALID_MESSAGE', 'empty datapath message');
     const messageType = data[0]!;
-    const isTrace = messageType === MessageType.TRACE;
-    const isDrop = messageType === MessageType.DROP;
-    const isPolicyVerdict = messageType === MessageType.POLICY_VERDICT;
-    const isCapture = messageType === MessageType.CAPTURE;
-    if (!isTrace && !isDrop && !isPolicyVerdict && !isCapture) {
+    if (
+      messageType !== MessageType.TRACE &&
+      messageType !== MessageType.DROP &&
+      messageType !== MessageType.POLICY_VERDICT &&
+      messageType !== MessageType.CAPTURE
+    ) {
       throw new ParserError(
         'UNKNOWN_MESSAGE_TYPE',
         `message type ${messageTypeName(messageType)} is not an L3/L4 event (trace, drop, policy-verdict, capture)`,
@@ -270,6 +283,17 @@ export class ThreeFourParser {
     if (e.payloadOffset >= data.length) {
       throw new ParserError('INVALID_PACKET', `${messageTypeName(messageType)} event carries no packet`);
     }
+    this.computePacket(data, data.length, time, nodeName);
+  }
+
+  /** The flow of the event whose header is in this.header and whose packet lies in data[header.payloadOffset, end). */
+  private computePacket(data: Uint8Array, end: number, time: Timestamp, nodeName: string): void {
+    const e = this.header;
+    const messageType = e.type;
+    const isTrace = messageType === MessageType.TRACE;
+    const isDrop = messageType === MessageType.DROP;
+    const isPolicyVerdict = messageType === MessageType.POLICY_VERDICT;
+    const isCapture = messageType === MessageType.CAPTURE;
 
     // Traces and drops flag IPv6 and L3 devices with the same bits; policy verdicts with their own.
     let isIPv6 = false;
@@ -286,11 +310,11 @@ export class ThreeFourParser {
     }
     const outer = this.outer;
     const linkType = !isL3Device ? LinkType.ETHERNET : isIPv6 ? LinkType.IPV6 : LinkType.IPV4;
-    decodeFrame(outer, data, linkType, e.payloadOffset, data.length);
+    decodeFrame(outer, data, linkType, e.payloadOffset, end);
     if (outer.layers === 0) {
       throw new ParserError(
         'INVALID_PACKET',
-        `${messageTypeName(messageType)} event: ${data.length - e.payloadOffset} packet bytes hold no whole ${linkType === LinkType.ETHERNET ? 'Ethernet' : 'IP'} header`,
+        `${messageTypeName(messageType)} event: ${end - e.payloadOffset} packet bytes hold no whole ${linkType === LinkType.ETHERNET ? 'Ethernet' : 'IP'} header`,
       );
     }
 
