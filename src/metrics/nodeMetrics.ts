@@ -5,7 +5,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Flow } from '../api/flow/flow.js';
 import { LostEventSource, lostEventSourceName } from '../monitor/lostEvent.js';
-import type { MonitorEvent } from '../monitor/types.js';
+import type { DecodedEvent } from '../observer/parser/index.js';
 import { createHandlers, type MetricHandler } from './handlers/index.js';
 import type { BoundedCounterVec, BoundedHistogramVec, LabelSetLimit } from './labelSets.js';
 import type { MetricsHandlerSpec } from './options.js';
@@ -99,25 +99,22 @@ export class NodeMetrics {
   };
 
   /** The Observer's onDecodedEvent hook: events by kind. */
-  readonly onDecodedEvent = (event: { readonly kind: EventKind }): void => {
+  readonly onDecodedEvent = (event: DecodedEvent): void => {
     this.eventsByKind[event.kind]++;
-  };
-
-  /** The Observer's onMonitorEvent hook: what sources report lost. */
-  readonly onMonitorEvent = (event: MonitorEvent): void => {
-    const payload = event.payload;
-    if (payload.kind === 'lost')
-      this.lostBySource[payload.source] = (this.lostBySource[payload.source] ?? 0) + payload.numLost;
+    // What sources report lost. (Counted here rather than on monitor events: capture sources' frames are not built
+    // as events at all unless an onMonitorEvent hook asks for them.)
+    if (event.kind === 'lost') {
+      const { source, numEventsLost } = event.lostEvent;
+      this.lostBySource[source] = (this.lostBySource[source] ?? 0) + numEventsLost;
+    }
   };
 
   /** The Observer hooks (ObserverHooks) that feed these metrics. */
   observerHooks(): {
-    onMonitorEvent: ((event: MonitorEvent) => void)[];
     onDecodedFlow: ((flow: Flow) => void)[];
-    onDecodedEvent: ((event: { readonly kind: EventKind }) => void)[];
+    onDecodedEvent: ((event: DecodedEvent) => void)[];
   } {
     return {
-      onMonitorEvent: [this.onMonitorEvent],
       onDecodedFlow: [this.onDecodedFlow],
       onDecodedEvent: [this.onDecodedEvent],
     };
