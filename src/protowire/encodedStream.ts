@@ -4,6 +4,7 @@
 // even with writes batched); a batch costs one write per ~100-250 flows. Headers and the final status stay grpc-js's:
 // it sends the headers when asked (sendMetadata) and ends the HTTP/2 stream with its trailers after what was written
 // here — so flush() before ending the call.
+import type { EventEmitter } from 'node:events';
 import type * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 
@@ -126,16 +127,7 @@ class BatchWriter implements EncodedStreamWriter {
       process.nextTick(cb);
       return;
     }
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      this.stream.off('drain', once);
-      this.stream.off('close', once);
-      cb();
-    };
-    this.stream.on('drain', once);
-    this.stream.on('close', once);
+    onDrainOrClose(this.stream, cb);
   }
 
   private send(bytes: Buffer): void {
@@ -170,16 +162,7 @@ class MessageWriter implements EncodedStreamWriter {
       process.nextTick(cb);
       return;
     }
-    let done = false;
-    const once = () => {
-      if (done) return;
-      done = true;
-      this.call.off('drain', once);
-      this.call.off('close', once);
-      cb();
-    };
-    this.call.on('drain', once);
-    this.call.on('close', once);
+    onDrainOrClose(this.call, cb);
   }
 }
 
@@ -207,6 +190,17 @@ export function enableBatchedWrites(call: grpc.ServerWritableStream<unknown, unk
       });
     }
   };
+}
+
+/** Calls `cb` once, on the first 'drain' or 'close' of `emitter`. */
+function onDrainOrClose(emitter: EventEmitter, cb: () => void): void {
+  const once = () => {
+    emitter.off('drain', once);
+    emitter.off('close', once);
+    cb();
+  };
+  emitter.on('drain', once);
+  emitter.on('close', once);
 }
 
 /** The gRPC message prefix: not compressed, then the length (big-endian). */

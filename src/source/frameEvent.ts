@@ -316,7 +316,9 @@ class LazyEventFrame implements CapturedFrame {
   constructor(private readonly builder: FrameEventBuilder) {}
 
   get observationPoint(): number {
-    return this.direction === Direction.OUTBOUND ? TraceObservationPoint.TO_NETWORK : TraceObservationPoint.FROM_NETWORK;
+    return this.direction === Direction.OUTBOUND
+      ? TraceObservationPoint.TO_NETWORK
+      : TraceObservationPoint.FROM_NETWORK;
   }
 
   get nodeName(): string {

@@ -13,7 +13,8 @@ import { EtherType, IpProtocol } from '../../../src/packet/protocols.js';
 import { FrameEventBuilder } from '../../../src/source/frameEvent.js';
 import { Direction, LinkType } from '../../../src/source/linkTypes.js';
 import { PcapFileSource } from '../../../src/source/pcapFile.js';
-import { dnsMessage, ethernet, icmp, ipv4, ipv6, tcp, udp } from '../../harness/frames.js';
+import { ethernet, ipv4, tcp } from '../../harness/frames.js';
+import { SAMPLE_FRAMES } from '../../harness/sampleFrames.js';
 
 function newParser(): Parser {
   return new Parser({
@@ -50,37 +51,11 @@ function outcome(decode: () => Flow): Flow | string {
 }
 
 const FRAMES = [
-  ethernet(
-    { type: EtherType.IPV4 },
-    ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP }, tcp({ sport: 40000, dport: 80, flags: 0x02 })),
-  ),
+  ...Object.values(SAMPLE_FRAMES),
+  // The SYN's answer, so that the connection table has a reply to find.
   ethernet(
     { type: EtherType.IPV4 },
     ipv4({ src: '10.0.0.2', dst: '10.0.0.1', protocol: IpProtocol.TCP }, tcp({ sport: 80, dport: 40000, flags: 0x12 })),
-  ),
-  ethernet(
-    { type: EtherType.IPV6 },
-    ipv6({ src: 'fd00::1', dst: 'fd00::2', next: IpProtocol.UDP }, udp(5000, 53, new Uint8Array(4))),
-  ),
-  ethernet(
-    { type: EtherType.IPV4 },
-    ipv4({ src: '10.0.0.1', dst: '8.8.8.8', protocol: IpProtocol.ICMP }, icmp(8, 0, 7, 1, new Uint8Array(8))),
-  ),
-  ethernet(
-    { type: EtherType.IPV4 },
-    ipv4(
-      { src: '10.0.0.53', dst: '10.0.0.1', protocol: IpProtocol.UDP },
-      udp(
-        53,
-        40001,
-        dnsMessage({
-          id: 7,
-          response: true,
-          question: 'example.com',
-          answers: [{ name: 'example.com', type: 1, ttl: 60, data: '93.184.216.34' }],
-        }),
-      ),
-    ),
   ),
 ];
 

@@ -19,8 +19,7 @@ import { Parser } from '../../../src/observer/parser/index.js';
 import { ParserError } from '../../../src/observer/parser/parserError.js';
 import { writeFlow } from '../../../src/observer/parser/l34Flow.js';
 import { ProtoWriter } from '../../../src/protowire/compiledEncoder.js';
-import { EtherType, IpProtocol } from '../../../src/packet/protocols.js';
-import { dnsMessage, ethernet, icmp, ipv4, ipv6, tcp, udp } from '../../harness/frames.js';
+import { SAMPLE_FRAMES as frames } from '../../harness/sampleFrames.js';
 
 const TIME = { seconds: 1_700_000_000, nanos: 123_456_789 };
 
@@ -55,37 +54,6 @@ function bothWays(parser: Parser, e: MonitorEvent): { bytes: Flow; object: Flow 
 function normalized(flow: Flow): Flow {
   return Flow.decode(Flow.encode(flow).finish());
 }
-
-const frames = {
-  tcpSyn: ethernet(
-    { type: EtherType.IPV4 },
-    ipv4({ src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP }, tcp({ sport: 40000, dport: 80, flags: 0x02 })),
-  ),
-  udpV6: ethernet(
-    { type: EtherType.IPV6 },
-    ipv6({ src: 'fd00::1', dst: 'fd00::2', next: IpProtocol.UDP }, udp(5000, 53, new Uint8Array(4))),
-  ),
-  icmp: ethernet(
-    { type: EtherType.IPV4 },
-    ipv4({ src: '10.0.0.1', dst: '8.8.8.8', protocol: IpProtocol.ICMP }, icmp(8, 0, 7, 1, new Uint8Array(8))),
-  ),
-  dnsAnswer: ethernet(
-    { type: EtherType.IPV4 },
-    ipv4(
-      { src: '10.0.0.53', dst: '10.0.0.1', protocol: IpProtocol.UDP },
-      udp(
-        53,
-        40001,
-        dnsMessage({
-          id: 7,
-          response: true,
-          question: 'example.com',
-          answers: [{ name: 'example.com', type: 1, ttl: 60, data: '93.184.216.34' }],
-        }),
-      ),
-    ),
-  ),
-};
 
 describe('L3/L4 flows as objects and as bytes', () => {
   it('agree for traces, drops, policy verdicts and debug captures of every kind', () => {
