@@ -45,6 +45,15 @@ export class Ring {
   /** Resolves every reader waiting in follow mode; created only while someone waits. */
   private wakeFollowers: (() => void) | undefined;
   private followersWoken: Promise<void> | undefined;
+  /** True while a wake is scheduled (once per turn of the event loop, however many writes the turn brings). */
+  private wakeScheduled = false;
+  private readonly wakeNow = () => {
+    this.wakeScheduled = false;
+    const wake = this.wakeFollowers;
+    this.wakeFollowers = undefined;
+    this.followersWoken = undefined;
+    wake?.();
+  };
 
   constructor(capacity: number) {
     this.cap = parseRingCapacity(capacity);
@@ -66,14 +75,17 @@ export class Ring {
     return this.writes;
   }
 
-  /** Takes the next position (its slot is `position & mask`, filled by the owner before anyone reads it). */
+  /**
+   * Takes the next position (its slot is `position & mask`, filled by the owner before anyone reads it). Waiting
+   * followers are woken once the writes of this turn are done (setImmediate), not after each write: a live capture
+   * delivers each packet in its own native callback, each followed by a microtask checkpoint, so a wake per write
+   * ran every follower's read loop (a promise, an abort listener, several async hops) once per packet.
+   */
   advance(): number {
     const position = this.writes++;
-    if (this.wakeFollowers !== undefined) {
-      const wake = this.wakeFollowers;
-      this.wakeFollowers = undefined;
-      this.followersWoken = undefined;
-      wake();
+    if (this.wakeFollowers !== undefined && !this.wakeScheduled) {
+      this.wakeScheduled = true;
+      setImmediate(this.wakeNow);
     }
     return position;
   }
@@ -98,7 +110,7 @@ export class Ring {
     return new RingReader(this, this.writes);
   }
 
-  /** Resolves after the next write; one promise is shared by every waiting reader. */
+  /** Resolves after the next write, in the turn's check phase; one promise is shared by every waiting reader. */
   nextWrite(): Promise<void> {
     if (this.followersWoken === undefined) {
       this.followersWoken = new Promise<void>((resolve) => (this.wakeFollowers = resolve));

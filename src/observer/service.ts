@@ -179,6 +179,9 @@ async function streamEvents(
       let e = reader.next();
       if (e === undefined) {
         if (!req.follow) break;
+        // Caught up: what this wake brought goes out now. Followers are woken in the check phase, where the
+        // writer's own setImmediate flush would wait for the next turn of the event loop.
+        writer.flush();
         e = await reader.nextFollow(abort.signal).catch(() => undefined);
         if (e === undefined) break;
       }

@@ -10,6 +10,8 @@ import * as grpc from '@grpc/grpc-js';
 
 /** One batch: 64 KiB, four HTTP/2 DATA frames. */
 const BATCH_BYTES = 64 * 1024;
+/** Batches smaller than this are copied out on flush and the batch buffer kept (see BatchWriter.flush). */
+const SMALL_BATCH_BYTES = 16 * 1024;
 /** Bytes queued towards a client before the sender waits for it (≈ 500-1,000 flows): per-client backpressure. */
 export const MAX_QUEUED_BYTES = 256 * 1024;
 /** The same bound where grpc-js writes (the fallback below): in messages. */
@@ -114,9 +116,19 @@ class BatchWriter implements EncodedStreamWriter {
 
   flush(): void {
     if (this.pos === 0) return;
-    const out = this.batch.subarray(0, this.pos);
-    // The written batch belongs to the stream until it is on the socket: the next one is a new buffer.
-    this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+    let out: Buffer;
+    if (this.pos < SMALL_BATCH_BYTES) {
+      // A follower's batch is a turn's worth of flows, often a few hundred bytes: copied out (from Node's shared
+      // pool when under 4 KiB) so the 64 KiB batch is kept. Handing over a fresh 64 KiB buffer each turn made
+      // thousands a second under a steady live load, whose external memory drove V8 into scavenges and
+      // Mark-Compacts ("external memory pressure") that stalled the capture.
+      out = Buffer.allocUnsafe(this.pos);
+      copyInto(out, 0, this.batch, 0, this.pos);
+    } else {
+      // The written batch belongs to the stream until it is on the socket: the next one is a new buffer.
+      out = this.batch.subarray(0, this.pos);
+      this.batch = Buffer.allocUnsafe(BATCH_BYTES);
+    }
     this.pos = 0;
     this.send(out);
   }
