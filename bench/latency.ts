@@ -1,6 +1,8 @@
 // Latency from a packet captured live on loopback to its flow received by a follower: `hubble-ts serve` (from dist/)
 // capturing `udp port P` on lo, a sender process at a steady RATE datagrams a second, and a follower process that
-// takes for each flow the time it arrived minus the flow's time (the capture time). p50 and p99 over the run.
+// takes for each flow the time it arrived minus the flow's time. p50 and p99 over the run, once with a grpc-js
+// follower and once with one that reads HTTP/2 itself. The flow's time is when libpcap handed the packet to the
+// server (the cap binding gives no kernel timestamp), so time a packet waits in the kernel's ring is not counted.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,6 +18,48 @@ export interface LatencyResults {
   follow_max_ms: number;
   follow_rate_pps: number;
   follow_samples: number;
+  /** The same with a follower that reads HTTP/2 itself (as lean as the Go hubble CLI). */
+  follow_http2_client_p50_ms: number;
+  follow_http2_client_p99_ms: number;
+  follow_http2_client_max_ms: number;
+}
+
+interface FollowRun {
+  sent: number;
+  samples: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+/** One run: a follower of `transport` opens its stream, then the sender sends for the warm-up and `seconds`. */
+async function followOnce(
+  socket: string,
+  port: number,
+  options: { rate: number; seconds: number },
+  transport: 'grpc-js' | 'http2',
+): Promise<FollowRun> {
+  const tsx = ['--import', 'tsx'];
+  const warmup = 1;
+  const follower = run(process.execPath, [
+    ...tsx,
+    join(import.meta.dirname, 'latencyFollower.ts'),
+    socket,
+    String(port),
+    String(options.seconds + warmup + 1),
+    String(warmup),
+    transport,
+  ]);
+  await new Promise((r) => setTimeout(r, 1500)); // the follower connects and its stream opens
+  const sender = await run(process.execPath, [
+    ...tsx,
+    join(import.meta.dirname, 'udpSender.ts'),
+    String(port),
+    String(options.rate),
+    String(options.seconds + warmup),
+  ]);
+  const { sent } = JSON.parse(sender.stdout) as { sent: number };
+  return { sent, ...(JSON.parse((await follower).stdout) as Omit<FollowRun, 'sent'>) };
 }
 
 export async function benchLatency(
@@ -38,41 +82,28 @@ export async function benchLatency(
   ]);
   try {
     await serve.waitFor('serving Hubble API');
-    const tsx = ['--import', 'tsx'];
-    const warmup = 1;
-    const follower = run(process.execPath, [
-      ...tsx,
-      join(import.meta.dirname, 'latencyFollower.ts'),
-      socket,
-      String(port),
-      String(options.seconds + warmup + 1),
-      String(warmup),
-    ]);
-    await new Promise((r) => setTimeout(r, 1500)); // the follower connects and its stream opens
-    const sender = await run(process.execPath, [
-      ...tsx,
-      join(import.meta.dirname, 'udpSender.ts'),
-      String(port),
-      String(options.rate),
-      String(options.seconds + warmup),
-    ]);
-    const { sent } = JSON.parse(sender.stdout) as { sent: number };
-    const result = JSON.parse((await follower).stdout) as {
-      samples: number;
-      p50_ms: number;
-      p99_ms: number;
-      max_ms: number;
-    };
-    log(
-      `latency, capture to follower, ${options.rate.toLocaleString('en')} packets/s for ${options.seconds} s (${sent.toLocaleString('en')} sent): ` +
-        `p50 ${result.p50_ms.toFixed(2)} ms, p99 ${result.p99_ms.toFixed(2)} ms, max ${result.max_ms.toFixed(1)} ms over ${result.samples.toLocaleString('en')} flows`,
-    );
+    // One run with each follower, the grpc-js one first (the headline) and then the lean one, same server.
+    const grpcJs = await followOnce(socket, port, options, 'grpc-js');
+    const lean = await followOnce(socket, port, options, 'http2');
+    for (const [who, r] of [
+      ['grpc-js follower', grpcJs],
+      ['lean HTTP/2 follower', lean],
+    ] as const) {
+      log(
+        `latency, capture to ${who}, ${options.rate.toLocaleString('en')} packets/s for ${options.seconds} s (${r.sent.toLocaleString('en')} sent): ` +
+          `p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(1)} ms over ${r.samples.toLocaleString('en')} flows`,
+      );
+    }
+    const ms = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
     return {
-      follow_p50_ms: Math.round(result.p50_ms * 100) / 100,
-      follow_p99_ms: Math.round(result.p99_ms * 100) / 100,
-      follow_max_ms: Math.round(result.max_ms * 10) / 10,
+      follow_p50_ms: ms(grpcJs.p50_ms, 2),
+      follow_p99_ms: ms(grpcJs.p99_ms, 2),
+      follow_max_ms: ms(grpcJs.max_ms, 1),
       follow_rate_pps: options.rate,
-      follow_samples: result.samples,
+      follow_samples: grpcJs.samples,
+      follow_http2_client_p50_ms: ms(lean.p50_ms, 2),
+      follow_http2_client_p99_ms: ms(lean.p99_ms, 2),
+      follow_http2_client_max_ms: ms(lean.max_ms, 1),
     };
   } finally {
     await serve.stop();

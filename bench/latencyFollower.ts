@@ -1,51 +1,101 @@
 // The latency benchmark's follower, its own process: GetFlows --follow with a port filter, and for each flow the
 // time it arrived here minus the flow's time (when the server captured the packet), both read off the same clock.
 // Prints {"samples": N, "p50_ms": .., "p99_ms": .., "max_ms": ..} after SECONDS, leaving out the first WARMUP seconds.
+// `grpc-js` (the default) follows through grpc-js as a Node client would; `http2` reads the gRPC frames off HTTP/2
+// itself, as lean as a Go client such as the hubble CLI (grpc-js's own costs on two cores are half of its p99).
 //
-//   latencyFollower.ts SOCKET PORT SECONDS WARMUP
+//   latencyFollower.ts SOCKET PORT SECONDS WARMUP [grpc-js|http2]
+import * as http2 from 'node:http2';
+import { connect as netConnect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { FlowFilter } from '../src/api/flow/flow.js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { scanFlowsResponse, type RawFlowsResponse } from '../src/relay/flowsWire.js';
 
-const [socket, port, seconds, warmup] = process.argv.slice(2) as [string, string, string, string];
+const [socket, port, seconds, warmup, transport = 'grpc-js'] = process.argv.slice(2) as [
+  string,
+  string,
+  string,
+  string,
+  string?,
+];
+if (transport !== 'grpc-js' && transport !== 'http2')
+  throw new Error(`transport "${transport}" is not grpc-js or http2`);
 
-const client = new (grpc.makeGenericClientConstructor(
-  {
-    getFlows: {
-      path: '/observer.Observer/GetFlows',
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-      requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: scanFlowsResponse,
-    },
-  },
-  'Observer',
-))(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as {
-  getFlows(r: GetFlowsRequest): grpc.ClientReadableStream<RawFlowsResponse>;
+const latencies: number[] = [];
+const start = Date.now();
+const request = GetFlowsRequest.fromPartial({
+  follow: true,
+  whitelist: [FlowFilter.fromPartial({ destinationPort: [port] })],
+});
+const onResponse = (r: RawFlowsResponse) => {
+  if (!r.isFlow) return;
+  const arrived = nowNs();
+  if (Date.now() - start < Number(warmup) * 1000) return;
+  latencies.push((arrived - (r.seconds * 1e9 + r.nanos)) / 1e6);
 };
+const cancel = transport === 'http2' ? followHttp2(onResponse) : followGrpcJs(onResponse);
 
 /** Nanoseconds since the epoch, sub-millisecond: the same clock the server stamps captured packets with. */
 function nowNs(): number {
   return (performance.timeOrigin + performance.now()) * 1e6;
 }
 
-const latencies: number[] = [];
-const start = Date.now();
-const stream = client.getFlows(
-  GetFlowsRequest.fromPartial({ follow: true, whitelist: [FlowFilter.fromPartial({ destinationPort: [port] })] }),
-);
-stream.on('data', (r: RawFlowsResponse) => {
-  if (!r.isFlow) return;
-  const arrived = nowNs();
-  if (Date.now() - start < Number(warmup) * 1000) return;
-  latencies.push((arrived - (r.seconds * 1e9 + r.nanos)) / 1e6);
-});
-stream.on('error', () => undefined);
+function followGrpcJs(onResponse: (r: RawFlowsResponse) => void): () => void {
+  const client = new (grpc.makeGenericClientConstructor(
+    {
+      getFlows: {
+        path: '/observer.Observer/GetFlows',
+        requestStream: false,
+        responseStream: true,
+        requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
+        requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
+        responseSerialize: (b: Buffer) => b,
+        responseDeserialize: scanFlowsResponse,
+      },
+    },
+    'Observer',
+  ))(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as {
+    getFlows(r: GetFlowsRequest): grpc.ClientReadableStream<RawFlowsResponse>;
+  };
+  const stream = client.getFlows(request);
+  stream.on('data', onResponse);
+  stream.on('error', () => undefined);
+  return () => stream.cancel();
+}
+
+function followHttp2(onResponse: (r: RawFlowsResponse) => void): () => void {
+  const session = http2.connect('http://localhost', { createConnection: () => netConnect(socket) });
+  session.on('error', () => undefined);
+  const stream = session.request({
+    ':method': 'POST',
+    ':path': '/observer.Observer/GetFlows',
+    'content-type': 'application/grpc',
+    te: 'trailers',
+  });
+  const body = GetFlowsRequest.encode(request).finish();
+  const framed = Buffer.alloc(5 + body.length);
+  framed.writeUInt32BE(body.length, 1);
+  framed.set(body, 5);
+  stream.end(framed);
+  let rest: Buffer | undefined;
+  stream.on('data', (chunk: Buffer) => {
+    const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
+    let pos = 0;
+    while (buf.length - pos >= 5) {
+      const len = buf.readUInt32BE(pos + 1);
+      if (buf.length - pos - 5 < len) break;
+      onResponse(scanFlowsResponse(buf, pos + 5, pos + 5 + len, false));
+      pos += 5 + len;
+    }
+    rest = pos < buf.length ? buf.subarray(pos) : undefined;
+  });
+  stream.on('error', () => undefined);
+  return () => session.destroy();
+}
+
 await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
-stream.cancel();
+cancel();
 latencies.sort((a, b) => a - b);
 const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
 process.stdout.write(
