@@ -50,8 +50,8 @@ await ensureLoadCapture(capturePath, PACKETS, log);
 
 const ingest = await benchIngest(capturePath, ROUNDS, log);
 const heap = await benchHeapPerFlow(capturePath, log);
-const getflows = await benchGetFlows(capturePath, ROUNDS, log);
-const followers = await benchFollowers(capturePath, quick ? 1 : 2, log);
+const getflows = await benchGetFlows(capturePath, 2 * ROUNDS, log); // a round is a fraction of a second: more of them
+const followers = await benchFollowers(capturePath, quick ? 1 : 3, log);
 const recording = await benchRecording(capturePath, PACKETS, log);
 const relay = await benchRelay(capturePath, log);
 const metrics = await benchMetrics(capturePath, log);
