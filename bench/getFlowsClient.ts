@@ -15,6 +15,7 @@ import * as http2 from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
+import { requestGetFlows } from './http2GetFlows.js';
 
 const [servers, number, rounds, order = 'first', transport = 'grpc-js'] = process.argv.slice(2) as [
   string,
@@ -86,33 +87,13 @@ function http2Client(target: string): Client {
     getFlows: (request) =>
       new Promise((resolve, reject) => {
         const counts = { responses: 0, flows: 0, bytes: 0 };
-        const stream = session.request({
-          ':method': 'POST',
-          ':path': '/observer.Observer/GetFlows',
-          'content-type': 'application/grpc',
-          te: 'trailers',
+        const stream = requestGetFlows(session, request, (bytes, start, end) => {
+          counts.responses++;
+          if (bytes[start] === FLOW_TAG) counts.flows++;
+          counts.bytes += end - start;
         });
-        const body = GetFlowsRequest.encode(request).finish();
-        const framed = Buffer.alloc(5 + body.length);
-        framed.writeUInt32BE(body.length, 1);
-        framed.set(body, 5);
-        stream.end(framed);
-        let rest: Buffer | undefined;
         let status: string | undefined;
         let message = '';
-        stream.on('data', (chunk: Buffer) => {
-          const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
-          let pos = 0;
-          while (buf.length - pos >= 5) {
-            const len = buf.readUInt32BE(pos + 1);
-            if (buf.length - pos - 5 < len) break;
-            counts.responses++;
-            if (buf[pos + 5] === FLOW_TAG) counts.flows++;
-            counts.bytes += len;
-            pos += 5 + len;
-          }
-          rest = pos < buf.length ? buf.subarray(pos) : undefined;
-        });
         const onStatus = (h: http2.IncomingHttpHeaders) => {
           if (h['grpc-status'] === undefined) return;
           status = String(h['grpc-status']);

@@ -11,6 +11,7 @@ import * as grpc from '@grpc/grpc-js';
 import { FlowFilter } from '../src/api/flow/flow.js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { scanFlowsResponse, type RawFlowsResponse } from '../src/relay/flowsWire.js';
+import { requestGetFlows } from './http2GetFlows.js';
 
 const [socket, port, seconds, warmup, transport = 'grpc-js'] = process.argv.slice(2) as [
   string,
@@ -67,29 +68,9 @@ function followGrpcJs(onResponse: (r: RawFlowsResponse) => void): () => void {
 function followHttp2(onResponse: (r: RawFlowsResponse) => void): () => void {
   const session = http2.connect('http://localhost', { createConnection: () => netConnect(socket) });
   session.on('error', () => undefined);
-  const stream = session.request({
-    ':method': 'POST',
-    ':path': '/observer.Observer/GetFlows',
-    'content-type': 'application/grpc',
-    te: 'trailers',
-  });
-  const body = GetFlowsRequest.encode(request).finish();
-  const framed = Buffer.alloc(5 + body.length);
-  framed.writeUInt32BE(body.length, 1);
-  framed.set(body, 5);
-  stream.end(framed);
-  let rest: Buffer | undefined;
-  stream.on('data', (chunk: Buffer) => {
-    const buf = rest === undefined ? chunk : Buffer.concat([rest, chunk]);
-    let pos = 0;
-    while (buf.length - pos >= 5) {
-      const len = buf.readUInt32BE(pos + 1);
-      if (buf.length - pos - 5 < len) break;
-      onResponse(scanFlowsResponse(buf, pos + 5, pos + 5 + len, false));
-      pos += 5 + len;
-    }
-    rest = pos < buf.length ? buf.subarray(pos) : undefined;
-  });
+  const stream = requestGetFlows(session, request, (bytes, start, end) =>
+    onResponse(scanFlowsResponse(bytes, start, end, false)),
+  );
   stream.on('error', () => undefined);
   return () => session.destroy();
 }
