@@ -5,6 +5,7 @@
 
 import { MessageType } from '../monitor/datapath/messageType.js';
 import {
+  ethernetFrameFlags,
   TRACE_NOTIFY_V0_LEN,
   TraceNotifyFlag,
   TraceObservationPoint,
@@ -12,15 +13,7 @@ import {
 } from '../monitor/datapath/traceNotify.js';
 import type { CapturedFrame, MonitorEvent } from '../monitor/types.js';
 import type { Publish, PublishTarget } from './source.js';
-import {
-  Direction,
-  ETHERTYPE_IPV4,
-  ETHERTYPE_IPV6,
-  ETHERTYPE_QINQ,
-  ETHERTYPE_VLAN,
-  LinkType,
-  SllPacketType,
-} from './linkTypes.js';
+import { Direction, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType, SllPacketType } from './linkTypes.js';
 
 const ETHERNET_HEADER_LEN = 14;
 const SLL_HEADER_LEN = 16;
@@ -90,9 +83,7 @@ export class FrameEventBuilder {
   ): MonitorEvent | undefined {
     const event = this.make(src, start, capLen, origLen, linkType, direction, ifindex, seconds, nanos);
     if (event === undefined) return this.skip();
-    this.events++;
-    this.bytes += capLen;
-    if (origLen > capLen) this.sliced++;
+    this.count(capLen, origLen);
     return event;
   }
 
@@ -124,9 +115,7 @@ export class FrameEventBuilder {
       frame.direction = direction;
       frame.ifindex = ifindex;
       frame.built = undefined;
-      this.events++;
-      this.bytes += capLen;
-      if (origLen > capLen) this.sliced++;
+      this.count(capLen, origLen);
       return to.publishFrame(frame);
     }
     const event = this.build(src, start, capLen, origLen, linkType, direction, ifindex, seconds, nanos);
@@ -218,13 +207,7 @@ export class FrameEventBuilder {
     let wireLen = origLen < capLen ? capLen : origLen;
     let flags = 0;
     if (ethertype < 0) {
-      if (capLen >= ETHERNET_HEADER_LEN) {
-        let type = (src[start + 12]! << 8) | src[start + 13]!;
-        if ((type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) && capLen >= ETHERNET_HEADER_LEN + 4) {
-          type = (src[start + 16]! << 8) | src[start + 17]!;
-        }
-        if (type === ETHERTYPE_IPV6) flags = TraceNotifyFlag.IS_IPV6;
-      }
+      flags = ethernetFrameFlags(src, start, capLen);
     } else {
       if (ethertype < ETHERTYPE_MIN) {
         // A cooked capture of an 802.3 frame: the Ethernet type/length field carries the payload length instead.
@@ -282,6 +265,13 @@ export class FrameEventBuilder {
       nodeName: this.nodeName,
       payload: { kind: 'perf', cpu: 0, data: slab.subarray(at, at + total) },
     };
+  }
+
+  /** Counts one frame handed over (as an event or as a frame). */
+  private count(capLen: number, origLen: number): void {
+    this.events++;
+    this.bytes += capLen;
+    if (origLen > capLen) this.sliced++;
   }
 
   private skip(): undefined {

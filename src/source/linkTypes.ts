@@ -81,5 +81,3 @@ export type Direction = (typeof Direction)[keyof typeof Direction];
 
 export const ETHERTYPE_IPV4 = 0x0800;
 export const ETHERTYPE_IPV6 = 0x86dd;
-export const ETHERTYPE_VLAN = 0x8100;
-export const ETHERTYPE_QINQ = 0x88a8;

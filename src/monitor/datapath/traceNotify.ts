@@ -100,6 +100,19 @@ export const TraceNotifyFlag = {
   IS_GENEVE: 8,
 } as const;
 
+/**
+ * The flags of the TraceNotify that carries an Ethernet frame, bytes[start, start + capLen): IS_IPV6 when its type
+ * (past one VLAN or QinQ tag) is IPv6, as the datapath sets it; nothing else applies to a plain frame.
+ */
+export function ethernetFrameFlags(bytes: Uint8Array, start: number, capLen: number): number {
+  if (capLen < 14) return 0;
+  let type = (bytes[start + 12]! << 8) | bytes[start + 13]!;
+  if ((type === 0x8100 /* VLAN */ || type === 0x88a8) /* QinQ */ && capLen >= 18) {
+    type = (bytes[start + 16]! << 8) | bytes[start + 17]!;
+  }
+  return type === 0x86dd /* IPv6 */ ? TraceNotifyFlag.IS_IPV6 : 0;
+}
+
 export const TraceNotifyVersion = { V0: 0, V1: 1, V2: 2 } as const;
 
 export const TRACE_NOTIFY_V0_LEN = 32;

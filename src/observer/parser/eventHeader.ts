@@ -10,16 +10,11 @@ import { MessageType } from '../../monitor/datapath/messageType.js';
 import { decodePolicyVerdictNotify, POLICY_VERDICT_NOTIFY_LEN } from '../../monitor/datapath/policyVerdict.js';
 import {
   decodeTraceNotify,
-  TraceNotifyFlag,
+  ethernetFrameFlags,
   TraceReason,
   traceNotifyHeaderLength,
 } from '../../monitor/datapath/traceNotify.js';
 import type { CapturedFrame } from '../../monitor/types.js';
-
-const ETHERNET_HEADER_LEN = 14;
-const ETHERTYPE_IPV6 = 0x86dd;
-const ETHERTYPE_VLAN = 0x8100;
-const ETHERTYPE_QINQ = 0x88a8;
 
 /** Header lengths of drop notifications by version (0 and 1 share a layout). */
 const DROP_LENGTHS: readonly number[] = [36, 36, 40, 48];
@@ -124,16 +119,8 @@ export class EventHeader {
     this.subType = frame.observationPoint;
     this.reason = TraceReason.UNKNOWN;
     this.ifindex = frame.ifindex;
-    const b = frame.bytes;
-    const at = frame.start;
-    if (frame.capLen >= ETHERNET_HEADER_LEN) {
-      let type = (b[at + 12]! << 8) | b[at + 13]!;
-      if ((type === ETHERTYPE_VLAN || type === ETHERTYPE_QINQ) && frame.capLen >= ETHERNET_HEADER_LEN + 4) {
-        type = (b[at + 16]! << 8) | b[at + 17]!;
-      }
-      if (type === ETHERTYPE_IPV6) this.flags = TraceNotifyFlag.IS_IPV6;
-    }
-    this.payloadOffset = at;
+    this.flags = ethernetFrameFlags(frame.bytes, frame.start, frame.capLen);
+    this.payloadOffset = frame.start;
   }
 
   private readTrace(data: Uint8Array): void {
