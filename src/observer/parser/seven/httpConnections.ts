@@ -1,0 +1,789 @@
+// HTTP/1.0 and 1.1 message heads from captured TCP segments: each connection's two byte streams are put back in order
+// (tcpReassembly.ts), then read as a sequence of messages — heads parsed (httpHead.ts), bodies skipped by their
+// declared length or chunk sizes without being buffered — so that each request and each response is reported once,
+// when the segment holding the end of its head is seen, with the request a response answers.
+//
+// A connection is tracked only once a segment's payload starts like a request or status line (on an allowed port),
+// so the untracked majority of TCP segments costs one Map lookup and a few byte compares. What is kept is bounded:
+// connections (least recently used evicted), head bytes per message, out-of-order bytes per connection and buffered
+// bytes in total. Giving up is always possible and always counted: a connection whose bytes stop parsing as HTTP is
+// dropped (abandoned), a hole the capture never fills is skipped and the stream resynchronises at the next segment
+// that starts like a message (a gap), a tunnel (CONNECT, 101 Switching Protocols) is no longer read.
+
+import { TcpFlag } from '../../../packet/protocols.js';
+import {
+  BodyFraming,
+  isTokenByte,
+  MessageStart,
+  messageStart,
+  startsLike,
+  parseHead,
+  type HttpMessageHead,
+  type HttpRequestHead,
+  type HttpResponseHead,
+} from './httpHead.js';
+import { Accepted, ByteStream, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
+
+export type { HttpHeader, HttpMessageHead, HttpRequestHead, HttpResponseHead } from './httpHead.js';
+
+/** One TCP segment, filled by the caller in a reused object (no allocation per packet on the caller's side). */
+export interface TcpSegment {
+  /** Same for both directions of a connection (the caller builds it from the two address:port pairs in canonical order). */
+  connectionKey: string;
+  /** Which direction this segment travels: true when sent by the side that sorts first in the key. */
+  fromFirst: boolean;
+  /** TCP sequence number (uint32). */
+  sequence: number;
+  /**
+   * TCP acknowledgement number (uint32), read when flags has ACK: where the other direction's next byte is, so the
+   * answer to the request that starts tracking a connection is found even if its first segment arrives late.
+   */
+  acknowledgement: number;
+  /** TcpFlag bits as in src/packet/protocols.ts. */
+  flags: number;
+  /** The captured frame. */
+  bytes: Uint8Array;
+  /** TCP payload is bytes[payloadStart, payloadEnd). */
+  payloadStart: number;
+  payloadEnd: number;
+  /** Capture time of the packet, nanoseconds since the epoch. */
+  timeNs: number;
+  destinationPort: number;
+  sourcePort: number;
+}
+
+export interface HttpConnectionsOptions {
+  /** Track only connections with one of these ports at either end; empty or undefined: any port. */
+  ports?: readonly number[];
+  /** Connections tracked at once; the least recently used one is evicted to make room. */
+  maxConnections?: number;
+  /** Largest message head (and chunked trailer section); a larger one abandons its connection. */
+  maxHeadBytes?: number;
+  /** Out-of-order bytes held per connection (both directions) before the earliest hole is given up. */
+  maxOutOfOrderBytesPerConnection?: number;
+  /** Bytes held over all connections (out-of-order segments and unfinished heads). */
+  maxBufferedBytes?: number;
+}
+
+/**
+ * 16,384 connections of a busy node's HTTP; a 64 KiB head is larger than common servers accept (Node's default is
+ * 16 KiB, nginx's 8-32 KiB); 256 KiB out of order covers a loopback window's worth of reordering; 64 MiB in total
+ * bounds the worst case of every connection holding out-of-order data.
+ */
+export const HTTP_CONNECTIONS_DEFAULTS = {
+  maxConnections: 16384,
+  maxHeadBytes: 65536,
+  maxOutOfOrderBytesPerConnection: 262144,
+  maxBufferedBytes: 64 * 1024 * 1024,
+} as const;
+
+/** Requests remembered per connection while their responses are awaited (pipelining depth). */
+const MAX_UNANSWERED = 64;
+/** Out-of-order segments held per direction; bounds the cost of inserting one (1-byte segments are legal). */
+const MAX_HELD_SEGMENTS = 1024;
+/** A chunk-size line's extensions longer than this are not HTTP a server would accept. */
+const MAX_CHUNK_LINE = 4096;
+
+export interface HttpConnectionStats {
+  /** Connections tracked now. */
+  connections: number;
+  /** Connections that started being tracked. */
+  tracked: number;
+  /** Dropped to make room for a new one (least recently used). */
+  evicted: number;
+  /** Freed after FIN or RST. */
+  closed: number;
+  /** Dropped because their bytes stopped parsing as HTTP (including heads over maxHeadBytes). */
+  abandoned: number;
+  /** Of the abandoned, those whose head or trailers outgrew maxHeadBytes. */
+  headsTooLarge: number;
+  /** Connections that became tunnels (CONNECT answered 2xx, 101 Switching Protocols) and are no longer read. */
+  tunnels: number;
+  /** Holes in a byte stream given up on (capture lost the segment, or it did not arrive within the bounds). */
+  gaps: number;
+  /** Bytes those holes spanned. */
+  gapBytes: number;
+  /** Bytes seen more than once (retransmissions, overlaps) and dropped. */
+  duplicateBytes: number;
+  /** Segments that arrived ahead of a hole and were held. */
+  outOfOrderSegments: number;
+  /** Bytes held now (out-of-order segments, unfinished heads). */
+  bufferedBytes: number;
+  /** Bytes skipped while resynchronising (after a gap, or a capture that started mid-connection). */
+  resyncSkippedBytes: number;
+  requests: number;
+  responses: number;
+  /** Body bytes skipped (counted, never buffered). */
+  bodyBytes: number;
+  /** Unexpected exceptions caught (the connection is dropped); a bug if ever non-zero. */
+  internalErrors: number;
+}
+
+/** What a stream expects next. */
+const Mode = {
+  /** Waiting for a segment that starts like a message (after a gap, or for the answering side at first). */
+  RESYNC: 0,
+  HEAD: 1,
+  /** A body of known length; `remaining` bytes to go. */
+  BODY: 2,
+  CHUNK_SIZE: 3,
+  /** Chunk extensions, up to the end of the chunk-size line. */
+  CHUNK_EXTENSION: 4,
+  CHUNK_SIZE_LF: 5,
+  CHUNK_DATA: 6,
+  CHUNK_DATA_CR: 7,
+  CHUNK_DATA_LF: 8,
+  TRAILER: 9,
+  /** A response body that ends with the connection. */
+  UNTIL_CLOSE: 10,
+  /** The client side after CONNECT, until the response says whether a tunnel follows. */
+  TUNNEL_WAIT: 11,
+  /** A tunnel: nothing more is read. */
+  STOPPED: 12,
+} as const;
+type Mode = (typeof Mode)[keyof typeof Mode];
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+class HttpStream extends ByteStream {
+  /** Whether this side sends requests or responses. */
+  carries: MessageStart = MessageStart.NONE;
+  mode: Mode = Mode.RESYNC;
+  /** Body or chunk bytes still to skip; the chunk size while it is read. */
+  remaining = 0;
+  /** Significant hex digits of the chunk size read so far. */
+  digits = 0;
+  /** Whether the chunk size has any digit yet. */
+  sawDigit = false;
+  /** HEAD: whether the head's first byte has been seen. */
+  headStarted = false;
+  /** Lines of the head (or trailer section) completed so far. */
+  lines = 0;
+  /** Bytes of the current line so far (CR included), carried from one segment to the next. */
+  lineLength = 0;
+  /** The byte before the current position when it lies in an earlier segment. */
+  lastByte = 0;
+  /** Trailer bytes so far. */
+  trailerBytes = 0;
+  /** Head bytes from earlier segments (only when a head spans segments). */
+  head: Uint8Array | undefined;
+  headLength = 0;
+
+  constructor(
+    budget: BufferBudget,
+    readonly connection: Connection,
+  ) {
+    super(budget);
+  }
+}
+
+class Connection {
+  readonly first: HttpStream;
+  readonly second: HttpStream;
+  /** Requests awaiting responses, oldest first. */
+  readonly unanswered: HttpRequestHead[] = [];
+  /** After a gap, responses can no longer be matched to requests: they are reported without one. */
+  pairingLost = false;
+  tunnel = false;
+  /** Freed: whatever is still being delivered is ignored. */
+  dead = false;
+
+  constructor(
+    readonly key: string,
+    budget: BufferBudget,
+  ) {
+    this.first = new HttpStream(budget, this);
+    this.second = new HttpStream(budget, this);
+  }
+
+  other(s: HttpStream): HttpStream {
+    return s === this.first ? this.second : this.first;
+  }
+}
+
+export class HttpConnections implements StreamReceiver<HttpStream> {
+  readonly stats: HttpConnectionStats = {
+    connections: 0,
+    tracked: 0,
+    evicted: 0,
+    closed: 0,
+    abandoned: 0,
+    headsTooLarge: 0,
+    tunnels: 0,
+    gaps: 0,
+    gapBytes: 0,
+    duplicateBytes: 0,
+    outOfOrderSegments: 0,
+    bufferedBytes: 0,
+    resyncSkippedBytes: 0,
+    requests: 0,
+    responses: 0,
+    bodyBytes: 0,
+    internalErrors: 0,
+  };
+  private readonly connections = new Map<string, Connection>();
+  /** 1 at each allowed port, or undefined for any port. */
+  private readonly allowedPorts: Uint8Array | undefined;
+  private readonly maxConnections: number;
+  private readonly maxHeadBytes: number;
+  private readonly maxOutOfOrderBytes: number;
+  private readonly maxBufferedBytes: number;
+  private readonly out: HttpMessageHead[] = [];
+  private readonly framing = new BodyFraming();
+
+  constructor(options: HttpConnectionsOptions = {}) {
+    const d = HTTP_CONNECTIONS_DEFAULTS;
+    this.maxConnections = Math.max(1, options.maxConnections ?? d.maxConnections);
+    this.maxHeadBytes = Math.max(64, options.maxHeadBytes ?? d.maxHeadBytes);
+    this.maxOutOfOrderBytes = Math.max(0, options.maxOutOfOrderBytesPerConnection ?? d.maxOutOfOrderBytesPerConnection);
+    this.maxBufferedBytes = Math.max(0, options.maxBufferedBytes ?? d.maxBufferedBytes);
+    if (options.ports !== undefined && options.ports.length > 0) {
+      this.allowedPorts = new Uint8Array(65536);
+      for (const p of options.ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.allowedPorts[p] = 1;
+    }
+  }
+
+  /**
+   * Feeds one segment; returns the message heads it completed (a reused array, valid until the next call; empty for
+   * nearly every segment). Never throws.
+   */
+  segment(s: TcpSegment): readonly HttpMessageHead[] {
+    const out = this.out;
+    if (out.length !== 0) out.length = 0;
+    try {
+      this.take(s);
+    } catch {
+      this.stats.internalErrors++;
+      try {
+        const c = this.connections.get(s.connectionKey);
+        if (c !== undefined) this.free(c);
+      } catch {
+        // nothing more to undo
+      }
+    }
+    return out;
+  }
+
+  private take(s: TcpSegment): void {
+    const bytes = s.bytes;
+    let from = s.payloadStart;
+    let to = s.payloadEnd;
+    if (!(to <= bytes.length)) to = bytes.length;
+    if (!(from >= 0)) from = 0;
+    if (!(to >= from)) to = from;
+    const flags = s.flags;
+    let c = this.connections.get(s.connectionKey);
+    if (c === undefined) {
+      if (to - from < 4 || (flags & TcpFlag.RST) !== 0) return;
+      const start = messageStart(bytes, from, to);
+      if (start === MessageStart.NONE) return;
+      const ports = this.allowedPorts;
+      if (ports !== undefined && ports[s.destinationPort] !== 1 && ports[s.sourcePort] !== 1) return;
+      c = this.track(s, start);
+    } else {
+      // Map order is the LRU order: the first key is the least recently used.
+      this.connections.delete(c.key);
+      this.connections.set(c.key, c);
+    }
+
+    if (c.tunnel) {
+      if ((flags & (TcpFlag.FIN | TcpFlag.RST)) !== 0) this.close(c);
+      return;
+    }
+    let sequence = s.sequence >>> 0;
+    const d = s.fromFirst ? c.first : c.second;
+    if ((flags & TcpFlag.SYN) !== 0) {
+      if ((flags & TcpFlag.ACK) === 0) {
+        // A new connection on the same addresses and ports: the tracked one is over.
+        this.close(c);
+        return;
+      }
+      sequence = (sequence + 1) >>> 0;
+      if (!d.initialized) {
+        d.start(sequence);
+        d.mode = Mode.RESYNC;
+      }
+    }
+    if (!d.initialized && to > from && startsLike(d.carries, bytes, from, to)) {
+      d.start(sequence);
+      d.mode = Mode.RESYNC;
+    }
+    if ((flags & TcpFlag.FIN) !== 0) {
+      const finSequence = (sequence + (to - from)) >>> 0;
+      if (!d.initialized) d.start(finSequence);
+      d.fin(finSequence);
+    }
+    if (d.initialized && to > from) {
+      const accepted = d.accept(bytes, from, to, sequence, s.timeNs, this);
+      this.stats.duplicateBytes += d.duplicateBytes;
+      d.duplicateBytes = 0;
+      if (accepted === Accepted.HELD) {
+        this.stats.outOfOrderSegments++;
+        this.enforceBounds(c, d);
+      }
+      if (c.dead || c.tunnel) return;
+    }
+    if ((flags & TcpFlag.RST) !== 0) {
+      this.forceDrain(c, d);
+      this.forceDrain(c, c.other(d));
+      if (!c.dead) this.close(c);
+      return;
+    }
+    if (c.first.finSeen || c.second.finSeen) this.closeIfDone(c);
+  }
+
+  private track(s: TcpSegment, start: MessageStart): Connection {
+    while (this.connections.size >= this.maxConnections) {
+      const oldest = this.connections.values().next().value as Connection;
+      this.stats.evicted++;
+      this.free(oldest);
+    }
+    const c = new Connection(s.connectionKey, this.stats);
+    const d = s.fromFirst ? c.first : c.second;
+    const o = c.other(d);
+    d.carries = start;
+    o.carries = start === MessageStart.REQUEST ? MessageStart.RESPONSE : MessageStart.REQUEST;
+    const sequence = (s.sequence + ((s.flags & TcpFlag.SYN) !== 0 ? 1 : 0)) >>> 0;
+    d.start(sequence);
+    d.mode = Mode.HEAD;
+    // The peer's next byte is where this segment acknowledges up to; it may still be the tail of an earlier message
+    // (a capture that starts mid-connection), so the peer's side starts by looking for a message start.
+    if ((s.flags & TcpFlag.ACK) !== 0) o.start(s.acknowledgement);
+    this.connections.set(c.key, c);
+    this.stats.tracked++;
+    this.stats.connections = this.connections.size;
+    return c;
+  }
+
+  /** Frees the connection once a FIN ended a stream and nothing more is expected from the other side. */
+  private closeIfDone(c: Connection): void {
+    const { first, second } = c;
+    for (const s of [first, second]) if (s.ended && s.mode === Mode.UNTIL_CLOSE) this.messageDone(s);
+    if ((first.ended && (second.ended || this.idle(c, second))) || (second.ended && this.idle(c, first))) {
+      this.close(c);
+    } else if (first.finSeen && second.finSeen) {
+      // Both sides are done sending and a hole remains that nothing will fill.
+      this.forceDrain(c, first);
+      this.forceDrain(c, second);
+      if (!c.dead) this.close(c);
+    }
+  }
+
+  private idle(c: Connection, s: HttpStream): boolean {
+    if (!s.initialized) return true;
+    if (s.heldBytes > 0) return false;
+    if (s.carries === MessageStart.RESPONSE && c.unanswered.length > 0) return false;
+    return s.mode === Mode.RESYNC || (s.mode === Mode.HEAD && !s.headStarted);
+  }
+
+  private close(c: Connection): void {
+    this.stats.closed++;
+    this.free(c);
+  }
+
+  private abandon(c: Connection): void {
+    this.stats.abandoned++;
+    this.free(c);
+  }
+
+  private free(c: Connection): void {
+    if (c.dead) return;
+    c.dead = true;
+    for (const s of [c.first, c.second]) {
+      s.release();
+      this.releaseHead(s);
+    }
+    c.unanswered.length = 0;
+    this.connections.delete(c.key);
+    this.stats.connections = this.connections.size;
+  }
+
+  private enforceBounds(c: Connection, d: HttpStream): void {
+    const o = c.other(d);
+    while (
+      !c.dead &&
+      !c.tunnel &&
+      (d.heldBytes + o.heldBytes > this.maxOutOfOrderBytes ||
+        this.stats.bufferedBytes > this.maxBufferedBytes ||
+        d.heldSegments > MAX_HELD_SEGMENTS)
+    ) {
+      const s = d.heldBytes > 0 ? d : o;
+      if (s.heldBytes === 0) return;
+      this.skipGap(c, s);
+      if (!s.drain(this)) return;
+    }
+  }
+
+  /** Gives up every hole of the stream, delivering what is held after them. */
+  private forceDrain(c: Connection, s: HttpStream): void {
+    while (!c.dead && !c.tunnel && s.heldBytes > 0) {
+      this.skipGap(c, s);
+      if (!s.drain(this)) return;
+    }
+  }
+
+  private skipGap(c: Connection, s: HttpStream): void {
+    const skipped = s.skipToHeld();
+    if (skipped <= 0) return;
+    this.stats.gaps++;
+    this.stats.gapBytes += skipped;
+    // A hole inside a body of known length changes nothing but the count left to skip.
+    if ((s.mode === Mode.BODY || s.mode === Mode.CHUNK_DATA) && skipped <= s.remaining) {
+      s.remaining -= skipped;
+      if (s.remaining === 0) {
+        if (s.mode === Mode.BODY) this.messageDone(s);
+        else s.mode = Mode.CHUNK_DATA_CR;
+      }
+      return;
+    }
+    if (s.mode === Mode.UNTIL_CLOSE || s.mode === Mode.TUNNEL_WAIT) return;
+    // Whole messages may have been lost: read on from the next segment that starts like one, and stop pairing
+    // responses with requests (which request a response answers is no longer known).
+    this.releaseHead(s);
+    s.headStarted = false;
+    s.mode = Mode.RESYNC;
+    c.pairingLost = true;
+    c.unanswered.length = 0;
+  }
+
+  /** In-order bytes of one stream (StreamReceiver). False when the connection was freed or became a tunnel. */
+  receive(d: HttpStream, b: Uint8Array, from: number, to: number, timeNs: number): boolean {
+    const c = d.connection;
+    if (c.dead || c.tunnel) return false;
+    let i = from;
+    if (d.mode === Mode.RESYNC) {
+      if (!startsLike(d.carries, b, i, to)) {
+        this.stats.resyncSkippedBytes += to - i;
+        return true;
+      }
+      d.mode = Mode.HEAD;
+    }
+    const stats = this.stats;
+    while (i < to && !c.dead && !c.tunnel) {
+      switch (d.mode) {
+        case Mode.HEAD:
+          i = this.readHead(c, d, b, i, to, timeNs);
+          break;
+        case Mode.BODY: {
+          const n = Math.min(d.remaining, to - i);
+          d.remaining -= n;
+          i += n;
+          stats.bodyBytes += n;
+          if (d.remaining === 0) this.messageDone(d);
+          break;
+        }
+        case Mode.CHUNK_SIZE: {
+          const x = b[i]!;
+          const v = hexValue(x);
+          if (v >= 0) {
+            d.sawDigit = true;
+            if ((d.remaining !== 0 || v !== 0) && ++d.digits > 13) return this.abandoned(c);
+            d.remaining = d.remaining * 16 + v;
+            i++;
+          } else i = this.chunkSizeEnd(c, d, x, i);
+          break;
+        }
+        case Mode.CHUNK_EXTENSION: {
+          const lf = b.indexOf(LF, i);
+          if (lf < 0 || lf >= to) {
+            d.lineLength += to - i;
+            i = to;
+            if (d.lineLength > MAX_CHUNK_LINE) return this.abandoned(c);
+          } else {
+            d.lineLength += lf - i;
+            i = lf + 1;
+            if (d.lineLength > MAX_CHUNK_LINE) return this.abandoned(c);
+            this.chunkSizeDone(d);
+          }
+          break;
+        }
+        case Mode.CHUNK_SIZE_LF:
+          if (b[i] !== LF) return this.abandoned(c);
+          i++;
+          this.chunkSizeDone(d);
+          break;
+        case Mode.CHUNK_DATA: {
+          const n = Math.min(d.remaining, to - i);
+          d.remaining -= n;
+          i += n;
+          stats.bodyBytes += n;
+          if (d.remaining === 0) d.mode = Mode.CHUNK_DATA_CR;
+          break;
+        }
+        case Mode.CHUNK_DATA_CR:
+          if (b[i] === CR) d.mode = Mode.CHUNK_DATA_LF;
+          else if (b[i] === LF) this.chunkSizeStart(d);
+          else return this.abandoned(c);
+          i++;
+          break;
+        case Mode.CHUNK_DATA_LF:
+          if (b[i] !== LF) return this.abandoned(c);
+          i++;
+          this.chunkSizeStart(d);
+          break;
+        case Mode.TRAILER:
+          i = this.readTrailer(c, d, b, i, to);
+          break;
+        case Mode.UNTIL_CLOSE:
+        case Mode.TUNNEL_WAIT:
+          stats.bodyBytes += to - i;
+          i = to;
+          break;
+        default:
+          i = to;
+      }
+    }
+    return !c.dead && !c.tunnel;
+  }
+
+  private abandoned(c: Connection): false {
+    this.abandon(c);
+    return false;
+  }
+
+  /** Reads toward the blank line that ends a head; completes the head when it is found. */
+  private readHead(c: Connection, d: HttpStream, b: Uint8Array, i: number, to: number, timeNs: number): number {
+    if (!d.headStarted) {
+      // Empty lines before a message are allowed (RFC 9112 section 2.2), e.g. a CRLF some clients send after a body.
+      while (i < to && (b[i] === CR || b[i] === LF)) i++;
+      if (i === to) return to;
+      const first = b[i]!;
+      if (d.carries === MessageStart.REQUEST ? !isTokenByte(first) : first !== 0x48) {
+        this.abandon(c);
+        return to;
+      }
+      d.headStarted = true;
+      d.lines = 0;
+      d.lineLength = 0;
+      d.lastByte = 0;
+    }
+    const start = i;
+    let lineStart = i;
+    for (;;) {
+      const lf = b.indexOf(LF, lineStart);
+      if (lf < 0 || lf >= to) break;
+      const length = d.lineLength + (lf - lineStart);
+      const last = lf > lineStart ? b[lf - 1] : d.lastByte;
+      d.lineLength = 0;
+      if (d.lines > 0 && (length === 0 || (length === 1 && last === CR))) {
+        return this.completeHead(c, d, b, start, lf + 1, timeNs);
+      }
+      d.lines++;
+      lineStart = lf + 1;
+    }
+    if (lineStart < to) {
+      d.lineLength += to - lineStart;
+      d.lastByte = b[to - 1]!;
+    }
+    if (d.headLength + (to - start) > this.maxHeadBytes) {
+      this.stats.headsTooLarge++;
+      this.abandon(c);
+      return to;
+    }
+    this.appendHead(c, d, b, start, to);
+    return to;
+  }
+
+  private completeHead(
+    c: Connection,
+    d: HttpStream,
+    b: Uint8Array,
+    start: number,
+    end: number,
+    timeNs: number,
+  ): number {
+    if (d.headLength + (end - start) > this.maxHeadBytes) {
+      this.stats.headsTooLarge++;
+      this.abandon(c);
+      return end;
+    }
+    const kind = d.carries === MessageStart.REQUEST ? 'request' : 'response';
+    const fromFirst = d === c.first;
+    let head: HttpMessageHead | undefined;
+    if (d.headLength === 0) {
+      head = parseHead(kind, b, start, end, timeNs, fromFirst, this.framing);
+    } else {
+      if (!this.appendHead(c, d, b, start, end)) return end;
+      head = parseHead(kind, d.head!, 0, d.headLength, timeNs, fromFirst, this.framing);
+      this.releaseHead(d);
+    }
+    d.headStarted = false;
+    if (head === undefined) {
+      this.abandon(c);
+      return end;
+    }
+    if (head.kind === 'request') this.onRequest(c, d, head);
+    else this.onResponse(c, d, head);
+    return end;
+  }
+
+  /** Copies head bytes spanning segments; false (connection abandoned) when the total budget is spent. */
+  private appendHead(c: Connection, d: HttpStream, b: Uint8Array, from: number, to: number): boolean {
+    const need = d.headLength + (to - from);
+    let buffer = d.head;
+    if (buffer === undefined || buffer.length < need) {
+      const had = buffer?.length ?? 0;
+      const size = Math.min(this.maxHeadBytes, Math.max(need, 2 * had, 1024));
+      if (this.stats.bufferedBytes + size - had > this.maxBufferedBytes) {
+        this.abandon(c);
+        return false;
+      }
+      const grown = new Uint8Array(size);
+      if (buffer !== undefined) grown.set(buffer.subarray(0, d.headLength));
+      this.stats.bufferedBytes += size - had;
+      d.head = buffer = grown;
+    }
+    buffer.set(b.subarray(from, to), d.headLength);
+    d.headLength = need;
+    return true;
+  }
+
+  private releaseHead(d: HttpStream): void {
+    if (d.head !== undefined) {
+      this.stats.bufferedBytes -= d.head.length;
+      d.head = undefined;
+    }
+    d.headLength = 0;
+  }
+
+  private onRequest(c: Connection, d: HttpStream, head: HttpRequestHead): void {
+    this.stats.requests++;
+    this.out.push(head);
+    if (!c.pairingLost) {
+      if (c.unanswered.length >= MAX_UNANSWERED) c.unanswered.shift();
+      c.unanswered.push(head);
+    }
+    if (head.method === 'CONNECT') {
+      d.mode = Mode.TUNNEL_WAIT;
+      return;
+    }
+    const framing = this.framing;
+    if (framing.chunked) this.chunkSizeStart(d);
+    else this.bodyOf(d, framing.contentLength);
+  }
+
+  private onResponse(c: Connection, d: HttpStream, head: HttpResponseHead): void {
+    this.stats.responses++;
+    const code = head.code;
+    if (code < 200) {
+      // Interim: the final response to the same request follows.
+      head.request = c.unanswered[0];
+      this.out.push(head);
+      if (code === 101) this.becomeTunnel(c);
+      else this.messageDone(d);
+      return;
+    }
+    const request = c.unanswered.shift();
+    head.request = request;
+    this.out.push(head);
+    const client = c.other(d);
+    const connect = request !== undefined ? request.method === 'CONNECT' : client.mode === Mode.TUNNEL_WAIT;
+    if (connect) {
+      if (code < 300) {
+        this.becomeTunnel(c);
+        return;
+      }
+      if (client.mode === Mode.TUNNEL_WAIT) client.mode = Mode.RESYNC;
+    }
+    const framing = this.framing;
+    if (request?.method === 'HEAD' || code === 204 || code === 304) this.messageDone(d);
+    else if (framing.chunked) this.chunkSizeStart(d);
+    else if (framing.contentLength >= 0) this.bodyOf(d, framing.contentLength);
+    else d.mode = Mode.UNTIL_CLOSE;
+  }
+
+  private becomeTunnel(c: Connection): void {
+    this.stats.tunnels++;
+    c.tunnel = true;
+    for (const s of [c.first, c.second]) {
+      s.release();
+      this.releaseHead(s);
+      s.mode = Mode.STOPPED;
+    }
+    c.unanswered.length = 0;
+  }
+
+  private bodyOf(d: HttpStream, length: number): void {
+    if (length > 0) {
+      d.mode = Mode.BODY;
+      d.remaining = length;
+    } else this.messageDone(d);
+  }
+
+  private messageDone(d: HttpStream): void {
+    d.mode = Mode.HEAD;
+    d.headStarted = false;
+    d.remaining = 0;
+  }
+
+  private chunkSizeStart(d: HttpStream): void {
+    d.mode = Mode.CHUNK_SIZE;
+    d.remaining = 0;
+    d.digits = 0;
+    d.sawDigit = false;
+  }
+
+  /** The byte x at i ends the chunk size's digits. */
+  private chunkSizeEnd(c: Connection, d: HttpStream, x: number, i: number): number {
+    if (!d.sawDigit) {
+      this.abandon(c);
+      return i + 1;
+    }
+    if (x === CR) d.mode = Mode.CHUNK_SIZE_LF;
+    else if (x === LF) this.chunkSizeDone(d);
+    else if (x === 0x3b || x === 0x20 || x === 0x09) {
+      d.mode = Mode.CHUNK_EXTENSION;
+      d.lineLength = 0;
+    } else this.abandon(c);
+    return i + 1;
+  }
+
+  private chunkSizeDone(d: HttpStream): void {
+    if (d.remaining === 0) {
+      d.mode = Mode.TRAILER;
+      d.lineLength = 0;
+      d.lastByte = 0;
+      d.trailerBytes = 0;
+    } else d.mode = Mode.CHUNK_DATA;
+  }
+
+  /** Trailer fields after the last chunk, up to the blank line that ends the message. */
+  private readTrailer(c: Connection, d: HttpStream, b: Uint8Array, i: number, to: number): number {
+    while (i < to) {
+      const lf = b.indexOf(LF, i);
+      if (lf < 0 || lf >= to) {
+        d.lineLength += to - i;
+        d.trailerBytes += to - i;
+        d.lastByte = b[to - 1]!;
+        if (d.trailerBytes > this.maxHeadBytes) {
+          this.stats.headsTooLarge++;
+          this.abandon(c);
+        }
+        return to;
+      }
+      const length = d.lineLength + (lf - i);
+      const last = lf > i ? b[lf - 1] : d.lastByte;
+      d.trailerBytes += lf + 1 - i;
+      d.lineLength = 0;
+      i = lf + 1;
+      if (length === 0 || (length === 1 && last === CR)) {
+        this.messageDone(d);
+        return i;
+      }
+      if (d.trailerBytes > this.maxHeadBytes) {
+        this.stats.headsTooLarge++;
+        this.abandon(c);
+        return to;
+      }
+    }
+    return i;
+  }
+}
+
+function hexValue(x: number): number {
+  if (x >= 0x30 && x <= 0x39) return x - 0x30;
+  const lower = x | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}

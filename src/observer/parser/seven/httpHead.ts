@@ -1,0 +1,306 @@
+// The head of one HTTP/1.0 or 1.1 message (request line or status line, then header fields) parsed from bytes that
+// end with its blank line, plus what the head says about the body's length. Strict where leniency would let garbage
+// pass for HTTP (a head that does not parse is not a message, and the connection is given up), lenient where real
+// peers differ (bare LF line ends, obsolete line folding, a status line without a reason phrase).
+
+export interface HttpHeader {
+  /** As sent on the wire. */
+  name: string;
+  /** Without leading or trailing spaces and tabs; folded lines joined by one space. */
+  value: string;
+}
+
+export interface HttpRequestHead {
+  kind: 'request';
+  method: string;
+  target: string;
+  /** "HTTP/1.0" or "HTTP/1.1". */
+  protocol: string;
+  headers: HttpHeader[];
+  /** The first Host header's value, or "". */
+  host: string;
+  /** Capture time of the segment that completed the head, nanoseconds since the epoch. */
+  timeNs: number;
+  fromFirst: boolean;
+}
+
+export interface HttpResponseHead {
+  kind: 'response';
+  code: number;
+  protocol: string;
+  headers: HttpHeader[];
+  /** The request this answers (first unanswered one of the connection), undefined when it was not seen. */
+  request: HttpRequestHead | undefined;
+  timeNs: number;
+  fromFirst: boolean;
+}
+
+export type HttpMessageHead = HttpRequestHead | HttpResponseHead;
+
+/** What the first bytes of a TCP payload look like. */
+export const MessageStart = {
+  NONE: 0,
+  /** A method HTTP/1.x clients commonly send, then a space. */
+  REQUEST: 1,
+  /** "HTTP/1.0 " or "HTTP/1.1 ". */
+  RESPONSE: 2,
+} as const;
+export type MessageStart = (typeof MessageStart)[keyof typeof MessageStart];
+
+const ascii = (s: string) => Uint8Array.from(s, (ch) => ch.charCodeAt(0));
+const GET = ascii('GET ');
+const POST = ascii('POST ');
+const PUT = ascii('PUT ');
+const PATCH = ascii('PATCH ');
+const DELETE = ascii('DELETE ');
+const HEAD = ascii('HEAD ');
+const OPTIONS = ascii('OPTIONS ');
+const CONNECT = ascii('CONNECT ');
+const TRACE = ascii('TRACE ');
+const HTTP_1 = ascii('HTTP/1.');
+
+function startsWith(b: Uint8Array, at: number, end: number, word: Uint8Array): boolean {
+  if (end - at < word.length) return false;
+  for (let i = 0; i < word.length; i++) if (b[at + i] !== word[i]) return false;
+  return true;
+}
+
+/**
+ * Whether b[at, end) starts like a request line of a common method or like a status line. A few byte compares and no
+ * allocation: every untracked TCP segment with a payload goes through here.
+ */
+export function messageStart(b: Uint8Array, at: number, end: number): MessageStart {
+  if (end - at < 4) return MessageStart.NONE;
+  switch (b[at]) {
+    case 0x47: // G
+      return startsWith(b, at, end, GET) ? MessageStart.REQUEST : MessageStart.NONE;
+    case 0x50: // P
+      return startsWith(b, at, end, POST) || startsWith(b, at, end, PUT) || startsWith(b, at, end, PATCH)
+        ? MessageStart.REQUEST
+        : MessageStart.NONE;
+    case 0x44: // D
+      return startsWith(b, at, end, DELETE) ? MessageStart.REQUEST : MessageStart.NONE;
+    case 0x48: // H
+      if (startsWith(b, at, end, HEAD)) return MessageStart.REQUEST;
+      return end - at >= 9 &&
+        startsWith(b, at, end, HTTP_1) &&
+        (b[at + 7] === 0x30 || b[at + 7] === 0x31) &&
+        b[at + 8] === 0x20
+        ? MessageStart.RESPONSE
+        : MessageStart.NONE;
+    case 0x4f: // O
+      return startsWith(b, at, end, OPTIONS) ? MessageStart.REQUEST : MessageStart.NONE;
+    case 0x43: // C
+      return startsWith(b, at, end, CONNECT) ? MessageStart.REQUEST : MessageStart.NONE;
+    case 0x54: // T
+      return startsWith(b, at, end, TRACE) ? MessageStart.REQUEST : MessageStart.NONE;
+    default:
+      return MessageStart.NONE;
+  }
+}
+
+const STARTS: readonly (readonly [Uint8Array, MessageStart])[] = [
+  ...[GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS, CONNECT, TRACE].map((w) => [w, MessageStart.REQUEST] as const),
+  [ascii('HTTP/1.0 '), MessageStart.RESPONSE],
+  [ascii('HTTP/1.1 '), MessageStart.RESPONSE],
+];
+
+/**
+ * Whether b[at, end) starts like a message of the `wanted` kind, for a stream looking for its next message: a payload
+ * too short to tell (segments of a few bytes happen) counts when it agrees with the beginning of such a start.
+ */
+export function startsLike(wanted: MessageStart, b: Uint8Array, at: number, end: number): boolean {
+  const found = messageStart(b, at, end);
+  if (found !== MessageStart.NONE || end - at >= 9 || end <= at) return found === wanted;
+  for (const [word, kind] of STARTS) {
+    if (kind !== wanted) continue;
+    const n = Math.min(word.length, end - at);
+    let i = 0;
+    while (i < n && b[at + i] === word[i]) i++;
+    if (i === n) return true;
+  }
+  return false;
+}
+
+/** RFC 9110 tchar: the bytes of methods and header names. */
+const TOKEN = new Uint8Array(256);
+for (const ch of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+  TOKEN[ch.charCodeAt(0)] = 1;
+
+export function isTokenByte(byte: number): boolean {
+  return TOKEN[byte] === 1;
+}
+
+/** How the message's body is delimited, as its head says. Filled by parseHead; one instance is reused. */
+export class BodyFraming {
+  /** Content-Length, or -1 when absent. */
+  contentLength = -1;
+  /** Transfer-Encoding whose final coding is chunked. */
+  chunked = false;
+  /** Transfer-Encoding present with a final coding other than chunked (the body then runs to the connection's end). */
+  otherCoding = false;
+
+  reset(): void {
+    this.contentLength = -1;
+    this.chunked = false;
+    this.otherCoding = false;
+  }
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+const SP = 0x20;
+const HTAB = 0x09;
+
+/** Lines end at LF; a CR before it is not part of the line. */
+function lineEnd(b: Uint8Array, lineStart: number, lf: number): number {
+  return lf > lineStart && b[lf - 1] === CR ? lf - 1 : lf;
+}
+
+function protocolAt(b: Uint8Array, at: number, end: number): string | undefined {
+  if (end - at < 8 || !startsWith(b, at, end, HTTP_1)) return undefined;
+  const minor = b[at + 7];
+  return minor === 0x31 ? 'HTTP/1.1' : minor === 0x30 ? 'HTTP/1.0' : undefined;
+}
+
+/**
+ * Parses the head in b[start, end) (end just past its blank line) as a request or a response, filling `framing`.
+ * Undefined when the bytes are not a well-formed head of that kind.
+ */
+export function parseHead(
+  kind: 'request' | 'response',
+  b: Uint8Array,
+  start: number,
+  end: number,
+  timeNs: number,
+  fromFirst: boolean,
+  framing: BodyFraming,
+): HttpMessageHead | undefined {
+  framing.reset();
+  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  const firstLf = b.indexOf(LF, start);
+  if (firstLf < 0 || firstLf >= end) return undefined;
+  const firstEnd = lineEnd(b, start, firstLf);
+  let head: HttpMessageHead;
+  if (kind === 'request') {
+    let i = start;
+    while (i < firstEnd && TOKEN[b[i]!] === 1) i++;
+    if (i === start || i - start > 32 || b[i] !== SP) return undefined;
+    const method = text.toString('latin1', start, i);
+    const targetStart = ++i;
+    while (i < firstEnd && b[i]! > SP && b[i] !== 0x7f) i++;
+    if (i === targetStart || b[i] !== SP) return undefined;
+    const target = text.toString('latin1', targetStart, i);
+    const protocol = protocolAt(b, i + 1, firstEnd);
+    if (protocol === undefined || i + 9 !== firstEnd) return undefined;
+    head = { kind: 'request', method, target, protocol, headers: [], host: '', timeNs, fromFirst };
+  } else {
+    const protocol = protocolAt(b, start, firstEnd);
+    if (protocol === undefined || b[start + 8] !== SP || firstEnd - start < 12) return undefined;
+    let code = 0;
+    for (let i = start + 9; i < start + 12; i++) {
+      const digit = b[i]! - 0x30;
+      if (digit < 0 || digit > 9) return undefined;
+      code = code * 10 + digit;
+    }
+    if (code < 100) return undefined;
+    if (firstEnd > start + 12) {
+      if (b[start + 12] !== SP) return undefined;
+      for (let i = start + 13; i < firstEnd; i++) {
+        const c = b[i]!;
+        if ((c < SP && c !== HTAB) || c === 0x7f) return undefined;
+      }
+    }
+    head = { kind: 'response', code, protocol, headers: [], request: undefined, timeNs, fromFirst };
+  }
+  if (!parseFields(b, text, firstLf + 1, end, head.headers)) return undefined;
+  return applyFields(head, framing) ? head : undefined;
+}
+
+function parseFields(b: Uint8Array, text: Buffer, from: number, end: number, headers: HttpHeader[]): boolean {
+  let lineStart = from;
+  while (lineStart < end) {
+    const lf = b.indexOf(LF, lineStart);
+    if (lf < 0 || lf >= end) return false;
+    const e = lineEnd(b, lineStart, lf);
+    if (e === lineStart) return lf + 1 === end; // the blank line ends the head, and nothing may follow it
+    const c0 = b[lineStart]!;
+    if (c0 === SP || c0 === HTAB) {
+      // obs-fold: a continuation of the previous field's value
+      const previous = headers[headers.length - 1];
+      if (previous === undefined) return false;
+      const more = trimmed(b, text, lineStart, e);
+      if (more === undefined) return false;
+      if (more !== '') previous.value = previous.value === '' ? more : `${previous.value} ${more}`;
+    } else {
+      let i = lineStart;
+      while (i < e && TOKEN[b[i]!] === 1) i++;
+      if (i === lineStart || b[i] !== 0x3a) return false;
+      const value = trimmed(b, text, i + 1, e);
+      if (value === undefined) return false;
+      headers.push({ name: text.toString('latin1', lineStart, i), value });
+    }
+    lineStart = lf + 1;
+  }
+  return false;
+}
+
+/** The field value in b[from, to) without surrounding spaces and tabs; undefined when it holds control bytes. */
+function trimmed(b: Uint8Array, text: Buffer, from: number, to: number): string | undefined {
+  while (from < to && (b[from] === SP || b[from] === HTAB)) from++;
+  while (to > from && (b[to - 1] === SP || b[to - 1] === HTAB)) to--;
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if ((c < SP && c !== HTAB) || c === 0x7f) return undefined;
+  }
+  return text.toString('latin1', from, to);
+}
+
+/** Host, Content-Length and Transfer-Encoding; false when they contradict themselves. */
+function applyFields(head: HttpMessageHead, framing: BodyFraming): boolean {
+  let transferEncoding = false;
+  let lastCoding = '';
+  for (const h of head.headers) {
+    const n = h.name.length;
+    if (n === 4 && head.kind === 'request' && head.host === '' && h.name.toLowerCase() === 'host') head.host = h.value;
+    else if (n === 14 && h.name.toLowerCase() === 'content-length') {
+      for (const part of h.value.split(',')) {
+        const length = decimal(part.trim());
+        if (length < 0) return false;
+        if (framing.contentLength >= 0 && framing.contentLength !== length) return false;
+        framing.contentLength = length;
+      }
+    } else if (n === 17 && h.name.toLowerCase() === 'transfer-encoding') {
+      transferEncoding = true;
+      const codings = h.value.split(',');
+      for (let i = codings.length - 1; i >= 0; i--) {
+        const coding = codings[i]!.trim();
+        if (coding !== '') {
+          lastCoding = coding.toLowerCase();
+          break;
+        }
+      }
+    }
+  }
+  if (transferEncoding) {
+    // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+    framing.contentLength = -1;
+    if (lastCoding === 'chunked') framing.chunked = true;
+    else if (head.kind === 'request')
+      return false; // a request body must be length-delimited or chunked
+    else framing.otherCoding = true;
+  }
+  return true;
+}
+
+/** A non-negative decimal integer no larger than 2^53 - 1, or -1. */
+function decimal(s: string): number {
+  if (s.length === 0 || s.length > 16) return -1;
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const d = s.charCodeAt(i) - 0x30;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return Number.isSafeInteger(n) ? n : -1;
+}
