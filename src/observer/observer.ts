@@ -77,6 +77,7 @@ export class Observer implements MonitorConsumer {
       return;
     }
     this.keep(record, event.timestamp, event.nodeName);
+    this.keepL7(record);
   }
 
   /**
@@ -95,6 +96,16 @@ export class Observer implements MonitorConsumer {
       return;
     }
     this.keep(record, record.time, frame.nodeName);
+    this.keepL7(record);
+  }
+
+  /** The L7 flows the record's packet carries, after its L3/L4 flow (read even if a hook stopped that one). */
+  private keepL7(record: L34Record): void {
+    const flows = this.parser.l7FlowsOf(record);
+    for (let i = 0; i < flows.length; i++) {
+      const flow = flows[i]!;
+      this.store({ kind: 'flow', timestamp: record.time, nodeName: flow.nodeName, flow });
+    }
   }
 
   /** A decoded L3/L4 record into the ring, through the hooks that read objects if there are any. */

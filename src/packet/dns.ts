@@ -1,13 +1,40 @@
-// Decodes a DNS message (RFC 1035) far enough to learn names for addresses: the question, the answer records, and the
-// A/AAAA addresses the question name resolves to through its CNAME chain. Bounded against hostile input — compression
-// loops, counts larger than the message, names longer than DNS allows — and it never throws: a message it cannot read
-// yields undefined.
+// Decodes a DNS message (RFC 1035) far enough to learn names for addresses and to show it as an L7 flow: the questions,
+// the answer records, and the A/AAAA addresses the question name resolves to through its CNAME chain. Bounded against
+// hostile input — compression loops, counts larger than the message, names longer than DNS allows — and it never
+// throws: a message it cannot read yields undefined.
 
 import { formatIPv4, formatIPv6 } from './ipAddress.js';
 
 export const DnsType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41 } as const;
 export const DnsClass = { IN: 1 } as const;
 export const DnsRcode = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 } as const;
+
+/** Record types by the names Hubble gives them (gopacket's DNSType names); other types are "Unknown". */
+const TYPE_NAMES: ReadonlyMap<number, string> = new Map([
+  [1, 'A'], [2, 'NS'], [3, 'MD'], [4, 'MF'], [5, 'CNAME'], [6, 'SOA'], [7, 'MB'], [8, 'MG'], [9, 'MR'], [10, 'NULL'],
+  [11, 'WKS'], [12, 'PTR'], [13, 'HINFO'], [14, 'MINFO'], [15, 'MX'], [16, 'TXT'], [28, 'AAAA'], [33, 'SRV'],
+  [35, 'NAPTR'], [41, 'OPT'], [46, 'RRSIG'], [48, 'DNSKEY'], [64, 'SVCB'], [65, 'HTTPS'], [256, 'URI'],
+]); // prettier-ignore
+
+/** A record or question type as Hubble names it in qtypes/rrtypes ("A", "AAAA", ..., "Unknown"). */
+export function dnsTypeName(type: number): string {
+  return TYPE_NAMES.get(type) ?? 'Unknown';
+}
+
+/** Response codes as Hubble names them (gopacket's DNSResponseCode names, in its dns metric and flow summaries). */
+const RCODE_NAMES: ReadonlyMap<number, string> = new Map([
+  [0, 'No Error'], [1, 'Format Error'], [2, 'Server Failure'], [3, 'Non-Existent Domain'], [4, 'Not Implemented'],
+  [5, 'Query Refused'], [6, 'Name Exists when it should not'], [7, 'RR Set Exists when it should not'],
+  [8, 'RR Set that should exist does not'], [9, 'Not Authorized'], [10, 'Name not contained in zone'],
+  [11, 'DSO-TYPE Not Implemented'], [16, 'Bad OPT Version'], [17, 'Key not recognized'],
+  [18, 'Signature out of time window'], [19, 'Bad TKEY Mode'], [20, 'Duplicate key name'],
+  [21, 'Algorithm not supported'], [22, 'Bad Truncation'], [23, 'Bad/missing Server Cookie'],
+]); // prettier-ignore
+
+/** A response code's name, or "" for codes Hubble has no name for. */
+export function dnsRcodeName(rcode: number): string {
+  return RCODE_NAMES.get(rcode) ?? '';
+}
 
 /** The DNS header length; nothing shorter is a DNS message. */
 export const DNS_HEADER_LENGTH = 12;
@@ -41,6 +68,8 @@ export interface DnsMessage {
   /** First question's name, lowercase, without the trailing dot ("" for the root); "" when there is no question. */
   questionName: string;
   questionType: number;
+  /** Every question's type, in message order. */
+  questionTypes: number[];
   /** Answer-section records in message order (at most MAX_ANSWERS). */
   answers: DnsRecord[];
   /** CNAME targets followed from the question name, in chain order. */
@@ -142,6 +171,7 @@ export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length
     truncated: (flags & 0x0200) !== 0,
     questionName: '',
     questionType: 0,
+    questionTypes: [],
     answers: [],
     cnames: [],
     ips: [],
@@ -156,6 +186,7 @@ export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length
       message.questionName = nameResult.name;
       message.questionType = u16(data, nameResult.end);
     }
+    message.questionTypes.push(u16(data, nameResult.end));
     p = nameResult.end + 4;
   }
   const answers = message.answers;
@@ -222,4 +253,54 @@ function followChain(message: DnsMessage): void {
     }
   }
   message.minTtl = minTtl === Infinity ? 0 : minTtl;
+}
+
+/**
+ * Whether data[start, end) is exactly one well-formed DNS query or response, as a payload on a port other than 53
+ * must be before it is shown as DNS: a standard query (opcode 0, Z bit clear) with one question of class IN (the
+ * mDNS unicast-response bit aside), and every record the header counts present, ending where the payload ends.
+ * Random payloads fail on the header's first words, so most UDP costs a few comparisons.
+ */
+export function isStrictDnsMessage(data: Uint8Array, start: number, end: number): boolean {
+  if (end > data.length || end - start < DNS_HEADER_LENGTH) return false;
+  const flags = u16(data, start + 2);
+  if ((flags & 0x7840) !== 0 || u16(data, start + 4) !== 1) return false;
+  const records = u16(data, start + 6) + u16(data, start + 8) + u16(data, start + 10);
+  if (records * 11 > end - start) return false;
+  let p = start + DNS_HEADER_LENGTH;
+  if (!readName(data, start, end, p, nameResult) || nameResult.end + 4 > end) return false;
+  p = nameResult.end;
+  if ((u16(data, p + 2) & 0x7fff) !== DnsClass.IN) return false;
+  p += 4;
+  for (let i = 0; i < records; i++) {
+    if (!skipName(data, end, p)) return false;
+    p = skippedTo;
+    if (p + 10 > end) return false;
+    p += 10 + u16(data, p + 8);
+    if (p > end) return false;
+  }
+  return p === end;
+}
+
+let skippedTo = 0;
+
+/** Steps over the name at `offset` without reading it (a pointer ends it); sets skippedTo. */
+function skipName(d: Uint8Array, end: number, offset: number): boolean {
+  let p = offset;
+  for (let labels = 0; labels < 128; labels++) {
+    if (p >= end) return false;
+    const length = d[p]!;
+    if (length === 0) {
+      skippedTo = p + 1;
+      return true;
+    }
+    if ((length & 0xc0) === 0xc0) {
+      if (p + 2 > end) return false;
+      skippedTo = p + 2;
+      return true;
+    }
+    if ((length & 0xc0) !== 0) return false;
+    p += 1 + length;
+  }
+  return false;
 }

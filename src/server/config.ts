@@ -77,8 +77,9 @@ function coerce(spec: SettingSpec, raw: unknown, where: string): SettingValue {
       if (typeof raw === 'string' || typeof raw === 'number') return String(raw);
       break;
     case 'strings':
-      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string')) return raw as string[];
-      if (typeof raw === 'string') return [raw];
+      // YAML reads `[80, 8080]` as numbers; as text they mean what the flag's words would.
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string' || typeof v === 'number')) return raw.map(String);
+      if (typeof raw === 'string' || typeof raw === 'number') return [String(raw)];
       break;
     case 'boolean':
       if (typeof raw === 'boolean') return raw;

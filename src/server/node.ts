@@ -113,6 +113,7 @@ export async function startNode(
     nodeName: opts.nodeName,
     clusterName: opts.clusterName,
     emitter: { name: EMITTER_NAME, version: VERSION },
+    l7: opts.l7,
     ...metadata,
   });
   // Hubble's exporter is an OnDecodedEvent hook of the observer; so is ours. A file it cannot open stops serve here.

@@ -7,6 +7,7 @@ import { ExportSettingError, parseFieldMaskPaths, parseFlowFilterList } from '..
 import { FieldMaskError, FlowFieldMask } from '../observer/fieldMask.js';
 import { compileEventFilters, FilterError } from '../observer/filters/index.js';
 import { parseRingCapacity } from '../observer/ring.js';
+import { L7_PROTOCOLS, type L7Protocol, type SevenParserOptions } from '../observer/parser/seven/index.js';
 import { parseHostPort } from '../peer/address.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
 import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
@@ -77,6 +78,25 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     kind: 'string',
     value: 'FILE',
     description: 'YAML inventory mapping IPs/CIDRs to namespaces, pods, labels, identities and services',
+  },
+  {
+    name: 'l7',
+    kind: 'strings',
+    value: 'PROTOCOLS',
+    default: ['dns', 'http'],
+    description: 'L7 protocols read from packets into L7 flows: dns, http (comma-separated or repeated); none: L3/L4 only',
+  },
+  {
+    name: 'l7-http-ports',
+    kind: 'strings',
+    value: 'PORTS',
+    description: 'look for HTTP/1.x only on these TCP ports, at either end (e.g. 80,8080); default: any port',
+  },
+  {
+    name: 'l7-keep-secrets',
+    kind: 'boolean',
+    default: false,
+    description: 'show Authorization, Cookie, Set-Cookie and Proxy-Authorization values (redacted by default)',
   },
   {
     name: 'recordings-dir',
@@ -188,6 +208,8 @@ export interface ServeOptions {
   nodeName: string;
   clusterName: string;
   endpointsFile?: string | undefined;
+  /** L7 flows from packets; undefined with --l7 none. */
+  l7: SevenParserOptions | undefined;
   logLevel: string;
   recordings: RecordingsOptions;
   peers: PeersOptions;
@@ -294,6 +316,7 @@ export function toServeOptions(s: Settings): ServeOptions {
     nodeName: (s['node-name'] as string | undefined) || hostname(),
     clusterName: s['cluster-name'] as string,
     endpointsFile: s['endpoints'] as string | undefined,
+    l7: toL7Options(s),
     logLevel,
     recordings: {
       dir: s['recordings-dir'] as string,
@@ -307,6 +330,34 @@ export function toServeOptions(s: Settings): ServeOptions {
     metrics: toNodeMetricsSettings(s),
     ui: toUiOptions(s, true),
   };
+}
+
+/** --l7, --l7-http-ports and --l7-keep-secrets, checked. */
+function toL7Options(s: Settings): SevenParserOptions | undefined {
+  const words = (s['l7'] as string[]).flatMap((text) => text.split(',')).map((word) => word.trim().toLowerCase());
+  const known: readonly string[] = L7_PROTOCOLS;
+  const protocols: L7Protocol[] = [];
+  for (const word of words) {
+    if (word === '' || word === 'none') continue;
+    if (!known.includes(word)) {
+      throw new ConfigError(`--l7: "${word}" is not an L7 protocol read from packets (give dns, http, or none)`);
+    }
+    if (!protocols.includes(word as L7Protocol)) protocols.push(word as L7Protocol);
+  }
+  const portTexts = ((s['l7-http-ports'] as string[] | undefined) ?? []).flatMap((text) => text.split(','));
+  const httpPorts: number[] = [];
+  for (const text of portTexts.map((t) => t.trim()).filter((t) => t !== '')) {
+    const port = /^\d+$/.test(text) ? Number(text) : NaN;
+    if (!(port >= 1 && port <= 65535)) {
+      throw new ConfigError(`--l7-http-ports: "${text}" is not a TCP port (give numbers from 1 to 65535, e.g. 80,8080)`);
+    }
+    httpPorts.push(port);
+  }
+  if (httpPorts.length > 0 && !protocols.includes('http')) {
+    throw new ConfigError('--l7-http-ports needs http in --l7');
+  }
+  if (protocols.length === 0) return undefined;
+  return { protocols, httpPorts, keepSecrets: s['l7-keep-secrets'] === true };
 }
 
 /** The --export-* settings, checked: a bad filter or field mask stops serve with one line naming the flag. */

@@ -13,6 +13,8 @@ export interface TsharkFieldsOptions {
   allOccurrences?: boolean;
   /** Dissector preferences (-o name:value). */
   preferences?: readonly string[];
+  /** Decode-as rules (-d, e.g. "tcp.port==8080,http") for protocols on ports tshark does not guess. */
+  decodeAs?: readonly string[];
 }
 
 /** tshark's reading of every frame: one array of field values per frame, in `fields` order ('' for an absent field). */
@@ -24,6 +26,7 @@ export async function tsharkFields(
   const args = ['-r', path, '-T', 'fields', '-E', 'separator=\t'];
   args.push(...(options.allOccurrences ? ['-E', 'occurrence=a', '-E', 'aggregator=,'] : ['-E', 'occurrence=f']));
   for (const p of options.preferences ?? []) args.push('-o', p);
+  for (const d of options.decodeAs ?? []) args.push('-d', d);
   for (const f of fields) args.push('-e', f);
   if (options.displayFilter !== undefined) args.push('-Y', options.displayFilter);
   const { stdout } = await run('tshark', args, { maxBuffer: 256 * 1024 * 1024 });

@@ -1,6 +1,14 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { decodeDnsMessage, DnsRcode, DnsType, type DnsMessage } from '../../src/packet/dns.js';
+import {
+  decodeDnsMessage,
+  dnsRcodeName,
+  dnsTypeName,
+  DnsRcode,
+  DnsType,
+  isStrictDnsMessage,
+  type DnsMessage,
+} from '../../src/packet/dns.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
 import { concat, dnsMessage, dnsName, ethernet, hex, ipv4, udp, type DnsInit } from '../harness/frames.js';
 import { writePcapWithText2pcap } from '../harness/pcapFiles.js';
@@ -210,4 +218,60 @@ describe('DNS message decoder on hostile input', () => {
       { numRuns: 5000 },
     );
   });
+});
+
+describe('telling DNS from other payloads off port 53 (isStrictDnsMessage)', () => {
+  const whole = (m: Uint8Array) => isStrictDnsMessage(m, 0, m.length);
+
+  it('accepts whole queries and responses, and nothing cut or padded', () => {
+    for (const c of cases) {
+      const message = dnsMessage(c.message);
+      expect(whole(message)).toBe(true);
+      expect(whole(dnsMessage({ ...c.message, response: false, answers: [] }))).toBe(true);
+      expect(isStrictDnsMessage(message, 0, message.length - 1)).toBe(false);
+      expect(whole(concat(message, hex('00')))).toBe(false);
+    }
+  });
+
+  it('refuses other opcodes, several questions, and classes other than IN', () => {
+    const query = dnsMessage({ question: 'example.com', response: false, answers: [] });
+    const withOpcode = query.slice();
+    withOpcode[2] = 0x28; // opcode 5 (UPDATE)
+    expect(whole(withOpcode)).toBe(false);
+    const twoQuestions = query.slice();
+    twoQuestions[5] = 2;
+    expect(whole(twoQuestions)).toBe(false);
+    const chaos = query.slice();
+    chaos[chaos.length - 1] = 3; // class CH
+    expect(whole(chaos)).toBe(false);
+  });
+
+  it('takes random payloads for DNS almost never, and never throws', () => {
+    let accepted = 0;
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 600 }), (bytes) => {
+        if (whole(bytes)) accepted++;
+      }),
+      { numRuns: 20_000 },
+    );
+    expect(accepted).toBe(0);
+  });
+});
+
+describe('DNS names as Hubble prints them', () => {
+  it.each([
+    [1, 'A'],
+    [28, 'AAAA'],
+    [5, 'CNAME'],
+    [65, 'HTTPS'],
+    [64, 'SVCB'],
+    [255, 'Unknown'],
+  ])('type %i is %s', (type, name) => expect(dnsTypeName(type)).toBe(name));
+
+  it.each([
+    [DnsRcode.NOERROR, 'No Error'],
+    [DnsRcode.NXDOMAIN, 'Non-Existent Domain'],
+    [DnsRcode.REFUSED, 'Query Refused'],
+    [12, ''],
+  ])('rcode %i is "%s"', (rcode, name) => expect(dnsRcodeName(rcode)).toBe(name));
 });

@@ -4,34 +4,11 @@
 // named as Hubble names it, and each answer record type of a reply once in response_types.
 // Options: query (add the queried name as a label), ignoreAAAA (leave out flows that asked only for AAAA).
 import { Verdict, type Flow } from '../../api/flow/flow.js';
+import { dnsRcodeName } from '../../packet/dns.js';
 import type { FlowContext } from '../context.js';
 import { numberText } from '../flowNames.js';
 import { BoundedCounterVec } from '../labelSets.js';
 import { flagOption, handlerContext, NAMESPACE, type HandlerInit, type MetricHandler } from './handler.js';
-
-/** DNS response codes as Hubble's dns metric names them; codes not listed are "". */
-const RCODE_NAMES: Readonly<Record<number, string>> = {
-  0: 'No Error',
-  1: 'Format Error',
-  2: 'Server Failure',
-  3: 'Non-Existent Domain',
-  4: 'Not Implemented',
-  5: 'Query Refused',
-  6: 'Name Exists when it should not',
-  7: 'RR Set Exists when it should not',
-  8: 'RR Set that should exist does not',
-  9: 'Not Authorized',
-  10: 'Name not contained in zone',
-  11: 'DSO-TYPE Not Implemented',
-  16: 'Bad OPT Version',
-  17: 'Key not recognized',
-  18: 'Signature out of time window',
-  19: 'Bad TKEY Mode',
-  20: 'Duplicate key name',
-  21: 'Algorithm not supported',
-  22: 'Bad Truncation',
-  23: 'Bad/missing Server Cookie',
-};
 
 const qtypesTexts = new WeakMap<readonly string[], string>();
 
@@ -108,7 +85,7 @@ export class DnsHandler implements MetricHandler {
       v[at] = '';
       this.queries.inc(v);
     } else {
-      v[at] = RCODE_NAMES[dns.rcode] ?? '';
+      v[at] = dnsRcodeName(dns.rcode);
       this.responses.inc(v);
       if (dns.rrtypes.length === 0) return;
       const t = this.typeValues;

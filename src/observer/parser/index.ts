@@ -13,6 +13,7 @@ import { SockParser } from './sock.js';
 import { ThreeFourParser } from './threefour.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
 import { toFlow, type L34Record } from './l34Flow.js';
+import { SevenParser, type SevenParserOptions } from './seven/index.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -35,11 +36,16 @@ export interface ParserOptions extends ParserGetters {
   clusterName: string;
   /** Software named in every flow's emitter field. */
   emitter: Emitter;
+  /** L7 flows from packets (DNS, HTTP/1.x); none without this. */
+  l7?: SevenParserOptions;
 }
+
+const NO_FLOWS: readonly Flow[] = Object.freeze([]);
 
 export class Parser {
   private readonly threeFour: ThreeFourParser;
   private readonly sock: SockParser;
+  private readonly seven: SevenParser | undefined;
   private readonly debugLookups: DebugParserLookups;
   /** Software named in every flow's emitter field. */
   readonly emitter: Emitter;
@@ -47,6 +53,7 @@ export class Parser {
   constructor(options: ParserOptions) {
     this.threeFour = new ThreeFourParser(options);
     this.sock = new SockParser(options);
+    this.seven = options.l7 && new SevenParser(options.l7);
     const { endpoints, links } = options;
     this.debugLookups = {
       endpointById: endpoints && ((id) => endpoints.endpointById(id)),
@@ -80,6 +87,21 @@ export class Parser {
   /** Decodes a captured Ethernet frame into a record, as recordFlow() decodes the TraceNotify it would be wrapped in. */
   recordFrame(frame: CapturedFrame): L34Record {
     return this.threeFour.recordFrame(frame);
+  }
+
+  /**
+   * The L7 flows (DNS messages, HTTP/1.x heads) in the packet the last recordFlow() or recordFrame() decoded into
+   * `record`; none for nearly every packet, or with L7 off. The array is reused until the next call.
+   */
+  l7FlowsOf(record: L34Record): readonly Flow[] {
+    const seven = this.seven;
+    if (seven === undefined) return NO_FLOWS;
+    return seven.flowsOf(record, this.threeFour.packetHeaders, this.threeFour.packetBytes, this.emitter);
+  }
+
+  /** The L7 parser's HTTP connection counters; undefined with L7 HTTP off. */
+  get l7HttpStats(): SevenParser['httpStats'] {
+    return this.seven?.httpStats;
   }
 
   /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */

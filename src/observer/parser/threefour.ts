@@ -63,7 +63,8 @@ import {
   traceReasonOf,
 } from '../../monitor/datapath/traceNotify.js';
 import type { CapturedFrame, Timestamp } from '../../monitor/types.js';
-import { decodeDnsMessage, DNS_HEADER_LENGTH } from '../../packet/dns.js';
+import { decodeDnsMessage, DNS_HEADER_LENGTH, isStrictDnsMessage } from '../../packet/dns.js';
+import { clientHelloServerName, startsLikeClientHello } from '../../packet/tlsClientHello.js';
 import { AddressTextCache, isZeroBytes } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
 import { formatIPv4 } from '../../packet/ipAddress.js';
@@ -96,7 +97,7 @@ export interface ThreeFourParserOptions extends ParserGetters {
 
 const EMPTY_STRINGS: string[] = Object.freeze([]) as unknown as string[];
 
-/** DNS answers come from this port; everything else skips the DNS decoder after one comparison. */
+/** DNS answers usually come from this port; from others, only payloads that are exactly one DNS message count. */
 const DNS_PORT = 53;
 
 /** Interfaces cached at most; past that, new ones get fresh objects instead of growing the cache. */
@@ -213,6 +214,9 @@ export class ThreeFourParser {
   private readonly formatMac = (data: Uint8Array, at: number): string => this.addresses.mac(data, at);
   /** What compute() found for the last event, read by decode() and encode(). */
   private readonly lastRecord = new L34Record();
+  /** The headers of the packet the last record describes (the inner one of a tunnel) and the bytes they index. */
+  private lastHeaders: PacketHeaders = this.outer;
+  private lastBytes: Uint8Array = new Uint8Array(0);
 
   constructor(options: ThreeFourParserOptions) {
     this.nodeName = options.nodeName;
@@ -370,6 +374,11 @@ export class ThreeFourParser {
       }
     }
 
+    // A TLS ClientHello names the server before the context is looked up, so its own flow carries the name.
+    if (this.dnsLearner !== undefined && (h.layers & Layer.TCP) !== 0 && h.payloadEnd - h.payloadOffset > 5) {
+      this.learnServerName(h, data, time);
+    }
+
     // Who and where: the same for every packet between the same two addresses, so remembered for a while.
     const encrypted = isTrace && traceReasonIsEncrypted(e.reason);
     const origIP =
@@ -464,8 +473,12 @@ export class ThreeFourParser {
       trafficDirection = ingressVerdict ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
     }
 
-    if (this.dnsLearner !== undefined && sourcePort === DNS_PORT) this.learnDns(h, data, time);
+    if (this.dnsLearner !== undefined && withPorts && h.payloadEnd - h.payloadOffset >= DNS_HEADER_LENGTH) {
+      this.learnDns(h, data, time, sourcePort === DNS_PORT);
+    }
 
+    this.lastHeaders = h;
+    this.lastBytes = data;
     const r = this.lastRecord;
     r.time = time;
     randomUuid(r.uuid, 0);
@@ -640,8 +653,33 @@ export class ThreeFourParser {
     return created;
   }
 
-  /** Tells the DNS learner about a response with answers (UDP, or TCP with the whole message in this segment). */
-  private learnDns(h: PacketHeaders, data: Uint8Array, time: Timestamp): void {
+  /** The headers of the packet the last record() or recordFrame() decoded, for the L7 parser; valid until the next. */
+  get packetHeaders(): PacketHeaders {
+    return this.lastHeaders;
+  }
+
+  /** The bytes packetHeaders index. */
+  get packetBytes(): Uint8Array {
+    return this.lastBytes;
+  }
+
+  /** Teaches the name learner the server name a TLS ClientHello asks for, as a name of its destination address. */
+  private learnServerName(h: PacketHeaders, data: Uint8Array, time: Timestamp): void {
+    const start = h.payloadOffset;
+    if (!startsLikeClientHello(data, start, h.payloadEnd)) return;
+    const name = clientHelloServerName(data, start, h.payloadEnd);
+    if (name === undefined || h.ipVersion === 0) return;
+    const ip = this.addresses.ip(data, h.destinationAddressOffset, h.ipVersion);
+    // No TTL: the learner keeps it for its floor, as a fresh answer with TTL 0.
+    this.dnsLearner!.learn({ query: name, ips: [ip], ttlSeconds: 0, at: time });
+    this.contexts.forget();
+  }
+
+  /**
+   * Tells the DNS learner about a response with answers (UDP, or TCP with the whole message in this segment): from
+   * port 53, or from any port when the payload is exactly one well-formed DNS message.
+   */
+  private learnDns(h: PacketHeaders, data: Uint8Array, time: Timestamp, fromDnsPort: boolean): void {
     let start = h.payloadOffset;
     let end = h.payloadEnd;
     if ((h.layers & Layer.TCP) !== 0) {
@@ -655,6 +693,7 @@ export class ThreeFourParser {
     }
     // Only responses (QR bit) with at least one answer are worth decoding.
     if (end - start < DNS_HEADER_LENGTH || (data[start + 2]! & 0x80) === 0 || u16(data, start + 6) === 0) return;
+    if (!fromDnsPort && (end !== h.payloadEnd || !isStrictDnsMessage(data, start, end))) return;
     const message = decodeDnsMessage(data, start, end);
     if (message === undefined || message.rcode !== 0 || message.ips.length === 0 || message.questionName === '') return;
     this.dnsLearner!.learn({ query: message.questionName, ips: message.ips, ttlSeconds: message.minTtl, at: time });

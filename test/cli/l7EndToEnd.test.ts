@@ -1,0 +1,299 @@
+// What a user of `hubble observe --protocol dns` / `--http-status` sees: dig against dnsmasq and curl against an HTTP
+// server on loopback, captured by tcpdump, replayed by `hubble-ts serve`, read back with `hubble-ts observe` and the
+// dns/http metrics; tshark reads the same capture as the judge of every DNS message and HTTP request and response.
+import { mkdtempSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { captureWhile } from '../harness/capture.js';
+import { runCli, spawnCli, type CliProcess } from '../harness/cli.js';
+import { curl, dig, pipelinedGets, startDnsServer, startHttpServer } from '../harness/l7Traffic.js';
+import { tsharkFields } from '../harness/tshark.js';
+
+type Json = Record<string, any>;
+
+function flowsOf(stdout: string): Json[] {
+  return stdout
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .map((l) => (JSON.parse(l) as { flow: Json }).flow);
+}
+
+const DNS_TYPES: Record<string, string> = { '1': 'A', '5': 'CNAME', '28': 'AAAA' };
+
+describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
+  let pcap: string;
+  let serve: CliProcess;
+  let socket: string;
+  let metricsPort: number;
+  let dnsPort: number;
+  let httpPort: number;
+
+  const observe = async (...args: string[]): Promise<Json[]> => {
+    const r = await runCli(['observe', '--server', `unix://${socket}`, '-o', 'json', '--all', ...args]);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    return flowsOf(r.stdout);
+  };
+
+  beforeAll(async () => {
+    const dns = await startDnsServer();
+    const http = await startHttpServer();
+    dnsPort = dns.port;
+    httpPort = http.port;
+    const base = `http://127.0.0.1:${httpPort}`;
+    try {
+      pcap = await captureWhile(`host 127.0.0.1 and (port ${dnsPort} or port ${httpPort})`, async () => {
+        await dig(dnsPort, 'web.test', 'A');
+        await dig(dnsPort, 'alias.test', 'A');
+        await dig(dnsPort, 'nope.test', 'A');
+        await dig(dnsPort, 'web.test', 'AAAA');
+        await dig(dnsPort, '+tcp', 'web.test', 'A');
+        // One keep-alive connection: five requests, credentials in the Authorization and Cookie headers.
+        await curl(
+          '-H',
+          `Host: web.test:${httpPort}`,
+          '-u',
+          'alice:wonderland',
+          '-b',
+          'session=abc',
+          `${base}/`,
+          `${base}/missing`,
+          `${base}/chunked`,
+          `${base}/empty`,
+          `${base}/slow`,
+        );
+        await curl('-d', 'x=1&y=2', `${base}/form?debug=1`);
+        await curl('-I', `${base}/head`);
+        await pipelinedGets(httpPort, ['/p1', '/p2']);
+      });
+    } finally {
+      await dns.stop();
+      await http.stop();
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-l7-'));
+    socket = join(dir, 'hubble.sock');
+    serve = spawnCli([
+      'serve',
+      '--source',
+      `pcap:${pcap}`,
+      '--socket-path',
+      socket,
+      '--recordings-dir',
+      join(dir, 'recordings'),
+      '--node-name',
+      'l7-node',
+      '--metrics-address',
+      '127.0.0.1:0',
+      '--metrics',
+      'dns:query http',
+    ]);
+    await serve.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
+    const serving = serve
+      .stdout()
+      .split('\n')
+      .find((l) => l.includes('serving Hubble API'));
+    metricsPort = Number(new URL((JSON.parse(serving!) as { metrics: string }).metrics).port);
+  }, 60_000);
+
+  afterAll(async () => {
+    await serve?.stop();
+  });
+
+  it('shows every DNS message as one L7 flow with the fields tshark reads', async () => {
+    const messages = await tsharkFields(
+      pcap,
+      [
+        'dns.flags.response',
+        'dns.qry.name',
+        'dns.qry.type',
+        'dns.flags.rcode',
+        'dns.a',
+        'dns.aaaa',
+        'dns.cname',
+        'dns.count.answers',
+        'dns.resp.type',
+        'dns.resp.ttl',
+        'dns.time',
+        'ip.src',
+        'udp.srcport',
+        'tcp.srcport',
+      ],
+      { displayFilter: 'dns', allOccurrences: true, decodeAs: [`udp.port==${dnsPort},dns`, `tcp.port==${dnsPort},dns`] },
+    );
+    expect(messages).toHaveLength(10); // five queries, five answers
+    const flows = await observe('--protocol', 'dns');
+    expect(flows).toHaveLength(messages.length);
+    flows.forEach((flow, i) => {
+      const [response, name, qtype, rcode, a, aaaa, cname, answers, types, ttls, time, src, udpSrc, tcpSrc] = messages[i]!;
+      // The answer section comes first among the records tshark lists (the additional section's OPT after it).
+      const answerCount = Number(answers);
+      const rrtypes = types!.split(',').slice(0, answerCount).map((t) => DNS_TYPES[t]);
+      const answerTtls = ttls!.split(',').slice(0, answerCount).map(Number);
+      const isResponse = response === '1' || response === 'True';
+      expect(flow['Type']).toBe('L7');
+      expect(flow['event_type']).toEqual({ type: 129 });
+      expect(flow['verdict']).toBe('FORWARDED');
+      expect(flow['IP'].source).toBe(src);
+      const l4 = flow['l4'].UDP ?? flow['l4'].TCP;
+      expect(l4.source_port).toBe(Number(udpSrc || tcpSrc));
+      expect(flow['l7'].type).toBe(isResponse ? 'RESPONSE' : 'REQUEST');
+      expect(flow['is_reply']).toBe(isResponse);
+      const dns = flow['l7'].dns;
+      expect(dns.query).toBe(`${name}.`);
+      expect(dns.qtypes).toEqual([DNS_TYPES[qtype!]]);
+      expect(dns.observation_source).toBe('packet');
+      if (!isResponse) {
+        expect(dns.ips ?? []).toEqual([]);
+        expect(flow['Summary']).toBe(`DNS Query ${name}. ${DNS_TYPES[qtype!]}`);
+        return;
+      }
+      expect(dns.rcode ?? 0).toBe(Number(rcode));
+      expect(dns.ips ?? []).toEqual([...a!.split(','), ...aaaa!.split(',')].filter((x) => x !== ''));
+      expect(dns.cnames ?? []).toEqual(cname!.split(',').filter((x) => x !== '').map((c) => `${c}.`));
+      expect(dns.rrtypes ?? []).toEqual(rrtypes);
+      // Hubble's TTL: the smallest of the chain's records, 2^32-1 when there are none.
+      const ttl = answerCount === 0 ? 4294967295 : Math.min(...answerTtls);
+      expect(dns.ttl).toBe(ttl);
+      // The response's latency is the time since its query, as tshark's dns.time measures it.
+      expect(Number(flow['l7'].latency_ns) / 1e9).toBeCloseTo(Number(time), 6);
+    });
+    const nx = flows.find((f) => f['l7'].dns.query === 'nope.test.' && f['l7'].type === 'RESPONSE')!;
+    expect(nx['Summary']).toBe('DNS Answer RCode: Non-Existent Domain TTL: 4294967295 (Query nope.test. A)');
+    const alias = flows.find((f) => f['l7'].dns.query === 'alias.test.' && f['l7'].type === 'RESPONSE')!;
+    expect(alias['Summary']).toBe('DNS Answer "127.0.0.1" CNAMEs: "web.test." TTL: 30 (Query alias.test. A)');
+  });
+
+  it('shows every HTTP request and response as one L7 flow, in tshark order, with latency and redacted secrets', async () => {
+    const frames = await tsharkFields(
+      pcap,
+      ['http.request.method', 'http.request.uri', 'http.request.version', 'http.response.code', 'http.time'],
+      { displayFilter: 'http', allOccurrences: true, decodeAs: [`tcp.port==${httpPort},http`] },
+    );
+    // tshark lists a segment's messages in one row (two pipelined requests: "GET,GET").
+    const expected: { method?: string; uri?: string; code?: number; time?: number }[] = [];
+    for (const [methods, uris, , codes, times] of frames) {
+      if (methods !== '') {
+        const u = uris!.split(',');
+        methods!.split(',').forEach((method, i) => expected.push({ method, uri: u[i] }));
+      }
+      if (codes !== '') {
+        const t = times!.split(',');
+        codes!.split(',').forEach((code, i) => expected.push({ code: Number(code), time: Number(t[i]) }));
+      }
+    }
+    expect(expected.filter((e) => e.method !== undefined)).toHaveLength(9);
+    expect(expected.filter((e) => e.code !== undefined)).toHaveLength(9);
+    const flows = await observe('--protocol', 'http');
+    // tshark reports a response once its body is whole, we as soon as its head is: compare each kind in order.
+    const requests = flows.filter((f) => f['l7'].type === 'REQUEST');
+    const responses = flows.filter((f) => f['l7'].type === 'RESPONSE');
+    expect(requests.map((f) => [f['l7'].http.method, new URL(f['l7'].http.url).pathname + new URL(f['l7'].http.url).search])).toEqual(
+      expected.filter((e) => e.method !== undefined).map((e) => [e.method, e.uri]),
+    );
+    expect(responses.map((f) => f['l7'].http.code)).toEqual(expected.filter((e) => e.code !== undefined).map((e) => e.code));
+    for (const f of requests) {
+      expect(f['Type']).toBe('L7');
+      expect(f['l7'].http.protocol).toBe('HTTP/1.1');
+      expect(f['l4'].TCP.destination_port).toBe(httpPort);
+      expect(f['Summary']).toBe(`HTTP/1.1 ${f['l7'].http.method} ${f['l7'].http.url}`);
+    }
+    // A response names its request (method and URL) and is as late as tshark says (give or take the body's time).
+    responses.forEach((f, i) => {
+      expect(f['l4'].TCP.source_port).toBe(httpPort);
+      expect(f['l7'].http.method).toBe(requests[i]!['l7'].http.method);
+      expect(f['l7'].http.url).toBe(requests[i]!['l7'].http.url);
+      const latencyS = Number(f['l7'].latency_ns ?? 0) / 1e9;
+      const tsharkS = expected.filter((e) => e.code !== undefined)[i]!.time!;
+      // tshark times the second of two pipelined responses as 0; it came later than the first.
+      if (tsharkS === 0) {
+        expect(latencyS).toBeGreaterThan(Number(responses[i - 1]!['l7'].latency_ns) / 1e9);
+        return;
+      }
+      expect(latencyS).toBeLessThanOrEqual(tsharkS + 1e-6);
+      expect(latencyS).toBeGreaterThan(tsharkS - 0.02);
+    });
+    const slow = responses.find((f) => f['l7'].http.url.endsWith('/slow'))!;
+    expect(Number(slow['l7'].latency_ns) / 1e6).toBeGreaterThanOrEqual(29);
+    expect(slow['Summary']).toMatch(new RegExp(`^HTTP/1\\.1 200 \\d+ms \\(GET http://web\\.test:${httpPort}/slow\\)$`));
+    // Hubble's redaction of credentials; other headers as sent, keys canonical and sorted.
+    const first = requests[0]!['l7'].http;
+    expect(first.url).toBe(`http://web.test:${httpPort}/`);
+    const headers = first.headers as { key: string; value: string }[];
+    expect(headers.find((h) => h.key === 'Authorization')?.value).toBe('HUBBLE_REDACTED');
+    expect(headers.find((h) => h.key === 'Cookie')?.value).toBe('HUBBLE_REDACTED');
+    expect(headers.find((h) => h.key === 'User-Agent')?.value).toMatch(/^curl\//);
+    expect(headers.map((h) => h.key)).toEqual([...headers.map((h) => h.key)].sort());
+    expect(slow['l7'].http.headers.find((h: Json) => h['key'] === 'Set-Cookie')?.value).toBe('HUBBLE_REDACTED');
+  });
+
+  it('filters L7 flows with hubble observe flags: --type l7, --http-status, --http-method, --http-path, --http-url, --to-fqdn', async () => {
+    const all = await observe();
+    const l7 = await observe('--type', 'l7');
+    expect(l7.length).toBe(all.filter((f) => f['Type'] === 'L7').length);
+    expect(l7.length).toBe(10 + 18);
+    const notFound = await observe('--http-status', '404');
+    expect(notFound.map((f) => f['l7'].http.url)).toEqual([`http://web.test:${httpPort}/missing`]);
+    const posts = await observe('--http-method', 'POST');
+    expect(posts.map((f) => f['l7'].type)).toEqual(['REQUEST', 'RESPONSE']);
+    const chunked = await observe('--http-path', '/chunked');
+    expect(chunked.map((f) => f['l7'].type)).toEqual(['REQUEST', 'RESPONSE']);
+    const byUrl = await observe('--http-url', `http://web.test:${httpPort}/p[12]`);
+    expect(byUrl).toHaveLength(4);
+    // dnsmasq's answer taught the observer that 127.0.0.1 is web.test: flows to it from then on carry the name.
+    const toWeb = await observe('--to-fqdn', 'web.test', '--type', 'l7');
+    expect(toWeb.length).toBeGreaterThan(0);
+    for (const f of toWeb) expect(f['destination_names']).toContain('web.test');
+  });
+
+  it('counts the flows in the dns and http metrics with Hubble labels', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const value = (line: RegExp): number => {
+      const found = text.split('\n').filter((l) => line.test(l));
+      return found.reduce((n, l) => n + Number(l.split(' ').at(-1)), 0);
+    };
+    expect(value(/^hubble_dns_queries_total\{/)).toBe(5);
+    expect(value(/^hubble_dns_responses_total\{.*rcode="Non-Existent Domain".*query="nope\.test\."/)).toBe(1);
+    expect(value(/^hubble_dns_responses_total\{/)).toBe(5);
+    expect(value(/^hubble_dns_response_types_total\{.*type="CNAME"/)).toBe(1);
+    expect(value(/^hubble_http_requests_total\{.*method="GET"/)).toBe(7);
+    expect(value(/^hubble_http_requests_total\{.*method="HEAD"/)).toBe(1);
+    expect(value(/^hubble_http_requests_total\{.*method="POST"/)).toBe(1);
+    expect(value(/^hubble_http_responses_total\{.*status="404"/)).toBe(1);
+    expect(value(/^hubble_http_request_duration_seconds_count\{/)).toBe(9);
+  });
+});
+
+describe('TLS server names from a capture of a TLS client', () => {
+  it('names the server a ClientHello asks for in the flows to it, as tshark reads the SNI', async () => {
+    const server = createServer((sock) => sock.once('data', () => sock.destroy()));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const port = (server.address() as AddressInfo).port;
+    const pcap = await captureWhile(`host 127.0.0.1 and tcp port ${port}`, async () => {
+      const client = tlsConnect({ host: '127.0.0.1', port, servername: 'Shop.Example.test', rejectUnauthorized: false });
+      client.on('error', () => {});
+      await new Promise((r) => client.once('close', r));
+    });
+    server.close();
+    const sni = (await tsharkFields(pcap, ['tls.handshake.extensions_server_name'], { displayFilter: 'tls.handshake.type == 1', decodeAs: [`tcp.port==${port},tls`] }))[0]![0];
+    expect(sni).toBe('Shop.Example.test');
+    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-sni-'));
+    const socket = join(dir, 'hubble.sock');
+    const serve = spawnCli(['serve', '--source', `pcap:${pcap}`, '--socket-path', socket, '--recordings-dir', join(dir, 'r')]);
+    try {
+      await serve.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
+      const r = await runCli(['observe', '--server', `unix://${socket}`, '-o', 'json', '--all', '--to-port', String(port)]);
+      const flows = flowsOf(r.stdout);
+      const hello = flows.findIndex((f) => (f['Summary'] as string).includes('PSH'));
+      expect(hello).toBeGreaterThan(0);
+      // Before the ClientHello nothing names the server; from the ClientHello on, every flow to it does.
+      expect(flows.slice(0, hello).every((f) => (f['destination_names'] ?? []).length === 0)).toBe(true);
+      for (const f of flows.slice(hello)) expect(f['destination_names']).toEqual(['shop.example.test']);
+      expect(flows.every((f) => f['Type'] !== 'L7')).toBe(true);
+    } finally {
+      await serve.stop();
+    }
+  });
+});
