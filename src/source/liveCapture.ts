@@ -1,17 +1,24 @@
 // Live capture with libpcap through the `cap` binding, loaded only when a live source runs, so machines without
 // libpcap can still replay files.
 //
-// What cap 0.2 does and does not give us, and what follows from it:
-// - No capture timestamp: cap hands over the bytes and their length only. Each event is stamped when cap delivers
-//   it, from the monotonic clock (process.hrtime) anchored once to the wall clock (Date.now(), millisecond
-//   precision) when the capture starts: intervals between packets are exact to delivery jitter, absolute times may
-//   be off by the anchor's millisecond and do not follow later wall-clock adjustments. Immediate mode (below) keeps
-//   delivery close to capture.
-// - No original wire length, and a fixed snaplen of 65535: origLen is the captured length; a larger frame (loopback
-//   with 64 KiB MTU and offloads) arrives cut to 65535 bytes without our knowing it was longer.
+// What cap 0.2 with our patch (patches/cap+0.2.1.patch, applied and rebuilt by scripts/patch-cap.mjs on install) gives
+// us, and what follows from it:
+// - The kernel's capture timestamp, in nanoseconds (pcap_set_tstamp_precision), and the frame's original length on the
+//   wire, from libpcap's packet header: a flow's time is when the kernel captured the packet, and a frame longer than
+//   the snaplen (65535 unless tuned) is counted as sliced. An unpatched cap (a patch that failed to apply) passes
+//   neither: then each event is stamped when cap delivers it, from the monotonic clock anchored once to the wall clock
+//   (millisecond precision) at the start, and origLen is the captured length.
+// - pcap_stats: every second and at stop, what the kernel dropped for want of room in the capture ring (ps_drop) and
+//   what the interface dropped (ps_ifdrop, interface-wide whatever the filter; 0 on "any") since the last look are
+//   published as one LostEvent with source PERF_EVENT_RING_BUFFER, the ring between datapath and reader that Hubble
+//   names for the same loss, so streams carry it and hubble_lost_events_total counts it; the run's summary gives the
+//   total. On loopback every packet takes two ring places (leaving, arriving; libpcap discards the leaving copy after
+//   the kernel counted it), so half the drops, rounded up, are packets lost; on "any" loopback's copies are counted as
+//   they come, which overstates loopback losses there. A filter with "inbound" would keep leaving copies out of the
+//   ring, but libpcap 1.10 in immediate mode then loses the first packet after opening.
 // - Immediate mode is set when cap finds pcap_set_immediate_mode through "libpcap.so" (shipped by libpcap-dev);
 //   without it libpcap may hold packets for up to its 1 s read timeout.
-// - Promiscuous mode is always on. No kernel drop statistics (pcap_stats is not exposed).
+// - Promiscuous mode is always on.
 // - cap dispatches packets until libpcap has none left before it returns to the event loop: a sustained flood
 //   faster than our consumers can take keeps the loop busy (timers and sockets wait) until it eases.
 // - libpcap prints "Warning: ... This may not actually work" on stderr for interfaces without an IPv4 address.
@@ -28,6 +35,7 @@
 import { readFileSync, existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { networkInterfaces } from 'node:os';
+import { LostEventSource, lostMonitorEvent } from '../monitor/lostEvent.js';
 import { FrameEventBuilder, publishTargetOf } from './frameEvent.js';
 import { Direction, isSupportedLinkType, LinkType, linkTypeName } from './linkTypes.js';
 import type { EventSource, Publish, PublishTarget, SourceOptions, SourceSummary } from './source.js';
@@ -40,11 +48,32 @@ export interface CapModule {
 }
 
 export interface CapHandle {
-  /** Returns the link type's name ("ETHERNET", "LINKTYPE_LINUX_SLL", "RAW", "NULL", "Unknown linktype N"); throws libpcap's error text. */
-  open(device: string, filter: string, bufferSize: number, buffer: Buffer): string;
+  /**
+   * Returns the link type's name ("ETHERNET", "LINKTYPE_LINUX_SLL", "RAW", "NULL", "Unknown linktype N"); throws
+   * libpcap's error text. Our patch adds `snaplen` (cap's own is a fixed 65535).
+   */
+  open(device: string, filter: string, bufferSize: number, buffer: Buffer, snaplen?: number): string;
   close(): boolean;
-  on(event: 'packet', listener: (length: number, truncated: boolean) => void): unknown;
+  /**
+   * Our patch adds the packet header's capture time (seconds, nanoseconds) and original length; an unpatched cap
+   * passes only the first two.
+   */
+  on(
+    event: 'packet',
+    listener: (length: number, truncated: boolean, seconds?: number, nanos?: number, wireLength?: number) => void,
+  ): unknown;
   removeAllListeners(event?: string): unknown;
+  /** pcap_stats (our patch; absent from an unpatched cap): libpcap's 32-bit counters since open, which wrap. */
+  stats?(): CapStats;
+}
+
+export interface CapStats {
+  /** Packets the kernel took for this capture (ps_recv). */
+  received: number;
+  /** Packets the kernel dropped for want of room in the capture ring (ps_drop). */
+  dropped: number;
+  /** Packets the interface dropped (ps_ifdrop; 0 where libpcap cannot tell, e.g. "any"). */
+  ifDropped: number;
 }
 
 export interface CapDevice {
@@ -55,12 +84,19 @@ export interface CapDevice {
 export interface LiveCaptureTuning {
   /** libpcap's kernel buffer in bytes. */
   bufferSize?: number;
+  /** Bytes captured of each frame (libpcap's snapshot length); longer frames are cut and counted as sliced. */
+  snaplen?: number;
+  /** How often kernel drop counters are read, in ms (and once more at stop). */
+  statsIntervalMs?: number;
   /** Loads the cap module; tests replace it to play a machine without libpcap. */
   loadCap?: () => CapModule;
 }
 
-/** cap sets this snaplen itself; a buffer this big never truncates. */
-const CAP_SNAPLEN = 65535;
+/** cap's own snaplen, and ours unless tuned: on loopback (64 KiB MTU) libpcap sizes ring slots by it. */
+const DEFAULT_SNAPLEN = 65535;
+const DEFAULT_STATS_INTERVAL_MS = 1000;
+/** libpcap's statistics are 32-bit counters. */
+const COUNTER_WRAP = 2 ** 32;
 /** The kernel ring: in immediate mode every wakeup retires a ring block, so a roomy ring rides out bursts. */
 const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
 /** Every cap handle this process created: see the module comment for why none may become garbage. */
@@ -113,6 +149,12 @@ function macOf(iface: string): Uint8Array | undefined {
   return mac.some((b) => b !== 0) ? mac : undefined;
 }
 
+/** IFF_LOOPBACK in the interface's flags. */
+function isLoopback(iface: string): boolean {
+  const flags = readSysNet(iface, 'flags');
+  return flags !== undefined && (parseInt(flags, 16) & 0x8) !== 0;
+}
+
 export class LiveCaptureSource implements EventSource {
   readonly description: string;
 
@@ -127,7 +169,8 @@ export class LiveCaptureSource implements EventSource {
 
   async check(): Promise<void> {
     const cap = this.loadCap();
-    const { handle } = this.openCapture(cap, 64 * 1024, Buffer.alloc(CAP_SNAPLEN));
+    const snaplen = this.tuning.snaplen ?? DEFAULT_SNAPLEN;
+    const { handle } = this.openCapture(cap, 64 * 1024, Buffer.alloc(snaplen), snaplen);
     handle.close();
   }
 
@@ -139,15 +182,18 @@ export class LiveCaptureSource implements EventSource {
       skipped: builder.skipped,
       unsupportedLinkTypes: [...builder.unsupportedLinkTypes],
       sliced: builder.sliced,
+      dropped: drops.total,
       aborted: true,
     });
+    const drops = { total: 0, kernel: 0, byInterface: 0 };
     if (signal.aborted) return Promise.resolve(summary());
     let cap: CapModule;
     let opened: { handle: CapHandle; linkType: number };
-    const buffer = Buffer.alloc(CAP_SNAPLEN);
+    const snaplen = this.tuning.snaplen ?? DEFAULT_SNAPLEN;
+    const buffer = Buffer.alloc(snaplen);
     try {
       cap = this.loadCap();
-      opened = this.openCapture(cap, this.tuning.bufferSize ?? DEFAULT_BUFFER_SIZE, buffer);
+      opened = this.openCapture(cap, this.tuning.bufferSize ?? DEFAULT_BUFFER_SIZE, buffer, snaplen);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -156,21 +202,53 @@ export class LiveCaptureSource implements EventSource {
     const ifindex = this.iface === 'any' ? 0 : Number(readSysNet(this.iface, 'ifindex') ?? 0);
     if (ifindex > 0) this.options.links?.register(ifindex, this.iface);
     const mac = linkType === LinkType.ETHERNET ? macOf(this.iface) : undefined;
+    const loopback = isLoopback(this.iface);
     const frame = new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.length);
     const to = publishTargetOf(publish);
 
-    // Wall-clock anchor for delivery-time stamps (see the module comment).
+    // Wall-clock anchor for delivery-time stamps, for a cap without our patch (see the module comment).
     const anchorMs = Date.now();
     const anchorHr = process.hrtime.bigint();
     const anchorSeconds = Math.floor(anchorMs / 1000);
     const anchorNanos = (anchorMs % 1000) * 1e6;
 
+    // Kernel and interface drops since the last look, published as one LostEvent (see the module comment).
+    const readDrops = (): void => {
+      let stats: CapStats;
+      try {
+        stats = handle.stats!();
+      } catch {
+        return;
+      }
+      const kernel = (stats.dropped - drops.kernel + COUNTER_WRAP) % COUNTER_WRAP;
+      const byInterface = (stats.ifDropped - drops.byInterface + COUNTER_WRAP) % COUNTER_WRAP;
+      drops.kernel = stats.dropped;
+      drops.byInterface = stats.ifDropped;
+      // A loopback packet takes two places in the ring, as it leaves and as it arrives (libpcap throws the first copy
+      // away once read), so a packet lost is two drops; a stall that starts between the copies drops one more.
+      const lost = (loopback ? Math.ceil(kernel / 2) : kernel) + byInterface;
+      if (lost === 0) return;
+      drops.total += lost;
+      const nowMs = Date.now();
+      const at = { seconds: Math.floor(nowMs / 1000), nanos: (nowMs % 1000) * 1e6 };
+      to.publish(lostMonitorEvent(LostEventSource.PERF_EVENT_RING_BUFFER, lost, at, this.options.nodeName));
+    };
+
     return new Promise<SourceSummary>((resolve, reject) => {
       let done = false;
+      let statsTimer: NodeJS.Timeout | undefined;
       const finish = (error?: unknown) => {
         if (done) return;
         done = true;
         signal.removeEventListener('abort', onAbort);
+        if (statsTimer !== undefined) {
+          clearInterval(statsTimer);
+          try {
+            readDrops();
+          } catch (err) {
+            error ??= err;
+          }
+        }
         handle.removeAllListeners('packet');
         handle.close();
         if (error === undefined) resolve(summary());
@@ -179,29 +257,50 @@ export class LiveCaptureSource implements EventSource {
       const onAbort = () => finish();
       signal.addEventListener('abort', onAbort, { once: true });
 
-      handle.on('packet', (length: number) => {
-        if (done) return;
-        const sinceAnchor = anchorNanos + Number(process.hrtime.bigint() - anchorHr);
-        const seconds = anchorSeconds + Math.floor(sinceAnchor / 1e9);
-        const nanos = sinceAnchor % 1e9;
-        let direction: number = Direction.UNKNOWN;
-        if (mac !== undefined && length >= 12) {
-          direction = Direction.OUTBOUND;
-          for (let i = 0; i < 6; i++) {
-            if (frame[6 + i] !== mac[i]) {
-              direction = Direction.INBOUND;
-              break;
+      if (typeof handle.stats === 'function') {
+        statsTimer = setInterval(() => {
+          try {
+            readDrops();
+          } catch (err) {
+            finish(err);
+          }
+        }, this.tuning.statsIntervalMs ?? DEFAULT_STATS_INTERVAL_MS);
+        statsTimer.unref();
+      }
+
+      handle.on(
+        'packet',
+        (length: number, _truncated: boolean, kernelSeconds?: number, kernelNanos?: number, wireLength?: number) => {
+          if (done) return;
+          let seconds: number;
+          let nanos: number;
+          if (kernelSeconds !== undefined) {
+            seconds = kernelSeconds;
+            nanos = kernelNanos!;
+          } else {
+            const sinceAnchor = anchorNanos + Number(process.hrtime.bigint() - anchorHr);
+            seconds = anchorSeconds + Math.floor(sinceAnchor / 1e9);
+            nanos = sinceAnchor % 1e9;
+          }
+          let direction: number = Direction.UNKNOWN;
+          if (mac !== undefined && length >= 12) {
+            direction = Direction.OUTBOUND;
+            for (let i = 0; i < 6; i++) {
+              if (frame[6 + i] !== mac[i]) {
+                direction = Direction.INBOUND;
+                break;
+              }
             }
           }
-        }
-        // An exception must not escape into cap's native callback (it would take the process down): end the run.
-        // A live capture cannot wait, so what the publish returns is of no use here.
-        try {
-          builder.publish(to, frame, 0, length, length, linkType, direction, ifindex, seconds, nanos);
-        } catch (err) {
-          finish(err);
-        }
-      });
+          // An exception must not escape into cap's native callback (it would take the process down): end the run.
+          // A live capture cannot wait, so what the publish returns is of no use here.
+          try {
+            builder.publish(to, frame, 0, length, wireLength ?? length, linkType, direction, ifindex, seconds, nanos);
+          } catch (err) {
+            finish(err);
+          }
+        },
+      );
     });
   }
 
@@ -221,7 +320,12 @@ export class LiveCaptureSource implements EventSource {
   }
 
   /** Opens the capture with our filter; throws SourceError saying what is wrong when libpcap refuses. */
-  private openCapture(cap: CapModule, bufferSize: number, buffer: Buffer): { handle: CapHandle; linkType: number } {
+  private openCapture(
+    cap: CapModule,
+    bufferSize: number,
+    buffer: Buffer,
+    snaplen: number,
+  ): { handle: CapHandle; linkType: number } {
     const devices = this.deviceNames(cap);
     if (!devices.includes(this.iface) && !existsSync(`/sys/class/net/${this.iface}`))
       throw this.noSuchInterface(devices);
@@ -229,7 +333,7 @@ export class LiveCaptureSource implements EventSource {
       const handle = new cap.Cap();
       everyHandle.push(handle);
       try {
-        return { handle, linkTypeName: handle.open(this.iface, filter, size, buffer) };
+        return { handle, linkTypeName: handle.open(this.iface, filter, size, buffer, snaplen) };
       } catch (err) {
         return { error: (err as Error).message ?? String(err) };
       }

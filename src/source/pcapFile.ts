@@ -73,6 +73,7 @@ export class PcapFileSource implements EventSource {
       skipped: builder.skipped,
       unsupportedLinkTypes: [...builder.unsupportedLinkTypes].sort((a, b) => a - b),
       sliced: builder.sliced,
+      dropped: 0,
       aborted,
     });
     if (signal.aborted) return summary(true);

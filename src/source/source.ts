@@ -48,6 +48,11 @@ export interface SourceSummary {
   unsupportedLinkTypes: number[];
   /** Frames captured shorter than they were on the wire (snaplen). */
   sliced: number;
+  /**
+   * Frames lost before the source could read them: for live capture what the kernel's capture ring and the interface
+   * dropped (pcap_stats), each batch also published as a LostEvent; 0 for files.
+   */
+  dropped: number;
   /** True when the run ended because the signal aborted, not because the input ended. */
   aborted: boolean;
 }

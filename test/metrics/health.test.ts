@@ -1,6 +1,7 @@
 // The server's own health metrics on a running node (startNode, as `hubble-ts serve` runs it): losses where they
 // happen — an API reader the ring writer overtakes, a monitor listener whose queue is full, a source reporting lost
 // events, a recording whose queue is full — counted by source and by consumer, scraped over HTTP.
+import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +10,7 @@ import { isLostMarker } from '../../src/observer/ring.js';
 import { resolveSettings } from '../../src/server/config.js';
 import { startNode, type RunningNode } from '../../src/server/node.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
+import { LiveCaptureSource } from '../../src/source/liveCapture.js';
 import { ethernet, ipv4, udp } from '../harness/frames.js';
 import { craftCapture, tempDir } from '../relay/harness.js';
 import { frameEvent, sinkOptions } from '../sink/recording.js';
@@ -81,6 +83,44 @@ describe('health metrics of a running node', () => {
     const m = await metrics();
     expect(valueOf(m, 'hubble_lost_events_total', { source: 'perf_event_ring_buffer' })).toBe(42);
     expect(valueOf(m, 'hubblets_events_total', { kind: 'lost' })).toBe(1);
+  });
+
+  it("counts the packets a live capture's kernel ring dropped, and stores them as lost events", async () => {
+    const port = 40009 + (process.pid % 20000);
+    const before = valueOf(await metrics(), 'hubble_lost_events_total', { source: 'perf_event_ring_buffer' }) ?? 0;
+    const stop = new AbortController();
+    const source = new LiveCaptureSource(
+      'lo',
+      `udp port ${port}`,
+      { nodeName: 'n' },
+      { bufferSize: 64 * 1024, snaplen: 100 },
+    );
+    const running = source.run(node.agent, stop.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    const reader = node.observer.ring.readerFromOldest();
+    while (reader.next() !== undefined);
+    // One burst without the event loop turning overruns the small ring.
+    const sender = createSocket('udp4');
+    await Promise.all(
+      Array.from(
+        { length: 2000 },
+        (_, i) => new Promise<void>((r) => sender.send(`flood ${i}`, port, '127.0.0.1', () => r())),
+      ),
+    );
+    sender.close();
+    await new Promise((r) => setTimeout(r, 200));
+    stop.abort();
+    const summary = await running;
+    expect(summary.dropped).toBeGreaterThan(0);
+    const m = await metrics();
+    expect(valueOf(m, 'hubble_lost_events_total', { source: 'perf_event_ring_buffer' })).toBe(before + summary.dropped);
+    const stored: number[] = [];
+    for (let e = reader.next(); e !== undefined; e = reader.next()) {
+      if (isLostMarker(e)) continue;
+      const event = node.observer.ring.eventAt(e);
+      if (event.kind === 'lost') stored.push(event.lostEvent.numEventsLost);
+    }
+    expect(stored.reduce((a, b) => a + b, 0)).toBe(summary.dropped);
   });
 
   it('counts running recordings and the packets one drops, after it has ended too', async () => {

@@ -97,17 +97,31 @@ export function scanResponse(bytes: Buffer): ScannedResponse {
   return out;
 }
 
-/** Per node name: flows received and events the streams said were lost. */
+/** flow.LostEventSource.PERF_EVENT_RING_BUFFER: a stored event saying the capture lost packets (kernel drops). */
+const PERF_EVENT_RING_BUFFER = 1;
+
+/**
+ * Per node name: flows received, stored lost events received (a capture's kernel drops: events the node stored, of
+ * `captureLost` packets), and events the streams said this reader lost.
+ */
 export interface NodeTally {
   flows: number;
+  captureLostEvents: number;
+  captureLost: number;
   lost: number;
 }
+
+/** Every event the node had for this reader: received (flows, stored lost events) or reported lost to it. */
+export const accountedOf = (t: NodeTally): number => t.flows + t.captureLostEvents + t.lost;
 
 /** An open GetFlows stream and what it has received so far. */
 export class FlowCounter {
   readonly call: grpc.ClientReadableStream<ScannedResponse>;
   flows = 0;
-  /** Sum of num_events_lost over the lost-event responses received. */
+  /** Lost events the node stored because its capture lost packets (kernel drops), and how many packets they tell of. */
+  captureLostEvents = 0;
+  captureLost = 0;
+  /** Sum of num_events_lost over the lost-event responses that tell this reader what it missed. */
   lost = 0;
   /** Lost-event responses received. */
   lostMessages = 0;
@@ -142,10 +156,16 @@ export class FlowCounter {
     }
     if (r.kind !== 'flow' && r.kind !== 'lost') return;
     let tally = this.byNode.get(r.nodeName);
-    if (tally === undefined) this.byNode.set(r.nodeName, (tally = { flows: 0, lost: 0 }));
+    if (tally === undefined)
+      this.byNode.set(r.nodeName, (tally = { flows: 0, captureLostEvents: 0, captureLost: 0, lost: 0 }));
     if (r.kind === 'flow') {
       this.flows++;
       tally.flows++;
+    } else if (r.lostSource === PERF_EVENT_RING_BUFFER) {
+      this.captureLostEvents++;
+      this.captureLost += r.numLost;
+      tally.captureLostEvents++;
+      tally.captureLost += r.numLost;
     } else {
       this.lost += r.numLost;
       this.lostMessages++;
@@ -153,9 +173,9 @@ export class FlowCounter {
     }
   }
 
-  /** Flows received plus events the stream said it lost: every event the server had for this reader. */
+  /** Events received plus events the stream said it lost: every event the server had for this reader. */
   get accounted(): number {
-    return this.flows + this.lost;
+    return this.flows + this.captureLostEvents + this.lost;
   }
 
   /** Milliseconds since the last response. */

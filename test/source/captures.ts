@@ -128,7 +128,12 @@ export async function makeCaptures(): Promise<Captures> {
   const tcpPort = (server.address() as { port: number }).port;
   const udpPort = await closedUdpPort();
   try {
-    const filter = `tcp port ${tcpPort} or udp port ${udpPort} or icmp or icmp6 or arp`;
+    // ICMP only as the answers to our own datagrams (port unreachable, quoting our UDP port after the 8-byte ICMP header
+    // and a 20- or 40-byte IP header): other tests' traffic on loopback draws ICMP errors too, by the thousand in a flood.
+    const ourUnreachables =
+      `(icmp[icmptype] == icmp-unreach and icmp[30:2] == ${udpPort}) or ` +
+      `(icmp6 and ip6[40] == 1 and ip6[90:2] == ${udpPort})`;
+    const filter = `tcp port ${tcpPort} or udp port ${udpPort} or ${ourUnreachables} or arp`;
     const traffic = async () => {
       await tcpConversation('127.0.0.1', tcpPort, [
         Buffer.from('hello over IPv4\n'),

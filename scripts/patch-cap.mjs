@@ -1,0 +1,88 @@
+// Install step (postinstall): patches the `cap` capture binding with patches/cap+0.2.1.patch (kernel capture
+// timestamps, original wire length, pcap_stats, settable snaplen) and rebuilds it. cap's own install has already
+// built it unpatched by then. Never fails the install: cap is optional (without libpcap-dev its build fails and npm
+// leaves it out), and live capture says at run time what is missing.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const MARKER = 'hubble-ts:';
+const PATCH = 'cap+0.2.1.patch';
+const require = createRequire(join(root, 'package.json'));
+const say = (line) => console.log(`hubble-ts: ${line}`);
+
+function findCap() {
+  try {
+    return dirname(require.resolve('cap/package.json'));
+  } catch {
+    return undefined;
+  }
+}
+
+/** npm hands its own node-gyp to install scripts; outside npm, the one beside npm. */
+function nodeGyp() {
+  const fromNpm = process.env.npm_config_node_gyp;
+  if (fromNpm && existsSync(fromNpm)) return fromNpm;
+  return join(
+    dirname(process.execPath),
+    '..',
+    'lib',
+    'node_modules',
+    'npm',
+    'node_modules',
+    'node-gyp',
+    'bin',
+    'node-gyp.js',
+  );
+}
+
+function main() {
+  const capDir = findCap();
+  const addon = capDir === undefined ? undefined : join(capDir, 'build', 'Release', 'cap.node');
+  // npm removes an optional dependency whose build failed only once the whole install is done.
+  if (addon === undefined || !existsSync(addon)) {
+    say('the optional cap binding is not built (its build needs libpcap-dev): live capture is unavailable');
+    return;
+  }
+  const source = join(capDir, 'src', 'binding.cc');
+  if (!readFileSync(source, 'utf8').includes(MARKER)) {
+    // patch-package's own command patches <the project root>/node_modules/NAME, and finds that root by a package.json
+    // that an `npm install --prefix` has not written yet when this runs: so its patch applier is called directly on
+    // wherever cap is installed (hoisted beside hubble-ts, or inside hubble-ts's own node_modules).
+    const { applyPatch } = require('patch-package/dist/applyPatches.js');
+    const applied = applyPatch({
+      patchFilePath: join(root, 'patches', PATCH),
+      reverse: false,
+      patchDetails: { pathSpecifier: 'cap', humanReadablePathSpecifier: 'cap' },
+      patchDir: 'patches',
+      cwd: dirname(dirname(capDir)),
+      bestEffort: false,
+    });
+    if (!applied) throw new Error(`patches/${PATCH} does not apply to ${capDir}`);
+    say(`patched cap with patches/${PATCH}`);
+  }
+  if (statSync(addon).mtimeMs > statSync(source).mtimeMs) return;
+  say('rebuilding cap with the patch');
+  try {
+    execFileSync(process.execPath, [nodeGyp(), 'rebuild'], { cwd: capDir, stdio: 'inherit' });
+  } catch (err) {
+    throw new Error(
+      `rebuilding cap failed (${firstLine(err)}); live capture cannot run until \`npm rebuild cap\` succeeds`,
+    );
+  }
+}
+
+const firstLine = (err) => String(err?.message ?? err).split('\n')[0];
+
+try {
+  main();
+} catch (err) {
+  say(
+    err.message.startsWith('rebuilding')
+      ? err.message
+      : `patching the cap binding failed (${firstLine(err)}): live capture will stamp packets when they are delivered and cannot count kernel drops`,
+  );
+}
