@@ -158,6 +158,8 @@ class HttpStream extends ByteStream {
   sawDigit = false;
   /** HEAD: whether the head's first byte has been seen. */
   headStarted = false;
+  /** HEAD after resynchronising on a segment too short to show a whole message start: not yet confirmed. */
+  tentative = false;
   /** Lines of the head (or trailer section) completed so far. */
   lines = 0;
   /** Bytes of the current line so far (CR included), carried from one segment to the next. */
@@ -442,6 +444,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     // responses with requests (which request a response answers is no longer known).
     this.releaseHead(s);
     s.headStarted = false;
+    s.tentative = false;
     s.mode = Mode.RESYNC;
     c.pairingLost = true;
     c.unanswered.length = 0;
@@ -458,6 +461,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
         return true;
       }
       d.mode = Mode.HEAD;
+      // Too short to tell: confirmed once the head holds enough bytes, or dropped for the next segment's start.
+      d.tentative = messageStart(b, i, to) !== d.carries;
     }
     const stats = this.stats;
     while (i < to && !c.dead && !c.tunnel) {
@@ -581,8 +586,20 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       this.abandon(c);
       return to;
     }
-    this.appendHead(c, d, b, start, to);
+    if (this.appendHead(c, d, b, start, to) && d.tentative && d.headLength >= 9) {
+      if (messageStart(d.head!, 0, d.headLength) === d.carries) d.tentative = false;
+      else this.resync(d, d.headLength);
+    }
     return to;
+  }
+
+  /** A tentative message start that turned out not to be one: look for the next. */
+  private resync(d: HttpStream, skipped: number): void {
+    this.stats.resyncSkippedBytes += skipped;
+    this.releaseHead(d);
+    d.headStarted = false;
+    d.tentative = false;
+    d.mode = Mode.RESYNC;
   }
 
   private completeHead(
@@ -602,13 +619,22 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const fromFirst = d === c.first;
     let head: HttpMessageHead | undefined;
     if (d.headLength === 0) {
+      if (d.tentative && messageStart(b, start, end) !== d.carries) {
+        this.resync(d, end - start);
+        return end;
+      }
       head = parseHead(kind, b, start, end, timeNs, fromFirst, this.framing);
     } else {
       if (!this.appendHead(c, d, b, start, end)) return end;
+      if (d.tentative && messageStart(d.head!, 0, d.headLength) !== d.carries) {
+        this.resync(d, d.headLength);
+        return end;
+      }
       head = parseHead(kind, d.head!, 0, d.headLength, timeNs, fromFirst, this.framing);
       this.releaseHead(d);
     }
     d.headStarted = false;
+    d.tentative = false;
     if (head === undefined) {
       this.abandon(c);
       return end;
