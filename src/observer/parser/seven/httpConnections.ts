@@ -22,7 +22,7 @@ import {
   type HttpRequestHead,
   type HttpResponseHead,
 } from './httpHead.js';
-import { Accepted, ByteStream, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
+import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
 
 export type { HttpHeader, HttpMessageHead, HttpRequestHead, HttpResponseHead } from './httpHead.js';
 
@@ -233,6 +233,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readonly maxBufferedBytes: number;
   private readonly out: HttpMessageHead[] = [];
   private readonly framing = new BodyFraming();
+  /** The acknowledgement of the segment being taken, or -1 without ACK. */
+  private acknowledgement = -1;
 
   constructor(options: HttpConnectionsOptions = {}) {
     const d = HTTP_CONNECTIONS_DEFAULTS;
@@ -275,6 +277,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     if (!(from >= 0)) from = 0;
     if (!(to >= from)) to = from;
     const flags = s.flags;
+    this.acknowledgement = (flags & TcpFlag.ACK) !== 0 ? s.acknowledgement >>> 0 : -1;
     let c = this.connections.get(s.connectionKey);
     if (c === undefined) {
       if (to - from < 4 || (flags & TcpFlag.RST) !== 0) return;
@@ -704,6 +707,11 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     head.request = request;
     this.out.push(head);
     const client = c.other(d);
+    if (request === undefined && !c.pairingLost && this.answersUnread(client)) {
+      // The server has client bytes not read here yet (a hole, or a request still in flight in the capture): the
+      // request this answers may be among them, so later responses could no longer be matched by counting.
+      c.pairingLost = true;
+    }
     const connect = request !== undefined ? request.method === 'CONNECT' : client.mode === Mode.TUNNEL_WAIT;
     if (connect) {
       if (code < 300) {
@@ -717,6 +725,12 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     else if (framing.chunked) this.chunkSizeStart(d);
     else if (framing.contentLength >= 0) this.bodyOf(d, framing.contentLength);
     else d.mode = Mode.UNTIL_CLOSE;
+  }
+
+  /** Whether the server acknowledged client bytes this side has not delivered (the segment's ACK is ahead of them). */
+  private answersUnread(client: HttpStream): boolean {
+    if (client.heldBytes > 0 || client.headStarted) return true;
+    return this.acknowledgement >= 0 && client.initialized && sequenceDistance(this.acknowledgement, client.next) > 0;
   }
 
   private becomeTunnel(c: Connection): void {

@@ -56,16 +56,32 @@ describe('HttpConnections under hostile input', () => {
   });
 
   it('never throws, and keeps its counts consistent, on random segments', () => {
-    const starts = ['GET ', 'POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n', 'HTTP/1.1 200 OK\r\n', 'HTTP/1.0 ', 'CONNECT '];
+    const starts = [
+      'GET ',
+      'POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\n',
+      'HTTP/1.1 200 OK\r\n',
+      'HTTP/1.0 ',
+      'CONNECT ',
+    ];
     const payload = fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
       fc
         .tuple(fc.constantFrom(...starts), fc.uint8Array({ maxLength: 200 }))
         .map(([text, rest]) => new Uint8Array([...encode(text), ...rest])),
       fc
-        .array(fc.constantFrom('\r\n', '0\r\n', 'a;b\r\n', 'Transfer-Encoding: chunked\r\n', 'Content-Length: 99999999999\r\n', 'x'), {
-          maxLength: 20,
-        })
+        .array(
+          fc.constantFrom(
+            '\r\n',
+            '0\r\n',
+            'a;b\r\n',
+            'Transfer-Encoding: chunked\r\n',
+            'Content-Length: 99999999999\r\n',
+            'x',
+          ),
+          {
+            maxLength: 20,
+          },
+        )
         .map((parts) => encode(parts.join(''))),
     );
     const segment = fc.record({
@@ -81,7 +97,11 @@ describe('HttpConnections under hostile input', () => {
     });
     fc.assert(
       fc.property(fc.array(segment, { maxLength: 60 }), fc.constantFrom(64, 1024), (segments, limit) => {
-        const http = new HttpConnections({ maxConnections: 2, maxHeadBytes: limit, maxOutOfOrderBytesPerConnection: limit });
+        const http = new HttpConnections({
+          maxConnections: 2,
+          maxHeadBytes: limit,
+          maxOutOfOrderBytesPerConnection: limit,
+        });
         const s = emptySegment();
         for (const g of segments) {
           s.connectionKey = `k${g.key}`;

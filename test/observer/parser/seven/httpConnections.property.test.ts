@@ -13,7 +13,10 @@ import {
 import { TcpFlag } from '../../../../src/packet/protocols.js';
 import { emptySegment, encode } from './conversation.js';
 
-type Body = { kind: 'none' } | { kind: 'length'; data: string } | { kind: 'chunked'; chunks: string[]; extensions: boolean; trailers: [string, string][] };
+type Body =
+  | { kind: 'none' }
+  | { kind: 'length'; data: string }
+  | { kind: 'chunked'; chunks: string[]; extensions: boolean; trailers: [string, string][] };
 
 interface Exchange {
   method: string;
@@ -25,15 +28,26 @@ interface Exchange {
   responseBody: Body;
 }
 
-const lower = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'), minLength: 1, maxLength: 12 });
-const name = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-'), minLength: 1, maxLength: 10 }).map((s) => `x-${s}`);
+const lower = fc.string({
+  unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz0123456789'),
+  minLength: 1,
+  maxLength: 12,
+});
+const name = fc
+  .string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz-'), minLength: 1, maxLength: 10 })
+  .map((s) => `x-${s}`);
 const fields = fc.array(fc.tuple(name, lower), { maxLength: 4 });
 
 /** Body text: plain, or (when `lookalikes`) holding text that reads like message starts and chunk ends. */
 function bodyText(lookalikes: boolean): fc.Arbitrary<string> {
   const plain = fc.string({ unit: fc.constantFrom(...'abcdefghijklmnopqrstuvwxyz \r\n'), maxLength: 120 });
   if (!lookalikes) return plain;
-  const lookalike = fc.constantFrom('GET / HTTP/1.1\r\n\r\n', 'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n', '0\r\n\r\n', 'HTTP/1.0 ');
+  const lookalike = fc.constantFrom(
+    'GET / HTTP/1.1\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n',
+    '0\r\n\r\n',
+    'HTTP/1.0 ',
+  );
   return fc.array(fc.oneof(plain, lookalike), { maxLength: 4 }).map((parts) => parts.join(''));
 }
 
@@ -43,7 +57,10 @@ function body(lookalikes: boolean): fc.Arbitrary<Body> {
     bodyText(lookalikes).map((data): Body => ({ kind: 'length', data })),
     fc
       .record({
-        chunks: fc.array(bodyText(lookalikes).filter((s) => s.length > 0), { maxLength: 4 }),
+        chunks: fc.array(
+          bodyText(lookalikes).filter((s) => s.length > 0),
+          { maxLength: 4 },
+        ),
         extensions: fc.boolean(),
         trailers: fields,
       })
@@ -155,12 +172,14 @@ interface Piece {
   end: number;
   /** Index among its side's original segments, or -1 for a retransmission. */
   index: number;
+  /** Offset in the other side's stream this segment acknowledges: the end of what that side sent before it. */
+  acknowledges?: number;
 }
 
 /** Random segments; the first at least `first` bytes (a connection is tracked from a segment holding a message start). */
 function cut(length: number, client: boolean, rng: () => number, maxSegment: number, first = 1): Piece[] {
   const out: Piece[] = [];
-  for (let at = 0; at < length; ) {
+  for (let at = 0; at < length;) {
     let size = 1 + Math.floor(rng() * Math.min(maxSegment, length - at));
     if (at === 0) size = Math.min(length, Math.max(size, first));
     out.push({ client, start: at, end: at + size, index: out.length });
@@ -236,7 +255,13 @@ function captureOrder(
       if (covered(mine, start, end)) withRetransmissions.push({ client: p.client, start, end, index: -1 });
     }
   }
-  return { order: withRetransmissions, clientPieces, serverPieces };
+  const sentEnd = { client: 0, server: 0 };
+  for (const p of withRetransmissions) {
+    p.acknowledges = p.client ? sentEnd.server : sentEnd.client;
+    const side = p.client ? 'client' : 'server';
+    sentEnd[side] = Math.max(sentEnd[side], p.end);
+  }
+  return { order: withRetransmissions.map((p) => ({ ...p })), clientPieces, serverPieces };
 }
 
 function covered(pieces: Piece[], start: number, end: number): boolean {
@@ -258,13 +283,13 @@ function feed(
   const heads: HttpMessageHead[] = [];
   const s: TcpSegment = emptySegment();
   let time = 1e18;
-  const send = (client: boolean, data: Uint8Array, offset: number, flags: number) => {
+  const send = (client: boolean, data: Uint8Array, offset: number, flags: number, acknowledges: number) => {
     const frame = new Uint8Array(data.length + 66);
     frame.set(data, 66);
     s.connectionKey = KEY;
     s.fromFirst = client;
     s.sequence = ((client ? isn.client : isn.server) + offset) >>> 0;
-    s.acknowledgement = (client ? isn.server : isn.client) >>> 0;
+    s.acknowledgement = ((client ? isn.server : isn.client) + acknowledges) >>> 0;
     s.flags = flags;
     s.bytes = frame;
     s.payloadStart = 66;
@@ -276,10 +301,10 @@ function feed(
   };
   for (const p of order) {
     const stream = p.client ? client : server;
-    send(p.client, stream.bytes.subarray(p.start, p.end), p.start, TcpFlag.ACK | TcpFlag.PSH);
+    send(p.client, stream.bytes.subarray(p.start, p.end), p.start, TcpFlag.ACK | TcpFlag.PSH, p.acknowledges!);
   }
-  send(true, new Uint8Array(), client.bytes.length, TcpFlag.FIN | TcpFlag.ACK);
-  send(false, new Uint8Array(), server.bytes.length, TcpFlag.FIN | TcpFlag.ACK);
+  send(true, new Uint8Array(), client.bytes.length, TcpFlag.FIN | TcpFlag.ACK, server.bytes.length);
+  send(false, new Uint8Array(), server.bytes.length, TcpFlag.FIN | TcpFlag.ACK, client.bytes.length + 1);
   return heads;
 }
 
@@ -294,7 +319,10 @@ function expectedRequest(e: Exchange, n: number) {
 function expectedResponse(e: Exchange, n: number) {
   return {
     code: e.code,
-    headers: [...e.responseHeaders, ...framingFields(e.responseBody, true, n)].map(([name, value]) => ({ name, value })),
+    headers: [...e.responseHeaders, ...framingFields(e.responseBody, true, n)].map(([name, value]) => ({
+      name,
+      value,
+    })),
   };
 }
 
@@ -369,7 +397,9 @@ describe('HttpConnections over random sent', () => {
           for (const h of heads.filter((x): x is HttpRequestHead => x.kind === 'request')) {
             const got = { method: h.method, target: h.target, headers: h.headers };
             while (next < sent.length && !sameJson(expectedRequest(sent[next]!, next), got)) next++;
-            expect(next, `request ${JSON.stringify(got)} was not sent (or not in this order)`).toBeLessThan(sent.length);
+            expect(next, `request ${JSON.stringify(got)} was not sent (or not in this order)`).toBeLessThan(
+              sent.length,
+            );
             expect(touched(client, true, next)).toBe(false);
             requestIndex.set(h, next++);
           }
@@ -378,7 +408,9 @@ describe('HttpConnections over random sent', () => {
             if (h.kind !== 'response') continue;
             const got = { code: h.code, headers: h.headers };
             while (next < sent.length && !sameJson(expectedResponse(sent[next]!, next), got)) next++;
-            expect(next, `response ${JSON.stringify(got)} was not sent (or not in this order)`).toBeLessThan(sent.length);
+            expect(next, `response ${JSON.stringify(got)} was not sent (or not in this order)`).toBeLessThan(
+              sent.length,
+            );
             expect(touched(server, false, next)).toBe(false);
             if (h.request !== undefined) expect(requestIndex.get(h.request)).toBe(next);
             next++;
