@@ -190,6 +190,9 @@ class Connection {
   tunnel = false;
   /** Freed: whatever is still being delivered is ignored. */
   dead = false;
+  /** Neighbours in the least-recently-used list (older, newer). */
+  older: Connection | undefined;
+  newer: Connection | undefined;
 
   constructor(
     readonly key: string,
@@ -225,6 +228,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     internalErrors: 0,
   };
   private readonly connections = new Map<string, Connection>();
+  /** Least and most recently used connections: a list threaded through them, so a touch is O(1) and allocates nothing. */
+  private oldest: Connection | undefined;
+  private newest: Connection | undefined;
   /** 1 at each allowed port, or undefined for any port. */
   private readonly allowedPorts: Uint8Array | undefined;
   private readonly maxConnections: number;
@@ -286,10 +292,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       const ports = this.allowedPorts;
       if (ports !== undefined && ports[s.destinationPort] !== 1 && ports[s.sourcePort] !== 1) return;
       c = this.track(s, start);
-    } else {
-      // Map order is the LRU order: the first key is the least recently used.
-      this.connections.delete(c.key);
-      this.connections.set(c.key, c);
+    } else if (c !== this.newest) {
+      this.unlink(c);
+      this.append(c);
     }
 
     if (c.tunnel) {
@@ -339,10 +344,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   }
 
   private track(s: TcpSegment, start: MessageStart): Connection {
-    while (this.connections.size >= this.maxConnections) {
-      const oldest = this.connections.values().next().value as Connection;
+    while (this.connections.size >= this.maxConnections && this.oldest !== undefined) {
       this.stats.evicted++;
-      this.free(oldest);
+      this.free(this.oldest);
     }
     const c = new Connection(s.connectionKey, this.stats);
     const d = s.fromFirst ? c.first : c.second;
@@ -356,6 +360,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     // (a capture that starts mid-connection), so the peer's side starts by looking for a message start.
     if ((s.flags & TcpFlag.ACK) !== 0) o.start(s.acknowledgement);
     this.connections.set(c.key, c);
+    this.append(c);
     this.stats.tracked++;
     this.stats.connections = this.connections.size;
     return c;
@@ -395,13 +400,31 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private free(c: Connection): void {
     if (c.dead) return;
     c.dead = true;
-    for (const s of [c.first, c.second]) {
-      s.release();
-      this.releaseHead(s);
-    }
+    c.first.release();
+    c.second.release();
+    this.releaseHead(c.first);
+    this.releaseHead(c.second);
     c.unanswered.length = 0;
     this.connections.delete(c.key);
+    this.unlink(c);
     this.stats.connections = this.connections.size;
+  }
+
+  private append(c: Connection): void {
+    c.older = this.newest;
+    c.newer = undefined;
+    if (this.newest !== undefined) this.newest.newer = c;
+    else this.oldest = c;
+    this.newest = c;
+  }
+
+  private unlink(c: Connection): void {
+    if (c.older !== undefined) c.older.newer = c.newer;
+    else if (this.oldest === c) this.oldest = c.newer;
+    if (c.newer !== undefined) c.newer.older = c.older;
+    else if (this.newest === c) this.newest = c.older;
+    c.older = undefined;
+    c.newer = undefined;
   }
 
   private enforceBounds(c: Connection, d: HttpStream): void {

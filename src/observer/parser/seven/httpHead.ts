@@ -264,6 +264,12 @@ function applyFields(head: HttpMessageHead, framing: BodyFraming): boolean {
     const n = h.name.length;
     if (n === 4 && head.kind === 'request' && head.host === '' && h.name.toLowerCase() === 'host') head.host = h.value;
     else if (n === 14 && h.name.toLowerCase() === 'content-length') {
+      const single = decimal(h.value);
+      if (single >= 0) {
+        if (framing.contentLength >= 0 && framing.contentLength !== single) return false;
+        framing.contentLength = single;
+        continue;
+      }
       for (const part of h.value.split(',')) {
         const length = decimal(part.trim());
         if (length < 0) return false;
