@@ -1,14 +1,25 @@
 // HTTP/1.0 and 1.1 message heads from captured TCP segments: each connection's two byte streams are put back in order
 // (tcpReassembly.ts), then read as a sequence of messages — heads parsed (httpHead.ts), bodies skipped by their
 // declared length or chunk sizes without being buffered — so that each request and each response is reported once,
-// when the segment holding the end of its head is seen, with the request a response answers.
+// when the segment holding the end of its head is taken (with the capture time of the segment that held those bytes),
+// with the request a response answers.
 //
 // A connection is tracked only once a segment's payload starts like a request or status line (on an allowed port),
 // so the untracked majority of TCP segments costs one Map lookup and a few byte compares. What is kept is bounded:
 // connections (least recently used evicted), head bytes per message, out-of-order bytes per connection and buffered
 // bytes in total. Giving up is always possible and always counted: a connection whose bytes stop parsing as HTTP is
-// dropped (abandoned), a hole the capture never fills is skipped and the stream resynchronises at the next segment
-// that starts like a message (a gap), a tunnel (CONNECT, 101 Switching Protocols) is no longer read.
+// dropped (abandoned), a hole the capture never fills is skipped (a gap), a tunnel (CONNECT, 101 Switching
+// Protocols) is no longer read.
+//
+// What that costs, knowingly:
+// - Tracking starts at the segment holding a message start (at least "GET "): segments of the connection seen before
+//   it are not kept, so a request whose second segment the capture saw before its first is lost.
+// - After a gap, a stream resynchronises at the next segment that starts like a message, never in the middle of one
+//   (a body may hold text that reads like a message). A gap inside a body of known length only shortens what is left
+//   to skip; any other gap, and a response that finds no request while the server has acknowledged client bytes not
+//   read here, end response-to-request pairing for the rest of the connection (responses then come without request).
+// - The answering side starts at the peer's acknowledgement number and skips to its first message start, so a capture
+//   starting mid-connection does not read the tail of an earlier body as a message.
 
 import { TcpFlag } from '../../../packet/protocols.js';
 import {
@@ -239,8 +250,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readonly maxBufferedBytes: number;
   private readonly out: HttpMessageHead[] = [];
   private readonly framing = new BodyFraming();
-  /** The acknowledgement of the segment being taken, or -1 without ACK. */
+  /** The acknowledgement of the segment being taken, or -1 without ACK, and the stream whose bytes it acknowledges. */
   private acknowledgement = -1;
+  private acknowledged: HttpStream | undefined;
 
   constructor(options: HttpConnectionsOptions = {}) {
     const d = HTTP_CONNECTIONS_DEFAULTS;
@@ -283,7 +295,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     if (!(from >= 0)) from = 0;
     if (!(to >= from)) to = from;
     const flags = s.flags;
-    this.acknowledgement = (flags & TcpFlag.ACK) !== 0 ? s.acknowledgement >>> 0 : -1;
+    this.acknowledgement = -1;
+    this.acknowledged = undefined;
     let c = this.connections.get(s.connectionKey);
     if (c === undefined) {
       if (to - from < 4 || (flags & TcpFlag.RST) !== 0) return;
@@ -303,6 +316,10 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     }
     let sequence = s.sequence >>> 0;
     const d = s.fromFirst ? c.first : c.second;
+    if ((flags & TcpFlag.ACK) !== 0) {
+      this.acknowledgement = s.acknowledgement >>> 0;
+      this.acknowledged = c.other(d);
+    }
     if ((flags & TcpFlag.SYN) !== 0) {
       if ((flags & TcpFlag.ACK) === 0) {
         // A new connection on the same addresses and ports: the tracked one is over.
@@ -753,7 +770,12 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   /** Whether the server acknowledged client bytes this side has not delivered (the segment's ACK is ahead of them). */
   private answersUnread(client: HttpStream): boolean {
     if (client.heldBytes > 0 || client.headStarted) return true;
-    return this.acknowledgement >= 0 && client.initialized && sequenceDistance(this.acknowledgement, client.next) > 0;
+    return (
+      this.acknowledgement >= 0 &&
+      this.acknowledged === client &&
+      client.initialized &&
+      sequenceDistance(this.acknowledgement, client.next) > 0
+    );
   }
 
   private becomeTunnel(c: Connection): void {
