@@ -57,6 +57,34 @@ describe('HttpConnections under hostile input', () => {
     expect(grown).toBeLessThan(64 * 2 ** 20);
   });
 
+  it('holds at most maxBufferedBytes of out-of-order data over all connections, giving up holes to stay there', () => {
+    const http = new HttpConnections({ maxBufferedBytes: 10_000 });
+    const s = emptySegment();
+    const request = encode('POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
+    const chunk = new Uint8Array(1000);
+    s.flags = TcpFlag.ACK;
+    s.destinationPort = 80;
+    s.fromFirst = true;
+    for (let i = 0; i < 100; i++) {
+      s.connectionKey = `c${i}`;
+      s.sequence = 0;
+      s.bytes = request;
+      s.payloadStart = 0;
+      s.payloadEnd = request.length;
+      http.segment(s);
+      // Ten segments each beyond a hole: each connection would hold 10,000 bytes on its own.
+      for (let k = 1; k <= 10; k++) {
+        s.sequence = request.length + k * 1000;
+        s.bytes = chunk;
+        s.payloadEnd = chunk.length;
+        http.segment(s);
+        expect(http.stats.bufferedBytes).toBeLessThanOrEqual(10_000);
+      }
+    }
+    expect(http.stats.gaps).toBeGreaterThan(0);
+    expect(http.stats).toMatchObject({ connections: 100, abandoned: 0, internalErrors: 0 });
+  });
+
   it('never throws, and keeps its counts consistent, on random segments', () => {
     const starts = [
       'GET ',
