@@ -1,14 +1,25 @@
 // HTTP/1.0 and 1.1 message heads from captured TCP segments: each connection's two byte streams are put back in order
 // (tcpReassembly.ts), then read as a sequence of messages — heads parsed (httpHead.ts), bodies skipped by their
 // declared length or chunk sizes without being buffered — so that each request and each response is reported once,
-// when the segment holding the end of its head is seen, with the request a response answers.
+// when the segment holding the end of its head is taken (with the capture time of the segment that held those bytes),
+// with the request a response answers.
 //
 // A connection is tracked only once a segment's payload starts like a request or status line (on an allowed port),
 // so the untracked majority of TCP segments costs one Map lookup and a few byte compares. What is kept is bounded:
 // connections (least recently used evicted), head bytes per message, out-of-order bytes per connection and buffered
 // bytes in total. Giving up is always possible and always counted: a connection whose bytes stop parsing as HTTP is
-// dropped (abandoned), a hole the capture never fills is skipped and the stream resynchronises at the next segment
-// that starts like a message (a gap), a tunnel (CONNECT, 101 Switching Protocols) is no longer read.
+// dropped (abandoned), a hole the capture never fills is skipped (a gap), a tunnel (CONNECT, 101 Switching
+// Protocols) is no longer read.
+//
+// What that costs, knowingly:
+// - Tracking starts at the segment holding a message start (at least "GET "): segments of the connection seen before
+//   it are not kept, so a request whose second segment the capture saw before its first is lost.
+// - After a gap, a stream resynchronises at the next segment that starts like a message, never in the middle of one
+//   (a body may hold text that reads like a message). A gap inside a body of known length only shortens what is left
+//   to skip; any other gap, and a response that finds no request while the server has acknowledged client bytes not
+//   read here, end response-to-request pairing for the rest of the connection (responses then come without request).
+// - The answering side starts at the peer's acknowledgement number and skips to its first message start, so a capture
+//   starting mid-connection does not read the tail of an earlier body as a message.
 
 import { TcpFlag } from '../../../packet/protocols.js';
 import {
@@ -22,7 +33,7 @@ import {
   type HttpRequestHead,
   type HttpResponseHead,
 } from './httpHead.js';
-import { Accepted, ByteStream, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
+import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
 
 export type { HttpHeader, HttpMessageHead, HttpRequestHead, HttpResponseHead } from './httpHead.js';
 
@@ -158,6 +169,8 @@ class HttpStream extends ByteStream {
   sawDigit = false;
   /** HEAD: whether the head's first byte has been seen. */
   headStarted = false;
+  /** HEAD after resynchronising on a segment too short to show a whole message start: not yet confirmed. */
+  tentative = false;
   /** Lines of the head (or trailer section) completed so far. */
   lines = 0;
   /** Bytes of the current line so far (CR included), carried from one segment to the next. */
@@ -188,6 +201,9 @@ class Connection {
   tunnel = false;
   /** Freed: whatever is still being delivered is ignored. */
   dead = false;
+  /** Neighbours in the least-recently-used list (older, newer). */
+  older: Connection | undefined;
+  newer: Connection | undefined;
 
   constructor(
     readonly key: string,
@@ -223,6 +239,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     internalErrors: 0,
   };
   private readonly connections = new Map<string, Connection>();
+  /** Least and most recently used connections: a list threaded through them, so a touch is O(1) and allocates nothing. */
+  private oldest: Connection | undefined;
+  private newest: Connection | undefined;
   /** 1 at each allowed port, or undefined for any port. */
   private readonly allowedPorts: Uint8Array | undefined;
   private readonly maxConnections: number;
@@ -231,6 +250,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readonly maxBufferedBytes: number;
   private readonly out: HttpMessageHead[] = [];
   private readonly framing = new BodyFraming();
+  /** The acknowledgement of the segment being taken, or -1 without ACK, and the stream whose bytes it acknowledges. */
+  private acknowledgement = -1;
+  private acknowledged: HttpStream | undefined;
 
   constructor(options: HttpConnectionsOptions = {}) {
     const d = HTTP_CONNECTIONS_DEFAULTS;
@@ -273,6 +295,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     if (!(from >= 0)) from = 0;
     if (!(to >= from)) to = from;
     const flags = s.flags;
+    this.acknowledgement = -1;
+    this.acknowledged = undefined;
     let c = this.connections.get(s.connectionKey);
     if (c === undefined) {
       if (to - from < 4 || (flags & TcpFlag.RST) !== 0) return;
@@ -281,10 +305,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       const ports = this.allowedPorts;
       if (ports !== undefined && ports[s.destinationPort] !== 1 && ports[s.sourcePort] !== 1) return;
       c = this.track(s, start);
-    } else {
-      // Map order is the LRU order: the first key is the least recently used.
-      this.connections.delete(c.key);
-      this.connections.set(c.key, c);
+    } else if (c !== this.newest) {
+      this.unlink(c);
+      this.append(c);
     }
 
     if (c.tunnel) {
@@ -293,6 +316,10 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     }
     let sequence = s.sequence >>> 0;
     const d = s.fromFirst ? c.first : c.second;
+    if ((flags & TcpFlag.ACK) !== 0) {
+      this.acknowledgement = s.acknowledgement >>> 0;
+      this.acknowledged = c.other(d);
+    }
     if ((flags & TcpFlag.SYN) !== 0) {
       if ((flags & TcpFlag.ACK) === 0) {
         // A new connection on the same addresses and ports: the tracked one is over.
@@ -334,10 +361,9 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   }
 
   private track(s: TcpSegment, start: MessageStart): Connection {
-    while (this.connections.size >= this.maxConnections) {
-      const oldest = this.connections.values().next().value as Connection;
+    while (this.connections.size >= this.maxConnections && this.oldest !== undefined) {
       this.stats.evicted++;
-      this.free(oldest);
+      this.free(this.oldest);
     }
     const c = new Connection(s.connectionKey, this.stats);
     const d = s.fromFirst ? c.first : c.second;
@@ -351,6 +377,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     // (a capture that starts mid-connection), so the peer's side starts by looking for a message start.
     if ((s.flags & TcpFlag.ACK) !== 0) o.start(s.acknowledgement);
     this.connections.set(c.key, c);
+    this.append(c);
     this.stats.tracked++;
     this.stats.connections = this.connections.size;
     return c;
@@ -390,13 +417,31 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private free(c: Connection): void {
     if (c.dead) return;
     c.dead = true;
-    for (const s of [c.first, c.second]) {
-      s.release();
-      this.releaseHead(s);
-    }
+    c.first.release();
+    c.second.release();
+    this.releaseHead(c.first);
+    this.releaseHead(c.second);
     c.unanswered.length = 0;
     this.connections.delete(c.key);
+    this.unlink(c);
     this.stats.connections = this.connections.size;
+  }
+
+  private append(c: Connection): void {
+    c.older = this.newest;
+    c.newer = undefined;
+    if (this.newest !== undefined) this.newest.newer = c;
+    else this.oldest = c;
+    this.newest = c;
+  }
+
+  private unlink(c: Connection): void {
+    if (c.older !== undefined) c.older.newer = c.newer;
+    else if (this.oldest === c) this.oldest = c.newer;
+    if (c.newer !== undefined) c.newer.older = c.older;
+    else if (this.newest === c) this.newest = c.older;
+    c.older = undefined;
+    c.newer = undefined;
   }
 
   private enforceBounds(c: Connection, d: HttpStream): void {
@@ -442,6 +487,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     // responses with requests (which request a response answers is no longer known).
     this.releaseHead(s);
     s.headStarted = false;
+    s.tentative = false;
     s.mode = Mode.RESYNC;
     c.pairingLost = true;
     c.unanswered.length = 0;
@@ -458,6 +504,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
         return true;
       }
       d.mode = Mode.HEAD;
+      // Too short to tell: confirmed once the head holds enough bytes, or dropped for the next segment's start.
+      d.tentative = messageStart(b, i, to) !== d.carries;
     }
     const stats = this.stats;
     while (i < to && !c.dead && !c.tunnel) {
@@ -581,8 +629,20 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       this.abandon(c);
       return to;
     }
-    this.appendHead(c, d, b, start, to);
+    if (this.appendHead(c, d, b, start, to) && d.tentative && d.headLength >= 9) {
+      if (messageStart(d.head!, 0, d.headLength) === d.carries) d.tentative = false;
+      else this.resync(d, d.headLength);
+    }
     return to;
+  }
+
+  /** A tentative message start that turned out not to be one: look for the next. */
+  private resync(d: HttpStream, skipped: number): void {
+    this.stats.resyncSkippedBytes += skipped;
+    this.releaseHead(d);
+    d.headStarted = false;
+    d.tentative = false;
+    d.mode = Mode.RESYNC;
   }
 
   private completeHead(
@@ -602,13 +662,22 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const fromFirst = d === c.first;
     let head: HttpMessageHead | undefined;
     if (d.headLength === 0) {
+      if (d.tentative && messageStart(b, start, end) !== d.carries) {
+        this.resync(d, end - start);
+        return end;
+      }
       head = parseHead(kind, b, start, end, timeNs, fromFirst, this.framing);
     } else {
       if (!this.appendHead(c, d, b, start, end)) return end;
+      if (d.tentative && messageStart(d.head!, 0, d.headLength) !== d.carries) {
+        this.resync(d, d.headLength);
+        return end;
+      }
       head = parseHead(kind, d.head!, 0, d.headLength, timeNs, fromFirst, this.framing);
       this.releaseHead(d);
     }
     d.headStarted = false;
+    d.tentative = false;
     if (head === undefined) {
       this.abandon(c);
       return end;
@@ -678,6 +747,11 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     head.request = request;
     this.out.push(head);
     const client = c.other(d);
+    if (request === undefined && !c.pairingLost && this.answersUnread(client)) {
+      // The server has client bytes not read here yet (a hole, or a request still in flight in the capture): the
+      // request this answers may be among them, so later responses could no longer be matched by counting.
+      c.pairingLost = true;
+    }
     const connect = request !== undefined ? request.method === 'CONNECT' : client.mode === Mode.TUNNEL_WAIT;
     if (connect) {
       if (code < 300) {
@@ -691,6 +765,17 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     else if (framing.chunked) this.chunkSizeStart(d);
     else if (framing.contentLength >= 0) this.bodyOf(d, framing.contentLength);
     else d.mode = Mode.UNTIL_CLOSE;
+  }
+
+  /** Whether the server acknowledged client bytes this side has not delivered (the segment's ACK is ahead of them). */
+  private answersUnread(client: HttpStream): boolean {
+    if (client.heldBytes > 0 || client.headStarted) return true;
+    return (
+      this.acknowledgement >= 0 &&
+      this.acknowledged === client &&
+      client.initialized &&
+      sequenceDistance(this.acknowledgement, client.next) > 0
+    );
   }
 
   private becomeTunnel(c: Connection): void {

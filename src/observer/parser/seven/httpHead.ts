@@ -177,7 +177,8 @@ export function parseHead(
   framing: BodyFraming,
 ): HttpMessageHead | undefined {
   framing.reset();
-  const text = Buffer.from(b.buffer, b.byteOffset, b.byteLength);
+  // The whole head decoded once; fields are substrings of it (one call into the runtime per head, not one per field).
+  const text = new HeadText(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end), start);
   const firstLf = b.indexOf(LF, start);
   if (firstLf < 0 || firstLf >= end) return undefined;
   const firstEnd = lineEnd(b, start, firstLf);
@@ -186,11 +187,11 @@ export function parseHead(
     let i = start;
     while (i < firstEnd && TOKEN[b[i]!] === 1) i++;
     if (i === start || i - start > 32 || b[i] !== SP) return undefined;
-    const method = text.toString('latin1', start, i);
+    const method = text.slice(start, i);
     const targetStart = ++i;
     while (i < firstEnd && b[i]! > SP && b[i] !== 0x7f) i++;
     if (i === targetStart || b[i] !== SP) return undefined;
-    const target = text.toString('latin1', targetStart, i);
+    const target = text.slice(targetStart, i);
     const protocol = protocolAt(b, i + 1, firstEnd);
     if (protocol === undefined || i + 9 !== firstEnd) return undefined;
     head = { kind: 'request', method, target, protocol, headers: [], host: '', timeNs, fromFirst };
@@ -217,7 +218,19 @@ export function parseHead(
   return applyFields(head, framing) ? head : undefined;
 }
 
-function parseFields(b: Uint8Array, text: Buffer, from: number, end: number, headers: HttpHeader[]): boolean {
+/** A head's text (latin1: one character per byte) addressed by the byte offsets of the buffer it came from. */
+class HeadText {
+  constructor(
+    private readonly text: string,
+    private readonly offset: number,
+  ) {}
+
+  slice(from: number, to: number): string {
+    return this.text.substring(from - this.offset, to - this.offset);
+  }
+}
+
+function parseFields(b: Uint8Array, text: HeadText, from: number, end: number, headers: HttpHeader[]): boolean {
   let lineStart = from;
   while (lineStart < end) {
     const lf = b.indexOf(LF, lineStart);
@@ -238,7 +251,7 @@ function parseFields(b: Uint8Array, text: Buffer, from: number, end: number, hea
       if (i === lineStart || b[i] !== 0x3a) return false;
       const value = trimmed(b, text, i + 1, e);
       if (value === undefined) return false;
-      headers.push({ name: text.toString('latin1', lineStart, i), value });
+      headers.push({ name: text.slice(lineStart, i), value });
     }
     lineStart = lf + 1;
   }
@@ -246,14 +259,14 @@ function parseFields(b: Uint8Array, text: Buffer, from: number, end: number, hea
 }
 
 /** The field value in b[from, to) without surrounding spaces and tabs; undefined when it holds control bytes. */
-function trimmed(b: Uint8Array, text: Buffer, from: number, to: number): string | undefined {
+function trimmed(b: Uint8Array, text: HeadText, from: number, to: number): string | undefined {
   while (from < to && (b[from] === SP || b[from] === HTAB)) from++;
   while (to > from && (b[to - 1] === SP || b[to - 1] === HTAB)) to--;
   for (let i = from; i < to; i++) {
     const c = b[i]!;
     if ((c < SP && c !== HTAB) || c === 0x7f) return undefined;
   }
-  return text.toString('latin1', from, to);
+  return text.slice(from, to);
 }
 
 /** Host, Content-Length and Transfer-Encoding; false when they contradict themselves. */
@@ -264,6 +277,12 @@ function applyFields(head: HttpMessageHead, framing: BodyFraming): boolean {
     const n = h.name.length;
     if (n === 4 && head.kind === 'request' && head.host === '' && h.name.toLowerCase() === 'host') head.host = h.value;
     else if (n === 14 && h.name.toLowerCase() === 'content-length') {
+      const single = decimal(h.value);
+      if (single >= 0) {
+        if (framing.contentLength >= 0 && framing.contentLength !== single) return false;
+        framing.contentLength = single;
+        continue;
+      }
       for (const part of h.value.split(',')) {
         const length = decimal(part.trim());
         if (length < 0) return false;
