@@ -4,6 +4,7 @@ import { MonitorAgent } from '../src/monitor/agent.js';
 import { loadMetadata } from '../src/observer/metadata/index.js';
 import { Observer, type ObserverHooks } from '../src/observer/observer.js';
 import { Parser } from '../src/observer/parser/index.js';
+import type { SevenParserOptions } from '../src/observer/parser/seven/index.js';
 import { createObserverService, NODE_OBSERVER_SERVICE } from '../src/observer/service.js';
 import { createApiServer, type ApiServer } from '../src/server/grpcServer.js';
 import { bindUnixSocket } from '../src/server/listeners.js';
@@ -16,12 +17,13 @@ export interface BenchNode {
   replay: (limit?: number) => Promise<number>;
 }
 
-/** The pipeline of one node, without the API; `hooks` as serve passes them (metrics). */
+/** The pipeline of one node, without the API; `hooks` as serve passes them (metrics), `l7` as --l7 gives it. */
 export function makeNode(
   capturePath: string,
   ringCapacity: number,
   nodeName = 'bench',
   hooks?: ObserverHooks,
+  l7?: SevenParserOptions,
 ): BenchNode {
   const metadata = loadMetadata({ clusterName: 'default' });
   const source = parseSourceSpec(`pcap:${capturePath}`, { nodeName, links: metadata.linkRegistry });
@@ -29,6 +31,7 @@ export function makeNode(
     nodeName,
     clusterName: 'default',
     emitter: { name: 'hubble-ts', version: 'bench' },
+    l7,
     ...metadata,
   });
   const observer = new Observer({ parser, ringCapacity, clusterName: 'default', hooks });

@@ -4,6 +4,7 @@
 //
 //   ingest      source -> monitor agent -> parser -> ring at rings 4095 and 65535 (bench/ingest.ts);
 //               reference: the source alone
+//   L7 ingest   the same at ring 4095 with L7 from packets on (serve's default) against L3/L4 only (bench/ingest.ts)
 //   heap        heap held per flow with the 65535 ring full
 //   getflows    65535 flows to a client in another process over the unix socket (bench/getFlows.ts);
 //               reference: a bare grpc-js server writing ready-made responses
@@ -23,7 +24,7 @@ import { join } from 'node:path';
 import { benchFollowers } from './followers.js';
 import { benchGetFlows } from './getFlows.js';
 import { benchIdleRss } from './idleRss.js';
-import { benchHeapPerFlow, benchIngest } from './ingest.js';
+import { benchHeapPerFlow, benchIngest, benchL7Ingest } from './ingest.js';
 import { benchLatency } from './latency.js';
 import { ensureLoadCapture } from './loadCapture.js';
 import { benchMetrics } from './metrics.js';
@@ -49,6 +50,7 @@ log(`machine: ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, 
 await ensureLoadCapture(capturePath, PACKETS, log);
 
 const ingest = await benchIngest(capturePath, ROUNDS, log);
+const l7Ingest = await benchL7Ingest(capturePath, ROUNDS, log);
 const heap = await benchHeapPerFlow(capturePath, log);
 const getflows = await benchGetFlows(capturePath, 2 * ROUNDS, log); // a round is a fraction of a second: more of them
 const followers = await benchFollowers(capturePath, quick ? 1 : 3, log);
@@ -68,6 +70,7 @@ const results = {
   packets: PACKETS,
   quick,
   ...ingest,
+  ...l7Ingest,
   heap_bytes_per_flow: Math.round(heap),
   ...getflows,
   ...followers,

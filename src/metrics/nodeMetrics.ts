@@ -31,6 +31,15 @@ export interface NodeHealthSources {
     readonly queuedPackets: number;
     readonly packetsLost: number;
   };
+  /** The L7 parser's HTTP connection tracker, when --l7 includes http. */
+  l7Http?: {
+    readonly connections: number;
+    readonly bufferedBytes: number;
+    readonly evicted: number;
+    readonly abandoned: number;
+    readonly tunnels: number;
+    readonly gaps: number;
+  };
   /** The flow exporter's counters, when --export-file-path is on. */
   export?: {
     readonly written: number;
@@ -216,6 +225,43 @@ export class NodeMetrics {
       'Packets running recordings hold in their queues, not yet written (each queue holds up to --sink-queue-size)',
       'gauge',
       () => s()?.recordings.queuedPackets ?? 0,
+    ).registerIn(reg);
+    // The L7 HTTP tracker's, present only when it runs.
+    const l7Http = (read: (t: NonNullable<NodeHealthSources['l7Http']>) => number): ScrapedValues => {
+      const t = s()?.l7Http;
+      return t === undefined ? [] : [[{}, read(t)]];
+    };
+    new ScrapedMetric(
+      'hubblets_l7_http_connections',
+      'TCP connections the L7 parser reads as HTTP now',
+      'gauge',
+      () => l7Http((t) => t.connections),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_http_buffered_bytes',
+      'Bytes the L7 parser holds for HTTP connections (out-of-order segments, unfinished heads)',
+      'gauge',
+      () => l7Http((t) => t.bufferedBytes),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_http_connections_dropped_total',
+      'HTTP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (bytes stopped parsing as HTTP), tunnel (CONNECT or 101 Switching Protocols)',
+      'counter',
+      (): ScrapedValues => {
+        const t = s()?.l7Http;
+        if (t === undefined) return [];
+        return [
+          [{ reason: 'evicted' }, t.evicted],
+          [{ reason: 'abandoned' }, t.abandoned],
+          [{ reason: 'tunnel' }, t.tunnels],
+        ];
+      },
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_http_gaps_total',
+      'Holes in HTTP byte streams the L7 parser gave up on (segments the capture lost), each followed by a resynchronisation',
+      'counter',
+      () => l7Http((t) => t.gaps),
     ).registerIn(reg);
     // The exporter's, present only when exporting: an absent series says "not exporting", a 0 would not.
     const exported = (read: (e: NonNullable<NodeHealthSources['export']>) => number): ScrapedValues => {

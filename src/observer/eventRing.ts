@@ -7,6 +7,7 @@ import type { Emitter, Flow } from '../api/flow/flow.js';
 import { messageBodyEncoder, ProtoWriter, type MessageBodyEncoder } from '../protowire/compiledEncoder.js';
 import type { DecodedEvent } from './parser/index.js';
 import { L34Columns, L34Record, toFlow, writeFlow } from './parser/l34Flow.js';
+import { L7Columns, L7Kind, type L7Record, type StoredL7 } from './parser/seven/l7Record.js';
 import { Ring, type RingReader } from './ring.js';
 
 export const EventKind = { FLOW: 1, AGENT: 2, DEBUG: 3, LOST: 4 } as const;
@@ -37,6 +38,9 @@ export class EventRing {
   private readonly seconds: Float64Array;
   private readonly nanos: Int32Array;
   private readonly flows: L34Columns;
+  /** L7 records, stored beside their packet's L3/L4 columns in the same slot (kind NONE for every other entry). */
+  private readonly l7: L7Columns | undefined;
+  private readonly l7Decoder: ((packet: Flow, stored: StoredL7) => Flow) | undefined;
   /** The emitter of each record (one per parser: every slot points at the same few). */
   private readonly emitters: (Emitter | undefined)[];
   /** Events kept as objects (undefined where the slot holds a record). */
@@ -50,13 +54,16 @@ export class EventRing {
   private readonly agentResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetAgentEventsResponse');
   private readonly debugResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetDebugEventsResponse');
 
-  constructor(capacity: number) {
+  /** `l7Decoder` turns stored L7 records into flows (the parser's); without it the ring keeps no L7 records. */
+  constructor(capacity: number, l7Decoder?: (packet: Flow, stored: StoredL7) => Flow) {
     this.positions = new Ring(capacity);
     const slots = this.positions.mask + 1;
     this.kinds = new Uint8Array(slots);
     this.seconds = new Float64Array(slots);
     this.nanos = new Int32Array(slots);
     this.flows = new L34Columns(slots);
+    this.l7Decoder = l7Decoder;
+    this.l7 = l7Decoder && new L7Columns(slots);
     this.emitters = new Array<Emitter | undefined>(slots).fill(undefined);
     this.objects = new Array<DecodedEvent | undefined>(slots).fill(undefined);
   }
@@ -89,6 +96,26 @@ export class EventRing {
     this.seconds[slot] = record.time.seconds;
     this.nanos[slot] = record.time.nanos;
     this.flows.store(slot, record);
+    this.l7?.clear(slot);
+    this.emitters[slot] = emitter;
+    this.objects[slot] = undefined;
+    if (flow !== undefined) this.remember(position, flow);
+    this.positions.advance();
+  }
+
+  /**
+   * Stores an L7 flow as its record and the L3/L4 record of the packet it was found in (whose addresses, ports and
+   * endpoints it shares); `flow` is its object when a hook already built it.
+   */
+  writeL7(record: L34Record, l7: L7Record, emitter: Emitter, flow?: Flow): void {
+    const position = this.positions.writePosition;
+    const slot = position & this.positions.mask;
+    this.kinds[slot] = EventKind.FLOW;
+    this.seconds[slot] = record.time.seconds;
+    this.nanos[slot] = record.time.nanos;
+    this.flows.store(slot, record);
+    this.flows.storeUuid(slot, l7.uuid);
+    this.l7!.store(slot, l7);
     this.emitters[slot] = emitter;
     this.objects[slot] = undefined;
     if (flow !== undefined) this.remember(position, flow);
@@ -121,6 +148,7 @@ export class EventRing {
     this.seconds[slot] = time.seconds;
     this.nanos[slot] = time.nanos;
     this.flows.clear(slot);
+    this.l7?.clear(slot);
     this.emitters[slot] = undefined;
     this.objects[slot] = e;
     this.positions.advance();
@@ -151,6 +179,7 @@ export class EventRing {
     } else {
       flow = toFlow(this.flows.load(slot, this.reading));
       flow.emitter = this.emitters[slot];
+      if (this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE) flow = this.l7Decoder!(flow, this.l7.load(slot));
     }
     this.remember(position, flow);
     return flow;
@@ -175,7 +204,13 @@ export class EventRing {
     const w = this.response;
     w.pos = 0;
     const stored = this.objects[slot];
-    if (stored === undefined) {
+    if (stored === undefined && this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE) {
+      // L7 flows are rare beside packets and decoded from their bytes: encoded from the object.
+      const flow = this.flowAt(position);
+      w.byte(FLOW_TAG);
+      this.flowBodyInto(flow, w);
+      responseTail(flow.nodeName, flow.time, w);
+    } else if (stored === undefined) {
       const r = this.flows.load(slot, this.reading);
       w.byte(FLOW_TAG);
       const at = w.beginDelimited(2);

@@ -52,7 +52,7 @@ export class Observer implements MonitorConsumer {
   private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
 
   constructor(opts: ObserverOptions) {
-    this.ring = new EventRing(opts.ringCapacity);
+    this.ring = new EventRing(opts.ringCapacity, opts.parser.l7Decoder);
     this.parser = opts.parser;
     this.clusterName = opts.clusterName;
     this.hooks = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [], ...opts.hooks };
@@ -101,10 +101,20 @@ export class Observer implements MonitorConsumer {
 
   /** The L7 flows the record's packet carries, after its L3/L4 flow (read even if a hook stopped that one). */
   private keepL7(record: L34Record): void {
-    const flows = this.parser.l7FlowsOf(record);
-    for (let i = 0; i < flows.length; i++) {
-      const flow = flows[i]!;
-      this.store({ kind: 'flow', timestamp: record.time, nodeName: flow.nodeName, flow });
+    const found = this.parser.l7RecordsOf(record);
+    for (let i = 0; i < found.length; i++) {
+      const l7 = found[i]!;
+      let flow: Flow | undefined;
+      if (this.wantsObjects) {
+        flow = this.parser.l7FlowOf(record, l7);
+        if (this.hooks.onDecodedFlow.some((hook) => hook(flow!) === true)) continue;
+        this.seenFlows++;
+        const decoded: DecodedEvent = { kind: 'flow', timestamp: record.time, nodeName: flow.nodeName, flow };
+        if (this.hooks.onDecodedEvent.some((hook) => hook(decoded) === true)) continue;
+      } else {
+        this.seenFlows++;
+      }
+      this.ring.writeL7(record, l7, this.parser.emitter, flow);
     }
   }
 

@@ -255,6 +255,12 @@ function followChain(message: DnsMessage): void {
   message.minTtl = minTtl === Infinity ? 0 : minTtl;
 }
 
+/** Whether data[start, end) has a DNS header and a first question that can be read (what an L7 record needs). */
+export function hasDnsQuestion(data: Uint8Array, start: number, end: number): boolean {
+  if (end > data.length || end - start < DNS_HEADER_LENGTH || u16(data, start + 4) === 0) return false;
+  return readName(data, start, end, start + DNS_HEADER_LENGTH, nameResult) && nameResult.end + 4 <= end;
+}
+
 /**
  * Whether data[start, end) is exactly one well-formed DNS query or response, as a payload on a port other than 53
  * must be before it is shown as DNS: a standard query (opcode 0, Z bit clear) with one question of class IN (the

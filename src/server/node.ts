@@ -173,6 +173,7 @@ export async function startNode(
       decodeErrors: () => observer.decodeErrors,
       listenerEventsLost: () => agent.listenerEventsLost,
       recordings: dispatcher,
+      l7Http: parser.l7HttpStats,
       export: exporter ? exporter.stats : undefined,
     });
   }

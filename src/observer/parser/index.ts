@@ -13,7 +13,9 @@ import { SockParser } from './sock.js';
 import { ThreeFourParser } from './threefour.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
 import { toFlow, type L34Record } from './l34Flow.js';
+import { uuidText } from './flowUuid.js';
 import { SevenParser, type SevenParserOptions } from './seven/index.js';
+import type { L7Record, StoredL7 } from './seven/l7Record.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -40,7 +42,7 @@ export interface ParserOptions extends ParserGetters {
   l7?: SevenParserOptions;
 }
 
-const NO_FLOWS: readonly Flow[] = Object.freeze([]);
+const NO_L7_RECORDS: readonly L7Record[] = Object.freeze([]);
 
 export class Parser {
   private readonly threeFour: ThreeFourParser;
@@ -90,13 +92,26 @@ export class Parser {
   }
 
   /**
-   * The L7 flows (DNS messages, HTTP/1.x heads) in the packet the last recordFlow() or recordFrame() decoded into
-   * `record`; none for nearly every packet, or with L7 off. The array is reused until the next call.
+   * The L7 messages (DNS messages, HTTP/1.x heads) in the packet the last recordFlow() or recordFrame() decoded into
+   * `record`, as records the ring stores; none for nearly every packet, or with L7 off. Valid until the next call.
    */
-  l7FlowsOf(record: L34Record): readonly Flow[] {
+  l7RecordsOf(record: L34Record): readonly L7Record[] {
     const seven = this.seven;
-    if (seven === undefined) return NO_FLOWS;
-    return seven.flowsOf(record, this.threeFour.packetHeaders, this.threeFour.packetBytes, this.emitter);
+    if (seven === undefined) return NO_L7_RECORDS;
+    return seven.recordsOf(record, this.threeFour.packetHeaders, this.threeFour.packetBytes);
+  }
+
+  /** The Flow of an L7 record l7RecordsOf() found in the packet of `record` (for hooks that read objects). */
+  l7FlowOf(record: L34Record, l7: L7Record): Flow {
+    const flow = this.seven!.flowOf(this.flowOf(record), l7.stored());
+    flow.uuid = uuidText(l7.uuid, 0);
+    return flow;
+  }
+
+  /** Decodes the L7 records the ring stores into flows, on top of their packets' flows; undefined with L7 off. */
+  get l7Decoder(): ((packet: Flow, stored: StoredL7) => Flow) | undefined {
+    const seven = this.seven;
+    return seven && ((packet, stored) => seven.flowOf(packet, stored));
   }
 
   /** The L7 parser's HTTP connection counters; undefined with L7 HTTP off. */

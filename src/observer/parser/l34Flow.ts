@@ -184,6 +184,11 @@ export class L34Columns {
     this.summary[slot] = r.summary;
   }
 
+  /** Gives a slot another UUID (16 bytes): an L7 flow stored with its packet's record is a flow of its own. */
+  storeUuid(slot: number, uuid: Uint8Array): void {
+    this.uuids.set(uuid, slot * UUID_BYTES);
+  }
+
   /** Forgets a slot's references, so a slot holding another kind of event keeps no shared part alive. */
   clear(slot: number): void {
     this.ethernet[slot] = undefined;

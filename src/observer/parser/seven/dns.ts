@@ -1,8 +1,9 @@
 // DNS messages seen in packets, as the l7.dns records Hubble's proxy gives: the query and its types for a request;
-// answers, TTL, CNAMEs, rcode and record types for a response, with the latency from its query (matched by id and the
-// two address/port pairs in a small fixed table, so a flood of unanswered queries costs no memory).
+// answers, TTL, CNAMEs, rcode and record types for a response. At ingest only the latency is worked out (a response
+// matched with its query by id and the two address/port pairs, in a small fixed table, so a flood of unanswered
+// queries costs no memory); the record is decoded from the message's bytes when a reader asks for it.
 import { L7FlowType, type DNS } from '../../../api/flow/flow.js';
-import { decodeDnsMessage, dnsRcodeName, dnsTypeName, type DnsMessage } from '../../../packet/dns.js';
+import { dnsRcodeName, dnsTypeName, hasDnsQuestion, type DnsMessage } from '../../../packet/dns.js';
 
 /** Where a DNS record was seen; Hubble's proxy says "proxy", we read packets. */
 export const DNS_OBSERVATION_SOURCE = 'packet';
@@ -13,11 +14,10 @@ const QUERY_SLOTS = 4096;
 /** A response later than this after its query gets no latency (the id was likely reused). */
 const MAX_LATENCY_NS = 60e9;
 
-/** One DNS message as an L7 record, with its summary and latency. */
+/** A DNS message as an L7 record, with its summary. */
 export interface DnsL7 {
   type: L7FlowType;
   dns: DNS;
-  latencyNs: number;
   summary: string;
 }
 
@@ -31,64 +31,59 @@ export interface DnsEnds {
   protocol: number;
 }
 
+/** The l7.dns record of a decoded message, as Hubble fills it for a request (query, types) or a response. */
+export function dnsL7Of(message: DnsMessage): DnsL7 {
+  const query = message.questionName === '' ? '.' : `${message.questionName}.`;
+  const qtypes = message.questionTypes.map(dnsTypeName);
+  if (!message.isResponse) {
+    return {
+      type: L7FlowType.REQUEST,
+      dns: { query, ips: [], ttl: 0, cnames: [], observationSource: DNS_OBSERVATION_SOURCE, rcode: 0, qtypes, rrtypes: [] },
+      summary: `DNS Query ${query} ${qtypes.join(',')}`,
+    };
+  }
+  const dns: DNS = {
+    query,
+    ips: message.ips,
+    ttl: message.cnames.length === 0 && message.ips.length === 0 ? NO_ANSWER_TTL : message.minTtl,
+    cnames: message.cnames.map((name) => `${name}.`),
+    observationSource: DNS_OBSERVATION_SOURCE,
+    rcode: message.rcode,
+    qtypes,
+    rrtypes: message.answers.map((answer) => dnsTypeName(answer.type)),
+  };
+  return { type: L7FlowType.RESPONSE, dns, summary: answerSummary(dns) };
+}
+
+/** Queries waiting for their responses, for the responses' latency. */
 export class DnsTransactions {
   private readonly keys = new Array<string>(QUERY_SLOTS).fill('');
   private readonly times = new Float64Array(QUERY_SLOTS);
 
-  /** The L7 record of a decoded message seen at timeNs between `ends`; undefined for messages without a question. */
-  record(message: DnsMessage, ends: DnsEnds, timeNs: number): DnsL7 | undefined {
-    if (message.questionTypes.length === 0) return undefined;
-    const query = message.questionName === '' ? '.' : `${message.questionName}.`;
-    const qtypes = message.questionTypes.map(dnsTypeName);
-    if (!message.isResponse) {
-      this.remember(this.keyOf(message.id, ends, false), timeNs);
-      return {
-        type: L7FlowType.REQUEST,
-        dns: { query, ips: [], ttl: 0, cnames: [], observationSource: DNS_OBSERVATION_SOURCE, rcode: 0, qtypes, rrtypes: [] },
-        latencyNs: 0,
-        summary: `DNS Query ${query} ${qtypes.join(',')}`,
-      };
+  /**
+   * A query (remembered; 0) or a response (nanoseconds since its query, which is then forgotten; 0 when there was
+   * none) with message id `id`, seen at timeNs between `ends`.
+   */
+  latency(id: number, isResponse: boolean, ends: DnsEnds, timeNs: number): number {
+    const key = keyOf(id, ends, isResponse);
+    const slot = slotOf(key);
+    if (!isResponse) {
+      this.keys[slot] = key;
+      this.times[slot] = timeNs;
+      return 0;
     }
-    const ttl = message.cnames.length === 0 && message.ips.length === 0 ? NO_ANSWER_TTL : message.minTtl;
-    const dns: DNS = {
-      query,
-      ips: message.ips,
-      ttl,
-      cnames: message.cnames.map((name) => `${name}.`),
-      observationSource: DNS_OBSERVATION_SOURCE,
-      rcode: message.rcode,
-      qtypes,
-      rrtypes: message.answers.map((answer) => dnsTypeName(answer.type)),
-    };
-    return {
-      type: L7FlowType.RESPONSE,
-      dns,
-      latencyNs: this.latency(this.keyOf(message.id, ends, true), timeNs),
-      summary: answerSummary(dns),
-    };
-  }
-
-  /** The same key for a query and its response: the response's ends swapped. */
-  private keyOf(id: number, ends: DnsEnds, response: boolean): string {
-    const client = response ? `${ends.destinationIP} ${ends.destinationPort}` : `${ends.sourceIP} ${ends.sourcePort}`;
-    const server = response ? `${ends.sourceIP} ${ends.sourcePort}` : `${ends.destinationIP} ${ends.destinationPort}`;
-    return `${ends.protocol} ${id} ${client} ${server}`;
-  }
-
-  private remember(key: string, timeNs: number): void {
-    const slot = slotOf(key);
-    this.keys[slot] = key;
-    this.times[slot] = timeNs;
-  }
-
-  /** Nanoseconds since the matching query (forgotten once answered), or 0 when there is none. */
-  private latency(key: string, timeNs: number): number {
-    const slot = slotOf(key);
     if (this.keys[slot] !== key) return 0;
     this.keys[slot] = '';
     const latency = timeNs - this.times[slot]!;
     return latency >= 0 && latency <= MAX_LATENCY_NS ? Math.round(latency) : 0;
   }
+}
+
+/** The same key for a query and its response: the response's ends swapped. */
+function keyOf(id: number, ends: DnsEnds, response: boolean): string {
+  return response
+    ? `${ends.protocol} ${id} ${ends.destinationIP} ${ends.destinationPort} ${ends.sourceIP} ${ends.sourcePort}`
+    : `${ends.protocol} ${id} ${ends.sourceIP} ${ends.sourcePort} ${ends.destinationIP} ${ends.destinationPort}`;
 }
 
 function slotOf(key: string): number {
@@ -111,20 +106,21 @@ function answerSummary(dns: DNS): string {
   return `DNS Answer ${answer} TTL: ${dns.ttl} (Query ${dns.query} ${dns.qtypes.join(',')})`;
 }
 
-/** The messages in a DNS-over-TCP segment: each is a two-byte length, then the message; calls `each` per whole one. */
+/**
+ * The messages in a DNS-over-TCP segment: each is a two-byte length, then the message; calls `each` with the span of
+ * every whole one that has a readable question (one that continues into the next segment is not read).
+ */
 export function eachTcpDnsMessage(
   data: Uint8Array,
   start: number,
   end: number,
-  each: (message: DnsMessage) => void,
+  each: (messageStart: number, messageEnd: number) => void,
 ): void {
   let p = start;
   while (p + 2 <= end) {
     const length = (data[p]! << 8) | data[p + 1]!;
-    if (length === 0 || p + 2 + length > end) return;
-    const message = decodeDnsMessage(data, p + 2, p + 2 + length);
-    if (message === undefined) return;
-    each(message);
+    if (length === 0 || p + 2 + length > end || !hasDnsQuestion(data, p + 2, p + 2 + length)) return;
+    each(p + 2, p + 2 + length);
     p += 2 + length;
   }
 }

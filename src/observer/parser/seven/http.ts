@@ -1,19 +1,18 @@
 // HTTP/1.x message heads as the l7.http records Hubble's proxy gives: method, URL, protocol, status code and headers
-// (keys in Go's canonical form, sorted, values of secret-bearing headers redacted unless asked to keep them), the
-// response's latency from its request, and Hubble's summary line.
+// (keys in Go's canonical form, sorted, values of secret-bearing headers redacted unless asked to keep them), and
+// Hubble's summary line.
 import { L7FlowType, type HTTP, type HTTPHeader } from '../../../api/flow/flow.js';
-import type { HttpHeader, HttpMessageHead, HttpRequestHead } from './httpConnections.js';
+import type { HttpHeader, HttpMessageHead, HttpRequestHead } from './httpHead.js';
 
 /** What Hubble writes in place of a redacted value. */
 export const REDACTED = 'HUBBLE_REDACTED';
 /** Headers whose values are credentials, by lowercase name. */
 const SECRET_HEADERS: ReadonlySet<string> = new Set(['authorization', 'cookie', 'set-cookie', 'proxy-authorization']);
 
-/** One HTTP message head as an L7 record, with its summary and latency. */
+/** One HTTP message head as an L7 record, with its summary. */
 export interface HttpL7 {
   type: L7FlowType;
   http: HTTP;
-  latencyNs: number;
   summary: string;
 }
 
@@ -23,27 +22,30 @@ export interface HttpRecordOptions {
 }
 
 /**
- * The L7 record of a message head. `requestAuthority` names the server for a request without a Host header (its
- * destination address and port), as the URL needs one.
+ * The L7 record of a message head; a response's method and URL are its request's (`request`, when it was seen), and
+ * its summary gives `latencyNs`. `authority` names the server for a request without a Host header (its address and
+ * port), as the URL needs one.
  */
-export function httpRecord(head: HttpMessageHead, requestAuthority: string, options: HttpRecordOptions): HttpL7 {
+export function httpRecord(
+  head: HttpMessageHead,
+  request: HttpRequestHead | undefined,
+  latencyNs: number,
+  authority: string,
+  options: HttpRecordOptions,
+): HttpL7 {
   if (head.kind === 'request') {
-    const url = requestUrl(head, requestAuthority, options);
+    const url = requestUrl(head, authority, options);
     return {
       type: L7FlowType.REQUEST,
       http: { code: 0, method: head.method, url, protocol: head.protocol, headers: flowHeaders(head.headers, options) },
-      latencyNs: 0,
       summary: `${head.protocol} ${head.method} ${url}`,
     };
   }
-  const request = head.request;
   const method = request?.method ?? '';
-  const url = request !== undefined ? requestUrl(request, requestAuthority, options) : '';
-  const latencyNs = request !== undefined && head.timeNs >= request.timeNs ? Math.round(head.timeNs - request.timeNs) : 0;
+  const url = request !== undefined ? requestUrl(request, authority, options) : '';
   return {
     type: L7FlowType.RESPONSE,
     http: { code: head.code, method, url, protocol: head.protocol, headers: flowHeaders(head.headers, options) },
-    latencyNs,
     summary: `${head.protocol} ${head.code} ${Math.floor(latencyNs / 1e6)}ms (${method} ${url})`,
   };
 }

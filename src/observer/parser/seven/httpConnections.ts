@@ -1,8 +1,9 @@
 // HTTP/1.0 and 1.1 message heads from captured TCP segments: each connection's two byte streams are put back in order
-// (tcpReassembly.ts), then read as a sequence of messages — heads parsed (httpHead.ts), bodies skipped by their
-// declared length or chunk sizes without being buffered — so that each request and each response is reported once,
-// when the segment holding the end of its head is taken (with the capture time of the segment that held those bytes),
-// with the request a response answers.
+// (tcpReassembly.ts), then read as a sequence of messages — heads checked and their framing read (httpHead.ts
+// scanHead, no strings), bodies skipped by their declared length or chunk sizes without being buffered — so that each
+// request and each response is reported once, when the segment holding the end of its head is taken (with the capture
+// time of the segment that held those bytes), as the span of bytes its head occupies, with the head of the request a
+// response answers. Decoding a head into fields (parseHead) is left to whoever reads the flow.
 //
 // A connection is tracked only once a segment's payload starts like a request or status line (on an allowed port),
 // so the untracked majority of TCP segments costs one Map lookup and a few byte compares. What is kept is bounded:
@@ -24,18 +25,51 @@
 import { TcpFlag } from '../../../packet/protocols.js';
 import {
   BodyFraming,
+  HeadFacts,
   isTokenByte,
   MessageStart,
   messageStart,
+  MethodKind,
+  scanHead,
   startsLike,
-  parseHead,
-  type HttpMessageHead,
-  type HttpRequestHead,
-  type HttpResponseHead,
 } from './httpHead.js';
 import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
 
 export type { HttpHeader, HttpMessageHead, HttpRequestHead, HttpResponseHead } from './httpHead.js';
+
+/** One message head found in a stream: where its bytes are, and for a response those of the request it answers. */
+export interface HttpMessageSpan {
+  kind: 'request' | 'response';
+  /** The head, start line through the blank line: bytes[start, end), valid until the next segment() call. */
+  bytes: Uint8Array;
+  start: number;
+  end: number;
+  /** A response's request head in requestBytes[requestStart, requestEnd); empty (start = end) when not known. */
+  requestBytes: Uint8Array;
+  requestStart: number;
+  requestEnd: number;
+  /** Capture time of the segment that carried the end of the head, nanoseconds since the epoch. */
+  timeNs: number;
+  /** The same for the request a response answers; NaN when not known. */
+  requestTimeNs: number;
+  /** Numbers the requests this tracker saw, from 0: a request's own, a response's request's; -1 when not known. */
+  exchange: number;
+  fromFirst: boolean;
+}
+
+/** A request waiting for its response: a copy of its head (the segment it came in is gone by then). */
+class PendingRequest {
+  head: Uint8Array = EMPTY;
+  length = 0;
+  timeNs = 0;
+  method: MethodKind = MethodKind.OTHER;
+  exchange = 0;
+}
+
+const EMPTY = new Uint8Array(0);
+/** Pending requests kept for reuse once answered, and the largest head buffer worth keeping with one. */
+const POOLED_REQUESTS = 256;
+const POOLED_HEAD_BYTES = 4096;
 
 /** One TCP segment, filled by the caller in a reused object (no allocation per packet on the caller's side). */
 export interface TcpSegment {
@@ -195,7 +229,7 @@ class Connection {
   readonly first: HttpStream;
   readonly second: HttpStream;
   /** Requests awaiting responses, oldest first. */
-  readonly unanswered: HttpRequestHead[] = [];
+  readonly unanswered: PendingRequest[] = [];
   /** After a gap, responses can no longer be matched to requests: they are reported without one. */
   pairingLost = false;
   tunnel = false;
@@ -248,8 +282,15 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readonly maxHeadBytes: number;
   private readonly maxOutOfOrderBytes: number;
   private readonly maxBufferedBytes: number;
-  private readonly out: HttpMessageHead[] = [];
+  /** The spans found by the current segment() call: the first `found` of `spans` (reused objects). */
+  private readonly spans: HttpMessageSpan[] = [];
+  private readonly out: HttpMessageSpan[] = [];
   private readonly framing = new BodyFraming();
+  private readonly facts = new HeadFacts();
+  /** Answered requests, reusable from the next segment() call on (their heads may be in this call's spans). */
+  private readonly answered: PendingRequest[] = [];
+  private readonly pool: PendingRequest[] = [];
+  private exchanges = 0;
   /** The acknowledgement of the segment being taken, or -1 without ACK, and the stream whose bytes it acknowledges. */
   private acknowledgement = -1;
   private acknowledged: HttpStream | undefined;
@@ -267,12 +308,13 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   }
 
   /**
-   * Feeds one segment; returns the message heads it completed (a reused array, valid until the next call; empty for
-   * nearly every segment). Never throws.
+   * Feeds one segment; returns the message heads it completed, as spans (a reused array of reused objects, valid
+   * until the next call; empty for nearly every segment). Never throws.
    */
-  segment(s: TcpSegment): readonly HttpMessageHead[] {
+  segment(s: TcpSegment): readonly HttpMessageSpan[] {
     const out = this.out;
     if (out.length !== 0) out.length = 0;
+    if (this.answered.length !== 0) this.recycle();
     try {
       this.take(s);
     } catch {
@@ -421,7 +463,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     c.second.release();
     this.releaseHead(c.first);
     this.releaseHead(c.second);
-    c.unanswered.length = 0;
+    this.dropUnanswered(c);
     this.connections.delete(c.key);
     this.unlink(c);
     this.stats.connections = this.connections.size;
@@ -490,7 +532,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     s.tentative = false;
     s.mode = Mode.RESYNC;
     c.pairingLost = true;
-    c.unanswered.length = 0;
+    this.dropUnanswered(c);
   }
 
   /** In-order bytes of one stream (StreamReceiver). False when the connection was freed or became a tunnel. */
@@ -659,32 +701,129 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       return end;
     }
     const kind = d.carries === MessageStart.REQUEST ? 'request' : 'response';
-    const fromFirst = d === c.first;
-    let head: HttpMessageHead | undefined;
+    let headBytes = b;
+    let headStart = start;
+    let headEnd = end;
     if (d.headLength === 0) {
       if (d.tentative && messageStart(b, start, end) !== d.carries) {
         this.resync(d, end - start);
         return end;
       }
-      head = parseHead(kind, b, start, end, timeNs, fromFirst, this.framing);
     } else {
       if (!this.appendHead(c, d, b, start, end)) return end;
       if (d.tentative && messageStart(d.head!, 0, d.headLength) !== d.carries) {
         this.resync(d, d.headLength);
         return end;
       }
-      head = parseHead(kind, d.head!, 0, d.headLength, timeNs, fromFirst, this.framing);
+      // The span keeps the buffer: it is released here, not reused (a new one is made for the next long head).
+      headBytes = d.head!;
+      headStart = 0;
+      headEnd = d.headLength;
       this.releaseHead(d);
     }
     d.headStarted = false;
     d.tentative = false;
-    if (head === undefined) {
+    if (!scanHead(kind, headBytes, headStart, headEnd, this.framing, this.facts)) {
       this.abandon(c);
       return end;
     }
-    if (head.kind === 'request') this.onRequest(c, d, head);
-    else this.onResponse(c, d, head);
+    const span = this.nextSpan(kind, headBytes, headStart, headEnd, timeNs, d === c.first);
+    if (kind === 'request') this.onRequest(c, d, span);
+    else this.onResponse(c, d, span);
     return end;
+  }
+
+  private nextSpan(
+    kind: 'request' | 'response',
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    timeNs: number,
+    fromFirst: boolean,
+  ): HttpMessageSpan {
+    let span = this.spans[this.out.length];
+    if (span === undefined) {
+      span = {
+        kind,
+        bytes,
+        start,
+        end,
+        requestBytes: EMPTY,
+        requestStart: 0,
+        requestEnd: 0,
+        timeNs,
+        requestTimeNs: NaN,
+        exchange: -1,
+        fromFirst,
+      };
+      this.spans.push(span);
+    } else {
+      span.kind = kind;
+      span.bytes = bytes;
+      span.start = start;
+      span.end = end;
+      span.requestBytes = EMPTY;
+      span.requestStart = 0;
+      span.requestEnd = 0;
+      span.timeNs = timeNs;
+      span.requestTimeNs = NaN;
+      span.exchange = -1;
+      span.fromFirst = fromFirst;
+    }
+    this.out.push(span);
+    return span;
+  }
+
+  /** A response's span names the request it answers. */
+  private answer(span: HttpMessageSpan, request: PendingRequest | undefined): void {
+    if (request === undefined) return;
+    span.requestBytes = request.head;
+    span.requestStart = 0;
+    span.requestEnd = request.length;
+    span.requestTimeNs = request.timeNs;
+    span.exchange = request.exchange;
+  }
+
+  /** Copies a request's head to await its response; its buffer counts against maxBufferedBytes. */
+  private pend(c: Connection, span: HttpMessageSpan): void {
+    const length = span.end - span.start;
+    let pending = this.pool.pop();
+    if (pending === undefined) pending = new PendingRequest();
+    if (pending.head.length < length) {
+      if (this.stats.bufferedBytes + length > this.maxBufferedBytes) {
+        // No room to remember it: its response will come without it.
+        this.pool.push(pending);
+        c.pairingLost = true;
+        this.dropUnanswered(c);
+        return;
+      }
+      pending.head = new Uint8Array(Math.max(length, 256));
+    }
+    pending.head.set(span.bytes.subarray(span.start, span.end));
+    pending.length = length;
+    pending.timeNs = span.timeNs;
+    pending.method = this.facts.method;
+    pending.exchange = span.exchange;
+    this.stats.bufferedBytes += pending.head.length;
+    c.unanswered.push(pending);
+  }
+
+  /** A request that was answered (or will never be): reusable once the current segment() call's spans are read. */
+  private retire(pending: PendingRequest): void {
+    this.stats.bufferedBytes -= pending.head.length;
+    this.answered.push(pending);
+  }
+
+  private dropUnanswered(c: Connection): void {
+    for (const pending of c.unanswered) this.retire(pending);
+    c.unanswered.length = 0;
+  }
+
+  private recycle(): void {
+    for (const pending of this.answered) {
+      if (this.pool.length < POOLED_REQUESTS && pending.head.length <= POOLED_HEAD_BYTES) this.pool.push(pending);
+    }
+    this.answered.length = 0;
   }
 
   /** Copies head bytes spanning segments; false (connection abandoned) when the total budget is spent. */
@@ -716,14 +855,15 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     d.headLength = 0;
   }
 
-  private onRequest(c: Connection, d: HttpStream, head: HttpRequestHead): void {
+  private onRequest(c: Connection, d: HttpStream, span: HttpMessageSpan): void {
     this.stats.requests++;
-    this.out.push(head);
+    span.exchange = this.exchanges++;
+    const method = this.facts.method;
     if (!c.pairingLost) {
-      if (c.unanswered.length >= MAX_UNANSWERED) c.unanswered.shift();
-      c.unanswered.push(head);
+      if (c.unanswered.length >= MAX_UNANSWERED) this.retire(c.unanswered.shift()!);
+      this.pend(c, span);
     }
-    if (head.method === 'CONNECT') {
+    if (method === MethodKind.CONNECT) {
       d.mode = Mode.TUNNEL_WAIT;
       return;
     }
@@ -732,27 +872,26 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     else this.bodyOf(d, framing.contentLength);
   }
 
-  private onResponse(c: Connection, d: HttpStream, head: HttpResponseHead): void {
+  private onResponse(c: Connection, d: HttpStream, span: HttpMessageSpan): void {
     this.stats.responses++;
-    const code = head.code;
+    const code = this.facts.code;
     if (code < 200) {
       // Interim: the final response to the same request follows.
-      head.request = c.unanswered[0];
-      this.out.push(head);
+      this.answer(span, c.unanswered[0]);
       if (code === 101) this.becomeTunnel(c);
       else this.messageDone(d);
       return;
     }
     const request = c.unanswered.shift();
-    head.request = request;
-    this.out.push(head);
+    this.answer(span, request);
+    if (request !== undefined) this.retire(request);
     const client = c.other(d);
     if (request === undefined && !c.pairingLost && this.answersUnread(client)) {
       // The server has client bytes not read here yet (a hole, or a request still in flight in the capture): the
       // request this answers may be among them, so later responses could no longer be matched by counting.
       c.pairingLost = true;
     }
-    const connect = request !== undefined ? request.method === 'CONNECT' : client.mode === Mode.TUNNEL_WAIT;
+    const connect = request !== undefined ? request.method === MethodKind.CONNECT : client.mode === Mode.TUNNEL_WAIT;
     if (connect) {
       if (code < 300) {
         this.becomeTunnel(c);
@@ -761,7 +900,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       if (client.mode === Mode.TUNNEL_WAIT) client.mode = Mode.RESYNC;
     }
     const framing = this.framing;
-    if (request?.method === 'HEAD' || code === 204 || code === 304) this.messageDone(d);
+    if (request?.method === MethodKind.HEAD || code === 204 || code === 304) this.messageDone(d);
     else if (framing.chunked) this.chunkSizeStart(d);
     else if (framing.contentLength >= 0) this.bodyOf(d, framing.contentLength);
     else d.mode = Mode.UNTIL_CLOSE;
@@ -786,7 +925,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       this.releaseHead(s);
       s.mode = Mode.STOPPED;
     }
-    c.unanswered.length = 0;
+    this.dropUnanswered(c);
   }
 
   private bodyOf(d: HttpStream, length: number): void {

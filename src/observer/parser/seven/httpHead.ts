@@ -323,3 +323,246 @@ function decimal(s: string): number {
   }
   return Number.isSafeInteger(n) ? n : -1;
 }
+
+/** What ingest needs from a request's method: whether it changes how the response (or the stream) goes on. */
+export const MethodKind = { OTHER: 0, HEAD: 1, CONNECT: 2 } as const;
+export type MethodKind = (typeof MethodKind)[keyof typeof MethodKind];
+
+/** What scanHead found besides the framing; one instance is reused. */
+export class HeadFacts {
+  /** A request's method, as far as framing cares. */
+  method: MethodKind = MethodKind.OTHER;
+  /** A response's status code. */
+  code = 0;
+}
+
+const CONTENT_LENGTH = ascii('content-length');
+const TRANSFER_ENCODING = ascii('transfer-encoding');
+const CHUNKED = ascii('chunked');
+
+/** Whether b[at, at + word.length) equals the lowercase `word`, ignoring ASCII case. */
+function equalsLower(b: Uint8Array, at: number, word: Uint8Array): boolean {
+  for (let i = 0; i < word.length; i++) {
+    const c = b[at + i]!;
+    if ((c >= 0x41 && c <= 0x5a ? c + 0x20 : c) !== word[i]) return false;
+  }
+  return true;
+}
+
+/** Whether b[from, to) holds no control byte other than HTAB (what a field value or reason phrase may hold). */
+function printable(b: Uint8Array, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = b[i]!;
+    if ((c < SP && c !== HTAB) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** Index of the first byte of b[from, to) that is not SP or HTAB (to when none). */
+function skipBlanks(b: Uint8Array, from: number, to: number): number {
+  while (from < to && (b[from] === SP || b[from] === HTAB)) from++;
+  return from;
+}
+
+/** What String.prototype.trim() removes among the bytes a field value may hold: SP, HTAB and NBSP (0xa0). */
+function isTrimmed(c: number): boolean {
+  return c === SP || c === HTAB || c === 0xa0;
+}
+
+function skipTrimmed(b: Uint8Array, from: number, to: number): number {
+  while (from < to && isTrimmed(b[from]!)) from++;
+  return from;
+}
+
+function trimEndTrimmed(b: Uint8Array, from: number, to: number): number {
+  while (to > from && isTrimmed(b[to - 1]!)) to--;
+  return to;
+}
+
+/**
+ * Checks the head in b[start, end) as parseHead() does and fills `framing` and `facts` the same way, building no
+ * strings: what ingest needs to find the next message. A head it accepts is one parseHead() decodes when the flow
+ * is read. False when the bytes are not a well-formed head of that kind.
+ */
+export function scanHead(
+  kind: 'request' | 'response',
+  b: Uint8Array,
+  start: number,
+  end: number,
+  framing: BodyFraming,
+  facts: HeadFacts,
+): boolean {
+  framing.reset();
+  facts.method = MethodKind.OTHER;
+  facts.code = 0;
+  const firstLf = b.indexOf(LF, start);
+  if (firstLf < 0 || firstLf >= end) return false;
+  const firstEnd = lineEnd(b, start, firstLf);
+  if (kind === 'request') {
+    let i = start;
+    while (i < firstEnd && TOKEN[b[i]!] === 1) i++;
+    if (i === start || i - start > 32 || b[i] !== SP) return false;
+    if (i - start === 4 && startsWith(b, start, end, HEAD)) facts.method = MethodKind.HEAD;
+    else if (i - start === 7 && startsWith(b, start, end, CONNECT)) facts.method = MethodKind.CONNECT;
+    const targetStart = ++i;
+    while (i < firstEnd && b[i]! > SP && b[i] !== 0x7f) i++;
+    if (i === targetStart || b[i] !== SP) return false;
+    if (protocolAt(b, i + 1, firstEnd) === undefined || i + 9 !== firstEnd) return false;
+  } else {
+    if (protocolAt(b, start, firstEnd) === undefined || b[start + 8] !== SP || firstEnd - start < 12) return false;
+    let code = 0;
+    for (let i = start + 9; i < start + 12; i++) {
+      const digit = b[i]! - 0x30;
+      if (digit < 0 || digit > 9) return false;
+      code = code * 10 + digit;
+    }
+    if (code < 100) return false;
+    if (firstEnd > start + 12 && (b[start + 12] !== SP || !printable(b, start + 13, firstEnd))) return false;
+    facts.code = code;
+  }
+  // Fields: the framing ones read as parseHead's applyFields reads their values, each once its last (folded) line is
+  // seen. A folded framing field is rare, and only then is its joined value built as text.
+  const field = pendingField;
+  field.reset();
+  let transferEncoding = false;
+  let chunkedLast = false;
+  let lineStart = firstLf + 1;
+  for (;;) {
+    if (lineStart >= end) return false;
+    const lf = b.indexOf(LF, lineStart);
+    if (lf < 0 || lf >= end) return false;
+    const e = lineEnd(b, lineStart, lf);
+    const c0 = b[lineStart]!;
+    if (e !== lineStart && (c0 === SP || c0 === HTAB)) {
+      if (field.kind === FieldKind.NONE || !printable(b, lineStart, e)) return false;
+      field.fold(b, lineStart, e);
+      lineStart = lf + 1;
+      continue;
+    }
+    // A new field or the blank line: the previous field is whole.
+    if (field.kind === FieldKind.CONTENT_LENGTH && !field.contentLengthInto(b, framing)) return false;
+    if (field.kind === FieldKind.TRANSFER_ENCODING) {
+      transferEncoding = true;
+      const last = field.lastCoding(b);
+      if (last >= 0) chunkedLast = last === 1;
+    }
+    if (e === lineStart) {
+      if (lf + 1 !== end) return false; // the blank line ends the head, and nothing may follow it
+      break;
+    }
+    let i = lineStart;
+    while (i < e && TOKEN[b[i]!] === 1) i++;
+    if (i === lineStart || b[i] !== 0x3a || !printable(b, i + 1, e)) return false;
+    const n = i - lineStart;
+    field.start(
+      n === 14 && equalsLower(b, lineStart, CONTENT_LENGTH)
+        ? FieldKind.CONTENT_LENGTH
+        : n === 17 && equalsLower(b, lineStart, TRANSFER_ENCODING)
+          ? FieldKind.TRANSFER_ENCODING
+          : FieldKind.OTHER,
+      i + 1,
+      e,
+    );
+    lineStart = lf + 1;
+  }
+  if (transferEncoding) {
+    // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
+    framing.contentLength = -1;
+    if (chunkedLast) framing.chunked = true;
+    else if (kind === 'request') return false;
+    else framing.otherCoding = true;
+  }
+  return true;
+}
+
+const FieldKind = { NONE: 0, OTHER: 1, CONTENT_LENGTH: 2, TRANSFER_ENCODING: 3 } as const;
+type FieldKind = (typeof FieldKind)[keyof typeof FieldKind];
+
+/** The header field scanHead is reading: its kind and value, as a byte range until a folded line makes it text. */
+class PendingField {
+  kind: FieldKind = FieldKind.NONE;
+  private from = 0;
+  private to = 0;
+  private joined: string | undefined;
+
+  reset(): void {
+    this.kind = FieldKind.NONE;
+    this.joined = undefined;
+  }
+
+  start(kind: FieldKind, from: number, to: number): void {
+    this.kind = kind;
+    this.from = from;
+    this.to = to;
+    this.joined = undefined;
+  }
+
+  /** A continuation line (obs-fold): joined to the value with one space, as parseHead joins it. */
+  fold(b: Uint8Array, from: number, to: number): void {
+    if (this.kind !== FieldKind.CONTENT_LENGTH && this.kind !== FieldKind.TRANSFER_ENCODING) return;
+    const more = latin1(b, skipBlanks(b, from, to), trimEnd(b, from, to));
+    if (more === '') return;
+    const value = this.joined ?? latin1(b, skipBlanks(b, this.from, this.to), trimEnd(b, this.from, this.to));
+    this.joined = value === '' ? more : `${value} ${more}`;
+  }
+
+  contentLengthInto(b: Uint8Array, framing: BodyFraming): boolean {
+    if (this.joined === undefined) return contentLengthInto(b, this.from, this.to, framing);
+    const text = Uint8Array.from(this.joined, (c) => c.charCodeAt(0));
+    return contentLengthInto(text, 0, text.length, framing);
+  }
+
+  lastCoding(b: Uint8Array): number {
+    if (this.joined === undefined) return lastCoding(b, this.from, this.to);
+    const text = Uint8Array.from(this.joined, (c) => c.charCodeAt(0));
+    return lastCoding(text, 0, text.length);
+  }
+}
+
+/** A Content-Length value (a comma-separated list of one repeated length) into framing; false when invalid. */
+function contentLengthInto(b: Uint8Array, from: number, to: number, framing: BodyFraming): boolean {
+  let i = from;
+  for (;;) {
+    i = skipTrimmed(b, i, to);
+    let n = 0;
+    let digits = 0;
+    while (i < to && b[i]! >= 0x30 && b[i]! <= 0x39) {
+      n = n * 10 + (b[i]! - 0x30);
+      digits++;
+      i++;
+    }
+    i = skipTrimmed(b, i, to);
+    if (digits === 0 || digits > 16 || !Number.isSafeInteger(n)) return false;
+    if (framing.contentLength >= 0 && framing.contentLength !== n) return false;
+    framing.contentLength = n;
+    if (i === to) return true;
+    if (b[i] !== 0x2c) return false;
+    i++;
+  }
+}
+
+/** Whether the last non-empty coding of a Transfer-Encoding value is chunked (1), another one (0), or none (-1). */
+function lastCoding(b: Uint8Array, from: number, to: number): number {
+  let end = to;
+  for (;;) {
+    end = trimEndTrimmed(b, from, end);
+    let begin = end;
+    while (begin > from && b[begin - 1] !== 0x2c) begin--;
+    const codingStart = skipTrimmed(b, begin, end);
+    if (codingStart < end) return end - codingStart === 7 && equalsLower(b, codingStart, CHUNKED) ? 1 : 0;
+    if (begin <= from) return -1;
+    end = begin - 1;
+  }
+}
+
+function trimEnd(b: Uint8Array, from: number, to: number): number {
+  while (to > from && (b[to - 1] === SP || b[to - 1] === HTAB)) to--;
+  return to;
+}
+
+function latin1(b: Uint8Array, from: number, to: number): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', from, to);
+}
+
+/** The one field scanHead reads at a time (reused: heads are scanned one after another). */
+const pendingField = new PendingField();

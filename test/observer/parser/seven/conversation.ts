@@ -1,9 +1,11 @@
 // TCP conversations for the HTTP connection tests: each side's byte stream with its own sequence numbers, cut into
 // segments as the test says, so a test reads as "the client sends this, the server answers that".
 import { TcpFlag } from '../../../../src/packet/protocols.js';
+import { BodyFraming, parseHead, type HttpRequestHead } from '../../../../src/observer/parser/seven/httpHead.js';
 import type {
   HttpConnections,
   HttpMessageHead,
+  HttpMessageSpan,
   TcpSegment,
 } from '../../../../src/observer/parser/seven/httpConnections.js';
 
@@ -101,13 +103,54 @@ export class Conversation {
     return into;
   }
 
-  /** Feeds every segment and collects the heads, copying them out of the reused result array. */
-  feed(http: HttpConnections, specs: readonly SegmentSpec[]): HttpMessageHead[] {
+  /** Feeds every segment and collects the heads, decoded from the spans as a reader of the flows would. */
+  feed(http: HttpConnections, specs: readonly SegmentSpec[], reader = readerFor(http)): HttpMessageHead[] {
     const heads: HttpMessageHead[] = [];
     const s = emptySegment();
-    for (const spec of specs) heads.push(...http.segment(this.toSegment(spec, s)));
+    for (const spec of specs) heads.push(...reader.read(http.segment(this.toSegment(spec, s))));
     return heads;
   }
+}
+
+/**
+ * Decodes the spans HttpConnections reports into heads (parseHead), as a reader of the flows does. A response's
+ * `request` is the very object its request's span decoded to (matched by exchange number), and the request head the
+ * response span carries must decode to the same request: a mismatch throws.
+ */
+export class SpanReader {
+  private readonly requests = new Map<number, HttpRequestHead>();
+
+  read(spans: readonly HttpMessageSpan[]): HttpMessageHead[] {
+    return spans.map((span) => {
+      const head = parseHead(span.kind, span.bytes, span.start, span.end, span.timeNs, span.fromFirst, new BodyFraming());
+      if (head === undefined) throw new Error(`a ${span.kind} span does not decode`);
+      if (head.kind === 'request') {
+        this.requests.set(span.exchange, head);
+        return head;
+      }
+      if (span.exchange < 0) {
+        if (span.requestEnd !== span.requestStart) throw new Error('a response carries request bytes but no exchange');
+        return head;
+      }
+      const request = this.requests.get(span.exchange);
+      const carried = parseHead('request', span.requestBytes, span.requestStart, span.requestEnd, 0, true, new BodyFraming());
+      if (request === undefined || carried?.kind !== 'request') throw new Error('a response names a request never seen');
+      if (carried.method !== request.method || carried.target !== request.target || span.requestTimeNs !== request.timeNs) {
+        throw new Error(`a response carries another request's head (${carried.method} ${carried.target})`);
+      }
+      head.request = request;
+      return head;
+    });
+  }
+}
+
+const readers = new WeakMap<HttpConnections, SpanReader>();
+
+/** The one SpanReader of a tracker (a response's request may have come in an earlier call). */
+export function readerFor(http: HttpConnections): SpanReader {
+  let reader = readers.get(http);
+  if (reader === undefined) readers.set(http, (reader = new SpanReader()));
+  return reader;
 }
 
 export function emptySegment(): TcpSegment {

@@ -11,7 +11,7 @@ import { formatIPv4 } from '../../../../src/packet/ipAddress.js';
 import { captureWhile } from '../../../harness/capture.js';
 import { readPcap } from '../../../harness/pcapFiles.js';
 import { tsharkFields } from '../../../harness/tshark.js';
-import { emptySegment } from './conversation.js';
+import { emptySegment, readerFor } from './conversation.js';
 
 const run = promisify(execFile);
 
@@ -77,7 +77,7 @@ describe('HttpConnections on a real capture', () => {
       s.timeNs = r.seconds * 1e9 + r.fraction * (capture.nanosecond ? 1 : 1000);
       s.sourcePort = headers.sourcePort;
       s.destinationPort = headers.destinationPort;
-      for (const h of http.segment(s)) {
+      for (const h of readerFor(http).read(http.segment(s))) {
         heads.push(h);
         ours.push({ frame: i + 1, message: h.kind === 'request' ? `${h.method} ${h.target}` : `${h.code}` });
       }

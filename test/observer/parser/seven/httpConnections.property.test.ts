@@ -11,7 +11,7 @@ import {
   type TcpSegment,
 } from '../../../../src/observer/parser/seven/httpConnections.js';
 import { TcpFlag } from '../../../../src/packet/protocols.js';
-import { emptySegment, encode } from './conversation.js';
+import { emptySegment, encode, readerFor } from './conversation.js';
 
 type Body =
   | { kind: 'none' }
@@ -297,7 +297,7 @@ function feed(
     s.timeNs = time += 1000;
     s.sourcePort = client ? 40000 : 80;
     s.destinationPort = client ? 80 : 40000;
-    heads.push(...http.segment(s));
+    heads.push(...readerFor(http).read(http.segment(s)));
   };
   for (const p of order) {
     const stream = p.client ? client : server;

@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { HttpConnections, type HttpMessageHead } from '../../../../src/observer/parser/seven/httpConnections.js';
 import { TcpFlag } from '../../../../src/packet/protocols.js';
-import { Conversation, encode, summary, type SegmentSpec } from './conversation.js';
+import { Conversation, encode, summary, type SegmentSpec, readerFor } from './conversation.js';
 
 const every = (text: string, step: number) => Array.from({ length: Math.ceil(text.length / step) }, (_, i) => i * step);
 
@@ -339,7 +339,7 @@ describe('HttpConnections', () => {
     for (const spec of specs) {
       c.toSegment(spec, s);
       times.push(s.timeNs);
-      heads.push(...http.segment(s));
+      heads.push(...readerFor(http).read(http.segment(s)));
     }
     const [request, response] = heads;
     expect(request).toEqual({
@@ -384,9 +384,10 @@ describe('HttpConnections', () => {
       s.bytes = chunk;
       s.payloadStart = 0;
       s.payloadEnd = chunk.length;
-      heads.push(...http.segment(s));
+      heads.push(...readerFor(http).read(http.segment(s)));
     }
-    expect(http.stats.bufferedBytes).toBe(0);
+    // Nothing of the body is held: only the request's head, kept for its response.
+    expect(http.stats.bufferedBytes).toBeLessThanOrEqual(256);
     const after = c.toSegment({
       fromClient: true,
       offset: headLength + GB,
@@ -394,7 +395,7 @@ describe('HttpConnections', () => {
       flags: TcpFlag.ACK,
       acknowledges: 0,
     });
-    heads.push(...http.segment(after));
+    heads.push(...readerFor(http).read(http.segment(after)));
     expect(heads.map(summary)).toEqual(['PUT /huge', 'GET /after']);
     expect(http.stats.bodyBytes).toBe(GB);
   });
