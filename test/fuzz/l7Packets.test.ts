@@ -1,0 +1,143 @@
+// Hostile L7 traffic through the Observer as serve builds it (L7 on): random and HTTP- or DNS-shaped payloads on port
+// 53, port 80 and random ports, in random order, from many connections. Nothing throws, every flow in the ring reads
+// back (L7 flows decode from their stored bytes or come without details, never with invented ones), the HTTP tracker
+// stays within its bounds, and memory stays bounded through a flood of connections (200,000 in CI, 2 million in the
+// long form).
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { FlowType, type Flow } from '../../src/api/flow/flow.js';
+import { Observer } from '../../src/observer/observer.js';
+import { Parser } from '../../src/observer/parser/index.js';
+import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
+import { FrameEventBuilder } from '../../src/source/frameEvent.js';
+import { Direction, LinkType } from '../../src/source/linkTypes.js';
+import { dnsMessage, ethernet, ipv4, tcp, udp } from '../harness/frames.js';
+import { CaseCounter, fuzzRuns, heapAfterGc } from './fuzzRuns.js';
+
+const counter = new CaseCounter();
+afterAll(() => {
+  counter.report('l7 packet sequences', 'TCP/UDP payloads on ports 53, 80, 8080 and others, through the Observer');
+  counter.report('l7 flood connections', 'each opening with a request, through the Observer');
+});
+
+const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+
+/** A serve-like pipeline: parser with L7 on (small tracker bounds so the fuzz reaches them), observer, frame path. */
+function pipeline(httpLimits = { maxConnections: 64, maxHeadBytes: 4096, maxBufferedBytes: 1 << 20 }) {
+  const parser = new Parser({
+    nodeName: 'fuzz',
+    clusterName: 'default',
+    emitter: { name: 'hubble-ts', version: 'fuzz' },
+    l7: { httpLimits },
+  });
+  const observer = new Observer({ parser, ringCapacity: 4095, clusterName: 'default' });
+  const builder = new FrameEventBuilder('fuzz');
+  const target = { publish: () => undefined, publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f) };
+  let seconds = 1_700_000_000;
+  const send = (frame: Uint8Array) => {
+    seconds += 0.001;
+    builder.publish(target, frame, 0, frame.length, frame.length, LinkType.ETHERNET, Direction.INBOUND, 1, Math.floor(seconds), 0);
+  };
+  return { parser, observer, send };
+}
+
+/** Every flow the ring holds, as a reader gets it. */
+function readAll(observer: Observer): Flow[] {
+  const ring = observer.ring;
+  const flows: Flow[] = [];
+  const oldest = ring.positions.oldestPosition;
+  for (let p = oldest; p < oldest + ring.len; p++) {
+    flows.push(ring.flowAt(p));
+    ring.responseAt(p);
+  }
+  return flows;
+}
+
+const payloads = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }),
+  fc.constantFrom(
+    'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+    'POST /x HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
+    'GET /a HTTP/1.1\r\n',
+    '\r\nX: y\r\n\r\n',
+  ).map(text),
+  fc.record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() }).map((d) =>
+    dnsMessage({ question: d.question, response: d.response, answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [] }),
+  ),
+);
+
+const packet = fc.record({
+  client: fc.integer({ min: 1, max: 6 }),
+  port: fc.constantFrom(53, 80, 8080, 40000),
+  fromClient: fc.boolean(),
+  udp: fc.boolean(),
+  seq: fc.integer({ min: 0, max: 0xffffffff }),
+  flags: fc.constantFrom(0x18, 0x10, 0x11, 0x04, 0x02, 0x12),
+  payload: payloads,
+});
+
+function frameOf(p: fc.Infer<typeof packet>): Uint8Array {
+  const clientIp = `10.0.0.${p.client}`;
+  const [src, dst] = p.fromClient ? [clientIp, '10.0.1.1'] : ['10.0.1.1', clientIp];
+  const [sport, dport] = p.fromClient ? [40000 + p.client, p.port] : [p.port, 40000 + p.client];
+  const l4 = p.udp
+    ? udp(sport, dport, p.payload)
+    : tcp({ sport, dport, seq: p.seq, ack: p.seq ^ 0x5a5a, flags: p.flags }, p.payload);
+  return ethernet({ type: EtherType.IPV4 }, ipv4({ src, dst, protocol: p.udp ? IpProtocol.UDP : IpProtocol.TCP }, l4));
+}
+
+describe('L7 from hostile packets, through the Observer', () => {
+  it('never throws; every flow reads back; L7 flows carry only what their bytes say', () => {
+    let l7Flows = 0;
+    fc.assert(
+      fc.property(fc.array(packet, { minLength: 1, maxLength: 60 }), (packets) => {
+        counter.add('l7 packet sequences');
+        const { parser, observer, send } = pipeline();
+        for (const p of packets) send(frameOf(p));
+        const flows = readAll(observer);
+        expect(flows.length).toBeGreaterThanOrEqual(packets.length);
+        for (const f of flows) {
+          if (f.Type !== FlowType.L7) continue;
+          l7Flows++;
+          expect(f.l7).toBeDefined();
+          // A DNS flow is on a DNS message, an HTTP flow on an HTTP head: never both, never on something else.
+          expect(f.l7!.dns !== undefined && f.l7!.http !== undefined).toBe(false);
+          if (f.l7!.http !== undefined) expect(f.l7!.http.protocol).toMatch(/^HTTP\/1\.[01]$/);
+        }
+        const stats = parser.l7HttpStats!;
+        expect(stats.connections).toBeLessThanOrEqual(64);
+        expect(stats.bufferedBytes).toBeLessThanOrEqual(1 << 20);
+        expect(stats.internalErrors).toBe(0);
+      }),
+      { numRuns: fuzzRuns(300) },
+    );
+    // The generated traffic does reach the L7 parser (DNS messages and HTTP heads among the random bytes).
+    expect(l7Flows).toBeGreaterThan(100);
+  });
+
+  it('keeps memory bounded through a flood of connections that each open with a request', () => {
+    const { parser, observer, send } = pipeline({ maxConnections: 16384, maxHeadBytes: 65536, maxBufferedBytes: 64 << 20 });
+    const request = text('POST /upload HTTP/1.1\r\nHost: victim\r\nContent-Length: 1000000\r\n\r\n');
+    const frames = (i: number) =>
+      ethernet(
+        { type: EtherType.IPV4 },
+        ipv4(
+          { src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: '10.255.0.1', protocol: IpProtocol.TCP },
+          tcp({ sport: 1024 + (i % 60000), dport: 80, seq: i, ack: 1, flags: 0x18 }, request),
+        ),
+      );
+    const connections = fuzzRuns(200_000);
+    for (let i = 0; i < 20_000; i++) send(frames(i));
+    const warm = heapAfterGc();
+    for (let i = 20_000; i < connections; i++) send(frames(i));
+    const after = heapAfterGc();
+    counter.add('l7 flood connections', connections);
+    expect(parser.l7HttpStats!.connections).toBeLessThanOrEqual(16384);
+    expect(parser.l7HttpStats!.evicted).toBe(connections - 16384);
+    // Bounded: the tracker's connections and pending request heads, the ring's arena; nothing per connection seen.
+    expect(after - warm).toBeLessThan(64 * 1024 * 1024);
+    expect(observer.ring.len).toBe(4095);
+  }, 120_000);
+});
