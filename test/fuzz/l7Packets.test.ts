@@ -78,7 +78,9 @@ const packet = fc.record({
   payload: payloads,
 });
 
-function frameOf(p: fc.Infer<typeof packet>): Uint8Array {
+type PacketSpec = typeof packet extends fc.Arbitrary<infer T> ? T : never;
+
+function frameOf(p: PacketSpec): Uint8Array {
   const clientIp = `10.0.0.${p.client}`;
   const [src, dst] = p.fromClient ? [clientIp, '10.0.1.1'] : ['10.0.1.1', clientIp];
   const [sport, dport] = p.fromClient ? [40000 + p.client, p.port] : [p.port, 40000 + p.client];

@@ -91,7 +91,7 @@ export interface TcpSegment {
   /** TCP payload is bytes[payloadStart, payloadEnd). */
   payloadStart: number;
   payloadEnd: number;
-  /** Capture time of the packet, nanoseconds since the epoch. */
+  /** Capture time of the packet in nanoseconds, from any fixed origin (only differences are used). */
   timeNs: number;
   destinationPort: number;
   sourcePort: number;

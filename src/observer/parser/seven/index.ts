@@ -63,6 +63,7 @@ export class SevenParser {
   private readonly keys: string[] = new Array<string>(KEY_CACHE_SLOTS).fill('');
   private readonly ends: DnsEnds = { sourceIP: '', sourcePort: 0, destinationIP: '', destinationPort: 0, protocol: 0 };
   private record!: L34Record;
+  private timeBaseSeconds = NaN;
 
   constructor(options: SevenParserOptions = {}) {
     const protocols = options.protocols ?? L7_PROTOCOLS;
@@ -113,6 +114,17 @@ export class SevenParser {
     return l7FlowOf(packet, stored, this.flowOptions);
   }
 
+  /**
+   * The current packet's time in nanoseconds since the first packet this parser read (to the second): only
+   * differences are used (latencies), and nanoseconds since 1970 would need more than a double's 53 bits (they would
+   * be rounded to 256 ns).
+   */
+  private timeNs(): number {
+    const time = this.record.time;
+    if (Number.isNaN(this.timeBaseSeconds)) this.timeBaseSeconds = time.seconds;
+    return (time.seconds - this.timeBaseSeconds) * 1e9 + time.nanos;
+  }
+
   private next(): L7Record {
     const found = this.found;
     let r = this.records[found.length];
@@ -134,7 +146,7 @@ export class SevenParser {
     const id = (bytes[start]! << 8) | bytes[start + 1]!;
     const r = this.next();
     r.kind = isResponse ? L7Kind.DNS_RESPONSE : L7Kind.DNS_REQUEST;
-    r.latencyNs = this.dnsTransactions.latency(id, isResponse, ends, timeNs(this.record));
+    r.latencyNs = this.dnsTransactions.latency(id, isResponse, ends, this.timeNs());
     r.bytes = bytes;
     r.start = start;
     r.end = end;
@@ -173,7 +185,7 @@ export class SevenParser {
     s.bytes = bytes;
     s.payloadStart = h.payloadOffset;
     s.payloadEnd = h.payloadEnd;
-    s.timeNs = timeNs(this.record);
+    s.timeNs = this.timeNs();
     s.sourcePort = sourcePort;
     s.destinationPort = destinationPort;
     for (const span of this.http!.segment(s)) {
@@ -201,6 +213,3 @@ function word(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
 
-function timeNs(r: L34Record): number {
-  return r.time.seconds * 1e9 + r.time.nanos;
-}

@@ -1,0 +1,92 @@
+// L7 flows in the ring: stored at ingest as the packet's L3/L4 columns plus kind, latency and the message's bytes in an
+// arena, decoded when read. They read back as the flows the parser would build, encode for GetFlows like any flow,
+// and a flow whose bytes a run of large messages overwrote in the arena still reads back with its kind and latency.
+import { describe, expect, it } from 'vitest';
+import { FlowType, L7FlowType, type Flow } from '../../src/api/flow/flow.js';
+import { GetFlowsResponse } from '../../src/api/observer/observer.js';
+import { Observer } from '../../src/observer/observer.js';
+import { Parser } from '../../src/observer/parser/index.js';
+import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
+import { FrameEventBuilder } from '../../src/source/frameEvent.js';
+import { Direction, LinkType } from '../../src/source/linkTypes.js';
+import { ethernet, ipv4, tcp } from '../harness/frames.js';
+
+const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
+
+function node(ringCapacity = 4095) {
+  const parser = new Parser({ nodeName: 'ring', clusterName: 'default', emitter: { name: 'hubble-ts', version: 'test' }, l7: {} });
+  const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
+  const builder = new FrameEventBuilder('ring');
+  const target = { publish: () => undefined, publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f) };
+  let nanos = 0;
+  const send = (fromClient: boolean, seq: number, ack: number, payload: Uint8Array, port = 40000) => {
+    const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
+    const [sport, dport] = fromClient ? [port, 80] : [80, port];
+    const frame = ethernet(
+      { type: EtherType.IPV4 },
+      ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
+    );
+    nanos += 1_000_000;
+    builder.publish(target, frame, 0, frame.length, frame.length, LinkType.ETHERNET, Direction.INBOUND, 1, 1_700_000_000, nanos);
+  };
+  const flows = (): Flow[] => {
+    const ring = observer.ring;
+    const out: Flow[] = [];
+    for (let p = ring.positions.oldestPosition; p < ring.positions.writePosition; p++) out.push(ring.flowAt(p));
+    return out;
+  };
+  return { observer, send, flows };
+}
+
+describe('L7 flows in the ring', () => {
+  it('read back decoded, with their own UUID, and encode for GetFlows as the flow they read as', () => {
+    const { observer, send, flows } = node();
+    const request = text('GET /items?id=7 HTTP/1.1\r\nHost: shop.test\r\nAuthorization: Bearer x\r\n\r\n');
+    const response = text('HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n');
+    send(true, 1000, 5000, request);
+    send(false, 5000, 1000 + request.length, response);
+    const all = flows();
+    expect(all.map((f) => f.Type)).toEqual([FlowType.L3_L4, FlowType.L7, FlowType.L3_L4, FlowType.L7]);
+    const [packet, l7Request, , l7Response] = all;
+    expect(l7Request!.uuid).not.toBe(packet!.uuid);
+    expect(l7Request!.l7).toMatchObject({
+      type: L7FlowType.REQUEST,
+      http: { method: 'GET', url: 'http://shop.test/items?id=7', protocol: 'HTTP/1.1' },
+    });
+    expect(l7Request!.l7!.http!.headers).toContainEqual({ key: 'Authorization', value: 'HUBBLE_REDACTED' });
+    expect(l7Response!.l7).toMatchObject({
+      type: L7FlowType.RESPONSE,
+      latencyNs: 1_000_000,
+      http: { code: 404, method: 'GET', url: 'http://shop.test/items?id=7' },
+    });
+    expect(l7Response!.Summary).toBe('HTTP/1.1 404 1ms (GET http://shop.test/items?id=7)');
+    // What GetFlows sends is the flow the reader built.
+    const position = observer.ring.positions.writePosition - 1;
+    const sent = GetFlowsResponse.decode(observer.ring.responseAt(position));
+    expect(sent.flow?.uuid).toBe(l7Response!.uuid);
+    expect(sent.flow?.l7?.http?.code).toBe(404);
+    expect(sent.flow?.Summary).toBe(l7Response!.Summary);
+  });
+
+  it('keeps kind and latency of a flow whose bytes later messages overwrote in the arena', () => {
+    // 4095 slots keep 2 MiB of message bytes: forty 60 KB heads overwrite the first ones while they are still in the
+    // ring.
+    const { send, flows } = node(4095);
+    const filler = 'a'.repeat(60_000);
+    for (let i = 0; i < 40; i++) {
+      const request = text(`GET /big/${i} HTTP/1.1\r\nHost: h\r\nX-Filler: ${filler}\r\n\r\n`);
+      const response = text('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      send(true, 1, 1, request, 40000 + i);
+      send(false, 1, 1 + request.length, response, 40000 + i);
+    }
+    const l7 = flows().filter((f) => f.Type === FlowType.L7);
+    expect(l7).toHaveLength(80);
+    const first = l7[0]!;
+    expect(first.l7).toMatchObject({ type: L7FlowType.REQUEST });
+    expect(first.l7!.http).toBeUndefined();
+    // The first response's own bytes (small) were overwritten too, but its latency was kept.
+    expect(l7[1]!.l7!.latencyNs).toBe(1_000_000);
+    const last = l7.at(-2)!;
+    expect(last.l7!.http?.url).toBe('http://h/big/39');
+  });
+});
