@@ -79,6 +79,13 @@ program.addCommand(recordingsCommand());
 program.addCommand(watchCommand());
 program.addCommand(versionCommand());
 
+// A reader that went away (`observe | head`) ends the output quietly, as a Go program dies of SIGPIPE; the download
+// command handles its own stream.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

@@ -1,16 +1,20 @@
 // What a user of `hubble observe --protocol dns` / `--http-status` sees: dig against dnsmasq and curl against an HTTP
 // server on loopback, captured by tcpdump, replayed by `hubble-ts serve`, read back with `hubble-ts observe` and the
 // dns/http metrics; tshark reads the same capture as the judge of every DNS message and HTTP request and response.
+import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureWhile } from '../harness/capture.js';
-import { runCli, spawnCli, type CliProcess } from '../harness/cli.js';
+import { CLI_ENTRY, runCli, spawnCli, type CliProcess } from '../harness/cli.js';
 import { curl, dig, pipelinedGets, startDnsServer, startHttpServer } from '../harness/l7Traffic.js';
 import { tsharkFields } from '../harness/tshark.js';
+
+const run = promisify(execFile);
 
 type Json = Record<string, any>;
 
@@ -229,23 +233,41 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     expect(slow['l7'].http.headers.find((h: Json) => h['key'] === 'Set-Cookie')?.value).toBe('HUBBLE_REDACTED');
   });
 
-  it('filters L7 flows with hubble observe flags: --type l7, --http-status, --http-method, --http-path, --http-url, --to-fqdn', async () => {
-    const all = await observe();
-    const l7 = await observe('--type', 'l7');
+  it('filters L7 flows with hubble observe flags: --type l7, --http-status, --http-method, --http-path, --http-url, --http-header, --to-fqdn', async () => {
+    // Each observe is its own process: run them side by side.
+    const [all, l7, notFound, posts, chunked, byUrl, byHeader, toWeb] = await Promise.all([
+      observe(),
+      observe('--type', 'l7'),
+      observe('--http-status', '404'),
+      observe('--http-method', 'POST'),
+      observe('--http-path', '/chunked'),
+      observe('--http-url', `http://web.test:${httpPort}/p[12]`),
+      observe('--http-header', 'X-Served-By:l7-test'),
+      observe('--to-fqdn', 'web.test', '--type', 'l7'),
+    ]);
     expect(l7.length).toBe(all.filter((f) => f['Type'] === 'L7').length);
     expect(l7.length).toBe(10 + 18);
-    const notFound = await observe('--http-status', '404');
     expect(notFound.map((f) => f['l7'].http.url)).toEqual([`http://web.test:${httpPort}/missing`]);
-    const posts = await observe('--http-method', 'POST');
     expect(posts.map((f) => f['l7'].type)).toEqual(['REQUEST', 'RESPONSE']);
-    const chunked = await observe('--http-path', '/chunked');
     expect(chunked.map((f) => f['l7'].type)).toEqual(['REQUEST', 'RESPONSE']);
-    const byUrl = await observe('--http-url', `http://web.test:${httpPort}/p[12]`);
     expect(byUrl).toHaveLength(4);
+    expect(byHeader.length).toBeGreaterThan(0);
+    for (const f of byHeader) {
+      expect(f['l7'].type).toBe('RESPONSE');
+      expect(f['l7'].http.headers).toContainEqual({ key: 'X-Served-By', value: 'l7-test' });
+    }
     // dnsmasq's answer taught the observer that 127.0.0.1 is web.test: flows to it from then on carry the name.
-    const toWeb = await observe('--to-fqdn', 'web.test', '--type', 'l7');
     expect(toWeb.length).toBeGreaterThan(0);
     for (const f of toWeb) expect(f['destination_names']).toContain('web.test');
+  });
+
+  it('ends quietly when its reader goes away (observe | head -1)', async () => {
+    const command = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(CLI_ENTRY)} observe --server unix://${socket} --all -o json | head -1; echo "exit \${PIPESTATUS[0]}"`;
+    const { stdout, stderr } = await run('bash', ['-c', command]);
+    const [line, exit] = stdout.trim().split('\n');
+    expect(JSON.parse(line!)).toHaveProperty('flow');
+    expect(exit).toBe('exit 0');
+    expect(stderr).toBe('');
   });
 
   it('counts the flows in the dns and http metrics with Hubble labels', async () => {
@@ -263,6 +285,10 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     expect(value(/^hubble_http_requests_total\{.*method="POST"/)).toBe(1);
     expect(value(/^hubble_http_responses_total\{.*status="404"/)).toBe(1);
     expect(value(/^hubble_http_request_duration_seconds_count\{/)).toBe(9);
+    // The tracker's own figures: every connection was closed by FIN, nothing given up.
+    expect(value(/^hubblets_l7_http_connections /)).toBe(0);
+    expect(value(/^hubblets_l7_http_gaps_total /)).toBe(0);
+    expect(value(/^hubblets_l7_http_connections_dropped_total\{/)).toBe(0);
   });
 });
 

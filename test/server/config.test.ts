@@ -50,6 +50,32 @@ describe('serve settings', () => {
     expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, settings))).toThrow(message);
   });
 
+  it('reads DNS and HTTP from packets by default, and --l7, --l7-http-ports, --l7-keep-secrets from flags and YAML', () => {
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {})).l7).toEqual({
+      protocols: ['dns', 'http'],
+      httpPorts: [],
+      keepSecrets: false,
+    });
+    const flags = toServeOptions(
+      resolveSettings(SERVE_SETTINGS, { l7: ['http'], 'l7-http-ports': ['80,8080', '9000'], 'l7-keep-secrets': true }),
+    );
+    expect(flags.l7).toEqual({ protocols: ['http'], httpPorts: [80, 8080, 9000], keepSecrets: true });
+    const yaml = configFile('l7: [dns]\n');
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {}, yaml)).l7?.protocols).toEqual(['dns']);
+    const ports = configFile('l7-http-ports: [80, 8080]\n');
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {}, ports)).l7?.httpPorts).toEqual([80, 8080]);
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, { l7: ['none'] })).l7).toBeUndefined();
+  });
+
+  it.each([
+    [{ l7: ['dns,kafka'] }, /--l7: "kafka" is not an L7 protocol read from packets \(give dns, http, or none\)/],
+    [{ 'l7-http-ports': ['80,http'] }, /--l7-http-ports: "http" is not a TCP port/],
+    [{ 'l7-http-ports': ['70000'] }, /--l7-http-ports: "70000" is not a TCP port/],
+    [{ l7: ['dns'], 'l7-http-ports': ['80'] }, /--l7-http-ports needs http in --l7/],
+  ])('refuses the L7 setting %j', (settings, message) => {
+    expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, settings))).toThrow(message);
+  });
+
   it('reads the YAML config file and lets typed flags win over it', () => {
     const file = configFile(
       'buffer-capacity: 8191\nnode-name: from-file\nsource:\n  - pcap:/a.pcap\n  - pcap:/b.pcap\n',
