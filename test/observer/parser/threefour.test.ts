@@ -701,7 +701,7 @@ describe('L3/L4 parser metadata', () => {
     expect(p.decode(toDb, TIME, 'n').destinationNames).toEqual(['db.example']);
   });
 
-  it('learns DNS answers over UDP and TCP, and only from responses that resolve something', () => {
+  it('learns DNS answers over UDP and TCP, from port 53 or a payload that is exactly one DNS message, and only from responses that resolve something', () => {
     const learned: DnsAnswer[] = [];
     const p = parser({ dnsLearner: { learn: (a) => learned.push(a) } });
     const answer = { name: 'db.example', type: DnsType.A, ttl: 42, data: '192.0.2.7' };
@@ -725,7 +725,8 @@ describe('L3/L4 parser metadata', () => {
     for (const frame of [
       overUdp(53, response),
       overTcp(response),
-      overUdp(5353, response), // not the DNS port
+      overUdp(5353, response), // another port, but exactly one well-formed DNS message
+      overUdp(5353, concat(response, Uint8Array.of(0))), // another port, and more than a DNS message
       overUdp(53, dnsMessage({ question: 'db.example', response: false })), // a query
       overUdp(53, dnsMessage({ question: 'gone.example', rcode: 3 })), // NXDOMAIN
       overUdp(
@@ -740,6 +741,7 @@ describe('L3/L4 parser metadata', () => {
       p.decode(trace(frame), TIME, 'n');
     }
     expect(learned).toEqual([
+      { query: 'db.example', ips: ['192.0.2.7'], ttlSeconds: 42, at: TIME },
       { query: 'db.example', ips: ['192.0.2.7'], ttlSeconds: 42, at: TIME },
       { query: 'db.example', ips: ['192.0.2.7'], ttlSeconds: 42, at: TIME },
     ]);
