@@ -3,7 +3,7 @@
 // built it unpatched by then. Never fails the install: cap is optional (without libpcap-dev its build fails and npm
 // leaves it out), and live capture says at run time what is missing.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -39,7 +39,7 @@ function nodeGyp() {
   );
 }
 
-function main() {
+async function main() {
   const capDir = findCap();
   const addon = capDir === undefined ? undefined : join(capDir, 'build', 'Release', 'cap.node');
   // npm removes an optional dependency whose build failed only once the whole install is done.
@@ -48,20 +48,14 @@ function main() {
     return;
   }
   const source = join(capDir, 'src', 'binding.cc');
-  if (!readFileSync(source, 'utf8').includes(MARKER)) {
-    // patch-package's own command patches <the project root>/node_modules/NAME, and finds that root by a package.json
-    // that an `npm install --prefix` has not written yet when this runs: so its patch applier is called directly on
-    // wherever cap is installed (hoisted beside hubble-ts, or inside hubble-ts's own node_modules).
-    const { applyPatch } = require('patch-package/dist/applyPatches.js');
-    const applied = applyPatch({
-      patchFilePath: join(root, 'patches', PATCH),
-      reverse: false,
-      patchDetails: { pathSpecifier: 'cap', humanReadablePathSpecifier: 'cap' },
-      patchDir: 'patches',
-      cwd: dirname(dirname(capDir)),
-      bestEffort: false,
-    });
-    if (!applied) throw new Error(`patches/${PATCH} does not apply to ${capDir}`);
+  const text = readFileSync(source, 'utf8');
+  if (!text.includes(MARKER)) {
+    // The patch touches one file: jsdiff applies it to that file's text wherever cap is installed (hoisted beside
+    // hubble-ts, or inside hubble-ts's own node_modules), with no line of context allowed to differ.
+    const { applyPatch } = await import('diff');
+    const patched = applyPatch(text, readFileSync(join(root, 'patches', PATCH), 'utf8'));
+    if (patched === false) throw new Error(`patches/${PATCH} does not apply to ${source}`);
+    writeFileSync(source, patched);
     say(`patched cap with patches/${PATCH}`);
   }
   if (statSync(addon).mtimeMs > statSync(source).mtimeMs) return;
@@ -78,7 +72,7 @@ function main() {
 const firstLine = (err) => String(err?.message ?? err).split('\n')[0];
 
 try {
-  main();
+  await main();
 } catch (err) {
   say(
     err.message.startsWith('rebuilding')
