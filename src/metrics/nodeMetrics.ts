@@ -231,11 +231,8 @@ export class NodeMetrics {
       const t = s()?.l7Http;
       return t === undefined ? [] : [[{}, read(t)]];
     };
-    new ScrapedMetric(
-      'hubblets_l7_http_connections',
-      'TCP connections the L7 parser reads as HTTP now',
-      'gauge',
-      () => l7Http((t) => t.connections),
+    new ScrapedMetric('hubblets_l7_http_connections', 'TCP connections the L7 parser reads as HTTP now', 'gauge', () =>
+      l7Http((t) => t.connections),
     ).registerIn(reg);
     new ScrapedMetric(
       'hubblets_l7_http_buffered_bytes',

@@ -78,7 +78,8 @@ function coerce(spec: SettingSpec, raw: unknown, where: string): SettingValue {
       break;
     case 'strings':
       // YAML reads `[80, 8080]` as numbers; as text they mean what the flag's words would.
-      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string' || typeof v === 'number')) return raw.map(String);
+      if (Array.isArray(raw) && raw.every((v) => typeof v === 'string' || typeof v === 'number'))
+        return raw.map(String);
       if (typeof raw === 'string' || typeof raw === 'number') return [String(raw)];
       break;
     case 'boolean':

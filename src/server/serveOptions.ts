@@ -84,7 +84,8 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     kind: 'strings',
     value: 'PROTOCOLS',
     default: ['dns', 'http'],
-    description: 'L7 protocols read from packets into L7 flows: dns, http (comma-separated or repeated); none: L3/L4 only',
+    description:
+      'L7 protocols read from packets into L7 flows: dns, http (comma-separated or repeated); none: L3/L4 only',
   },
   {
     name: 'l7-http-ports',
@@ -349,7 +350,9 @@ function toL7Options(s: Settings): SevenParserOptions | undefined {
   for (const text of portTexts.map((t) => t.trim()).filter((t) => t !== '')) {
     const port = /^\d+$/.test(text) ? Number(text) : NaN;
     if (!(port >= 1 && port <= 65535)) {
-      throw new ConfigError(`--l7-http-ports: "${text}" is not a TCP port (give numbers from 1 to 65535, e.g. 80,8080)`);
+      throw new ConfigError(
+        `--l7-http-ports: "${text}" is not a TCP port (give numbers from 1 to 65535, e.g. 80,8080)`,
+      );
     }
     httpPorts.push(port);
   }

@@ -2,15 +2,12 @@
 // server on loopback, captured by tcpdump, replayed by `hubble-ts serve`, read back with `hubble-ts observe` and the
 // dns/http metrics; tshark reads the same capture as the judge of every DNS message and HTTP request and response.
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureWhile } from '../harness/capture.js';
-import { CLI_ENTRY, runCli, spawnCli, type CliProcess } from '../harness/cli.js';
+import { CLI_ENTRY, runCli, serveCapture, type CliProcess } from '../harness/cli.js';
 import { curl, dig, pipelinedGets, startDnsServer, startHttpServer } from '../harness/l7Traffic.js';
 import { tsharkFields } from '../harness/tshark.js';
 
@@ -77,29 +74,14 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
       await dns.stop();
       await http.stop();
     }
-    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-l7-'));
-    socket = join(dir, 'hubble.sock');
-    serve = spawnCli([
-      'serve',
-      '--source',
-      `pcap:${pcap}`,
-      '--socket-path',
-      socket,
-      '--recordings-dir',
-      join(dir, 'recordings'),
-      '--node-name',
+    const served = await serveCapture(
+      pcap,
+      ['--metrics-address', '127.0.0.1:0', '--metrics', 'dns:query http'],
       'l7-node',
-      '--metrics-address',
-      '127.0.0.1:0',
-      '--metrics',
-      'dns:query http',
-    ]);
-    await serve.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
-    const serving = serve
-      .stdout()
-      .split('\n')
-      .find((l) => l.includes('serving Hubble API'));
-    metricsPort = Number(new URL((JSON.parse(serving!) as { metrics: string }).metrics).port);
+    );
+    serve = served.process;
+    socket = served.socket;
+    metricsPort = served.metricsPort!;
   }, 60_000);
 
   afterAll(async () => {
@@ -125,16 +107,24 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
         'udp.srcport',
         'tcp.srcport',
       ],
-      { displayFilter: 'dns', allOccurrences: true, decodeAs: [`udp.port==${dnsPort},dns`, `tcp.port==${dnsPort},dns`] },
+      {
+        displayFilter: 'dns',
+        allOccurrences: true,
+        decodeAs: [`udp.port==${dnsPort},dns`, `tcp.port==${dnsPort},dns`],
+      },
     );
     expect(messages).toHaveLength(10); // five queries, five answers
     const flows = await observe('--protocol', 'dns');
     expect(flows).toHaveLength(messages.length);
     flows.forEach((flow, i) => {
-      const [response, name, qtype, rcode, a, aaaa, cname, answers, types, ttls, time, src, udpSrc, tcpSrc] = messages[i]!;
+      const [response, name, qtype, rcode, a, aaaa, cname, answers, types, ttls, time, src, udpSrc, tcpSrc] =
+        messages[i]!;
       // The answer section comes first among the records tshark lists (the additional section's OPT after it).
       const answerCount = Number(answers);
-      const rrtypes = types!.split(',').slice(0, answerCount).map((t) => DNS_TYPES[t]);
+      const rrtypes = types!
+        .split(',')
+        .slice(0, answerCount)
+        .map((t) => DNS_TYPES[t]);
       const answerTtls = ttls!.split(',').slice(0, answerCount).map(Number);
       const isResponse = response === '1' || response === 'True';
       expect(flow['Type']).toBe('L7');
@@ -156,7 +146,12 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
       }
       expect(dns.rcode ?? 0).toBe(Number(rcode));
       expect(dns.ips ?? []).toEqual([...a!.split(','), ...aaaa!.split(',')].filter((x) => x !== ''));
-      expect(dns.cnames ?? []).toEqual(cname!.split(',').filter((x) => x !== '').map((c) => `${c}.`));
+      expect(dns.cnames ?? []).toEqual(
+        cname!
+          .split(',')
+          .filter((x) => x !== '')
+          .map((c) => `${c}.`),
+      );
       expect(dns.rrtypes ?? []).toEqual(rrtypes);
       // Hubble's TTL: the smallest of the chain's records, 2^32-1 when there are none.
       const ttl = answerCount === 0 ? 4294967295 : Math.min(...answerTtls);
@@ -194,10 +189,12 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     // tshark reports a response once its body is whole, we as soon as its head is: compare each kind in order.
     const requests = flows.filter((f) => f['l7'].type === 'REQUEST');
     const responses = flows.filter((f) => f['l7'].type === 'RESPONSE');
-    expect(requests.map((f) => [f['l7'].http.method, new URL(f['l7'].http.url).pathname + new URL(f['l7'].http.url).search])).toEqual(
-      expected.filter((e) => e.method !== undefined).map((e) => [e.method, e.uri]),
+    expect(
+      requests.map((f) => [f['l7'].http.method, new URL(f['l7'].http.url).pathname + new URL(f['l7'].http.url).search]),
+    ).toEqual(expected.filter((e) => e.method !== undefined).map((e) => [e.method, e.uri]));
+    expect(responses.map((f) => f['l7'].http.code)).toEqual(
+      expected.filter((e) => e.code !== undefined).map((e) => e.code),
     );
-    expect(responses.map((f) => f['l7'].http.code)).toEqual(expected.filter((e) => e.code !== undefined).map((e) => e.code));
     for (const f of requests) {
       expect(f['Type']).toBe('L7');
       expect(f['l7'].http.protocol).toBe('HTTP/1.1');
@@ -298,19 +295,35 @@ describe('TLS server names from a capture of a TLS client', () => {
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const port = (server.address() as AddressInfo).port;
     const pcap = await captureWhile(`host 127.0.0.1 and tcp port ${port}`, async () => {
-      const client = tlsConnect({ host: '127.0.0.1', port, servername: 'Shop.Example.test', rejectUnauthorized: false });
+      const client = tlsConnect({
+        host: '127.0.0.1',
+        port,
+        servername: 'Shop.Example.test',
+        rejectUnauthorized: false,
+      });
       client.on('error', () => {});
       await new Promise((r) => client.once('close', r));
     });
     server.close();
-    const sni = (await tsharkFields(pcap, ['tls.handshake.extensions_server_name'], { displayFilter: 'tls.handshake.type == 1', decodeAs: [`tcp.port==${port},tls`] }))[0]![0];
+    const sni = (
+      await tsharkFields(pcap, ['tls.handshake.extensions_server_name'], {
+        displayFilter: 'tls.handshake.type == 1',
+        decodeAs: [`tcp.port==${port},tls`],
+      })
+    )[0]![0];
     expect(sni).toBe('Shop.Example.test');
-    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-sni-'));
-    const socket = join(dir, 'hubble.sock');
-    const serve = spawnCli(['serve', '--source', `pcap:${pcap}`, '--socket-path', socket, '--recordings-dir', join(dir, 'r')]);
+    const { process: serve, socket } = await serveCapture(pcap, []);
     try {
-      await serve.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
-      const r = await runCli(['observe', '--server', `unix://${socket}`, '-o', 'json', '--all', '--to-port', String(port)]);
+      const r = await runCli([
+        'observe',
+        '--server',
+        `unix://${socket}`,
+        '-o',
+        'json',
+        '--all',
+        '--to-port',
+        String(port),
+      ]);
       const flows = flowsOf(r.stdout);
       const hello = flows.findIndex((f) => (f['Summary'] as string).includes('PSH'));
       expect(hello).toBeGreaterThan(0);

@@ -32,11 +32,25 @@ function pipeline(httpLimits = { maxConnections: 64, maxHeadBytes: 4096, maxBuff
   });
   const observer = new Observer({ parser, ringCapacity: 4095, clusterName: 'default' });
   const builder = new FrameEventBuilder('fuzz');
-  const target = { publish: () => undefined, publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f) };
+  const target = {
+    publish: () => undefined,
+    publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f),
+  };
   let seconds = 1_700_000_000;
   const send = (frame: Uint8Array) => {
     seconds += 0.001;
-    builder.publish(target, frame, 0, frame.length, frame.length, LinkType.ETHERNET, Direction.INBOUND, 1, Math.floor(seconds), 0);
+    builder.publish(
+      target,
+      frame,
+      0,
+      frame.length,
+      frame.length,
+      LinkType.ETHERNET,
+      Direction.INBOUND,
+      1,
+      Math.floor(seconds),
+      0,
+    );
   };
   return { parser, observer, send };
 }
@@ -55,17 +69,25 @@ function readAll(observer: Observer): Flow[] {
 
 const payloads = fc.oneof(
   fc.uint8Array({ maxLength: 300 }),
-  fc.constantFrom(
-    'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
-    'POST /x HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n',
-    'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-    'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
-    'GET /a HTTP/1.1\r\n',
-    '\r\nX: y\r\n\r\n',
-  ).map(text),
-  fc.record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() }).map((d) =>
-    dnsMessage({ question: d.question, response: d.response, answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [] }),
-  ),
+  fc
+    .constantFrom(
+      'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
+      'POST /x HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
+      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
+      'GET /a HTTP/1.1\r\n',
+      '\r\nX: y\r\n\r\n',
+    )
+    .map(text),
+  fc
+    .record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() })
+    .map((d) =>
+      dnsMessage({
+        question: d.question,
+        response: d.response,
+        answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [],
+      }),
+    ),
 );
 
 const packet = fc.record({
@@ -120,7 +142,11 @@ describe('L7 from hostile packets, through the Observer', () => {
   });
 
   it('keeps memory bounded through a flood of connections that each open with a request', () => {
-    const { parser, observer, send } = pipeline({ maxConnections: 16384, maxHeadBytes: 65536, maxBufferedBytes: 64 << 20 });
+    const { parser, observer, send } = pipeline({
+      maxConnections: 16384,
+      maxHeadBytes: 65536,
+      maxBufferedBytes: 64 << 20,
+    });
     const request = text('POST /upload HTTP/1.1\r\nHost: victim\r\nContent-Length: 1000000\r\n\r\n');
     const frames = (i: number) =>
       ethernet(

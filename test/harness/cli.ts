@@ -1,6 +1,8 @@
 // Runs the hubble-ts command as a user does, from its TypeScript entry: to completion, or as a long-running process
 // whose output the test watches.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 export const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
@@ -78,4 +80,44 @@ export function spawnCli(args: readonly string[], options: { nodeArgs?: readonly
       return exited;
     },
   };
+}
+
+/** A `hubble-ts serve` that has replayed a capture. */
+export interface ServedCapture {
+  process: CliProcess;
+  socket: string;
+  /** The port metrics are served on, when `args` asked for `--metrics-address 127.0.0.1:0`. */
+  metricsPort: number | undefined;
+}
+
+/**
+ * `hubble-ts serve` replaying `pcap` (socket and recordings in a new temporary directory), once the replay has
+ * ended; `args` are more serve flags.
+ */
+export async function serveCapture(
+  pcap: string,
+  args: readonly string[],
+  nodeName = 'test-node',
+): Promise<ServedCapture> {
+  const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-serve-'));
+  const socket = join(dir, 'hubble.sock');
+  const process = spawnCli([
+    'serve',
+    '--source',
+    `pcap:${pcap}`,
+    '--socket-path',
+    socket,
+    '--recordings-dir',
+    join(dir, 'recordings'),
+    '--node-name',
+    nodeName,
+    ...args,
+  ]);
+  await process.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
+  const serving = process
+    .stdout()
+    .split('\n')
+    .find((l) => l.includes('serving Hubble API'));
+  const url = (JSON.parse(serving!) as { metrics?: string }).metrics;
+  return { process, socket, metricsPort: url === undefined ? undefined : Number(new URL(url).port) };
 }

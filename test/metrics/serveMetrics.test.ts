@@ -5,7 +5,7 @@ import { readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, spawnCli, type CliProcess } from '../harness/cli.js';
+import { runCli, serveCapture, spawnCli, type ServedCapture } from '../harness/cli.js';
 import { ethernet, icmp, ipv4, ipv6, tcp, udp } from '../harness/frames.js';
 import { writePcap } from '../harness/pcapFiles.js';
 import { jsonLines, tempDir } from '../relay/harness.js';
@@ -52,38 +52,6 @@ function craftCapture(dir: string): string {
   return path;
 }
 
-interface Served {
-  process: CliProcess;
-  socket: string;
-  metricsPort: number;
-}
-
-/** `hubble-ts serve` on a capture with metrics on 127.0.0.1 (a free port), once the capture is replayed. */
-async function serveWithMetrics(dir: string, pcap: string, metricsArgs: string[]): Promise<Served> {
-  const socket = join(dir, 'hubble.sock');
-  const process = spawnCli([
-    'serve',
-    '--source',
-    `pcap:${pcap}`,
-    '--socket-path',
-    socket,
-    '--recordings-dir',
-    join(dir, 'recordings'),
-    '--node-name',
-    'metrics-node',
-    '--metrics-address',
-    '127.0.0.1:0',
-    ...metricsArgs,
-  ]);
-  await process.waitFor((out) => out.includes('source ended'), 20_000, 'the capture to be replayed');
-  const serving = process
-    .stdout()
-    .split('\n')
-    .find((l) => l.includes('serving Hubble API'));
-  const url = (JSON.parse(serving!) as { metrics: string }).metrics;
-  return { process, socket, metricsPort: Number(new URL(url).port) };
-}
-
 /** The label values Hubble's flow handler would give a flow, derived from its JSON as `observe -o json` prints it. */
 function flowLabels(f: Record<string, any>): Record<string, string> {
   const l4 = Object.keys(f['l4'] ?? {})[0] ?? 'Unknown L4';
@@ -105,19 +73,25 @@ function countBy<T>(items: T[], key: (item: T) => string | undefined): Map<strin
 
 describe('hubble-ts serve --metrics-address --metrics, replaying a capture', () => {
   let dir: string;
-  let served: Served;
+  let served: ServedCapture & { metricsPort: number };
   let flows: Record<string, any>[];
   let scraped: Exposition;
 
   beforeAll(async () => {
     dir = tempDir('metrics');
     const pcap = craftCapture(dir);
-    served = await serveWithMetrics(dir, pcap, [
-      '--metrics',
-      'flow,tcp,icmp',
-      '--metrics',
-      'port-distribution:destinationContext=ip drop',
-    ]);
+    served = (await serveCapture(
+      pcap,
+      [
+        '--metrics-address',
+        '127.0.0.1:0',
+        '--metrics',
+        'flow,tcp,icmp',
+        '--metrics',
+        'port-distribution:destinationContext=ip drop',
+      ],
+      'metrics-node',
+    )) as ServedCapture & { metricsPort: number };
     const observed = await runCli(['observe', '--server', `unix://${served.socket}`, '--all', '-o', 'json']);
     expect(observed.code).toBe(0);
     flows = jsonLines(observed.stdout).map((l) => l['flow'] as Record<string, any>);

@@ -14,10 +14,18 @@ import { ethernet, ipv4, tcp } from '../harness/frames.js';
 const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
 function node(ringCapacity = 4095) {
-  const parser = new Parser({ nodeName: 'ring', clusterName: 'default', emitter: { name: 'hubble-ts', version: 'test' }, l7: {} });
+  const parser = new Parser({
+    nodeName: 'ring',
+    clusterName: 'default',
+    emitter: { name: 'hubble-ts', version: 'test' },
+    l7: {},
+  });
   const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
   const builder = new FrameEventBuilder('ring');
-  const target = { publish: () => undefined, publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f) };
+  const target = {
+    publish: () => undefined,
+    publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f),
+  };
   let nanos = 0;
   const send = (fromClient: boolean, seq: number, ack: number, payload: Uint8Array, port = 40000) => {
     const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
@@ -27,7 +35,18 @@ function node(ringCapacity = 4095) {
       ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
     );
     nanos += 1_000_000;
-    builder.publish(target, frame, 0, frame.length, frame.length, LinkType.ETHERNET, Direction.INBOUND, 1, 1_700_000_000, nanos);
+    builder.publish(
+      target,
+      frame,
+      0,
+      frame.length,
+      frame.length,
+      LinkType.ETHERNET,
+      Direction.INBOUND,
+      1,
+      1_700_000_000,
+      nanos,
+    );
   };
   const flows = (): Flow[] => {
     const ring = observer.ring;
