@@ -29,8 +29,10 @@ import {
   isTokenByte,
   MessageStart,
   messageStart,
+  HEAD_INCOMPLETE,
   MethodKind,
   scanHead,
+  scanHeadIn,
   startsLike,
 } from './httpHead.js';
 import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
@@ -661,6 +663,11 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       d.lines = 0;
       d.lineLength = 0;
       d.lastByte = 0;
+      // The common case, a head that starts and ends in this segment: found and checked in one pass over its lines.
+      if (!d.tentative) {
+        const end = scanHeadIn(this.kindOf(d), b, i, to, this.framing, this.facts);
+        if (end !== HEAD_INCOMPLETE) return this.headIn(c, d, b, i, end, timeNs);
+      }
     }
     const start = i;
     let lineStart = i;
@@ -690,6 +697,29 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       else this.resync(d, d.headLength);
     }
     return to;
+  }
+
+  private kindOf(d: HttpStream): 'request' | 'response' {
+    return d.carries === MessageStart.REQUEST ? 'request' : 'response';
+  }
+
+  /** A head that started and ended in this segment, b[start, end), already scanned: as completeHead() takes one. */
+  private headIn(c: Connection, d: HttpStream, b: Uint8Array, start: number, end: number, timeNs: number): number {
+    if (end - start > this.maxHeadBytes) {
+      this.stats.headsTooLarge++;
+      this.abandon(c);
+      return end;
+    }
+    if (!this.facts.wellFormed) {
+      this.abandon(c);
+      return end;
+    }
+    d.headStarted = false;
+    const kind = this.kindOf(d);
+    const span = this.nextSpan(kind, b, start, end, timeNs, d === c.first);
+    if (kind === 'request') this.onRequest(c, d, span);
+    else this.onResponse(c, d, span);
+    return end;
   }
 
   /** A tentative message start that turned out not to be one: look for the next. */
