@@ -453,34 +453,44 @@ export function scanHeadIn(
   field.reset();
   let transferEncoding = false;
   let chunkedLast = false;
+  // Each line is walked once, byte by byte: its value's check for control bytes is also the search for its end.
   let lineStart = firstLf + 1;
   for (;;) {
-    const lf = b.indexOf(LF, lineStart);
-    if (lf < 0 || lf >= limit) return HEAD_INCOMPLETE;
-    const e = lineEnd(b, lineStart, lf);
+    if (lineStart >= limit) return HEAD_INCOMPLETE;
     const c0 = b[lineStart]!;
-    if (e !== lineStart && (c0 === SP || c0 === HTAB)) {
-      if (field.kind === FieldKind.NONE || !printable(b, lineStart, e)) return malformedHeadEnd(facts, b, lf + 1, limit);
-      field.fold(b, lineStart, e);
+    let blankEnd = -1;
+    if (c0 === LF) blankEnd = lineStart + 1;
+    else if (c0 === CR) {
+      if (lineStart + 1 >= limit) return HEAD_INCOMPLETE;
+      if (b[lineStart + 1] === LF) blankEnd = lineStart + 2;
+    } else if (c0 === SP || c0 === HTAB) {
+      const lf = valueLineEnd(b, lineStart, limit);
+      if (lf === HEAD_INCOMPLETE) return HEAD_INCOMPLETE;
+      if (lf === LINE_MALFORMED || field.kind === FieldKind.NONE) return malformedHeadEnd(facts, b, lineStart, limit);
+      field.fold(b, lineStart, lineEnd(b, lineStart, lf));
       lineStart = lf + 1;
       continue;
     }
     // A new field or the blank line: the previous field is whole.
     if (field.kind === FieldKind.CONTENT_LENGTH && !field.contentLengthInto(b, framing)) {
-      return e === lineStart ? malformed(facts, lf + 1) : malformedHeadEnd(facts, b, lf + 1, limit);
+      return blankEnd >= 0 ? malformed(facts, blankEnd) : malformedHeadEnd(facts, b, lineStart, limit);
     }
     if (field.kind === FieldKind.TRANSFER_ENCODING) {
       transferEncoding = true;
       const last = field.lastCoding(b);
       if (last >= 0) chunkedLast = last === 1;
     }
-    if (e === lineStart) {
-      lineStart = lf + 1;
+    if (blankEnd >= 0) {
+      lineStart = blankEnd;
       break;
     }
     let i = lineStart;
-    while (i < e && TOKEN[b[i]!] === 1) i++;
-    if (i === lineStart || b[i] !== 0x3a || !printable(b, i + 1, e)) return malformedHeadEnd(facts, b, lf + 1, limit);
+    while (i < limit && TOKEN[b[i]!] === 1) i++;
+    if (i === limit) return HEAD_INCOMPLETE;
+    if (i === lineStart || b[i] !== 0x3a) return malformedHeadEnd(facts, b, lineStart, limit);
+    const lf = valueLineEnd(b, i + 1, limit);
+    if (lf === HEAD_INCOMPLETE) return HEAD_INCOMPLETE;
+    if (lf === LINE_MALFORMED) return malformedHeadEnd(facts, b, lineStart, limit);
     const n = i - lineStart;
     field.start(
       n === 14 && equalsLower(b, lineStart, CONTENT_LENGTH)
@@ -489,7 +499,7 @@ export function scanHeadIn(
           ? FieldKind.TRANSFER_ENCODING
           : FieldKind.OTHER,
       i + 1,
-      e,
+      lineEnd(b, i + 1, lf),
     );
     lineStart = lf + 1;
   }
@@ -504,9 +514,31 @@ export function scanHeadIn(
   return lineStart;
 }
 
+const LINE_MALFORMED = -2;
+
 /**
- * For a head found not to be well-formed at a line before the one starting at lineStart: its end, just past the first
- * blank line (empty, or a lone CR) from lineStart on, or HEAD_INCOMPLETE when there is none before limit.
+ * The LF ending the line whose bytes from `from` on are a field value (or a reason phrase, or a folded line), checking
+ * them on the way: HEAD_INCOMPLETE when limit comes first, LINE_MALFORMED at a control byte other than HTAB (a CR
+ * only right before the LF).
+ */
+function valueLineEnd(b: Uint8Array, from: number, limit: number): number {
+  for (let i = from; i < limit; i++) {
+    const c = b[i]!;
+    if (c >= SP) {
+      if (c === 0x7f) return LINE_MALFORMED;
+    } else if (c === LF) return i;
+    else if (c === CR) {
+      if (i + 1 >= limit) return HEAD_INCOMPLETE;
+      return b[i + 1] === LF ? i + 1 : LINE_MALFORMED;
+    } else if (c !== HTAB) return LINE_MALFORMED;
+  }
+  return HEAD_INCOMPLETE;
+}
+
+/**
+ * For a head found not to be well-formed at a line before the one starting at lineStart, or at that line (which is not
+ * blank): its end, just past the first blank line (empty, or a lone CR) from lineStart on, or HEAD_INCOMPLETE when there
+ * is none before limit.
  */
 function malformedHeadEnd(facts: HeadFacts, b: Uint8Array, lineStart: number, limit: number): number {
   for (;;) {
