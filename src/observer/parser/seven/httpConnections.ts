@@ -298,7 +298,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
    * Answered requests, reusable from the next segment() call on (their heads may be in this call's spans): the first
    * `answeredCount` (the array is never emptied, for the reason given at `prefixes`).
    */
-  private readonly answered: PendingRequest[] = [];
+  private readonly answered: (PendingRequest | undefined)[] = [];
   private answeredCount = 0;
   private readonly pool: PendingRequest[] = [];
   private exchanges = 0;
@@ -870,6 +870,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const answered = this.answered;
     for (let i = 0; i < this.answeredCount; i++) {
       const pending = answered[i]!;
+      answered[i] = undefined; // not kept alive (with its head buffer) past its reuse
       if (this.pool.length < POOLED_REQUESTS && pending.head.length <= POOLED_HEAD_BYTES) this.pool.push(pending);
     }
     this.answeredCount = 0;
