@@ -1,6 +1,7 @@
-// HttpConnections per segment, in the three situations that matter: segments of connections that are not HTTP (the
-// common case: one Map lookup and a few byte compares), a keep-alive connection carrying pipelined requests and
-// responses (reassembly, head parsing, body skipping), and a flood of new connections (tracking and LRU eviction).
+// HttpConnections per segment, in the situations that matter: segments of connections that are not HTTP (the common
+// case: one Map lookup and a few byte compares), a keep-alive connection carrying pipelined requests and responses
+// (reassembly, head parsing, body skipping), keep-alive connections taking turns with one head per segment (what a
+// load generator's traffic is), and a flood of new connections (tracking and LRU eviction).
 //
 // Usage: node --import tsx bench/httpConnections.ts [SEGMENTS]   (prints human lines; best of three runs each)
 import { HttpConnections, type TcpSegment } from '../src/observer/parser/seven/httpConnections.js';
@@ -82,6 +83,43 @@ function measure(name: string, count: number, run: (n: number) => void): void {
       s.acknowledgement = client ? serverSeq : clientSeq;
       if (client) clientSeq = (clientSeq + requests.length) >>> 0;
       else serverSeq = (serverSeq + responses.length) >>> 0;
+      heads += http.segment(s).length;
+    }
+  });
+  if (http.stats.abandoned !== 0 || http.stats.gaps !== 0)
+    throw new Error(`bench stream misread: ${JSON.stringify(http.stats)}`);
+  log(`  (${heads.toLocaleString('en')} heads over all runs)`);
+}
+
+// Keep-alive, one head per segment, as wrk drives a server (the benchmark's load capture): 200 connections in turn,
+// each a request segment then a response segment with its small body.
+{
+  const request = encode('GET /api/items HTTP/1.1\r\nHost: 127.0.0.1:39903\r\n\r\n');
+  const body = 'x'.repeat(52);
+  const response = encode(
+    'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 52\r\n' +
+      `Date: Sun, 06 Dec 2026 18:16:27 GMT\r\nConnection: keep-alive\r\nKeep-Alive: timeout=60\r\n\r\n${body}`,
+  );
+  const connections = 200;
+  const http = new HttpConnections();
+  const s = segment();
+  const keys = Array.from({ length: connections }, (_, i) => `127.0.0.1 ${40000 + i} 127.0.0.1 39903`);
+  const clientSeq = new Uint32Array(connections).fill(1000);
+  const serverSeq = new Uint32Array(connections).fill(5000);
+  let heads = 0;
+  measure('keep-alive segment (1 head each, 200 connections)', SEGMENTS, (n) => {
+    for (let i = 0; i < n; i++) {
+      const c = (i >> 1) % connections;
+      const client = (i & 1) === 0;
+      s.connectionKey = keys[c]!;
+      s.fromFirst = client;
+      s.bytes = client ? request : response;
+      s.payloadStart = 0;
+      s.payloadEnd = s.bytes.length;
+      s.sequence = client ? clientSeq[c]! : serverSeq[c]!;
+      s.acknowledgement = client ? serverSeq[c]! : clientSeq[c]!;
+      if (client) clientSeq[c] = clientSeq[c]! + request.length;
+      else serverSeq[c] = serverSeq[c]! + response.length;
       heads += http.segment(s).length;
     }
   });

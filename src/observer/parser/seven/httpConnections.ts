@@ -29,8 +29,10 @@ import {
   isTokenByte,
   MessageStart,
   messageStart,
+  HEAD_INCOMPLETE,
   MethodKind,
   scanHead,
+  scanHeadIn,
   startsLike,
 } from './httpHead.js';
 import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
@@ -284,11 +286,20 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readonly maxBufferedBytes: number;
   /** The spans found by the current segment() call: the first `found` of `spans` (reused objects). */
   private readonly spans: HttpMessageSpan[] = [];
-  private readonly out: HttpMessageSpan[] = [];
+  private found = 0;
+  /**
+   * spans[0, n) at index n, built once each: what segment() returns, so that no array is emptied and refilled per
+   * segment (V8 drops an array's storage when its length is set to 0, and the next push allocates it again).
+   */
+  private readonly prefixes: (readonly HttpMessageSpan[])[] = [[]];
   private readonly framing = new BodyFraming();
   private readonly facts = new HeadFacts();
-  /** Answered requests, reusable from the next segment() call on (their heads may be in this call's spans). */
-  private readonly answered: PendingRequest[] = [];
+  /**
+   * Answered requests, reusable from the next segment() call on (their heads may be in this call's spans): the first
+   * `answeredCount` (the array is never emptied, for the reason given at `prefixes`).
+   */
+  private readonly answered: (PendingRequest | undefined)[] = [];
+  private answeredCount = 0;
   private readonly pool: PendingRequest[] = [];
   private exchanges = 0;
   /** The acknowledgement of the segment being taken, or -1 without ACK, and the stream whose bytes it acknowledges. */
@@ -312,9 +323,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
    * until the next call; empty for nearly every segment). Never throws.
    */
   segment(s: TcpSegment): readonly HttpMessageSpan[] {
-    const out = this.out;
-    if (out.length !== 0) out.length = 0;
-    if (this.answered.length !== 0) this.recycle();
+    this.found = 0;
+    if (this.answeredCount !== 0) this.recycle();
     try {
       this.take(s);
     } catch {
@@ -326,7 +336,13 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
         // nothing more to undo
       }
     }
-    return out;
+    return this.prefix(this.found);
+  }
+
+  private prefix(n: number): readonly HttpMessageSpan[] {
+    const prefixes = this.prefixes;
+    while (prefixes.length <= n) prefixes.push(this.spans.slice(0, prefixes.length));
+    return prefixes[n]!;
   }
 
   private take(s: TcpSegment): void {
@@ -647,6 +663,11 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       d.lines = 0;
       d.lineLength = 0;
       d.lastByte = 0;
+      // The common case, a head that starts and ends in this segment: found and checked in one pass over its lines.
+      if (!d.tentative) {
+        const end = scanHeadIn(this.kindOf(d), b, i, to, this.framing, this.facts);
+        if (end !== HEAD_INCOMPLETE) return this.headIn(c, d, b, i, end, timeNs);
+      }
     }
     const start = i;
     let lineStart = i;
@@ -676,6 +697,29 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       else this.resync(d, d.headLength);
     }
     return to;
+  }
+
+  private kindOf(d: HttpStream): 'request' | 'response' {
+    return d.carries === MessageStart.REQUEST ? 'request' : 'response';
+  }
+
+  /** A head that started and ended in this segment, b[start, end), already scanned: as completeHead() takes one. */
+  private headIn(c: Connection, d: HttpStream, b: Uint8Array, start: number, end: number, timeNs: number): number {
+    if (end - start > this.maxHeadBytes) {
+      this.stats.headsTooLarge++;
+      this.abandon(c);
+      return end;
+    }
+    if (!this.facts.wellFormed) {
+      this.abandon(c);
+      return end;
+    }
+    d.headStarted = false;
+    const kind = this.kindOf(d);
+    const span = this.nextSpan(kind, b, start, end, timeNs, d === c.first);
+    if (kind === 'request') this.onRequest(c, d, span);
+    else this.onResponse(c, d, span);
+    return end;
   }
 
   /** A tentative message start that turned out not to be one: look for the next. */
@@ -741,7 +785,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     timeNs: number,
     fromFirst: boolean,
   ): HttpMessageSpan {
-    let span = this.spans[this.out.length];
+    let span = this.spans[this.found];
     if (span === undefined) {
       span = {
         kind,
@@ -770,7 +814,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       span.exchange = -1;
       span.fromFirst = fromFirst;
     }
-    this.out.push(span);
+    this.found++;
     return span;
   }
 
@@ -811,7 +855,10 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   /** A request that was answered (or will never be): reusable once the current segment() call's spans are read. */
   private retire(pending: PendingRequest): void {
     this.stats.bufferedBytes -= pending.head.length;
-    this.answered.push(pending);
+    const answered = this.answered;
+    if (this.answeredCount < answered.length) answered[this.answeredCount] = pending;
+    else answered.push(pending);
+    this.answeredCount++;
   }
 
   private dropUnanswered(c: Connection): void {
@@ -820,10 +867,13 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   }
 
   private recycle(): void {
-    for (const pending of this.answered) {
+    const answered = this.answered;
+    for (let i = 0; i < this.answeredCount; i++) {
+      const pending = answered[i]!;
+      answered[i] = undefined; // not kept alive (with its head buffer) past its reuse
       if (this.pool.length < POOLED_REQUESTS && pending.head.length <= POOLED_HEAD_BYTES) this.pool.push(pending);
     }
-    this.answered.length = 0;
+    this.answeredCount = 0;
   }
 
   /** Copies head bytes spanning segments; false (connection abandoned) when the total budget is spent. */

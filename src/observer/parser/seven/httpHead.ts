@@ -330,6 +330,8 @@ export type MethodKind = (typeof MethodKind)[keyof typeof MethodKind];
 
 /** What scanHead found besides the framing; one instance is reused. */
 export class HeadFacts {
+  /** Whether the head scanned is well-formed (the fields below are read only then). */
+  wellFormed = false;
   /** A request's method, as far as framing cares. */
   method: MethodKind = MethodKind.OTHER;
   /** A response's status code. */
@@ -392,32 +394,57 @@ export function scanHead(
   framing: BodyFraming,
   facts: HeadFacts,
 ): boolean {
+  return scanHeadIn(kind, b, start, end, framing, facts) === end && facts.wellFormed;
+}
+
+/** What scanHeadIn() returns when b[start, limit) holds no blank line ending a head. */
+export const HEAD_INCOMPLETE = -1;
+
+/**
+ * Finds the end of the head starting at b[start] within b[start, limit) (just past the first blank line after the
+ * start line) and checks it as scanHead() does, in the same pass: returns that end, with facts.wellFormed telling
+ * whether the head is well-formed (and framing and facts filled), or HEAD_INCOMPLETE when no blank line follows the
+ * start line before limit (whether or not what is there is well-formed).
+ */
+export function scanHeadIn(
+  kind: 'request' | 'response',
+  b: Uint8Array,
+  start: number,
+  limit: number,
+  framing: BodyFraming,
+  facts: HeadFacts,
+): number {
   framing.reset();
+  facts.wellFormed = false;
   facts.method = MethodKind.OTHER;
   facts.code = 0;
   const firstLf = b.indexOf(LF, start);
-  if (firstLf < 0 || firstLf >= end) return false;
+  if (firstLf < 0 || firstLf >= limit) return HEAD_INCOMPLETE;
   const firstEnd = lineEnd(b, start, firstLf);
   if (kind === 'request') {
     let i = start;
     while (i < firstEnd && TOKEN[b[i]!] === 1) i++;
-    if (i === start || i - start > 32 || b[i] !== SP) return false;
-    if (i - start === 4 && startsWith(b, start, end, HEAD)) facts.method = MethodKind.HEAD;
-    else if (i - start === 7 && startsWith(b, start, end, CONNECT)) facts.method = MethodKind.CONNECT;
+    if (i === start || i - start > 32 || b[i] !== SP) return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    if (i - start === 4 && startsWith(b, start, limit, HEAD)) facts.method = MethodKind.HEAD;
+    else if (i - start === 7 && startsWith(b, start, limit, CONNECT)) facts.method = MethodKind.CONNECT;
     const targetStart = ++i;
     while (i < firstEnd && b[i]! > SP && b[i] !== 0x7f) i++;
-    if (i === targetStart || b[i] !== SP) return false;
-    if (protocolAt(b, i + 1, firstEnd) === undefined || i + 9 !== firstEnd) return false;
+    if (i === targetStart || b[i] !== SP) return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    if (protocolAt(b, i + 1, firstEnd) === undefined || i + 9 !== firstEnd) return malformedHeadEnd(facts, b, firstLf + 1, limit);
   } else {
-    if (protocolAt(b, start, firstEnd) === undefined || b[start + 8] !== SP || firstEnd - start < 12) return false;
+    if (protocolAt(b, start, firstEnd) === undefined || b[start + 8] !== SP || firstEnd - start < 12) {
+      return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    }
     let code = 0;
     for (let i = start + 9; i < start + 12; i++) {
       const digit = b[i]! - 0x30;
-      if (digit < 0 || digit > 9) return false;
+      if (digit < 0 || digit > 9) return malformedHeadEnd(facts, b, firstLf + 1, limit);
       code = code * 10 + digit;
     }
-    if (code < 100) return false;
-    if (firstEnd > start + 12 && (b[start + 12] !== SP || !printable(b, start + 13, firstEnd))) return false;
+    if (code < 100) return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    if (firstEnd > start + 12 && (b[start + 12] !== SP || !printable(b, start + 13, firstEnd))) {
+      return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    }
     facts.code = code;
   }
   // Fields: the framing ones read as parseHead's applyFields reads their values, each once its last (folded) line is
@@ -426,33 +453,44 @@ export function scanHead(
   field.reset();
   let transferEncoding = false;
   let chunkedLast = false;
+  // Each line is walked once, byte by byte: its value's check for control bytes is also the search for its end.
   let lineStart = firstLf + 1;
   for (;;) {
-    if (lineStart >= end) return false;
-    const lf = b.indexOf(LF, lineStart);
-    if (lf < 0 || lf >= end) return false;
-    const e = lineEnd(b, lineStart, lf);
+    if (lineStart >= limit) return HEAD_INCOMPLETE;
     const c0 = b[lineStart]!;
-    if (e !== lineStart && (c0 === SP || c0 === HTAB)) {
-      if (field.kind === FieldKind.NONE || !printable(b, lineStart, e)) return false;
-      field.fold(b, lineStart, e);
+    let blankEnd = -1;
+    if (c0 === LF) blankEnd = lineStart + 1;
+    else if (c0 === CR) {
+      if (lineStart + 1 >= limit) return HEAD_INCOMPLETE;
+      if (b[lineStart + 1] === LF) blankEnd = lineStart + 2;
+    } else if (c0 === SP || c0 === HTAB) {
+      const lf = valueLineEnd(b, lineStart, limit);
+      if (lf === HEAD_INCOMPLETE) return HEAD_INCOMPLETE;
+      if (lf === LINE_MALFORMED || field.kind === FieldKind.NONE) return malformedHeadEnd(facts, b, lineStart, limit);
+      field.fold(b, lineStart, lineEnd(b, lineStart, lf));
       lineStart = lf + 1;
       continue;
     }
     // A new field or the blank line: the previous field is whole.
-    if (field.kind === FieldKind.CONTENT_LENGTH && !field.contentLengthInto(b, framing)) return false;
+    if (field.kind === FieldKind.CONTENT_LENGTH && !field.contentLengthInto(b, framing)) {
+      return blankEnd >= 0 ? malformed(facts, blankEnd) : malformedHeadEnd(facts, b, lineStart, limit);
+    }
     if (field.kind === FieldKind.TRANSFER_ENCODING) {
       transferEncoding = true;
       const last = field.lastCoding(b);
       if (last >= 0) chunkedLast = last === 1;
     }
-    if (e === lineStart) {
-      if (lf + 1 !== end) return false; // the blank line ends the head, and nothing may follow it
+    if (blankEnd >= 0) {
+      lineStart = blankEnd;
       break;
     }
     let i = lineStart;
-    while (i < e && TOKEN[b[i]!] === 1) i++;
-    if (i === lineStart || b[i] !== 0x3a || !printable(b, i + 1, e)) return false;
+    while (i < limit && TOKEN[b[i]!] === 1) i++;
+    if (i === limit) return HEAD_INCOMPLETE;
+    if (i === lineStart || b[i] !== 0x3a) return malformedHeadEnd(facts, b, lineStart, limit);
+    const lf = valueLineEnd(b, i + 1, limit);
+    if (lf === HEAD_INCOMPLETE) return HEAD_INCOMPLETE;
+    if (lf === LINE_MALFORMED) return malformedHeadEnd(facts, b, lineStart, limit);
     const n = i - lineStart;
     field.start(
       n === 14 && equalsLower(b, lineStart, CONTENT_LENGTH)
@@ -461,7 +499,7 @@ export function scanHead(
           ? FieldKind.TRANSFER_ENCODING
           : FieldKind.OTHER,
       i + 1,
-      e,
+      lineEnd(b, i + 1, lf),
     );
     lineStart = lf + 1;
   }
@@ -469,10 +507,51 @@ export function scanHead(
     // Transfer-Encoding overrides Content-Length (RFC 9112 section 6.3).
     framing.contentLength = -1;
     if (chunkedLast) framing.chunked = true;
-    else if (kind === 'request') return false;
+    else if (kind === 'request') return malformed(facts, lineStart);
     else framing.otherCoding = true;
   }
-  return true;
+  facts.wellFormed = true;
+  return lineStart;
+}
+
+const LINE_MALFORMED = -2;
+
+/**
+ * The LF ending the line whose bytes from `from` on are a field value (or a reason phrase, or a folded line), checking
+ * them on the way: HEAD_INCOMPLETE when limit comes first, LINE_MALFORMED at a control byte other than HTAB (a CR
+ * only right before the LF).
+ */
+function valueLineEnd(b: Uint8Array, from: number, limit: number): number {
+  for (let i = from; i < limit; i++) {
+    const c = b[i]!;
+    if (c >= SP) {
+      if (c === 0x7f) return LINE_MALFORMED;
+    } else if (c === LF) return i;
+    else if (c === CR) {
+      if (i + 1 >= limit) return HEAD_INCOMPLETE;
+      return b[i + 1] === LF ? i + 1 : LINE_MALFORMED;
+    } else if (c !== HTAB) return LINE_MALFORMED;
+  }
+  return HEAD_INCOMPLETE;
+}
+
+/**
+ * For a head found not to be well-formed at a line before the one starting at lineStart, or at that line (which is not
+ * blank): its end, just past the first blank line (empty, or a lone CR) from lineStart on, or HEAD_INCOMPLETE when there
+ * is none before limit.
+ */
+function malformedHeadEnd(facts: HeadFacts, b: Uint8Array, lineStart: number, limit: number): number {
+  for (;;) {
+    const lf = b.indexOf(LF, lineStart);
+    if (lf < 0 || lf >= limit) return HEAD_INCOMPLETE;
+    if (lf === lineStart || (lf === lineStart + 1 && b[lineStart] === CR)) return malformed(facts, lf + 1);
+    lineStart = lf + 1;
+  }
+}
+
+function malformed(facts: HeadFacts, end: number): number {
+  facts.wellFormed = false;
+  return end;
 }
 
 const FieldKind = { NONE: 0, OTHER: 1, CONTENT_LENGTH: 2, TRANSFER_ENCODING: 3 } as const;

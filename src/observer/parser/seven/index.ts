@@ -40,9 +40,14 @@ export class SevenParser {
   private readonly dnsTransactions = new DnsTransactions();
   private readonly http: HttpConnections | undefined;
   private readonly flowOptions: L7FlowOptions;
-  /** Every record made so far, reused packet after packet; `found` lists the current packet's. */
+  /** Every record made so far, reused packet after packet; the current packet's are the first `count`. */
   private readonly records: L7Record[] = [];
-  private readonly found: L7Record[] = [];
+  private count = 0;
+  /**
+   * records[0, n) at index n, built once each: what recordsOf() returns, so that no array is emptied and refilled per
+   * packet (V8 drops an array's storage when its length is set to 0, and the next push allocates it again).
+   */
+  private readonly prefixes: (readonly L7Record[])[] = [[]];
   private readonly segment: TcpSegment = {
     connectionKey: '',
     fromFirst: false,
@@ -85,12 +90,12 @@ export class SevenParser {
    * dropped one never reached its peer).
    */
   recordsOf(record: L34Record, h: PacketHeaders, bytes: Uint8Array): readonly L7Record[] {
-    const found = this.found;
-    if (found.length !== 0) found.length = 0;
-    if (record.verdict !== VERDICT_FORWARDED || h.payloadOffset < 0 || record.ip === undefined) return found;
+    this.count = 0;
+    const none = this.prefixes[0]!;
+    if (record.verdict !== VERDICT_FORWARDED || h.payloadOffset < 0 || record.ip === undefined) return none;
     const layers = h.layers;
     const isTcp = (layers & Layer.TCP) !== 0;
-    if (!isTcp && (layers & Layer.UDP) === 0) return found;
+    if (!isTcp && (layers & Layer.UDP) === 0) return none;
     this.record = record;
     const start = h.payloadOffset;
     const end = h.payloadEnd;
@@ -106,7 +111,13 @@ export class SevenParser {
         this.addDns(h, bytes, start, end, IpProtocol.UDP);
       }
     }
-    return found;
+    return this.prefix(this.count);
+  }
+
+  private prefix(n: number): readonly L7Record[] {
+    const prefixes = this.prefixes;
+    while (prefixes.length <= n) prefixes.push(this.records.slice(0, prefixes.length));
+    return prefixes[n]!;
   }
 
   /** The flow of a stored L7 record, on top of the L3/L4 flow of the packet it was found in. */
@@ -126,11 +137,10 @@ export class SevenParser {
   }
 
   private next(): L7Record {
-    const found = this.found;
-    let r = this.records[found.length];
+    let r = this.records[this.count];
     if (r === undefined) this.records.push((r = new L7Record()));
+    this.count++;
     randomUuid(r.uuid, 0);
-    found.push(r);
     return r;
   }
 
@@ -188,7 +198,9 @@ export class SevenParser {
     s.timeNs = this.timeNs();
     s.sourcePort = sourcePort;
     s.destinationPort = destinationPort;
-    for (const span of this.http!.segment(s)) {
+    const spans = this.http!.segment(s);
+    for (let i = 0; i < spans.length; i++) {
+      const span = spans[i]!;
       const r = this.next();
       const isResponse = span.kind === 'response';
       r.kind = isResponse ? L7Kind.HTTP_RESPONSE : L7Kind.HTTP_REQUEST;

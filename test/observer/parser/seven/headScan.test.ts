@@ -2,7 +2,15 @@
 // two must agree on every head, or a flow could be counted at ingest and vanish (or change framing) when read.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BodyFraming, HeadFacts, MethodKind, parseHead, scanHead } from '../../../../src/observer/parser/seven/httpHead.js';
+import {
+  BodyFraming,
+  HEAD_INCOMPLETE,
+  HeadFacts,
+  MethodKind,
+  parseHead,
+  scanHead,
+  scanHeadIn,
+} from '../../../../src/observer/parser/seven/httpHead.js';
 
 const bytes = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
@@ -74,6 +82,47 @@ describe('scanHead agrees with parseHead', () => {
           }
           expectAgreement(kind, bytes(`${s}\r\n`));
           expectAgreement(kind, bytes(`${s}\r\n\r\n`));
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('finds where a head ends in a stream as a line walk does, and judges it as scanHead does (fast-check)', () => {
+    // Where a head ends: just past the first empty (or lone CR) line after the start line.
+    const walkedEnd = (b: Uint8Array, limit: number): number => {
+      let lineStart = 0;
+      for (let line = 0; ; line++) {
+        const lf = b.indexOf(0x0a, lineStart);
+        if (lf < 0 || lf >= limit) return HEAD_INCOMPLETE;
+        if (line > 0 && (lf === lineStart || (lf === lineStart + 1 && b[lineStart] === 0x0d))) return lf + 1;
+        lineStart = lf + 1;
+      }
+    };
+    const alphabet = fc.constantFrom(...'\r\n :,\t\x00\x7fGETHTP/1.chunkedContent-LengthTransfer-Encoding05');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...requests.map((t) => ['request', t] as const), ...responses.map((t) => ['response', t] as const)),
+        fc.array(fc.tuple(fc.nat(), alphabet, fc.boolean()), { maxLength: 6 }),
+        fc.nat(),
+        ([kind, text], edits, cut) => {
+          let s = text;
+          for (const [at, ch, insert] of edits) {
+            const i = at % (s.length + 1);
+            s = insert ? s.slice(0, i) + ch + s.slice(i) : s.slice(0, i) + ch + s.slice(i + 1);
+          }
+          const stream = bytes(`${s}${text}`); // another message may follow the head
+          const limit = cut % (stream.length + 1);
+          const facts = new HeadFacts();
+          const framing = new BodyFraming();
+          const end = scanHeadIn(kind, stream, 0, limit, framing, facts);
+          expect(end).toBe(walkedEnd(stream, limit));
+          if (end === HEAD_INCOMPLETE) return;
+          const { scanned, scannedFraming, facts: scannedFacts } = both(kind, stream.subarray(0, end));
+          expect(facts.wellFormed).toBe(scanned);
+          if (!scanned) return;
+          expect({ ...framing }).toEqual({ ...scannedFraming });
+          expect({ ...facts }).toEqual({ ...scannedFacts });
         },
       ),
       { numRuns: 20_000 },
