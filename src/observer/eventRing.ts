@@ -88,39 +88,29 @@ export class EventRing {
     return this.positions.readerFromNow();
   }
 
-  /** Stores an L3/L4 flow as its record; `flow` is its object when someone already built it (kept for readers). */
-  writeRecord(record: L34Record, emitter: Emitter, flow?: Flow): void {
+  /**
+   * Stores an L3/L4 flow as its record; with `l7`, the L7 flow found in that packet instead, as its record beside the
+   * packet's (whose addresses, ports and endpoints it shares). `flow` is its object when someone already built it.
+   */
+  writeRecord(record: L34Record, emitter: Emitter, flow?: Flow, l7?: L7Record): void {
     const position = this.positions.writePosition;
     const slot = position & this.positions.mask;
     this.kinds[slot] = EventKind.FLOW;
     this.seconds[slot] = record.time.seconds;
     this.nanos[slot] = record.time.nanos;
     this.flows.store(slot, record);
-    this.l7?.clear(slot);
+    if (l7 !== undefined) {
+      this.flows.storeUuid(slot, l7.uuid);
+      this.l7!.store(slot, l7);
+    } else {
+      this.l7?.clear(slot);
+    }
     this.emitters[slot] = emitter;
     this.objects[slot] = undefined;
     if (flow !== undefined) this.remember(position, flow);
     this.positions.advance();
   }
 
-  /**
-   * Stores an L7 flow as its record and the L3/L4 record of the packet it was found in (whose addresses, ports and
-   * endpoints it shares); `flow` is its object when a hook already built it.
-   */
-  writeL7(record: L34Record, l7: L7Record, emitter: Emitter, flow?: Flow): void {
-    const position = this.positions.writePosition;
-    const slot = position & this.positions.mask;
-    this.kinds[slot] = EventKind.FLOW;
-    this.seconds[slot] = record.time.seconds;
-    this.nanos[slot] = record.time.nanos;
-    this.flows.store(slot, record);
-    this.flows.storeUuid(slot, l7.uuid);
-    this.l7!.store(slot, l7);
-    this.emitters[slot] = emitter;
-    this.objects[slot] = undefined;
-    if (flow !== undefined) this.remember(position, flow);
-    this.positions.advance();
-  }
 
   /** Stores an event decoded to objects (agent, debug, lost events, flows of other parsers). */
   write(e: DecodedEvent): void {
@@ -179,7 +169,8 @@ export class EventRing {
     } else {
       flow = toFlow(this.flows.load(slot, this.reading));
       flow.emitter = this.emitters[slot];
-      if (this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE) flow = this.l7Decoder!(flow, this.l7.load(slot));
+      if (this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE)
+        flow = this.l7Decoder!(flow, this.l7.load(slot));
     }
     this.remember(position, flow);
     return flow;

@@ -114,7 +114,7 @@ export class Observer implements MonitorConsumer {
       } else {
         this.seenFlows++;
       }
-      this.ring.writeL7(record, l7, this.parser.emitter, flow);
+      this.ring.writeRecord(record, this.parser.emitter, flow, l7);
     }
   }
 

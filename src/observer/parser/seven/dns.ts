@@ -38,7 +38,16 @@ export function dnsL7Of(message: DnsMessage): DnsL7 {
   if (!message.isResponse) {
     return {
       type: L7FlowType.REQUEST,
-      dns: { query, ips: [], ttl: 0, cnames: [], observationSource: DNS_OBSERVATION_SOURCE, rcode: 0, qtypes, rrtypes: [] },
+      dns: {
+        query,
+        ips: [],
+        ttl: 0,
+        cnames: [],
+        observationSource: DNS_OBSERVATION_SOURCE,
+        rcode: 0,
+        qtypes,
+        rrtypes: [],
+      },
       summary: `DNS Query ${query} ${qtypes.join(',')}`,
     };
   }

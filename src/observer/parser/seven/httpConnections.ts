@@ -66,6 +66,8 @@ class PendingRequest {
   timeNs = 0;
   method: MethodKind = MethodKind.OTHER;
   exchange = 0;
+  /** Sequence number just past the head in the client's stream: a response can answer it only once that is acked. */
+  endSequence = 0;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -215,6 +217,8 @@ class HttpStream extends ByteStream {
   lastByte = 0;
   /** Trailer bytes so far. */
   trailerBytes = 0;
+  /** End offset of the bytes being delivered (receive's `to`): the byte at offset x has sequence next - (to - x). */
+  deliveredTo = 0;
   /** Head bytes from earlier segments (only when a head spans segments). */
   head: Uint8Array | undefined;
   headLength = 0;
@@ -555,6 +559,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   receive(d: HttpStream, b: Uint8Array, from: number, to: number, timeNs: number): boolean {
     const c = d.connection;
     if (c.dead || c.tunnel) return false;
+    d.deliveredTo = to;
     let i = from;
     if (d.mode === Mode.RESYNC) {
       if (!startsLike(d.carries, b, i, to)) {
@@ -717,7 +722,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     d.headStarted = false;
     const kind = this.kindOf(d);
     const span = this.nextSpan(kind, b, start, end, timeNs, d === c.first);
-    if (kind === 'request') this.onRequest(c, d, span);
+    if (kind === 'request') this.onRequest(c, d, span, end);
     else this.onResponse(c, d, span);
     return end;
   }
@@ -772,7 +777,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       return end;
     }
     const span = this.nextSpan(kind, headBytes, headStart, headEnd, timeNs, d === c.first);
-    if (kind === 'request') this.onRequest(c, d, span);
+    if (kind === 'request') this.onRequest(c, d, span, end);
     else this.onResponse(c, d, span);
     return end;
   }
@@ -829,7 +834,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   }
 
   /** Copies a request's head to await its response; its buffer counts against maxBufferedBytes. */
-  private pend(c: Connection, span: HttpMessageSpan): void {
+  private pend(c: Connection, span: HttpMessageSpan, endSequence: number): void {
     const length = span.end - span.start;
     let pending = this.pool.pop();
     if (pending === undefined) pending = new PendingRequest();
@@ -848,6 +853,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     pending.timeNs = span.timeNs;
     pending.method = this.facts.method;
     pending.exchange = span.exchange;
+    pending.endSequence = endSequence;
     this.stats.bufferedBytes += pending.head.length;
     c.unanswered.push(pending);
   }
@@ -905,13 +911,14 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     d.headLength = 0;
   }
 
-  private onRequest(c: Connection, d: HttpStream, span: HttpMessageSpan): void {
+  /** A request whose head ends at offset `end` of the bytes being delivered. */
+  private onRequest(c: Connection, d: HttpStream, span: HttpMessageSpan, end: number): void {
     this.stats.requests++;
     span.exchange = this.exchanges++;
     const method = this.facts.method;
     if (!c.pairingLost) {
       if (c.unanswered.length >= MAX_UNANSWERED) this.retire(c.unanswered.shift()!);
-      this.pend(c, span);
+      this.pend(c, span, (d.next - (d.deliveredTo - end)) >>> 0);
     }
     if (method === MethodKind.CONNECT) {
       d.mode = Mode.TUNNEL_WAIT;
@@ -925,17 +932,21 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private onResponse(c: Connection, d: HttpStream, span: HttpMessageSpan): void {
     this.stats.responses++;
     const code = this.facts.code;
+    const client = c.other(d);
+    // The first request waiting, unless the server had not yet received it when it sent this response (its segment's
+    // acknowledgement is short of the request's end): then this answers a request sent before tracking began.
+    const first = c.unanswered[0];
+    const waiting = first !== undefined && !this.receivedBefore(first, client) ? undefined : first;
     if (code < 200) {
       // Interim: the final response to the same request follows.
-      this.answer(span, c.unanswered[0]);
+      this.answer(span, waiting);
       if (code === 101) this.becomeTunnel(c);
       else this.messageDone(d);
       return;
     }
-    const request = c.unanswered.shift();
+    const request = waiting !== undefined ? c.unanswered.shift() : undefined;
     this.answer(span, request);
     if (request !== undefined) this.retire(request);
-    const client = c.other(d);
     if (request === undefined && !c.pairingLost && this.answersUnread(client)) {
       // The server has client bytes not read here yet (a hole, or a request still in flight in the capture): the
       // request this answers may be among them, so later responses could no longer be matched by counting.
@@ -954,6 +965,15 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     else if (framing.chunked) this.chunkSizeStart(d);
     else if (framing.contentLength >= 0) this.bodyOf(d, framing.contentLength);
     else d.mode = Mode.UNTIL_CLOSE;
+  }
+
+  /**
+   * False when the segment being taken is the server's and acknowledges less of the client's stream than the end of
+   * `request`: the server could not have been answering it. True otherwise (no acknowledgement to go by).
+   */
+  private receivedBefore(request: PendingRequest, client: HttpStream): boolean {
+    if (this.acknowledgement < 0 || this.acknowledged !== client) return true;
+    return sequenceDistance(this.acknowledgement, request.endSequence) >= 0;
   }
 
   /** Whether the server acknowledged client bytes this side has not delivered (the segment's ACK is ahead of them). */

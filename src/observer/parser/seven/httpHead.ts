@@ -430,7 +430,8 @@ export function scanHeadIn(
     const targetStart = ++i;
     while (i < firstEnd && b[i]! > SP && b[i] !== 0x7f) i++;
     if (i === targetStart || b[i] !== SP) return malformedHeadEnd(facts, b, firstLf + 1, limit);
-    if (protocolAt(b, i + 1, firstEnd) === undefined || i + 9 !== firstEnd) return malformedHeadEnd(facts, b, firstLf + 1, limit);
+    if (protocolAt(b, i + 1, firstEnd) === undefined || i + 9 !== firstEnd)
+      return malformedHeadEnd(facts, b, firstLf + 1, limit);
   } else {
     if (protocolAt(b, start, firstEnd) === undefined || b[start + 8] !== SP || firstEnd - start < 12) {
       return malformedHeadEnd(facts, b, firstLf + 1, limit);

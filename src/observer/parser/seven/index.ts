@@ -204,8 +204,7 @@ export class SevenParser {
       const r = this.next();
       const isResponse = span.kind === 'response';
       r.kind = isResponse ? L7Kind.HTTP_RESPONSE : L7Kind.HTTP_REQUEST;
-      r.latencyNs =
-        isResponse && span.requestTimeNs <= span.timeNs ? Math.round(span.timeNs - span.requestTimeNs) : 0;
+      r.latencyNs = isResponse && span.requestTimeNs <= span.timeNs ? Math.round(span.timeNs - span.requestTimeNs) : 0;
       r.bytes = span.bytes;
       r.start = span.start;
       r.end = span.end;
@@ -218,10 +217,13 @@ export class SevenParser {
 
 /** A TCP segment off port 53 that is exactly one length-prefixed, well-formed DNS message. */
 function isStrictTcpDnsSegment(bytes: Uint8Array, start: number, end: number): boolean {
-  return end - start > 2 && ((bytes[start]! << 8) | bytes[start + 1]!) === end - start - 2 && isStrictDnsMessage(bytes, start + 2, end);
+  return (
+    end - start > 2 &&
+    ((bytes[start]! << 8) | bytes[start + 1]!) === end - start - 2 &&
+    isStrictDnsMessage(bytes, start + 2, end)
+  );
 }
 
 function word(bytes: Uint8Array, at: number): number {
   return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
-

@@ -81,7 +81,15 @@ export function l7FlowOf(packet: Flow, stored: StoredL7, options: L7FlowOptions)
 function decodeHttp(packet: Flow, stored: StoredL7, options: L7FlowOptions) {
   if (stored.message === undefined) return undefined;
   const isResponse = stored.kind === L7Kind.HTTP_RESPONSE;
-  const head = parseHead(isResponse ? 'response' : 'request', stored.message, 0, stored.message.length, 0, false, framing);
+  const head = parseHead(
+    isResponse ? 'response' : 'request',
+    stored.message,
+    0,
+    stored.message.length,
+    0,
+    false,
+    framing,
+  );
   if (head === undefined) return undefined;
   let request: HttpRequestHead | undefined;
   if (isResponse && stored.request !== undefined) {

@@ -32,7 +32,10 @@ export class L7Record {
       kind: this.kind,
       latencyNs: this.latencyNs,
       message: this.end > this.start ? this.bytes.subarray(this.start, this.end) : undefined,
-      request: this.requestEnd > this.requestStart ? this.requestBytes.subarray(this.requestStart, this.requestEnd) : undefined,
+      request:
+        this.requestEnd > this.requestStart
+          ? this.requestBytes.subarray(this.requestStart, this.requestEnd)
+          : undefined,
     };
   }
 }
