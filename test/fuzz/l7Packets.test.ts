@@ -5,13 +5,10 @@
 // long form).
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { FlowType, type Flow } from '../../src/api/flow/flow.js';
-import { Observer } from '../../src/observer/observer.js';
-import { Parser } from '../../src/observer/parser/index.js';
+import { FlowType } from '../../src/api/flow/flow.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
-import { FrameEventBuilder } from '../../src/source/frameEvent.js';
-import { Direction, LinkType } from '../../src/source/linkTypes.js';
 import { dnsMessage, ethernet, ipv4, tcp, udp } from '../harness/frames.js';
+import { l7Node } from '../harness/l7Node.js';
 import { CaseCounter, fuzzRuns, heapAfterGc } from './fuzzRuns.js';
 
 const counter = new CaseCounter();
@@ -22,50 +19,8 @@ afterAll(() => {
 
 const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
-/** A serve-like pipeline: parser with L7 on (small tracker bounds so the fuzz reaches them), observer, frame path. */
-function pipeline(httpLimits = { maxConnections: 64, maxHeadBytes: 4096, maxBufferedBytes: 1 << 20 }) {
-  const parser = new Parser({
-    nodeName: 'fuzz',
-    clusterName: 'default',
-    emitter: { name: 'hubble-ts', version: 'fuzz' },
-    l7: { httpLimits },
-  });
-  const observer = new Observer({ parser, ringCapacity: 4095, clusterName: 'default' });
-  const builder = new FrameEventBuilder('fuzz');
-  const target = {
-    publish: () => undefined,
-    publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f),
-  };
-  let seconds = 1_700_000_000;
-  const send = (frame: Uint8Array) => {
-    seconds += 0.001;
-    builder.publish(
-      target,
-      frame,
-      0,
-      frame.length,
-      frame.length,
-      LinkType.ETHERNET,
-      Direction.INBOUND,
-      1,
-      Math.floor(seconds),
-      0,
-    );
-  };
-  return { parser, observer, send };
-}
-
-/** Every flow the ring holds, as a reader gets it. */
-function readAll(observer: Observer): Flow[] {
-  const ring = observer.ring;
-  const flows: Flow[] = [];
-  const oldest = ring.positions.oldestPosition;
-  for (let p = oldest; p < oldest + ring.len; p++) {
-    flows.push(ring.flowAt(p));
-    ring.responseAt(p);
-  }
-  return flows;
-}
+/** A serve-like pipeline with small tracker bounds, so the fuzz reaches them. */
+const FUZZ_LIMITS = { maxConnections: 64, maxHeadBytes: 4096, maxBufferedBytes: 1 << 20 };
 
 const payloads = fc.oneof(
   fc.uint8Array({ maxLength: 300 }),
@@ -79,15 +34,13 @@ const payloads = fc.oneof(
       '\r\nX: y\r\n\r\n',
     )
     .map(text),
-  fc
-    .record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() })
-    .map((d) =>
-      dnsMessage({
-        question: d.question,
-        response: d.response,
-        answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [],
-      }),
-    ),
+  fc.record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() }).map((d) =>
+    dnsMessage({
+      question: d.question,
+      response: d.response,
+      answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [],
+    }),
+  ),
 );
 
 const packet = fc.record({
@@ -118,9 +71,9 @@ describe('L7 from hostile packets, through the Observer', () => {
     fc.assert(
       fc.property(fc.array(packet, { minLength: 1, maxLength: 60 }), (packets) => {
         counter.add('l7 packet sequences');
-        const { parser, observer, send } = pipeline();
+        const { parser, send, flows: readAll } = l7Node({ l7: { httpLimits: FUZZ_LIMITS } });
         for (const p of packets) send(frameOf(p));
-        const flows = readAll(observer);
+        const flows = readAll();
         expect(flows.length).toBeGreaterThanOrEqual(packets.length);
         for (const f of flows) {
           if (f.Type !== FlowType.L7) continue;
@@ -142,11 +95,7 @@ describe('L7 from hostile packets, through the Observer', () => {
   });
 
   it('keeps memory bounded through a flood of connections that each open with a request', () => {
-    const { parser, observer, send } = pipeline({
-      maxConnections: 16384,
-      maxHeadBytes: 65536,
-      maxBufferedBytes: 64 << 20,
-    });
+    const { parser, observer, send } = l7Node();
     const request = text('POST /upload HTTP/1.1\r\nHost: victim\r\nContent-Length: 1000000\r\n\r\n');
     const frames = (i: number) =>
       ethernet(

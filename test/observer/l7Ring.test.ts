@@ -2,57 +2,26 @@
 // arena, decoded when read. They read back as the flows the parser would build, encode for GetFlows like any flow,
 // and a flow whose bytes a run of large messages overwrote in the arena still reads back with its kind and latency.
 import { describe, expect, it } from 'vitest';
-import { FlowType, L7FlowType, type Flow } from '../../src/api/flow/flow.js';
+import { FlowType, L7FlowType } from '../../src/api/flow/flow.js';
 import { GetFlowsResponse } from '../../src/api/observer/observer.js';
-import { Observer } from '../../src/observer/observer.js';
-import { Parser } from '../../src/observer/parser/index.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
-import { FrameEventBuilder } from '../../src/source/frameEvent.js';
-import { Direction, LinkType } from '../../src/source/linkTypes.js';
 import { ethernet, ipv4, tcp } from '../harness/frames.js';
+import { l7Node } from '../harness/l7Node.js';
 
 const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
+/** An L7 node and a TCP conversation between 10.0.0.1:port and 10.0.0.2:80, segments 1 ms apart. */
 function node(ringCapacity = 4095) {
-  const parser = new Parser({
-    nodeName: 'ring',
-    clusterName: 'default',
-    emitter: { name: 'hubble-ts', version: 'test' },
-    l7: {},
-  });
-  const observer = new Observer({ parser, ringCapacity, clusterName: 'default' });
-  const builder = new FrameEventBuilder('ring');
-  const target = {
-    publish: () => undefined,
-    publishFrame: (f: Parameters<Observer['onCapturedFrame']>[0]) => observer.onCapturedFrame(f),
-  };
-  let nanos = 0;
+  const { observer, send: sendFrame, flows } = l7Node({ ringCapacity });
   const send = (fromClient: boolean, seq: number, ack: number, payload: Uint8Array, port = 40000) => {
     const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
     const [sport, dport] = fromClient ? [port, 80] : [80, port];
-    const frame = ethernet(
-      { type: EtherType.IPV4 },
-      ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
+    sendFrame(
+      ethernet(
+        { type: EtherType.IPV4 },
+        ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
+      ),
     );
-    nanos += 1_000_000;
-    builder.publish(
-      target,
-      frame,
-      0,
-      frame.length,
-      frame.length,
-      LinkType.ETHERNET,
-      Direction.INBOUND,
-      1,
-      1_700_000_000,
-      nanos,
-    );
-  };
-  const flows = (): Flow[] => {
-    const ring = observer.ring;
-    const out: Flow[] = [];
-    for (let p = ring.positions.oldestPosition; p < ring.positions.writePosition; p++) out.push(ring.flowAt(p));
-    return out;
   };
   return { observer, send, flows };
 }
