@@ -6,6 +6,7 @@
 //   followersClient.ts SOCKET N
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest, GetFlowsResponse } from '../src/api/observer/observer.js';
+import { rawGetFlowsMethod } from './rawGetFlows.js';
 
 const [socket, count] = process.argv.slice(2) as [string, string];
 /** A response whose first field is `flow` (field 1, length-delimited): our server writes fields in number order. */
@@ -13,15 +14,7 @@ const FLOW_TAG = 0x0a;
 
 const client = new (grpc.makeGenericClientConstructor(
   {
-    getFlows: {
-      path: '/observer.Observer/GetFlows',
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-      requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-    },
+    getFlows: rawGetFlowsMethod(),
   },
   'Observer',
 ))(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as {

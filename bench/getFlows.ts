@@ -15,6 +15,7 @@ import { MAX_RING_CAPACITY } from '../src/observer/ring.js';
 import { enableBatchedWrites } from '../src/protowire/encodedStream.js';
 import { shutdownApiServer } from '../src/server/grpcServer.js';
 import { makeNode, serveNode } from './node.js';
+import { rawGetFlowsMethod } from './rawGetFlows.js';
 
 const run = promisify(execFile);
 const rate = (n: number) => Math.round(n).toLocaleString('en');
@@ -75,15 +76,7 @@ async function bareServer(socket: string, response: Buffer): Promise<grpc.Server
   };
   server.addService(
     {
-      getFlows: {
-        path: '/observer.Observer/GetFlows',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-        requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: (b: Buffer) => b,
-      },
+      getFlows: rawGetFlowsMethod(),
     },
     { getFlows },
   );

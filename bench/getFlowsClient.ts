@@ -16,6 +16,7 @@ import { connect as netConnect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { requestGetFlows } from './http2GetFlows.js';
+import { rawGetFlowsMethod } from './rawGetFlows.js';
 
 const [servers, number, rounds, order = 'first', transport = 'grpc-js'] = process.argv.slice(2) as [
   string,
@@ -42,15 +43,7 @@ type Client = { getFlows(request: GetFlowsRequest): Promise<Counts>; close(): vo
 
 const RawObserver = grpc.makeGenericClientConstructor(
   {
-    getFlows: {
-      path: '/observer.Observer/GetFlows',
-      requestStream: false,
-      responseStream: true,
-      requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-      requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-      responseSerialize: (b: Buffer) => b,
-      responseDeserialize: (b: Buffer) => b,
-    },
+    getFlows: rawGetFlowsMethod(),
   },
   'Observer',
 );

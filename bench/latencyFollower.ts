@@ -12,6 +12,7 @@ import { FlowFilter } from '../src/api/flow/flow.js';
 import { GetFlowsRequest } from '../src/api/observer/observer.js';
 import { scanFlowsResponse, type RawFlowsResponse } from '../src/relay/flowsWire.js';
 import { requestGetFlows } from './http2GetFlows.js';
+import { rawGetFlowsMethod } from './rawGetFlows.js';
 
 const [socket, port, seconds, warmup, transport = 'grpc-js'] = process.argv.slice(2) as [
   string,
@@ -45,15 +46,7 @@ function nowNs(): number {
 function followGrpcJs(onResponse: (r: RawFlowsResponse) => void): () => void {
   const client = new (grpc.makeGenericClientConstructor(
     {
-      getFlows: {
-        path: '/observer.Observer/GetFlows',
-        requestStream: false,
-        responseStream: true,
-        requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-        requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-        responseSerialize: (b: Buffer) => b,
-        responseDeserialize: scanFlowsResponse,
-      },
+      getFlows: rawGetFlowsMethod(scanFlowsResponse),
     },
     'Observer',
   ))(`unix://${socket}`, grpc.credentials.createInsecure()) as unknown as {

@@ -28,6 +28,7 @@ import { startRelay, type RunningRelay } from '../src/server/relay.js';
 import { RELAY_SETTINGS, toRelayOptions } from '../src/server/relayOptions.js';
 import { ensureLoadCapture } from './loadCapture.js';
 import type { RelayNodesReady } from './relayNodes.js';
+import { rawGetFlowsMethod } from './rawGetFlows.js';
 
 /** Responses the reference relay queues before it pauses its nodes. */
 const MAX_QUEUED_RESPONSES = 1024;
@@ -120,15 +121,7 @@ async function runClient(
  * in arrival order: what any relay built on grpc-js's streams pays per flow before it merges anything.
  */
 async function startReferenceRelay(nodeSockets: readonly string[]): Promise<{ target: string; close(): void }> {
-  const method = {
-    path: '/observer.Observer/GetFlows',
-    requestStream: false,
-    responseStream: true,
-    requestSerialize: (r: GetFlowsRequest) => Buffer.from(GetFlowsRequest.encode(r).finish()),
-    requestDeserialize: (b: Buffer) => GetFlowsRequest.decode(b),
-    responseSerialize: (b: Buffer) => b,
-    responseDeserialize: (b: Buffer) => b,
-  };
+  const method = rawGetFlowsMethod();
   const Raw = grpc.makeGenericClientConstructor({ getFlows: method }, 'Observer');
   const nodes = nodeSockets.map(
     (socket) =>
