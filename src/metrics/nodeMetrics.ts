@@ -31,15 +31,17 @@ export interface NodeHealthSources {
     readonly queuedPackets: number;
     readonly packetsLost: number;
   };
-  /** The L7 parser's HTTP connection tracker, when --l7 includes http. */
-  l7Http?: {
-    readonly connections: number;
-    readonly bufferedBytes: number;
-    readonly evicted: number;
-    readonly abandoned: number;
-    readonly tunnels: number;
-    readonly gaps: number;
-  };
+  /** The L7 parser's HTTP connection tracker's counters, undefined unless --l7 includes http. */
+  l7Http?: () =>
+    | {
+        readonly connections: number;
+        readonly bufferedBytes: number;
+        readonly evicted: number;
+        readonly abandoned: number;
+        readonly tunnels: number;
+        readonly gaps: number;
+      }
+    | undefined;
   /** The flow exporter's counters, when --export-file-path is on. */
   export?: {
     readonly written: number;
@@ -227,8 +229,9 @@ export class NodeMetrics {
       () => s()?.recordings.queuedPackets ?? 0,
     ).registerIn(reg);
     // The L7 HTTP tracker's, present only when it runs.
-    const l7Http = (read: (t: NonNullable<NodeHealthSources['l7Http']>) => number): ScrapedValues => {
-      const t = s()?.l7Http;
+    type L7HttpCounters = NonNullable<ReturnType<NonNullable<NodeHealthSources['l7Http']>>>;
+    const l7Http = (read: (t: L7HttpCounters) => number): ScrapedValues => {
+      const t = s()?.l7Http?.();
       return t === undefined ? [] : [[{}, read(t)]];
     };
     new ScrapedMetric('hubblets_l7_http_connections', 'TCP connections the L7 parser reads as HTTP now', 'gauge', () =>
@@ -245,7 +248,7 @@ export class NodeMetrics {
       'HTTP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (bytes stopped parsing as HTTP), tunnel (CONNECT or 101 Switching Protocols)',
       'counter',
       (): ScrapedValues => {
-        const t = s()?.l7Http;
+        const t = s()?.l7Http?.();
         if (t === undefined) return [];
         return [
           [{ reason: 'evicted' }, t.evicted],

@@ -7,7 +7,7 @@ import type { Emitter, Flow } from '../api/flow/flow.js';
 import { messageBodyEncoder, ProtoWriter, type MessageBodyEncoder } from '../protowire/compiledEncoder.js';
 import type { DecodedEvent } from './parser/index.js';
 import { L34Columns, L34Record, toFlow, writeFlow } from './parser/l34Flow.js';
-import { L7Columns, L7Kind, type L7Record, type StoredL7 } from './parser/seven/l7Record.js';
+import { L7Kind } from './parser/seven/l7Store.js';
 import { Ring, type RingReader } from './ring.js';
 
 export const EventKind = { FLOW: 1, AGENT: 2, DEBUG: 3, LOST: 4 } as const;
@@ -32,15 +32,22 @@ export function compareTime(s1: number, n1: number, s2: number, n2: number): num
   return n1 === n2 ? 0 : n1 < n2 ? -1 : 1;
 }
 
+/** Decodes the L7 flow of record `sequence` (of `kind`) on top of its packet's L3/L4 flow (the parser's). */
+export type L7Decoder = (packet: Flow, kind: L7Kind, sequence: number) => Flow;
+
 export class EventRing {
   readonly positions: Ring;
   private readonly kinds: Uint8Array;
   private readonly seconds: Float64Array;
   private readonly nanos: Int32Array;
   private readonly flows: L34Columns;
-  /** L7 records, stored beside their packet's L3/L4 columns in the same slot (kind NONE for every other entry). */
-  private readonly l7: L7Columns | undefined;
-  private readonly l7Decoder: ((packet: Flow, stored: StoredL7) => Flow) | undefined;
+  /**
+   * L7 flows: the kind and the L7 store's number of the record a slot holds, beside a copy of its packet's L3/L4
+   * columns (kind NONE for every other entry).
+   */
+  private readonly l7Kinds: Uint8Array | undefined;
+  private readonly l7Sequences: Float64Array | undefined;
+  private readonly l7Decoder: L7Decoder | undefined;
   /** The emitter of each record (one per parser: every slot points at the same few). */
   private readonly emitters: (Emitter | undefined)[];
   /** Events kept as objects (undefined where the slot holds a record). */
@@ -55,7 +62,7 @@ export class EventRing {
   private readonly debugResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetDebugEventsResponse');
 
   /** `l7Decoder` turns stored L7 records into flows (the parser's); without it the ring keeps no L7 records. */
-  constructor(capacity: number, l7Decoder?: (packet: Flow, stored: StoredL7) => Flow) {
+  constructor(capacity: number, l7Decoder?: L7Decoder) {
     this.positions = new Ring(capacity);
     const slots = this.positions.mask + 1;
     this.kinds = new Uint8Array(slots);
@@ -63,7 +70,8 @@ export class EventRing {
     this.nanos = new Int32Array(slots);
     this.flows = new L34Columns(slots);
     this.l7Decoder = l7Decoder;
-    this.l7 = l7Decoder && new L7Columns(slots);
+    this.l7Kinds = l7Decoder && new Uint8Array(slots);
+    this.l7Sequences = l7Decoder && new Float64Array(slots);
     this.emitters = new Array<Emitter | undefined>(slots).fill(undefined);
     this.objects = new Array<DecodedEvent | undefined>(slots).fill(undefined);
   }
@@ -88,29 +96,43 @@ export class EventRing {
     return this.positions.readerFromNow();
   }
 
-  /**
-   * Stores an L3/L4 flow as its record; with `l7`, the L7 flow found in that packet instead, as its record beside the
-   * packet's (whose addresses, ports and endpoints it shares). `flow` is its object when someone already built it.
-   */
-  writeRecord(record: L34Record, emitter: Emitter, flow?: Flow, l7?: L7Record): void {
+  /** Stores an L3/L4 flow as its record; `flow` is its object when someone already built it. Returns its position. */
+  writeRecord(record: L34Record, emitter: Emitter, flow?: Flow): number {
     const position = this.positions.writePosition;
     const slot = position & this.positions.mask;
     this.kinds[slot] = EventKind.FLOW;
     this.seconds[slot] = record.time.seconds;
     this.nanos[slot] = record.time.nanos;
     this.flows.store(slot, record);
-    if (l7 !== undefined) {
-      this.flows.storeUuid(slot, l7.uuid);
-      this.l7!.store(slot, l7);
-    } else {
-      this.l7?.clear(slot);
-    }
+    if (this.l7Kinds !== undefined) this.l7Kinds[slot] = L7Kind.NONE;
     this.emitters[slot] = emitter;
     this.objects[slot] = undefined;
     if (flow !== undefined) this.remember(position, flow);
     this.positions.advance();
+    return position;
   }
 
+  /**
+   * Stores the L7 flow of record `sequence` (of `kind`) in the L7 store, found in the packet whose L3/L4 flow is at
+   * `packet` (still in the ring): what it takes of that flow's columns (addresses, ports, endpoints, time, ...), with
+   * `flow`'s UUID (16 bytes in `uuid`) when someone already built it, else a new one.
+   */
+  writeL7(packet: number, kind: L7Kind, sequence: number, flow?: Flow, uuid?: Uint8Array): void {
+    const position = this.positions.writePosition;
+    const mask = this.positions.mask;
+    const slot = position & mask;
+    const from = packet & mask;
+    this.kinds[slot] = EventKind.FLOW;
+    this.seconds[slot] = this.seconds[from]!;
+    this.nanos[slot] = this.nanos[from]!;
+    this.flows.copyForL7(from, slot, uuid);
+    this.l7Kinds![slot] = kind;
+    this.l7Sequences![slot] = sequence;
+    this.emitters[slot] = this.emitters[from];
+    this.objects[slot] = undefined;
+    if (flow !== undefined) this.remember(position, flow);
+    this.positions.advance();
+  }
 
   /** Stores an event decoded to objects (agent, debug, lost events, flows of other parsers). */
   write(e: DecodedEvent): void {
@@ -138,7 +160,7 @@ export class EventRing {
     this.seconds[slot] = time.seconds;
     this.nanos[slot] = time.nanos;
     this.flows.clear(slot);
-    this.l7?.clear(slot);
+    if (this.l7Kinds !== undefined) this.l7Kinds[slot] = L7Kind.NONE;
     this.emitters[slot] = undefined;
     this.objects[slot] = e;
     this.positions.advance();
@@ -169,8 +191,8 @@ export class EventRing {
     } else {
       flow = toFlow(this.flows.load(slot, this.reading));
       flow.emitter = this.emitters[slot];
-      if (this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE)
-        flow = this.l7Decoder!(flow, this.l7.load(slot));
+      const l7Kind = this.l7Kinds === undefined ? L7Kind.NONE : (this.l7Kinds[slot] as L7Kind);
+      if (l7Kind !== L7Kind.NONE) flow = this.l7Decoder!(flow, l7Kind, this.l7Sequences![slot]!);
     }
     this.remember(position, flow);
     return flow;
@@ -195,7 +217,7 @@ export class EventRing {
     const w = this.response;
     w.pos = 0;
     const stored = this.objects[slot];
-    if (stored === undefined && this.l7 !== undefined && this.l7.kindAt(slot) !== L7Kind.NONE) {
+    if (stored === undefined && this.l7Kinds !== undefined && this.l7Kinds[slot] !== L7Kind.NONE) {
       // L7 flows are rare beside packets and decoded from their bytes: encoded from the object.
       const flow = this.flowAt(position);
       w.byte(FLOW_TAG);

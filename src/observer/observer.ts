@@ -5,6 +5,8 @@ import { NamespaceTracker } from './namespaces.js';
 import { ParserError, type DecodedEvent, type Parser } from './parser/index.js';
 import type { L34Record } from './parser/l34Flow.js';
 import { EventRing } from './eventRing.js';
+import { randomUuid, uuidText, UUID_BYTES } from './parser/flowUuid.js';
+import type { L7Kind } from './parser/seven/l7Store.js';
 
 /**
  * Hooks let metrics and exporters plug in without the Observer knowing them, as Hubble's
@@ -43,6 +45,8 @@ export class Observer implements MonitorConsumer {
   /** Flows decoded since start, including those the ring has since overwritten. */
   seenFlows = 0;
   decodeErrors = 0;
+  /** L7 flows not kept because their packet's flow was not (a hook stopped it) or had left the ring meanwhile. */
+  l7FlowsDropped = 0;
 
   private readonly parser: Parser;
   private readonly clusterName: string;
@@ -50,10 +54,16 @@ export class Observer implements MonitorConsumer {
   /** Whether hooks read decoded objects; without them L3/L4 flows are never built as objects. */
   private readonly wantsObjects: boolean;
   private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
+  private readonly l7Uuid = new Uint8Array(UUID_BYTES);
 
   constructor(opts: ObserverOptions) {
-    this.ring = new EventRing(opts.ringCapacity, opts.parser.l7Decoder);
-    this.parser = opts.parser;
+    const parser = opts.parser;
+    const l7 = parser.openL7(opts.ringCapacity, (packet, kind, sequence) => this.keepL7(packet, kind, sequence));
+    this.ring = new EventRing(
+      opts.ringCapacity,
+      l7 && ((flow, kind, sequence) => parser.l7FlowOf(flow, kind, sequence)),
+    );
+    this.parser = parser;
     this.clusterName = opts.clusterName;
     this.hooks = { onMonitorEvent: [], onDecodedFlow: [], onDecodedEvent: [], ...opts.hooks };
     this.wantsObjects = this.hooks.onDecodedFlow.length > 0 || this.hooks.onDecodedEvent.length > 0;
@@ -76,8 +86,7 @@ export class Observer implements MonitorConsumer {
       this.onDecodeError?.(err, event);
       return;
     }
-    this.keep(record, event.timestamp, event.nodeName);
-    this.keepL7(record);
+    this.parser.readL7(record, this.keep(record, event.timestamp, event.nodeName));
   }
 
   /**
@@ -95,44 +104,66 @@ export class Observer implements MonitorConsumer {
       this.onDecodeError?.(err, frame.event());
       return;
     }
-    this.keep(record, record.time, frame.nodeName);
-    this.keepL7(record);
+    this.parser.readL7(record, this.keep(record, record.time, frame.nodeName));
   }
 
-  /** The L7 flows the record's packet carries, after its L3/L4 flow (read even if a hook stopped that one). */
-  private keepL7(record: L34Record): void {
-    const found = this.parser.l7RecordsOf(record);
-    for (let i = 0; i < found.length; i++) {
-      const l7 = found[i]!;
-      let flow: Flow | undefined;
-      if (this.wantsObjects) {
-        flow = this.parser.l7FlowOf(record, l7);
-        if (this.hooks.onDecodedFlow.some((hook) => hook(flow!) === true)) continue;
-        this.seenFlows++;
-        const decoded: DecodedEvent = { kind: 'flow', timestamp: record.time, nodeName: flow.nodeName, flow };
-        if (this.hooks.onDecodedEvent.some((hook) => hook(decoded) === true)) continue;
-      } else {
-        this.seenFlows++;
-      }
-      this.ring.writeRecord(record, this.parser.emitter, flow, l7);
+  /**
+   * Resolves once the L7 flows of every packet taken in so far are in the ring (the L7 parser's worker thread hands
+   * them back within a turn of the event loop); at once without it.
+   */
+  settled(): Promise<void> {
+    return this.parser.settledL7();
+  }
+
+  /** Stops what the Observer started: the L7 parser's worker thread, if it has one. The ring stays readable. */
+  close(): Promise<void> {
+    return this.parser.close();
+  }
+
+  /**
+   * The L7 flow of record `sequence` (of `kind`) found in the packet whose flow is at ring position `packet`, after
+   * it; dropped if that flow is not in the ring (-1: a hook stopped it; or overwritten meanwhile).
+   */
+  private keepL7(packet: number, kind: L7Kind, sequence: number): void {
+    const ring = this.ring;
+    if (packet < ring.positions.oldestPosition) {
+      this.l7FlowsDropped++;
+      return;
     }
+    if (!this.wantsObjects) {
+      this.seenFlows++;
+      ring.writeL7(packet, kind, sequence);
+      return;
+    }
+    const uuid = this.l7Uuid;
+    randomUuid(uuid, 0);
+    const flow = this.parser.l7FlowOf(ring.flowAt(packet), kind, sequence);
+    flow.uuid = uuidText(uuid, 0);
+    if (this.hooks.onDecodedFlow.some((hook) => hook(flow) === true)) return;
+    this.seenFlows++;
+    const decoded: DecodedEvent = { kind: 'flow', timestamp: flow.time!, nodeName: flow.nodeName, flow };
+    if (this.hooks.onDecodedEvent.some((hook) => hook(decoded) === true)) return;
+    ring.writeL7(packet, kind, sequence, flow, uuid);
   }
 
-  /** A decoded L3/L4 record into the ring, through the hooks that read objects if there are any. */
-  private keep(record: L34Record, timestamp: Timestamp, nodeName: string): void {
+  /**
+   * A decoded L3/L4 record into the ring, through the hooks that read objects if there are any. Returns its position
+   * in the ring, -1 if a hook stopped it.
+   */
+  private keep(record: L34Record, timestamp: Timestamp, nodeName: string): number {
     this.namespaces.observe(this.clusterName, record.source?.namespace ?? '');
     this.namespaces.observe(this.clusterName, record.destination?.namespace ?? '');
     let flow: Flow | undefined;
     if (this.wantsObjects) {
       flow = this.parser.flowOf(record);
-      for (const hook of this.hooks.onDecodedFlow) if (hook(flow) === true) return;
+      for (const hook of this.hooks.onDecodedFlow) if (hook(flow) === true) return -1;
       this.seenFlows++;
       const decoded: DecodedEvent = { kind: 'flow', timestamp, nodeName, flow };
-      for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return;
+      for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return -1;
     } else {
       this.seenFlows++;
     }
-    this.ring.writeRecord(record, this.parser.emitter, flow);
+    return this.ring.writeRecord(record, this.parser.emitter, flow);
   }
 
   /** An event decoded to objects (flows from other parsers, agent, debug and lost events) into the ring. */

@@ -114,6 +114,7 @@ export async function startNode(
     clusterName: opts.clusterName,
     emitter: { name: EMITTER_NAME, version: VERSION },
     l7: opts.l7,
+    onL7Failure: (err) => logger.error({ err: err.message }, 'L7 parsing stopped: its worker thread failed'),
     ...metadata,
   });
   // Hubble's exporter is an OnDecodedEvent hook of the observer; so is ours. A file it cannot open stops serve here.
@@ -173,7 +174,7 @@ export async function startNode(
       decodeErrors: () => observer.decodeErrors,
       listenerEventsLost: () => agent.listenerEventsLost,
       recordings: dispatcher,
-      l7Http: parser.l7HttpStats,
+      l7Http: () => parser.l7HttpStats,
       export: exporter ? exporter.stats : undefined,
     });
   }
@@ -285,6 +286,8 @@ export async function startNode(
         // The agent itself rather than its publish: capture sources then hand the recordings their frames as they
         // are, and the event is built for the consumers that read events.
         const summary = await source.run(agent, stopSources.signal, backlog);
+        // Its last packets' L7 flows too (the L7 parser's worker thread hands them back within a turn or so).
+        await observer.settled();
         logger.info({ source: source.description, ...summary }, 'source ended');
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;
@@ -332,6 +335,7 @@ export async function startNode(
       await Promise.all([...apis.map((api) => shutdownApiServer(api, 2000)), metricsServer?.close()]);
       await store.close();
       agent.close();
+      await observer.close();
     },
   };
 }

@@ -1,5 +1,5 @@
 // The settings of `hubble-ts serve`: their table (flags and YAML keys) and the validated options they produce.
-import { hostname } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { ConfigError, type SettingSpec, type Settings } from './config.js';
 import type { ExportOptions } from '../exporter/exporter.js';
@@ -92,6 +92,13 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     kind: 'strings',
     value: 'PORTS',
     description: 'look for HTTP/1.x only on these TCP ports, at either end (e.g. 80,8080); default: any port',
+  },
+  {
+    name: 'l7-thread',
+    kind: 'string',
+    value: 'THREAD',
+    description:
+      'where L7 parsing runs: worker (a thread of its own, on another core) or observer (the ingest thread); default: worker with two or more CPUs',
   },
   {
     name: 'l7-keep-secrets',
@@ -333,7 +340,7 @@ export function toServeOptions(s: Settings): ServeOptions {
   };
 }
 
-/** --l7, --l7-http-ports and --l7-keep-secrets, checked. */
+/** --l7, --l7-http-ports, --l7-thread and --l7-keep-secrets, checked. */
 function toL7Options(s: Settings): SevenParserOptions | undefined {
   const words = (s['l7'] as string[]).flatMap((text) => text.split(',')).map((word) => word.trim().toLowerCase());
   const known: readonly string[] = L7_PROTOCOLS;
@@ -359,8 +366,12 @@ function toL7Options(s: Settings): SevenParserOptions | undefined {
   if (httpPorts.length > 0 && !protocols.includes('http')) {
     throw new ConfigError('--l7-http-ports needs http in --l7');
   }
+  const thread = (s['l7-thread'] as string | undefined) ?? (availableParallelism() > 1 ? 'worker' : 'observer');
+  if (thread !== 'worker' && thread !== 'observer') {
+    throw new ConfigError(`--l7-thread: "${thread}" is not where L7 parsing can run (give worker or observer)`);
+  }
   if (protocols.length === 0) return undefined;
-  return { protocols, httpPorts, keepSecrets: s['l7-keep-secrets'] === true };
+  return { protocols, httpPorts, keepSecrets: s['l7-keep-secrets'] === true, worker: thread === 'worker' };
 }
 
 /** The --export-* settings, checked: a bad filter or field mask stops serve with one line naming the flag. */

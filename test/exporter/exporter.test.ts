@@ -256,7 +256,7 @@ describe('FlowExporter: never in the observer’s way', () => {
   /** An Observer with the exporter as its onDecodedEvent hook, and a "parser" that hands out the events fed to it. */
   function observerWith(exporter: FlowExporter): { observer: Observer; feed(e: DecodedEvent): void } {
     let next: DecodedEvent | undefined;
-    const parser = { recordFlow: () => undefined, decode: () => next! } as unknown as Parser;
+    const parser = { openL7: () => undefined, recordFlow: () => undefined, decode: () => next! } as unknown as Parser;
     const observer = new Observer({
       parser,
       ringCapacity: 65535,

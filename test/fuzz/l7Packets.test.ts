@@ -7,7 +7,8 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FlowType } from '../../src/api/flow/flow.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
-import { dnsMessage, ethernet, ipv4, tcp, udp } from '../harness/frames.js';
+import { ethernet, ipv4, tcp } from '../harness/frames.js';
+import { FUZZ_LIMITS, frameOf, hostileL7Packet } from '../harness/l7Packets.js';
 import { l7Node } from '../harness/l7Node.js';
 import { CaseCounter, fuzzRuns, heapAfterGc } from './fuzzRuns.js';
 
@@ -19,57 +20,11 @@ afterAll(() => {
 
 const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 
-/** A serve-like pipeline with small tracker bounds, so the fuzz reaches them. */
-const FUZZ_LIMITS = { maxConnections: 64, maxHeadBytes: 4096, maxBufferedBytes: 1 << 20 };
-
-const payloads = fc.oneof(
-  fc.uint8Array({ maxLength: 300 }),
-  fc
-    .constantFrom(
-      'GET / HTTP/1.1\r\nHost: a\r\n\r\n',
-      'POST /x HTTP/1.1\r\nContent-Length: 1073741824\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n',
-      'HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc',
-      'GET /a HTTP/1.1\r\n',
-      '\r\nX: y\r\n\r\n',
-    )
-    .map(text),
-  fc.record({ question: fc.constantFrom('a.test', 'b.example', ''), response: fc.boolean() }).map((d) =>
-    dnsMessage({
-      question: d.question,
-      response: d.response,
-      answers: d.response ? [{ name: d.question, type: 1, ttl: 5, data: '10.0.0.1' }] : [],
-    }),
-  ),
-);
-
-const packet = fc.record({
-  client: fc.integer({ min: 1, max: 6 }),
-  port: fc.constantFrom(53, 80, 8080, 40000),
-  fromClient: fc.boolean(),
-  udp: fc.boolean(),
-  seq: fc.integer({ min: 0, max: 0xffffffff }),
-  flags: fc.constantFrom(0x18, 0x10, 0x11, 0x04, 0x02, 0x12),
-  payload: payloads,
-});
-
-type PacketSpec = typeof packet extends fc.Arbitrary<infer T> ? T : never;
-
-function frameOf(p: PacketSpec): Uint8Array {
-  const clientIp = `10.0.0.${p.client}`;
-  const [src, dst] = p.fromClient ? [clientIp, '10.0.1.1'] : ['10.0.1.1', clientIp];
-  const [sport, dport] = p.fromClient ? [40000 + p.client, p.port] : [p.port, 40000 + p.client];
-  const l4 = p.udp
-    ? udp(sport, dport, p.payload)
-    : tcp({ sport, dport, seq: p.seq, ack: p.seq ^ 0x5a5a, flags: p.flags }, p.payload);
-  return ethernet({ type: EtherType.IPV4 }, ipv4({ src, dst, protocol: p.udp ? IpProtocol.UDP : IpProtocol.TCP }, l4));
-}
-
 describe('L7 from hostile packets, through the Observer', () => {
   it('never throws; every flow reads back; L7 flows carry only what their bytes say', () => {
     let l7Flows = 0;
     fc.assert(
-      fc.property(fc.array(packet, { minLength: 1, maxLength: 60 }), (packets) => {
+      fc.property(fc.array(hostileL7Packet, { minLength: 1, maxLength: 60 }), (packets) => {
         counter.add('l7 packet sequences');
         const { parser, send, flows: readAll } = l7Node({ l7: { httpLimits: FUZZ_LIMITS } });
         for (const p of packets) send(frameOf(p));

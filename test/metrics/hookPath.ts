@@ -27,6 +27,7 @@ export function hookPath(metrics: string[], maxLabelSets = 10_000): HookPath {
   let next: Flow | undefined;
   // Every event goes the decode path: encodeFlow says it is not an L3/L4 event.
   const parser = {
+    openL7: () => undefined,
     recordFlow: () => undefined,
     decode: (event: MonitorEvent): DecodedEvent => ({
       kind: 'flow',

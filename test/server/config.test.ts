@@ -1,5 +1,5 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, parseDurationMs, parseSize, resolveSettings } from '../../src/server/config.js';
@@ -50,16 +50,26 @@ describe('serve settings', () => {
     expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, settings))).toThrow(message);
   });
 
-  it('reads DNS and HTTP from packets by default, and --l7, --l7-http-ports, --l7-keep-secrets from flags and YAML', () => {
+  it('reads DNS and HTTP from packets by default, and --l7, --l7-http-ports, --l7-thread, --l7-keep-secrets from flags and YAML', () => {
+    // In a worker thread of its own by default, given a second CPU to run on.
     expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {})).l7).toEqual({
       protocols: ['dns', 'http'],
       httpPorts: [],
       keepSecrets: false,
+      worker: availableParallelism() > 1,
     });
     const flags = toServeOptions(
-      resolveSettings(SERVE_SETTINGS, { l7: ['http'], 'l7-http-ports': ['80,8080', '9000'], 'l7-keep-secrets': true }),
+      resolveSettings(SERVE_SETTINGS, {
+        l7: ['http'],
+        'l7-http-ports': ['80,8080', '9000'],
+        'l7-keep-secrets': true,
+        'l7-thread': 'observer',
+      }),
     );
-    expect(flags.l7).toEqual({ protocols: ['http'], httpPorts: [80, 8080, 9000], keepSecrets: true });
+    expect(flags.l7).toEqual({ protocols: ['http'], httpPorts: [80, 8080, 9000], keepSecrets: true, worker: false });
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {}, configFile('l7-thread: worker\n'))).l7?.worker).toBe(
+      true,
+    );
     const yaml = configFile('l7: [dns]\n');
     expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {}, yaml)).l7?.protocols).toEqual(['dns']);
     const ports = configFile('l7-http-ports: [80, 8080]\n');
@@ -72,6 +82,7 @@ describe('serve settings', () => {
     [{ 'l7-http-ports': ['80,http'] }, /--l7-http-ports: "http" is not a TCP port/],
     [{ 'l7-http-ports': ['70000'] }, /--l7-http-ports: "70000" is not a TCP port/],
     [{ l7: ['dns'], 'l7-http-ports': ['80'] }, /--l7-http-ports needs http in --l7/],
+    [{ 'l7-thread': 'main' }, /--l7-thread: "main" is not where L7 parsing can run \(give worker or observer\)/],
   ])('refuses the L7 setting %j', (settings, message) => {
     expect(() => toServeOptions(resolveSettings(SERVE_SETTINGS, settings))).toThrow(message);
   });

@@ -13,9 +13,20 @@ import { SockParser } from './sock.js';
 import { ThreeFourParser } from './threefour.js';
 import { sharedMessage } from '../../protowire/compiledEncoder.js';
 import { toFlow, type L34Record } from './l34Flow.js';
-import { uuidText } from './flowUuid.js';
-import { SevenParser, type SevenParserOptions } from './seven/index.js';
-import type { L7Record, StoredL7 } from './seven/l7Record.js';
+import { Layer } from '../../packet/frame.js';
+import { IpProtocol } from '../../packet/protocols.js';
+import {
+  L7_PROTOCOLS,
+  L7Packet,
+  mayCarryL7,
+  SevenParser,
+  type L7Protocol,
+  type SevenParserOptions,
+} from './seven/index.js';
+import type { HttpConnectionStats } from './seven/httpConnections.js';
+import { l7FlowOf, type L7FlowOptions } from './seven/l7Flow.js';
+import { L7Store, type L7Kind } from './seven/l7Store.js';
+import { L7Offload, type L7Delivery } from './seven/offload.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -40,14 +51,33 @@ export interface ParserOptions extends ParserGetters {
   emitter: Emitter;
   /** L7 flows from packets (DNS, HTTP/1.x); none without this. */
   l7?: SevenParserOptions;
+  /** Told when the L7 parser's worker thread fails (L7 reading stops; the rest goes on). */
+  onL7Failure?: (err: Error) => void;
 }
 
-const NO_L7_RECORDS: readonly L7Record[] = Object.freeze([]);
+const VERDICT_FORWARDED = 1;
+/** Packets handed to the L7 worker and not yet answered, at most (and at most a quarter of the ring). */
+const MAX_L7_IN_FLIGHT = 1024;
+
+/** The L7 parser as the Observer has it open: its store, and where each packet goes (this thread or the worker). */
+interface OpenL7 {
+  store: L7Store;
+  deliver: L7Delivery;
+  /** Set when it runs in this thread. */
+  seven: SevenParser | undefined;
+  /** Set when it runs in a worker thread. */
+  offload: L7Offload | undefined;
+}
 
 export class Parser {
   private readonly threeFour: ThreeFourParser;
   private readonly sock: SockParser;
-  private readonly seven: SevenParser | undefined;
+  private readonly l7Options: SevenParserOptions | undefined;
+  private readonly l7Protocols: readonly L7Protocol[];
+  private readonly l7FlowOptions: L7FlowOptions;
+  private readonly onL7Failure: (err: Error) => void;
+  private l7: OpenL7 | undefined;
+  private readonly l7Packet = new L7Packet();
   private readonly debugLookups: DebugParserLookups;
   /** Software named in every flow's emitter field. */
   readonly emitter: Emitter;
@@ -55,7 +85,10 @@ export class Parser {
   constructor(options: ParserOptions) {
     this.threeFour = new ThreeFourParser(options);
     this.sock = new SockParser(options);
-    this.seven = options.l7 && new SevenParser(options.l7);
+    this.l7Options = options.l7;
+    this.l7Protocols = options.l7?.protocols ?? L7_PROTOCOLS;
+    this.l7FlowOptions = { keepSecrets: options.l7?.keepSecrets ?? false };
+    this.onL7Failure = options.onL7Failure ?? (() => undefined);
     const { endpoints, links } = options;
     this.debugLookups = {
       endpointById: endpoints && ((id) => endpoints.endpointById(id)),
@@ -92,31 +125,84 @@ export class Parser {
   }
 
   /**
-   * The L7 messages (DNS messages, HTTP/1.x heads) in the packet the last recordFlow() or recordFrame() decoded into
-   * `record`, as records the ring stores; none for nearly every packet, or with L7 off. Valid until the next call.
+   * Opens the L7 parser (with L7 on) for an Observer whose ring holds `ringCapacity` entries: each record it finds
+   * goes to `deliver` with the ticket its packet was read with. Returns the store the records are in.
    */
-  l7RecordsOf(record: L34Record): readonly L7Record[] {
-    const seven = this.seven;
-    if (seven === undefined) return NO_L7_RECORDS;
-    return seven.recordsOf(record, this.threeFour.packetHeaders, this.threeFour.packetBytes);
+  openL7(ringCapacity: number, deliver: L7Delivery): L7Store | undefined {
+    const options = this.l7Options;
+    if (options === undefined || this.l7Protocols.length === 0) return undefined;
+    if (this.l7 !== undefined) throw new Error('the L7 parser is already open');
+    const inFlight = options.worker === true ? Math.max(1, Math.min(MAX_L7_IN_FLIGHT, (ringCapacity + 1) >> 2)) : 0;
+    // A record stays in the store while the ring may still hold it (at most one per ring slot), plus those in flight.
+    const store = L7Store.create(ringCapacity + 1 + 4 * inFlight, options.worker === true);
+    this.l7 = {
+      store,
+      deliver,
+      seven: options.worker === true ? undefined : new SevenParser(options, store),
+      offload: options.worker === true ? new L7Offload(options, store, deliver, inFlight, this.onL7Failure) : undefined,
+    };
+    return store;
   }
 
-  /** The Flow of an L7 record l7RecordsOf() found in the packet of `record` (for hooks that read objects). */
-  l7FlowOf(record: L34Record, l7: L7Record): Flow {
-    const flow = this.seven!.flowOf(this.flowOf(record), l7.stored());
-    flow.uuid = uuidText(l7.uuid, 0);
-    return flow;
+  /**
+   * Reads the L7 messages (DNS messages, HTTP/1.x heads) in the packet the last recordFlow() or recordFrame() decoded
+   * into `record`; its flow is in the ring at `ticket` (-1 if not kept). Their records are delivered with that ticket,
+   * at once or, from the worker thread, within a turn of the event loop, in packet order. Only forwarded packets are
+   * read (a dropped one never reached its peer).
+   */
+  readL7(record: L34Record, ticket: number): void {
+    const l7 = this.l7;
+    if (l7 === undefined || record.verdict !== VERDICT_FORWARDED || record.ip === undefined) return;
+    const h = this.threeFour.packetHeaders;
+    if (h.payloadOffset < 0) return;
+    const protocol = (h.layers & Layer.TCP) !== 0 ? IpProtocol.TCP : (h.layers & Layer.UDP) !== 0 ? IpProtocol.UDP : 0;
+    if (!mayCarryL7(this.l7Protocols, protocol, h.payloadEnd - h.payloadOffset, h.tcpFlags)) return;
+    const bytes = this.threeFour.packetBytes;
+    const time = record.time;
+    if (l7.offload !== undefined) {
+      l7.offload.submit(h, bytes, protocol, time.seconds, time.nanos, ticket);
+      return;
+    }
+    const p = this.l7Packet;
+    p.protocol = protocol;
+    p.sourceIP = record.ip.source;
+    p.destinationIP = record.ip.destination;
+    p.sourcePort = h.sourcePort;
+    p.destinationPort = h.destinationPort;
+    p.tcpFlags = h.tcpFlags;
+    if (protocol === IpProtocol.TCP) {
+      p.sequence = word(bytes, h.transportOffset + 4);
+      p.acknowledgement = word(bytes, h.transportOffset + 8);
+    }
+    p.seconds = time.seconds;
+    p.nanos = time.nanos;
+    p.bytes = bytes;
+    p.payloadStart = h.payloadOffset;
+    p.payloadEnd = h.payloadEnd;
+    const seven = l7.seven!;
+    const count = seven.read(p);
+    for (let i = 0; i < count; i++) l7.deliver(ticket, seven.kinds[i]!, seven.sequences[i]!);
   }
 
-  /** Decodes the L7 records the ring stores into flows, on top of their packets' flows; undefined with L7 off. */
-  get l7Decoder(): ((packet: Flow, stored: StoredL7) => Flow) | undefined {
-    const seven = this.seven;
-    return seven && ((packet, stored) => seven.flowOf(packet, stored));
+  /** Resolves once every record of the packets read so far has been delivered (at once without the worker). */
+  settledL7(): Promise<void> {
+    return this.l7?.offload?.settled() ?? Promise.resolve();
+  }
+
+  /** Stops the L7 parser's worker thread, if it has one. */
+  async close(): Promise<void> {
+    await this.l7?.offload?.close();
+  }
+
+  /** The flow of the L7 record `sequence` (of `kind`), found in the packet whose L3/L4 flow is `packet`. */
+  l7FlowOf(packet: Flow, kind: L7Kind, sequence: number): Flow {
+    return l7FlowOf(packet, this.l7!.store.load(sequence, kind), this.l7FlowOptions);
   }
 
   /** The L7 parser's HTTP connection counters; undefined with L7 HTTP off. */
-  get l7HttpStats(): SevenParser['httpStats'] {
-    return this.seven?.httpStats;
+  get l7HttpStats(): HttpConnectionStats | undefined {
+    const l7 = this.l7;
+    return l7 === undefined ? undefined : l7.offload !== undefined ? l7.offload.httpStats : l7.seven!.httpStats;
   }
 
   /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */
@@ -177,4 +263,8 @@ export class Parser {
       throw err;
     }
   }
+}
+
+function word(bytes: Uint8Array, at: number): number {
+  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }

@@ -16,7 +16,7 @@ import {
 } from '../../api/flow/flow.js';
 import type { Timestamp } from '../../monitor/types.js';
 import { encodedBody, type ProtoWriter } from '../../protowire/compiledEncoder.js';
-import { UUID_BYTES, UUID_TEXT_LENGTH, uuidText, writeUuidText } from './flowUuid.js';
+import { randomUuid, UUID_BYTES, UUID_TEXT_LENGTH, uuidText, writeUuidText } from './flowUuid.js';
 
 /** is_reply: not known (no field), false or true. */
 export const REPLY_UNKNOWN = 0;
@@ -184,9 +184,31 @@ export class L34Columns {
     this.summary[slot] = r.summary;
   }
 
-  /** Gives a slot another UUID (16 bytes): an L7 flow stored with its packet's record is a flow of its own. */
-  storeUuid(slot: number, uuid: Uint8Array): void {
-    this.uuids.set(uuid, slot * UUID_BYTES);
+  /**
+   * Copies into slot `to` what an L7 flow takes from its packet's record in slot `from` (time, addresses, ports,
+   * endpoints, names, services, node, direction: l7FlowOf() sets every other field), with the L7 flow's own `uuid`
+   * (16 bytes), or a new random one.
+   */
+  copyForL7(from: number, to: number, uuid?: Uint8Array): void {
+    this.seconds[to] = this.seconds[from]!;
+    this.nanos[to] = this.nanos[from]!;
+    if (uuid === undefined) randomUuid(this.uuids, to * UUID_BYTES);
+    else this.uuids.set(uuid, to * UUID_BYTES);
+    this.trafficDirection[to] = this.trafficDirection[from]!;
+    this.ip[to] = this.ip[from];
+    this.l4[to] = this.l4[from];
+    this.source[to] = this.source[from];
+    this.destination[to] = this.destination[from];
+    this.nodeName[to] = this.nodeName[from]!;
+    this.sourceNames[to] = this.sourceNames[from]!;
+    this.destinationNames[to] = this.destinationNames[from]!;
+    this.sourceService[to] = this.sourceService[from];
+    this.destinationService[to] = this.destinationService[from];
+    // Not read for an L7 flow: let go of what the slot held before.
+    this.ethernet[to] = undefined;
+    this.tunnel[to] = undefined;
+    this.eventType[to] = undefined;
+    this.iface[to] = undefined;
   }
 
   /** Forgets a slot's references, so a slot holding another kind of event keeps no shared part alive. */

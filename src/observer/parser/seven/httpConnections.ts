@@ -258,8 +258,9 @@ class Connection {
   }
 }
 
-export class HttpConnections implements StreamReceiver<HttpStream> {
-  readonly stats: HttpConnectionStats = {
+/** Counters at zero: a tracker's before its first segment. */
+export function emptyHttpConnectionStats(): HttpConnectionStats {
+  return {
     connections: 0,
     tracked: 0,
     evicted: 0,
@@ -278,6 +279,10 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     bodyBytes: 0,
     internalErrors: 0,
   };
+}
+
+export class HttpConnections implements StreamReceiver<HttpStream> {
+  readonly stats: HttpConnectionStats = emptyHttpConnectionStats();
   private readonly connections = new Map<string, Connection>();
   /** Least and most recently used connections: a list threaded through them, so a touch is O(1) and allocates nothing. */
   private oldest: Connection | undefined;

@@ -15,7 +15,7 @@ import { sharedMessage } from '../../../protowire/compiledEncoder.js';
 import { dnsL7Of } from './dns.js';
 import { httpRecord, type HttpRecordOptions } from './http.js';
 import { BodyFraming, parseHead, type HttpRequestHead } from './httpHead.js';
-import { L7Kind, type StoredL7 } from './l7Record.js';
+import { L7Kind, type StoredL7 } from './l7Store.js';
 
 /** Hubble's event type for flows its proxy logs (monitor's MessageTypeAccessLog). */
 const ACCESS_LOG_EVENT: CiliumEventType = sharedMessage('flow.CiliumEventType', {

@@ -122,7 +122,15 @@ export class SpanReader {
 
   read(spans: readonly HttpMessageSpan[]): HttpMessageHead[] {
     return spans.map((span) => {
-      const head = parseHead(span.kind, span.bytes, span.start, span.end, span.timeNs, span.fromFirst, new BodyFraming());
+      const head = parseHead(
+        span.kind,
+        span.bytes,
+        span.start,
+        span.end,
+        span.timeNs,
+        span.fromFirst,
+        new BodyFraming(),
+      );
       if (head === undefined) throw new Error(`a ${span.kind} span does not decode`);
       if (head.kind === 'request') {
         this.requests.set(span.exchange, head);
@@ -133,9 +141,22 @@ export class SpanReader {
         return head;
       }
       const request = this.requests.get(span.exchange);
-      const carried = parseHead('request', span.requestBytes, span.requestStart, span.requestEnd, 0, true, new BodyFraming());
-      if (request === undefined || carried?.kind !== 'request') throw new Error('a response names a request never seen');
-      if (carried.method !== request.method || carried.target !== request.target || span.requestTimeNs !== request.timeNs) {
+      const carried = parseHead(
+        'request',
+        span.requestBytes,
+        span.requestStart,
+        span.requestEnd,
+        0,
+        true,
+        new BodyFraming(),
+      );
+      if (request === undefined || carried?.kind !== 'request')
+        throw new Error('a response names a request never seen');
+      if (
+        carried.method !== request.method ||
+        carried.target !== request.target ||
+        span.requestTimeNs !== request.timeNs
+      ) {
         throw new Error(`a response carries another request's head (${carried.method} ${carried.target})`);
       }
       head.request = request;

@@ -29,7 +29,8 @@ function expectAgreement(kind: 'request' | 'response', head: Uint8Array): void {
   if (parsed === undefined) return;
   expect({ ...scannedFraming }).toEqual({ ...parsedFraming });
   if (parsed.kind === 'request') {
-    const method = parsed.method === 'HEAD' ? MethodKind.HEAD : parsed.method === 'CONNECT' ? MethodKind.CONNECT : MethodKind.OTHER;
+    const method =
+      parsed.method === 'HEAD' ? MethodKind.HEAD : parsed.method === 'CONNECT' ? MethodKind.CONNECT : MethodKind.OTHER;
     expect(facts.method).toBe(method);
   } else {
     expect(facts.code).toBe(parsed.code);
@@ -69,10 +70,15 @@ describe('scanHead agrees with parseHead', () => {
   it.each(responses)('response %j', (text) => expectAgreement('response', bytes(text)));
 
   it('on heads with random damage (fast-check)', () => {
-    const alphabet = fc.constantFrom(...'\r\n :,\t\x00\x7f\xa0GETPOSTHEADCONNECTHTP/1.0chunkedContent-LengthTransfer-Encoding0123456789abc');
+    const alphabet = fc.constantFrom(
+      ...'\r\n :,\t\x00\x7f\xa0GETPOSTHEADCONNECTHTP/1.0chunkedContent-LengthTransfer-Encoding0123456789abc',
+    );
     fc.assert(
       fc.property(
-        fc.constantFrom(...requests.map((t) => ['request', t] as const), ...responses.map((t) => ['response', t] as const)),
+        fc.constantFrom(
+          ...requests.map((t) => ['request', t] as const),
+          ...responses.map((t) => ['response', t] as const),
+        ),
         fc.array(fc.tuple(fc.nat(), alphabet, fc.boolean()), { maxLength: 6 }),
         ([kind, text], edits) => {
           let s = text.slice(0, -2);
@@ -102,7 +108,10 @@ describe('scanHead agrees with parseHead', () => {
     const alphabet = fc.constantFrom(...'\r\n :,\t\x00\x7fGETHTP/1.chunkedContent-LengthTransfer-Encoding05');
     fc.assert(
       fc.property(
-        fc.constantFrom(...requests.map((t) => ['request', t] as const), ...responses.map((t) => ['response', t] as const)),
+        fc.constantFrom(
+          ...requests.map((t) => ['request', t] as const),
+          ...responses.map((t) => ['response', t] as const),
+        ),
         fc.array(fc.tuple(fc.nat(), alphabet, fc.boolean()), { maxLength: 6 }),
         fc.nat(),
         ([kind, text], edits, cut) => {

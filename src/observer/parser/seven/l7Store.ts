@@ -1,0 +1,160 @@
+// The L7 records' table: per DNS message or HTTP head its kind, its latency and its own bytes (a circular byte arena),
+// numbered by sequence. The L7 parser adds to it as it ingests packets, in whichever thread it runs (its memory can be
+// shared with a worker thread); the ring keeps a record's number beside its packet's L3/L4 columns, and fields are read
+// from the bytes only when someone reads the flow. No strings or objects are built per message at ingest.
+
+/** Which L7 record a ring slot holds; 0 for none. */
+export const L7Kind = { NONE: 0, DNS_REQUEST: 1, DNS_RESPONSE: 2, HTTP_REQUEST: 3, HTTP_RESPONSE: 4 } as const;
+export type L7Kind = (typeof L7Kind)[keyof typeof L7Kind];
+
+/** An L7 record as a reader gets it back: kind, latency, and its bytes (undefined once overwritten or not kept). */
+export interface StoredL7 {
+  kind: L7Kind;
+  latencyNs: number;
+  /** The DNS message, or the HTTP head from its start line through the blank line. */
+  message: Uint8Array | undefined;
+  /** For an HTTP response, the head of the request it answers. */
+  request: Uint8Array | undefined;
+}
+
+/**
+ * Bytes kept per record on average before the arena wraps; an HTTP head of a typical client is 100-400 bytes, a
+ * DNS message 30-300. A record whose bytes were overwritten by a run of larger messages still has its kind and latency.
+ */
+const ARENA_BYTES_PER_RECORD = 512;
+const MIN_ARENA_BYTES = 1 << 20;
+
+// Counters at the head of the table's memory: records added, arena bytes ever written.
+const ADDED = 0;
+const WRITTEN = 1;
+
+/** The table's memory: shared with a worker thread when the parser runs there (SharedArrayBuffer), plain otherwise. */
+export interface L7StoreMemory {
+  records: number;
+  counters: ArrayBufferLike;
+  latency: ArrayBufferLike;
+  messageAt: ArrayBufferLike;
+  messageLength: ArrayBufferLike;
+  requestAt: ArrayBufferLike;
+  requestLength: ArrayBufferLike;
+  arena: ArrayBufferLike;
+}
+
+export class L7Store {
+  readonly memory: L7StoreMemory;
+  private readonly mask: number;
+  private readonly counters: Float64Array;
+  private readonly latency: Float64Array;
+  /** Where each record's message and request bytes start, as absolute arena offsets (bytes ever written before). */
+  private readonly messageAt: Float64Array;
+  private readonly messageLength: Uint32Array;
+  private readonly requestAt: Float64Array;
+  private readonly requestLength: Uint32Array;
+  private readonly arena: Uint8Array;
+
+  /** A table of at least `records` records (rounded up to a power of two), shared between threads with `shared`. */
+  static create(records: number, shared: boolean): L7Store {
+    const n = 2 ** Math.ceil(Math.log2(Math.max(2, records)));
+    const buffer = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
+    return new L7Store({
+      records: n,
+      counters: buffer(16),
+      latency: buffer(n * 8),
+      messageAt: buffer(n * 8),
+      messageLength: buffer(n * 4),
+      requestAt: buffer(n * 8),
+      requestLength: buffer(n * 4),
+      arena: buffer(Math.max(MIN_ARENA_BYTES, n * ARENA_BYTES_PER_RECORD)),
+    });
+  }
+
+  /** The table over `memory` (another thread's, when shared). */
+  constructor(memory: L7StoreMemory) {
+    this.memory = memory;
+    this.mask = memory.records - 1;
+    this.counters = new Float64Array(memory.counters);
+    this.latency = new Float64Array(memory.latency);
+    this.messageAt = new Float64Array(memory.messageAt);
+    this.messageLength = new Uint32Array(memory.messageLength);
+    this.requestAt = new Float64Array(memory.requestAt);
+    this.requestLength = new Uint32Array(memory.requestLength);
+    this.arena = new Uint8Array(memory.arena);
+  }
+
+  /**
+   * Adds a record: its latency, its message bytes[start, end) and, for an HTTP response, the request head
+   * request[requestStart, requestEnd) (empty when not paired). Returns its sequence number.
+   */
+  add(
+    latencyNs: number,
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    request: Uint8Array,
+    requestStart: number,
+    requestEnd: number,
+  ): number {
+    const counters = this.counters;
+    const sequence = counters[ADDED]!;
+    const at = sequence & this.mask;
+    this.latency[at] = latencyNs;
+    const messageLength = this.copy(bytes, start, end);
+    this.messageLength[at] = messageLength;
+    this.messageAt[at] = counters[WRITTEN]! - messageLength;
+    const requestLength = this.copy(request, requestStart, requestEnd);
+    this.requestLength[at] = requestLength;
+    this.requestAt[at] = counters[WRITTEN]! - requestLength;
+    counters[ADDED] = sequence + 1;
+    return sequence;
+  }
+
+  /** Record `sequence` as `kind`, its bytes copied out; undefined bytes where later records have overwritten them. */
+  load(sequence: number, kind: L7Kind): StoredL7 {
+    const at = sequence & this.mask;
+    const latencyNs = this.latency[at]!;
+    const message = this.bytesOf(this.messageAt[at]!, this.messageLength[at]!);
+    const request = this.bytesOf(this.requestAt[at]!, this.requestLength[at]!);
+    // A record is overwritten once the table has gone round past it (its bytes are checked on their own).
+    const current = sequence > this.counters[ADDED]! - this.mask - 1;
+    return {
+      kind,
+      latencyNs: current ? latencyNs : 0,
+      message: current ? message : undefined,
+      request: current ? request : undefined,
+    };
+  }
+
+  /** Appends bytes[start, end) (a message larger than an eighth of the arena is not kept); returns the length kept. */
+  private copy(bytes: Uint8Array, start: number, end: number): number {
+    const length = end - start;
+    const size = this.arena.length;
+    if (length <= 0 || length > size >>> 3) return 0;
+    const counters = this.counters;
+    let written = counters[WRITTEN]!;
+    let at = written % size;
+    if (at + length > size) {
+      // Never split a message: skip the arena's tail and start over at its beginning.
+      written += size - at;
+      at = 0;
+    }
+    // A view made directly: subarray() of a Buffer (the capture's bytes) goes through its species constructor.
+    this.arena.set(new Uint8Array(bytes.buffer, bytes.byteOffset + start, length), at);
+    counters[WRITTEN] = written + length;
+    return length;
+  }
+
+  /**
+   * A copy of the bytes at an absolute arena offset, or undefined when later writes have overwritten them (or none
+   * were kept). Another thread may be writing the arena meanwhile, a message ahead of its counter (at most an eighth
+   * of the arena, and as much again skipped at the arena's end): bytes within a quarter of the arena of being
+   * overwritten count as gone, checked before and after copying.
+   */
+  private bytesOf(absolute: number, length: number): Uint8Array | undefined {
+    const size = this.arena.length;
+    const safeFrom = (): number => this.counters[WRITTEN]! - size + (size >>> 2);
+    if (length === 0 || absolute < safeFrom()) return undefined;
+    const at = absolute % size;
+    const copy = this.arena.slice(at, at + length);
+    return absolute < safeFrom() ? undefined : copy;
+  }
+}
