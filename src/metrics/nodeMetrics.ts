@@ -31,6 +31,8 @@ export interface NodeHealthSources {
     readonly queuedPackets: number;
     readonly packetsLost: number;
   };
+  /** L7 flows the Observer did not keep (see Observer.l7FlowsDropped), when --l7 is on. */
+  l7FlowsDropped?: () => number;
   /** The L7 parser's HTTP connection tracker's counters, undefined unless --l7 includes http. */
   l7Http?: () =>
     | {
@@ -262,6 +264,15 @@ export class NodeMetrics {
       'Holes in HTTP byte streams the L7 parser gave up on (segments the capture lost), each followed by a resynchronisation',
       'counter',
       () => l7Http((t) => t.gaps),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_flows_dropped_total',
+      "L7 flows not kept: their packet's flow had left the ring before the L7 parser's worker thread answered (the ring is too small for the load), or a hook stopped it",
+      'counter',
+      (): ScrapedValues => {
+        const dropped = s()?.l7FlowsDropped;
+        return dropped === undefined ? [] : [[{}, dropped()]];
+      },
     ).registerIn(reg);
     // The exporter's, present only when exporting: an absent series says "not exporting", a 0 would not.
     const exported = (read: (e: NonNullable<NodeHealthSources['export']>) => number): ScrapedValues => {

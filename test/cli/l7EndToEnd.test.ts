@@ -267,6 +267,22 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     expect(stderr).toBe('');
   });
 
+  it("shows the same L7 flows with --l7-thread observer as from the worker thread (serve's default here)", async () => {
+    const inThread = await serveCapture(pcap, ['--l7-thread', 'observer'], 'l7-node');
+    try {
+      const read = async (at: string) => {
+        const r = await runCli(['observe', '--server', `unix://${at}`, '-o', 'json', '--all', '--type', 'l7']);
+        expect(r.code).toBe(0);
+        return flowsOf(r.stdout).map((f) => ({ ...f, uuid: '' }));
+      };
+      const fromWorker = await read(socket);
+      expect(fromWorker.length).toBeGreaterThan(20);
+      expect(await read(inThread.socket)).toEqual(fromWorker);
+    } finally {
+      await inThread.process.stop();
+    }
+  });
+
   it('counts the flows in the dns and http metrics with Hubble labels', async () => {
     const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
     const value = (line: RegExp): number => {
@@ -282,8 +298,10 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     expect(value(/^hubble_http_requests_total\{.*method="POST"/)).toBe(1);
     expect(value(/^hubble_http_responses_total\{.*status="404"/)).toBe(1);
     expect(value(/^hubble_http_request_duration_seconds_count\{/)).toBe(9);
-    // The tracker's own figures: every connection was closed by FIN, nothing given up.
-    expect(value(/^hubblets_l7_http_connections /)).toBe(0);
+    // The tracker's own figures (from serve's L7 worker thread): every connection was closed by FIN, nothing given up;
+    // every L7 flow kept.
+    expect(text).toMatch(/^hubblets_l7_http_connections 0$/m);
+    expect(text).toMatch(/^hubblets_l7_flows_dropped_total 0$/m);
     expect(value(/^hubblets_l7_http_gaps_total /)).toBe(0);
     expect(value(/^hubblets_l7_http_connections_dropped_total\{/)).toBe(0);
   });

@@ -55,6 +55,8 @@ export interface L7BatchAnswer {
   records: Float64Array;
 }
 
+/** The worker's young generation (the main thread runs with 4 MiB semi-spaces, i.e. 12 MiB). */
+const YOUNG_GENERATION_MB = 12;
 const BATCH_BYTES = 256 * 1024;
 const BATCH_PACKETS = 256;
 const MAX_BATCHES_IN_FLIGHT = 4;
@@ -285,7 +287,14 @@ export class L7Offload {
  * tsx's loader, registered in the thread first.
  */
 function startWorker(data: L7WorkerData, transferList: Transferable[]): Worker {
-  const options = { workerData: data, transferList, name: 'hubble-ts L7 parser' };
+  // It allocates little per packet: a young generation as small as the main thread's (bin/hubble-ts.js) keeps its
+  // resident memory down.
+  const options = {
+    workerData: data,
+    transferList,
+    name: 'hubble-ts L7 parser',
+    resourceLimits: { maxYoungGenerationSizeMb: YOUNG_GENERATION_MB },
+  };
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./worker.js', import.meta.url), options);
   // tsx's ESM API (its package resolves the CommonJS build for require; the ES module build sits beside it).
   const tsx = pathToFileURL(
