@@ -1,7 +1,7 @@
 // The L7 parser in its worker thread (serve's default with two or more CPUs) against the same parser in the Observer's
 // thread: the same packets give the same L7 flows, in the same order, each after its own packet's flow; the Observer
 // waits for the worker when it is a full window ahead rather than losing records; and a worker that is gone stops L7
-// reading without stopping ingest.
+// reading without stopping ingest; an idle worker is stopped and another started with the next packet.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FlowType, type Flow } from '../../src/api/flow/flow.js';
@@ -95,6 +95,32 @@ describe('the L7 parser in a worker thread', () => {
       expect(responses.map((f) => f.l7!.http!.url)).toEqual(
         Array.from({ length: 60 }, (_, i) => `http://shop.test/item/${41000 + i}`),
       );
+    } finally {
+      await node.observer.close();
+    }
+  });
+
+  it('stops its worker after a while without packets, starts another with the next, and keeps counting', async () => {
+    const node = l7Node({ l7: { worker: true, workerIdleStopMs: 100 } });
+    try {
+      await node.observer.settled();
+      for (const frame of exchange(43000, 1000)) node.send(frame);
+      await node.observer.settled();
+      expect(node.parser.l7WorkerRunning).toBe(true);
+      const deadline = Date.now() + 5000;
+      while (node.parser.l7WorkerRunning && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+      expect(node.parser.l7WorkerRunning).toBe(false);
+      // The stopped worker's memory is given back; the next packet starts another, and the counters go on.
+      for (const frame of exchange(43001, 1000)) node.send(frame);
+      await node.observer.settled();
+      expect(node.parser.l7WorkerRunning).toBe(true);
+      expect(
+        node
+          .flows()
+          .filter((f) => f.l7?.http?.code === 200)
+          .map((f) => f.l7!.http!.url),
+      ).toEqual(['http://shop.test/item/43000', 'http://shop.test/item/43001']);
+      expect(node.parser.l7HttpStats).toMatchObject({ tracked: 2, requests: 2, responses: 2, connections: 1 });
     } finally {
       await node.observer.close();
     }

@@ -134,7 +134,7 @@ export class Parser {
     if (this.l7 !== undefined) throw new Error('the L7 parser is already open');
     const inFlight = options.worker === true ? Math.max(1, Math.min(MAX_L7_IN_FLIGHT, (ringCapacity + 1) >> 2)) : 0;
     // A record stays in the store while the ring may still hold it (at most one per ring slot), plus those in flight.
-    const store = L7Store.create(ringCapacity + 1 + 4 * inFlight, options.worker === true);
+    const store = L7Store.create(ringCapacity + 1 + 4 * inFlight, ringCapacity + 1, options.worker === true);
     this.l7 = {
       store,
       deliver,
@@ -182,6 +182,11 @@ export class Parser {
     const seven = l7.seven!;
     const count = seven.read(p);
     for (let i = 0; i < count; i++) l7.deliver(ticket, seven.kinds[i]!, seven.sequences[i]!);
+  }
+
+  /** Whether the L7 parser's worker thread runs now (undefined without one: L7 off, or in this thread). */
+  get l7WorkerRunning(): boolean | undefined {
+    return this.l7?.offload?.running;
   }
 
   /** Resolves once every record of the packets read so far has been delivered (at once without the worker). */

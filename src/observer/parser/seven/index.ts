@@ -24,6 +24,8 @@ export interface SevenParserOptions {
   httpLimits?: Omit<HttpConnectionsOptions, 'ports'>;
   /** Parse in a worker thread of its own (see offload.ts) rather than in the Observer's thread. */
   worker?: boolean;
+  /** How long that worker may go without a packet before it is stopped (30 s; the next packet starts another). */
+  workerIdleStopMs?: number;
 }
 
 /**

@@ -18,10 +18,10 @@ export interface StoredL7 {
 }
 
 /**
- * Bytes kept per record on average before the arena wraps; an HTTP head of a typical client is 100-400 bytes, a
- * DNS message 30-300. A record whose bytes were overwritten by a run of larger messages still has its kind and latency.
+ * Arena bytes per ring slot the table serves: an HTTP head of a typical client is 100-400 bytes, a DNS message
+ * 30-300. A record whose bytes were overwritten by a run of larger messages still has its kind and latency.
  */
-const ARENA_BYTES_PER_RECORD = 512;
+const ARENA_BYTES_PER_RING_SLOT = 512;
 const MIN_ARENA_BYTES = 1 << 20;
 
 // Counters at the head of the table's memory: records added, arena bytes ever written.
@@ -52,8 +52,11 @@ export class L7Store {
   private readonly requestLength: Uint32Array;
   private readonly arena: Uint8Array;
 
-  /** A table of at least `records` records (rounded up to a power of two), shared between threads with `shared`. */
-  static create(records: number, shared: boolean): L7Store {
+  /**
+   * A table of at least `records` records (rounded up to a power of two) whose bytes are kept for the flows of a ring
+   * of `ringSlots` slots, shared between threads with `shared`.
+   */
+  static create(records: number, ringSlots: number, shared: boolean): L7Store {
     const n = 2 ** Math.ceil(Math.log2(Math.max(2, records)));
     const buffer = (bytes: number): ArrayBufferLike => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes));
     return new L7Store({
@@ -64,7 +67,7 @@ export class L7Store {
       messageLength: buffer(n * 4),
       requestAt: buffer(n * 8),
       requestLength: buffer(n * 4),
-      arena: buffer(Math.max(MIN_ARENA_BYTES, n * ARENA_BYTES_PER_RECORD)),
+      arena: buffer(Math.max(MIN_ARENA_BYTES, ringSlots * ARENA_BYTES_PER_RING_SLOT)),
     });
   }
 

@@ -57,7 +57,7 @@ export interface L7BatchAnswer {
 
 /** The worker's young generation (the main thread runs with 4 MiB semi-spaces, i.e. 12 MiB). */
 const YOUNG_GENERATION_MB = 12;
-const BATCH_BYTES = 256 * 1024;
+const BATCH_BYTES = 128 * 1024;
 const BATCH_PACKETS = 256;
 const MAX_BATCHES_IN_FLIGHT = 4;
 /** How long the Observer's thread, a full window ahead, waits for the worker to answer before giving L7 up. */
@@ -67,12 +67,27 @@ interface SentBatch {
   tickets: Float64Array;
 }
 
-/** The L7 parser in a worker thread, fed from the Observer's thread. */
+/** How long the worker may go without a packet before it is stopped (started again by the next one). */
+const DEFAULT_IDLE_STOP_MS = 30_000;
+/** The HTTP tracker's counters that are gauges (of the running worker) rather than running totals. */
+const HTTP_GAUGES: readonly string[] = ['connections', 'bufferedBytes'];
+
+/**
+ * The L7 parser in a worker thread, fed from the Observer's thread. A worker that has had no packet for a while
+ * (30 s by default) is stopped, giving back its memory, and a new one starts with the next packet: what the old one
+ * tracked (HTTP connections, DNS queries awaiting answers) is forgotten, its counters carry on.
+ */
 export class L7Offload {
-  private readonly worker: Worker;
+  private worker: Worker | undefined;
+  private port: MessagePort | undefined;
+  private readonly options: SevenParserOptions;
+  private readonly store: L7Store;
+  private readonly onFailure: (err: Error) => void;
   private readonly httpOn: boolean;
   private readonly httpStatsShared: Float64Array;
-  private readonly port: MessagePort;
+  /** Counters of the workers stopped so far, added to the running one's. */
+  private readonly httpStatsCarried: Float64Array;
+  private readonly controlMemory: SharedArrayBuffer;
   private readonly control: Int32Array;
   private readonly deliver: L7Delivery;
   private readonly batchPackets: number;
@@ -87,6 +102,10 @@ export class L7Offload {
   private tickets: Float64Array;
   private count = 0;
   private answered = 0;
+  private submitted = 0;
+  private submittedAtLastLook = 0;
+  private idleSince = Date.now();
+  private readonly idleTimer: NodeJS.Timeout;
   private flushScheduled = false;
   private failed: Error | undefined;
   private idle: (() => void)[] = [];
@@ -106,7 +125,10 @@ export class L7Offload {
     maxInFlight: number,
     onFailure: (err: Error) => void,
   ) {
+    this.options = options;
+    this.store = store;
     this.deliver = deliver;
+    this.onFailure = onFailure;
     this.httpOn = (options.protocols ?? ['http']).includes('http');
     this.batchPackets = Math.max(1, Math.min(BATCH_PACKETS, Math.floor(maxInFlight / MAX_BATCHES_IN_FLIGHT)));
     this.buffer = new ArrayBuffer(BATCH_BYTES);
@@ -114,25 +136,64 @@ export class L7Offload {
     this.words = new Uint32Array(this.buffer);
     this.floats = new Float64Array(this.buffer);
     this.tickets = new Float64Array(this.batchPackets);
-    const control = new SharedArrayBuffer(4);
-    this.control = new Int32Array(control);
+    this.controlMemory = new SharedArrayBuffer(4);
+    this.control = new Int32Array(this.controlMemory);
+    this.httpStatsShared = new Float64Array(new SharedArrayBuffer(8 * HTTP_STATS_KEYS.length));
+    this.httpStatsCarried = new Float64Array(HTTP_STATS_KEYS.length);
+    const idleStopMs = options.workerIdleStopMs ?? DEFAULT_IDLE_STOP_MS;
+    this.idleTimer = setInterval(() => this.stopIfIdle(idleStopMs), Math.max(10, idleStopMs / 4));
+    this.idleTimer.unref();
+    this.start();
+  }
+
+  /** Whether a worker thread runs now (it is stopped while no packets come). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  private start(): void {
     const channel = new MessageChannel();
-    this.port = channel.port1;
-    this.port.on('message', (answer: L7BatchAnswer) => this.answer(answer));
-    this.port.unref();
-    const httpStats = new SharedArrayBuffer(8 * HTTP_STATS_KEYS.length);
-    this.httpStatsShared = new Float64Array(httpStats);
-    const data: L7WorkerData = { options, store: store.memory, port: channel.port2, control, httpStats };
-    this.worker = startWorker(data, [channel.port2]);
-    this.worker.unref();
+    const port = channel.port1;
+    port.on('message', (answer: L7BatchAnswer) => this.answer(answer));
+    const data: L7WorkerData = {
+      options: this.options,
+      store: this.store.memory,
+      port: channel.port2,
+      control: this.controlMemory,
+      httpStats: this.httpStatsShared.buffer as SharedArrayBuffer,
+    };
+    const worker = startWorker(data, [channel.port2]);
+    worker.unref();
+    worker.on('error', (err) => {
+      this.fail(err);
+      this.onFailure(err);
+    });
+    this.worker = worker;
+    this.port = port;
+    this.idleSince = Date.now();
     // An empty batch first: its answer says the worker is up (settled() waits for it).
     this.sent.push({ tickets: new Float64Array(0) });
-    this.port.postMessage({ buffer: new ArrayBuffer(0), count: 0 } satisfies L7Batch);
-    this.port.ref();
-    this.worker.on('error', (err) => {
-      this.fail(err);
-      onFailure(err);
+    port.postMessage({ buffer: new ArrayBuffer(0), count: 0 } satisfies L7Batch);
+    port.ref();
+  }
+
+  /** Stops the worker once it has had nothing to read for `idleStopMs`, keeping its counters. */
+  private stopIfIdle(idleStopMs: number): void {
+    const now = Date.now();
+    if (this.submitted !== this.submittedAtLastLook || this.sent.length > 0 || this.count > 0) {
+      this.submittedAtLastLook = this.submitted;
+      this.idleSince = now;
+      return;
+    }
+    if (this.worker === undefined || now - this.idleSince < idleStopMs) return;
+    HTTP_STATS_KEYS.forEach((key, i) => {
+      if (!HTTP_GAUGES.includes(key)) this.httpStatsCarried[i]! += this.httpStatsShared[i]!;
+      this.httpStatsShared[i] = 0;
     });
+    void this.worker.terminate();
+    this.port!.close();
+    this.worker = undefined;
+    this.port = undefined;
   }
 
   /**
@@ -172,6 +233,7 @@ export class L7Offload {
     if (payloadLength > 0) out.set(new Uint8Array(bytes.buffer, bytes.byteOffset + h.payloadOffset, payloadLength), to);
     this.used = at + size;
     this.tickets[this.count++] = ticket;
+    this.submitted++;
     if (this.count === this.batchPackets) {
       this.flush();
     } else if (!this.flushScheduled) {
@@ -186,10 +248,12 @@ export class L7Offload {
     if (this.count === 0 || this.failed !== undefined) return;
     while (this.sent.length >= MAX_BATCHES_IN_FLIGHT && this.failed === undefined) this.waitForAnswer();
     if (this.failed !== undefined) return;
+    if (this.port === undefined) this.start();
+    const port = this.port!;
     const batch: L7Batch = { buffer: this.buffer, count: this.count };
     this.sent.push({ tickets: this.tickets });
-    this.port.postMessage(batch, [this.buffer]);
-    this.port.ref();
+    port.postMessage(batch, [this.buffer]);
+    port.ref();
     this.useBuffer(this.spareBuffers.pop() ?? new ArrayBuffer(BATCH_BYTES));
     this.tickets = this.spareTickets.pop() ?? new Float64Array(this.batchPackets);
     this.count = 0;
@@ -204,15 +268,16 @@ export class L7Offload {
 
   /** Stops the worker; records of packets not yet answered are not delivered. */
   async close(): Promise<void> {
+    clearInterval(this.idleTimer);
     this.fail(new Error('the L7 parser was closed'));
-    await this.worker.terminate();
+    await this.worker?.terminate();
   }
 
   /** The HTTP tracker's counters as of the last batch the worker read (undefined with HTTP off). */
   get httpStats(): HttpConnectionStats | undefined {
     if (!this.httpOn) return undefined;
     const stats = emptyHttpConnectionStats();
-    HTTP_STATS_KEYS.forEach((key, i) => (stats[key] = this.httpStatsShared[i]!));
+    HTTP_STATS_KEYS.forEach((key, i) => (stats[key] = this.httpStatsShared[i]! + this.httpStatsCarried[i]!));
     return stats;
   }
 
@@ -225,8 +290,10 @@ export class L7Offload {
   }
 
   private takeAnswers(): void {
+    const port = this.port;
+    if (port === undefined) return;
     for (;;) {
-      const message = receiveMessageOnPort(this.port);
+      const message = receiveMessageOnPort(port);
       if (message === undefined) return;
       this.answer(message.message as L7BatchAnswer);
     }
@@ -275,7 +342,7 @@ export class L7Offload {
   }
 
   private becameIdle(): void {
-    this.port.unref();
+    this.port?.unref();
     const idle = this.idle;
     this.idle = [];
     for (const resolve of idle) resolve();
