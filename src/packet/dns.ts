@@ -262,17 +262,26 @@ export function hasDnsQuestion(data: Uint8Array, start: number, end: number): bo
 }
 
 /**
+ * The header checks of isStrictDnsMessage() alone, a few byte reads: opcode QUERY, no reserved bits, one question,
+ * and no more records than the bytes could hold. Rejects nearly any payload that is not DNS.
+ */
+export function hasStrictDnsHeader(data: Uint8Array, start: number, end: number): boolean {
+  if (end > data.length || end - start < DNS_HEADER_LENGTH) return false;
+  const flags = u16(data, start + 2);
+  if ((flags & 0x7840) !== 0 || u16(data, start + 4) !== 1) return false;
+  const records = u16(data, start + 6) + u16(data, start + 8) + u16(data, start + 10);
+  return records * 11 <= end - start;
+}
+
+/**
  * Whether data[start, end) is exactly one well-formed DNS query or response, as a payload on a port other than 53
  * must be before it is shown as DNS: a standard query (opcode 0, Z bit clear) with one question of class IN (the
  * mDNS unicast-response bit aside), and every record the header counts present, ending where the payload ends.
  * Random payloads fail on the header's first words, so most UDP costs a few comparisons.
  */
 export function isStrictDnsMessage(data: Uint8Array, start: number, end: number): boolean {
-  if (end > data.length || end - start < DNS_HEADER_LENGTH) return false;
-  const flags = u16(data, start + 2);
-  if ((flags & 0x7840) !== 0 || u16(data, start + 4) !== 1) return false;
+  if (!hasStrictDnsHeader(data, start, end)) return false;
   const records = u16(data, start + 6) + u16(data, start + 8) + u16(data, start + 10);
-  if (records * 11 > end - start) return false;
   let p = start + DNS_HEADER_LENGTH;
   if (!readName(data, start, end, p, nameResult) || nameResult.end + 4 > end) return false;
   p = nameResult.end;

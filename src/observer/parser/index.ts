@@ -156,8 +156,10 @@ export class Parser {
     const h = this.threeFour.packetHeaders;
     if (h.payloadOffset < 0) return;
     const protocol = (h.layers & Layer.TCP) !== 0 ? IpProtocol.TCP : (h.layers & Layer.UDP) !== 0 ? IpProtocol.UDP : 0;
-    if (!mayCarryL7(this.l7Protocols, protocol, h.payloadEnd - h.payloadOffset, h.tcpFlags)) return;
     const bytes = this.threeFour.packetBytes;
+    const start = h.payloadOffset;
+    const end = h.payloadEnd;
+    if (!mayCarryL7(this.l7Protocols, protocol, bytes, start, end, h.tcpFlags, h.sourcePort, h.destinationPort)) return;
     const time = record.time;
     if (l7.offload !== undefined) {
       l7.offload.submit(h, bytes, protocol, time.seconds, time.nanos, ticket);

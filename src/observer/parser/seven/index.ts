@@ -3,7 +3,7 @@
 // latency and adds them to the L7 store as records (kind, latency, the message's bytes: no strings or objects per
 // message); l7FlowOf() decodes a record into its flow when someone reads it. Most packets carry no message, and cost
 // a port check or one lookup. It runs in the Observer's thread or in a worker thread of its own (see offload.ts).
-import { hasDnsQuestion, isStrictDnsMessage } from '../../../packet/dns.js';
+import { hasDnsQuestion, hasStrictDnsHeader, isStrictDnsMessage } from '../../../packet/dns.js';
 import { IpProtocol, TcpFlag } from '../../../packet/protocols.js';
 import { DnsTransactions, eachTcpDnsMessage, type DnsEnds } from './dns.js';
 import { HttpConnections, type HttpConnectionsOptions, type TcpSegment } from './httpConnections.js';
@@ -28,24 +28,33 @@ export interface SevenParserOptions {
   workerIdleStopMs?: number;
 }
 
+const DNS_PORT = 53;
+const DNS_QR = 0x80;
+
 /**
- * Whether a forwarded packet of `protocol` with `payloadLength` bytes and TCP `tcpFlags` could carry what the L7
- * parser reads with `protocols` on: a cheap test, so that nearly no other packet is handed to it (read() tests the rest).
+ * Whether a forwarded packet of `protocol` between `sourcePort` and `destinationPort`, its payload bytes[start, end),
+ * TCP flags `tcpFlags`, could carry what the L7 parser reads with `protocols` on: a few byte reads, so that nearly no
+ * other packet is handed to it (read() tests the rest). Any TCP payload may be HTTP (or continue a message).
  */
 export function mayCarryL7(
   protocols: readonly L7Protocol[],
   protocol: number,
-  payloadLength: number,
+  bytes: Uint8Array,
+  start: number,
+  end: number,
   tcpFlags: number,
+  sourcePort: number,
+  destinationPort: number,
 ): boolean {
-  if (payloadLength > 0)
-    return protocol === IpProtocol.TCP || (protocol === IpProtocol.UDP && protocols.includes('dns'));
-  // A FIN or RST ends an HTTP connection the tracker may hold.
-  return protocol === IpProtocol.TCP && (tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0 && protocols.includes('http');
+  const dnsPort = sourcePort === DNS_PORT || destinationPort === DNS_PORT;
+  if (protocol === IpProtocol.UDP) {
+    return end > start && protocols.includes('dns') && (dnsPort || hasStrictDnsHeader(bytes, start, end));
+  }
+  if (protocol !== IpProtocol.TCP) return false;
+  if (protocols.includes('http')) return end > start || (tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
+  return end > start && (dnsPort || (end - start > 2 && hasStrictDnsHeader(bytes, start + 2, end)));
 }
 
-const DNS_PORT = 53;
-const DNS_QR = 0x80;
 /** Connection keys remembered (a power of two). */
 const KEY_CACHE_SLOTS = 1024;
 
