@@ -77,10 +77,10 @@ export class AddressTextCache {
   }
 
   ipv6(data: Uint8Array, offset: number): string {
-    const a = word(data, offset);
-    const b = word(data, offset + 4);
-    const c = word(data, offset + 8);
-    const d = word(data, offset + 12);
+    const a = uint32At(data, offset);
+    const b = uint32At(data, offset + 4);
+    const c = uint32At(data, offset + 8);
+    const d = uint32At(data, offset + 12);
     const slot =
       Math.imul(a ^ Math.imul(b, 0x85ebca6b) ^ Math.imul(c, 0xc2b2ae35) ^ Math.imul(d, 0x27d4eb2f), 0x9e3779b1) >>>
       (32 - this.bits);
@@ -106,7 +106,7 @@ export class AddressTextCache {
 
   mac(data: Uint8Array, offset: number): string {
     const high = (data[offset]! << 8) | data[offset + 1]!;
-    const low = word(data, offset + 2);
+    const low = uint32At(data, offset + 2);
     const key = high * 0x100000000 + low;
     const slot = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> (32 - this.bits);
     if (this.macKeys[slot] === key) return this.macTexts[slot]!;
@@ -117,6 +117,7 @@ export class AddressTextCache {
   }
 }
 
-function word(data: Uint8Array, offset: number): number {
+/** The big-endian unsigned 32-bit number at `offset`. */
+export function uint32At(data: Uint8Array, offset: number): number {
   return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
 }

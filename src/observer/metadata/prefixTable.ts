@@ -2,6 +2,7 @@
 // longest first, so a lookup costs one map probe per distinct length in use (inventories use a handful) and
 // allocates nothing.
 import type { ParsedAddr, Prefix } from '../../packet/ipAddress.js';
+import { uint32At } from '../../packet/format.js';
 
 /** The prefixes of one length, by their network address: IPv4 as a number; IPv6 hashed, a hash naming a few at most. */
 interface Level<E> {
@@ -23,14 +24,14 @@ export class PrefixTable<V> {
     const b = prefix.bytes;
     if (prefix.family === 4) {
       const level = levelOf(this.v4, prefix.bits);
-      const key = word(b, 0);
+      const key = uint32At(b, 0);
       const existing = level.entries.get(key);
       if (existing !== undefined) return existing;
       level.entries.set(key, value);
       return undefined;
     }
     const level = levelOf(this.v6, prefix.bits);
-    const key = hashV6(word(b, 0), word(b, 4), word(b, 8), word(b, 12));
+    const key = hashV6(uint32At(b, 0), uint32At(b, 4), uint32At(b, 8), uint32At(b, 12));
     const bucket = level.entries.get(key);
     const same = bucket?.find((e) => e.prefix.text === prefix.text);
     if (same !== undefined) return same.value;
@@ -43,7 +44,7 @@ export class PrefixTable<V> {
   lookup(addr: ParsedAddr): V | undefined {
     const b = addr.bytes;
     if (addr.family === 4) {
-      const address = word(b, 0);
+      const address = uint32At(b, 0);
       for (const level of this.v4) {
         const hit = level.entries.get(masked(address, level.bits));
         if (hit !== undefined) return hit;
@@ -51,10 +52,10 @@ export class PrefixTable<V> {
       return undefined;
     }
     if (addr.family !== 6 || addr.zoned) return undefined;
-    const w0 = word(b, 0);
-    const w1 = word(b, 4);
-    const w2 = word(b, 8);
-    const w3 = word(b, 12);
+    const w0 = uint32At(b, 0);
+    const w1 = uint32At(b, 4);
+    const w2 = uint32At(b, 8);
+    const w3 = uint32At(b, 12);
     for (const level of this.v6) {
       const bits = level.bits;
       const key = hashV6(masked(w0, bits), masked(w1, bits - 32), masked(w2, bits - 64), masked(w3, bits - 96));
@@ -82,10 +83,6 @@ function levelOf<E>(levels: Level<E>[], bits: number): Level<E> {
     levels.sort((a, b) => b.bits - a.bits);
   }
   return level;
-}
-
-function word(b: Uint8Array, o: number): number {
-  return ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
 }
 
 /** The first `bits` bits of a 32-bit word (all of it from 32 up, none at 0 or below). */

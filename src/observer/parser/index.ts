@@ -27,6 +27,7 @@ import type { HttpConnectionStats } from './seven/httpConnections.js';
 import { l7FlowOf, type L7FlowOptions } from './seven/l7Flow.js';
 import { L7Store, type L7Kind } from './seven/l7Store.js';
 import { L7Offload, type L7Delivery } from './seven/offload.js';
+import { uint32At } from '../../packet/format.js';
 
 export { ParserError } from './parserError.js';
 export type { ParserErrorCode } from './parserError.js';
@@ -173,8 +174,8 @@ export class Parser {
     p.destinationPort = h.destinationPort;
     p.tcpFlags = h.tcpFlags;
     if (protocol === IpProtocol.TCP) {
-      p.sequence = word(bytes, h.transportOffset + 4);
-      p.acknowledgement = word(bytes, h.transportOffset + 8);
+      p.sequence = uint32At(bytes, h.transportOffset + 4);
+      p.acknowledgement = uint32At(bytes, h.transportOffset + 8);
     }
     p.seconds = time.seconds;
     p.nanos = time.nanos;
@@ -270,8 +271,4 @@ export class Parser {
       throw err;
     }
   }
-}
-
-function word(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }

@@ -65,7 +65,7 @@ import {
 import type { CapturedFrame, Timestamp } from '../../monitor/types.js';
 import { decodeDnsMessage, DNS_HEADER_LENGTH, isStrictDnsMessage } from '../../packet/dns.js';
 import { clientHelloServerName, startsLikeClientHello } from '../../packet/tlsClientHello.js';
-import { AddressTextCache, isZeroBytes } from '../../packet/format.js';
+import { AddressTextCache, isZeroBytes, uint32At } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
 import { formatIPv4 } from '../../packet/ipAddress.js';
 import { SctpChunk } from '../../packet/protocols.js';
@@ -152,10 +152,6 @@ function flowTraceReason(reason: number): number {
 
 function byteSwap32(value: number): number {
   return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
-}
-
-function word(d: Uint8Array, o: number): number {
-  return ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
 }
 
 function u16(d: Uint8Array, o: number): number {
@@ -539,24 +535,24 @@ export class ThreeFourParser {
     const v4 = h.ipVersion === 4;
     const src = h.sourceAddressOffset;
     const dst = h.destinationAddressOffset;
-    key[5] = v4 || v6 ? word(data, src) : 0;
-    key[6] = v6 ? word(data, src + 4) : 0;
-    key[7] = v6 ? word(data, src + 8) : 0;
-    key[8] = v6 ? word(data, src + 12) : 0;
-    key[9] = v4 || v6 ? word(data, dst) : 0;
-    key[10] = v6 ? word(data, dst + 4) : 0;
-    key[11] = v6 ? word(data, dst + 8) : 0;
-    key[12] = v6 ? word(data, dst + 12) : 0;
+    key[5] = v4 || v6 ? uint32At(data, src) : 0;
+    key[6] = v6 ? uint32At(data, src + 4) : 0;
+    key[7] = v6 ? uint32At(data, src + 8) : 0;
+    key[8] = v6 ? uint32At(data, src + 12) : 0;
+    key[9] = v4 || v6 ? uint32At(data, dst) : 0;
+    key[10] = v6 ? uint32At(data, dst + 4) : 0;
+    key[11] = v6 ? uint32At(data, dst + 8) : 0;
+    key[12] = v6 ? uint32At(data, dst + 12) : 0;
     // The original source address (bit 0x80 above tells a present one from none).
     const orig6 = origIP >= 0 && isIPv6;
-    key[13] = origIP >= 0 ? word(data, origIP) : 0;
-    key[14] = orig6 ? word(data, origIP + 4) : 0;
-    key[15] = orig6 ? word(data, origIP + 8) : 0;
-    key[16] = orig6 ? word(data, origIP + 12) : 0;
+    key[13] = origIP >= 0 ? uint32At(data, origIP) : 0;
+    key[14] = orig6 ? uint32At(data, origIP + 4) : 0;
+    key[15] = orig6 ? uint32At(data, origIP + 8) : 0;
+    key[16] = orig6 ? uint32At(data, origIP + 12) : 0;
     const mac = h.linkOffset;
-    key[17] = hasEthernet ? word(data, mac) : 0;
-    key[18] = hasEthernet ? word(data, mac + 4) : 0;
-    key[19] = hasEthernet ? word(data, mac + 8) : 0;
+    key[17] = hasEthernet ? uint32At(data, mac) : 0;
+    key[18] = hasEthernet ? uint32At(data, mac + 4) : 0;
+    key[19] = hasEthernet ? uint32At(data, mac + 8) : 0;
   }
 
   /** Asks the getters about a packet's addresses (what the memo remembers); arguments as for fillContextKey(). */

@@ -9,6 +9,7 @@ import type { PacketHeaders } from '../../../packet/frame.js';
 import { emptyHttpConnectionStats, type HttpConnectionStats } from './httpConnections.js';
 import type { SevenParserOptions } from './index.js';
 import type { L7Kind, L7Store, L7StoreMemory } from './l7Store.js';
+import { uint32At } from '../../../packet/format.js';
 
 /** Where a record found in a packet goes: the ticket its packet was handed in with, the record's kind and number. */
 export type L7Delivery = (ticket: number, kind: L7Kind, sequence: number) => void;
@@ -218,8 +219,8 @@ export class L7Offload {
     words[w + Entry.KINDS] = protocol | (h.ipVersion << 8) | (h.tcpFlags << 16);
     words[w + Entry.PORTS] = h.sourcePort | (h.destinationPort << 16);
     const tcp = h.transportOffset;
-    words[w + Entry.SEQUENCE] = protocol === 6 ? word(bytes, tcp + 4) : 0;
-    words[w + Entry.ACKNOWLEDGEMENT] = protocol === 6 ? word(bytes, tcp + 8) : 0;
+    words[w + Entry.SEQUENCE] = protocol === 6 ? uint32At(bytes, tcp + 4) : 0;
+    words[w + Entry.ACKNOWLEDGEMENT] = protocol === 6 ? uint32At(bytes, tcp + 8) : 0;
     words[w + Entry.PAYLOAD_LENGTH] = payloadLength;
     const out = this.bytes;
     let to = at + Entry.ADDRESSES_BYTE;
@@ -372,8 +373,4 @@ function startWorker(data: L7WorkerData, transferList: Transferable[]): Worker {
   const entry = new URL('./worker.ts', import.meta.url).href;
   const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(entry)}); });`;
   return new Worker(boot, { ...options, eval: true });
-}
-
-function word(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
 }
