@@ -10,6 +10,7 @@ import { emptyHttpConnectionStats, type HttpConnectionStats } from './httpConnec
 import type { SevenParserOptions } from './index.js';
 import type { L7Kind, L7Store, L7StoreMemory } from './l7Store.js';
 import { uint32At } from '../../../packet/format.js';
+import { IpProtocol } from '../../../packet/protocols.js';
 
 /** Where a record found in a packet goes: the ticket its packet was handed in with, the record's kind and number. */
 export type L7Delivery = (ticket: number, kind: L7Kind, sequence: number) => void;
@@ -219,8 +220,8 @@ export class L7Offload {
     words[w + Entry.KINDS] = protocol | (h.ipVersion << 8) | (h.tcpFlags << 16);
     words[w + Entry.PORTS] = h.sourcePort | (h.destinationPort << 16);
     const tcp = h.transportOffset;
-    words[w + Entry.SEQUENCE] = protocol === 6 ? uint32At(bytes, tcp + 4) : 0;
-    words[w + Entry.ACKNOWLEDGEMENT] = protocol === 6 ? uint32At(bytes, tcp + 8) : 0;
+    words[w + Entry.SEQUENCE] = protocol === IpProtocol.TCP ? uint32At(bytes, tcp + 4) : 0;
+    words[w + Entry.ACKNOWLEDGEMENT] = protocol === IpProtocol.TCP ? uint32At(bytes, tcp + 8) : 0;
     words[w + Entry.PAYLOAD_LENGTH] = payloadLength;
     const out = this.bytes;
     let to = at + Entry.ADDRESSES_BYTE;
@@ -312,7 +313,10 @@ export class L7Offload {
       if (done <= this.answered) {
         const left = deadline - Date.now();
         if (left <= 0) {
-          this.fail(new Error(`the L7 parser's worker thread has not answered for ${STALL_MS} ms`));
+          const err = new Error(`the L7 parser's worker thread has not answered for ${STALL_MS} ms`);
+          this.fail(err);
+          void this.worker?.terminate();
+          this.onFailure(err);
           return;
         }
         Atomics.wait(this.control, 0, done, left);
