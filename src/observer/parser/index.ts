@@ -15,14 +15,7 @@ import { sharedMessage } from '../../protowire/compiledEncoder.js';
 import { toFlow, type L34Record } from './l34Flow.js';
 import { Layer } from '../../packet/frame.js';
 import { IpProtocol } from '../../packet/protocols.js';
-import {
-  L7_PROTOCOLS,
-  L7Packet,
-  mayCarryL7,
-  SevenParser,
-  type L7Protocol,
-  type SevenParserOptions,
-} from './seven/index.js';
+import { L7_PROTOCOLS, L7Packet, mayCarryL7, SevenParser, type SevenParserOptions } from './seven/index.js';
 import type { HttpConnectionStats } from './seven/httpConnections.js';
 import { l7FlowOf, type L7FlowOptions } from './seven/l7Flow.js';
 import { L7Store, type L7Kind } from './seven/l7Store.js';
@@ -74,7 +67,9 @@ export class Parser {
   private readonly threeFour: ThreeFourParser;
   private readonly sock: SockParser;
   private readonly l7Options: SevenParserOptions | undefined;
-  private readonly l7Protocols: readonly L7Protocol[];
+  /** Which L7 protocols are read (--l7). */
+  private readonly l7Dns: boolean;
+  private readonly l7Http: boolean;
   private readonly l7FlowOptions: L7FlowOptions;
   private readonly onL7Failure: (err: Error) => void;
   private l7: OpenL7 | undefined;
@@ -87,7 +82,9 @@ export class Parser {
     this.threeFour = new ThreeFourParser(options);
     this.sock = new SockParser(options);
     this.l7Options = options.l7;
-    this.l7Protocols = options.l7?.protocols ?? L7_PROTOCOLS;
+    const protocols = options.l7?.protocols ?? L7_PROTOCOLS;
+    this.l7Dns = protocols.includes('dns');
+    this.l7Http = protocols.includes('http');
     this.l7FlowOptions = { keepSecrets: options.l7?.keepSecrets ?? false };
     this.onL7Failure = options.onL7Failure ?? (() => undefined);
     const { endpoints, links } = options;
@@ -131,7 +128,7 @@ export class Parser {
    */
   openL7(ringCapacity: number, deliver: L7Delivery): L7Store | undefined {
     const options = this.l7Options;
-    if (options === undefined || this.l7Protocols.length === 0) return undefined;
+    if (options === undefined || !(this.l7Dns || this.l7Http)) return undefined;
     if (this.l7 !== undefined) throw new Error('the L7 parser is already open');
     const inFlight = options.worker === true ? Math.max(1, Math.min(MAX_L7_IN_FLIGHT, (ringCapacity + 1) >> 2)) : 0;
     // A record stays in the store while the ring may still hold it (at most one per ring slot), plus those in flight.
@@ -160,7 +157,9 @@ export class Parser {
     const bytes = this.threeFour.packetBytes;
     const start = h.payloadOffset;
     const end = h.payloadEnd;
-    if (!mayCarryL7(this.l7Protocols, protocol, bytes, start, end, h.tcpFlags, h.sourcePort, h.destinationPort)) return;
+    const dns = this.l7Dns;
+    const http = this.l7Http;
+    if (!mayCarryL7(dns, http, protocol, bytes, start, end, h.tcpFlags, h.sourcePort, h.destinationPort)) return;
     const time = record.time;
     if (l7.offload !== undefined) {
       l7.offload.submit(h, bytes, protocol, time.seconds, time.nanos, ticket);

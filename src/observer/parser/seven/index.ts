@@ -33,11 +33,12 @@ const DNS_QR = 0x80;
 
 /**
  * Whether a forwarded packet of `protocol` between `sourcePort` and `destinationPort`, its payload bytes[start, end),
- * TCP flags `tcpFlags`, could carry what the L7 parser reads with `protocols` on: a few byte reads, so that nearly no
- * other packet is handed to it (read() tests the rest). Any TCP payload may be HTTP (or continue a message).
+ * TCP flags `tcpFlags`, could carry what the L7 parser reads with DNS and HTTP on or off: a few byte reads, so that
+ * nearly no other packet is handed to it (read() tests the rest). Any TCP payload may be HTTP (or continue a message).
  */
 export function mayCarryL7(
-  protocols: readonly L7Protocol[],
+  dns: boolean,
+  http: boolean,
   protocol: number,
   bytes: Uint8Array,
   start: number,
@@ -48,11 +49,11 @@ export function mayCarryL7(
 ): boolean {
   const dnsPort = sourcePort === DNS_PORT || destinationPort === DNS_PORT;
   if (protocol === IpProtocol.UDP) {
-    return end > start && protocols.includes('dns') && (dnsPort || hasStrictDnsHeader(bytes, start, end));
+    return end > start && dns && (dnsPort || hasStrictDnsHeader(bytes, start, end));
   }
   if (protocol !== IpProtocol.TCP) return false;
-  if (protocols.includes('http')) return end > start || (tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
-  return end > start && (dnsPort || (end - start > 2 && hasStrictDnsHeader(bytes, start + 2, end)));
+  if (http) return end > start || (tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
+  return dns && end > start && (dnsPort || (end - start > 2 && hasStrictDnsHeader(bytes, start + 2, end)));
 }
 
 /** Connection keys remembered (a power of two). */

@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { PacketHeaders } from '../../../packet/frame.js';
 import { emptyHttpConnectionStats, type HttpConnectionStats } from './httpConnections.js';
-import type { SevenParserOptions } from './index.js';
+import { L7_PROTOCOLS, type SevenParserOptions } from './index.js';
 import type { L7Kind, L7Store, L7StoreMemory } from './l7Store.js';
 import { uint32At } from '../../../packet/format.js';
 import { IpProtocol } from '../../../packet/protocols.js';
@@ -131,7 +131,7 @@ export class L7Offload {
     this.store = store;
     this.deliver = deliver;
     this.onFailure = onFailure;
-    this.httpOn = (options.protocols ?? ['http']).includes('http');
+    this.httpOn = (options.protocols ?? L7_PROTOCOLS).includes('http');
     this.batchPackets = Math.max(1, Math.min(BATCH_PACKETS, Math.floor(maxInFlight / MAX_BATCHES_IN_FLIGHT)));
     this.buffer = new ArrayBuffer(BATCH_BYTES);
     this.bytes = new Uint8Array(this.buffer);
