@@ -13,8 +13,9 @@
 // Protocols) is no longer read.
 //
 // What that costs, knowingly:
-// - Tracking starts at the segment holding a message start (at least "GET "): segments of the connection seen before
-//   it are not kept, so a request whose second segment the capture saw before its first is lost.
+// - Tracking starts at the segment holding a message start ("GET ", or fewer bytes that begin a request line, taken
+//   tentatively): segments of the connection seen before it are not kept, so a request whose second segment the
+//   capture saw before its first is lost.
 // - After a gap, a stream resynchronises at the next segment that starts like a message, never in the middle of one
 //   (a body may hold text that reads like a message). A gap inside a body of known length only shortens what is left
 //   to skip; any other gap, and a response that finds no request while the server has acknowledged client bytes not
@@ -126,6 +127,8 @@ export const HTTP_CONNECTIONS_DEFAULTS = {
   maxBufferedBytes: 64 * 1024 * 1024,
 } as const;
 
+/** A payload this long shows whether it starts a message ("OPTIONS " is 8 bytes; a status line's start is 9). */
+const SHORTEST_CERTAIN_START = 9;
 /** Requests remembered per connection while their responses are awaited (pipelining depth). */
 const MAX_UNANSWERED = 64;
 /** Out-of-order segments held per direction; bounds the cost of inserting one (1-byte segments are legal). */
@@ -366,12 +369,19 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     this.acknowledged = undefined;
     let c = this.connections.get(s.connectionKey);
     if (c === undefined) {
-      if (to - from < 4 || (flags & TcpFlag.RST) !== 0) return;
-      const start = messageStart(bytes, from, to);
-      if (start === MessageStart.NONE) return;
+      if (to === from || (flags & TcpFlag.RST) !== 0) return;
+      let start = messageStart(bytes, from, to);
+      // A client that writes its request a few bytes at a time: a segment too short to show a whole method and
+      // space, whose bytes begin one, starts tracking as a tentative request (confirmed once the head shows more).
+      const tentative =
+        start === MessageStart.NONE &&
+        to - from < SHORTEST_CERTAIN_START &&
+        startsLike(MessageStart.REQUEST, bytes, from, to);
+      if (tentative) start = MessageStart.REQUEST;
+      else if (start === MessageStart.NONE) return;
       const ports = this.allowedPorts;
       if (ports !== undefined && ports[s.destinationPort] !== 1 && ports[s.sourcePort] !== 1) return;
-      c = this.track(s, start);
+      c = this.track(s, start, tentative);
     } else if (c !== this.newest) {
       this.unlink(c);
       this.append(c);
@@ -427,7 +437,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     if (c.first.finSeen || c.second.finSeen) this.closeIfDone(c);
   }
 
-  private track(s: TcpSegment, start: MessageStart): Connection {
+  private track(s: TcpSegment, start: MessageStart, tentative: boolean): Connection {
     while (this.connections.size >= this.maxConnections && this.oldest !== undefined) {
       this.stats.evicted++;
       this.free(this.oldest);
@@ -439,7 +449,8 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     o.carries = start === MessageStart.REQUEST ? MessageStart.RESPONSE : MessageStart.REQUEST;
     const sequence = (s.sequence + ((s.flags & TcpFlag.SYN) !== 0 ? 1 : 0)) >>> 0;
     d.start(sequence);
-    d.mode = Mode.HEAD;
+    // A tentative start is read as after a gap: receive() takes it as a head to be confirmed.
+    d.mode = tentative ? Mode.RESYNC : Mode.HEAD;
     // The peer's next byte is where this segment acknowledges up to; it may still be the tail of an earlier message
     // (a capture that starts mid-connection), so the peer's side starts by looking for a message start.
     if ((s.flags & TcpFlag.ACK) !== 0) o.start(s.acknowledgement);

@@ -419,13 +419,33 @@ describe('HttpConnections', () => {
     const http = new HttpConnections();
     const c = new Conversation();
     const heads = c.feed(http, [
-      ...c.client('GE'),
       ...c.client('T / HTTP/1.1\r\n\r\n'),
       ...c.client('\x16\x03\x01\x02\x00'),
+      ...c.client('GX'),
       { ...c.client('GET / HTTP/1.1\r\n\r\n')[0]!, flags: TcpFlag.RST },
     ]);
     expect(heads).toEqual([]);
     expect(http.stats.tracked).toBe(0);
+  });
+
+  it('a connection whose first bytes only begin a request line is tracked tentatively', () => {
+    const http = new HttpConnections();
+    // Written a few bytes at a time from the connection's first byte: the request and its answer, as tshark reads them.
+    const a = new Conversation('10.0.0.1:40001 10.0.0.2:80');
+    const request = 'GET /a/split?q=1 HTTP/1.1\r\nHost: s\r\n\r\n';
+    expect(
+      summaries(
+        a.feed(http, [...a.client(request, [2, 17]), ...a.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n')]),
+      ),
+    ).toEqual(['GET /a/split?q=1', '200 <- GET /a/split?q=1']);
+    const b = new Conversation('10.0.0.1:40002 10.0.0.2:80');
+    expect(summaries(b.feed(http, b.client('POST /p HTTP/1.1\r\nContent-Length: 0\r\n\r\n', [1, 2, 3, 4])))).toEqual([
+      'POST /p',
+    ]);
+    // Bytes that begin like a method and then are not HTTP: nothing reported, the start given up.
+    const c = new Conversation('10.0.0.1:40003 10.0.0.2:80');
+    expect(c.feed(http, [...c.client('G'), ...c.client('ARBAGE\r\n\r\nGARBAGE\r\n\r\n')])).toEqual([]);
+    expect(http.stats).toMatchObject({ tracked: 3, requests: 2, responses: 1, internalErrors: 0 });
   });
 });
 
