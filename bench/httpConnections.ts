@@ -4,7 +4,8 @@
 // load generator's traffic is), and a flood of new connections (tracking and LRU eviction).
 //
 // Usage: node --import tsx bench/httpConnections.ts [SEGMENTS]   (prints human lines; best of three runs each)
-import { HttpConnections, type TcpSegment } from '../src/observer/parser/seven/httpConnections.js';
+import { HttpConnections } from '../src/observer/parser/seven/httpConnections.js';
+import type { TcpSegment } from '../src/observer/parser/seven/tcpReassembly.js';
 import { TcpFlag } from '../src/packet/protocols.js';
 
 const SEGMENTS = Number(process.argv[2] ?? 2_000_000);

@@ -354,3 +354,75 @@ describe('TLS server names from a capture of a TLS client', () => {
     }
   });
 });
+
+/**
+ * A DNS-over-TCP server on 127.0.0.83:53 that answers each query with `answers` A records, writing the length prefix,
+ * then the message's first half, then the rest, a moment apart: three segments, as a large answer over a network
+ * comes in several.
+ */
+async function startSplittingDnsTcpServer(answers: number): Promise<{ stop: () => Promise<void> }> {
+  const server = createServer((sock) => {
+    sock.once('data', async (query: Buffer) => {
+      const q = query.subarray(2, 2 + query.readUInt16BE(0));
+      let questionEnd = 12;
+      while (q[questionEnd] !== 0) questionEnd += q[questionEnd]! + 1;
+      questionEnd += 5;
+      const header = Buffer.from([q[0]!, q[1]!, 0x81, 0x80, 0, 1, answers >> 8, answers & 0xff, 0, 0, 0, 0]);
+      const records = Array.from({ length: answers }, (_, i) =>
+        Buffer.from([0xc0, 0x0c, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 10, 53, i >> 8, i & 0xff]),
+      );
+      const message = Buffer.concat([header, q.subarray(12, questionEnd), ...records]);
+      const pause = () => new Promise((r) => setTimeout(r, 30));
+      sock.write(Uint8Array.of(message.length >> 8, message.length & 0xff));
+      await pause();
+      sock.write(message.subarray(0, message.length >> 1));
+      await pause();
+      sock.end(message.subarray(message.length >> 1));
+    });
+    sock.on('error', () => {});
+  });
+  await new Promise<void>((r) => server.listen(53, '127.0.0.83', r));
+  return { stop: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+describe('DNS over TCP from a capture of dig against a server answering in several segments', () => {
+  it('shows the query and the whole answer once each, with its latency, as tshark reassembles them', async () => {
+    const server = await startSplittingDnsTcpServer(40);
+    let pcap: string;
+    try {
+      pcap = await captureWhile('host 127.0.0.83 and tcp port 53', async () => {
+        await run('dig', ['@127.0.0.83', '+tcp', '+tries=1', '+time=2', 'big.test', 'A']);
+      });
+    } finally {
+      await server.stop();
+    }
+    const serverSegments = await tsharkFields(pcap, ['frame.number'], {
+      displayFilter: 'tcp.srcport == 53 && tcp.len > 0',
+    });
+    expect(serverSegments.length).toBeGreaterThanOrEqual(3);
+    const judged = await tsharkFields(pcap, ['dns.flags.response', 'dns.qry.name', 'dns.count.answers', 'dns.time'], {
+      displayFilter: 'dns',
+    });
+    expect(judged.map(([response, name, count]) => [response, name, count])).toEqual([
+      ['0', 'big.test', '0'],
+      ['1', 'big.test', '40'],
+    ]);
+    const { process: serve, socket } = await serveCapture(pcap, []);
+    try {
+      const r = await runCli(['observe', '--server', `unix://${socket}`, '-o', 'json', '--all', '--protocol', 'dns']);
+      expect(r.code).toBe(0);
+      const flows = flowsOf(r.stdout);
+      expect(
+        flows.map((f) => [f['l7']['type'], f['l7']['dns']['query'], (f['l7']['dns']['ips'] ?? []).length]),
+      ).toEqual([
+        ['REQUEST', 'big.test.', 0],
+        ['RESPONSE', 'big.test.', 40],
+      ]);
+      expect(flows[1]!['l7']['dns']['ips'][39]).toBe('10.53.0.39');
+      // tshark's dns.time is from the query to the segment that completed the answer, as the flow's latency.
+      expect(Number(flows[1]!['l7']['latency_ns']) / 1e9).toBeCloseTo(Number(judged[1]![3]), 6);
+    } finally {
+      await serve.stop();
+    }
+  });
+});

@@ -3,7 +3,7 @@
 // matched with its query by id and the two address/port pairs, in a small fixed table, so a flood of unanswered
 // queries costs no memory); the record is decoded from the message's bytes when a reader asks for it.
 import { L7FlowType, type DNS } from '../../../api/flow/flow.js';
-import { dnsRcodeName, dnsTypeName, hasDnsQuestion, type DnsMessage } from '../../../packet/dns.js';
+import { dnsRcodeName, dnsTypeName, type DnsMessage } from '../../../packet/dns.js';
 
 /** Where a DNS record was seen; Hubble's proxy says "proxy", we read packets. */
 export const DNS_OBSERVATION_SOURCE = 'packet';
@@ -113,23 +113,4 @@ function answerSummary(dns: DNS): string {
     answer = parts.join(' ');
   }
   return `DNS Answer ${answer} TTL: ${dns.ttl} (Query ${dns.query} ${dns.qtypes.join(',')})`;
-}
-
-/**
- * The messages in a DNS-over-TCP segment: each is a two-byte length, then the message; calls `each` with the span of
- * every whole one that has a readable question (one that continues into the next segment is not read).
- */
-export function eachTcpDnsMessage(
-  data: Uint8Array,
-  start: number,
-  end: number,
-  each: (messageStart: number, messageEnd: number) => void,
-): void {
-  let p = start;
-  while (p + 2 <= end) {
-    const length = (data[p]! << 8) | data[p + 1]!;
-    if (length === 0 || p + 2 + length > end || !hasDnsQuestion(data, p + 2, p + 2 + length)) return;
-    each(p + 2, p + 2 + length);
-    p += 2 + length;
-  }
 }

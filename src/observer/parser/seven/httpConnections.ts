@@ -36,7 +36,14 @@ import {
   scanHeadIn,
   startsLike,
 } from './httpHead.js';
-import { Accepted, ByteStream, sequenceDistance, type BufferBudget, type StreamReceiver } from './tcpReassembly.js';
+import {
+  Accepted,
+  ByteStream,
+  sequenceDistance,
+  type BufferBudget,
+  type StreamReceiver,
+  type TcpSegment,
+} from './tcpReassembly.js';
 
 export type { HttpHeader, HttpMessageHead, HttpRequestHead, HttpResponseHead } from './httpHead.js';
 
@@ -75,32 +82,6 @@ const EMPTY = new Uint8Array(0);
 /** Pending requests kept for reuse once answered, and the largest head buffer worth keeping with one. */
 const POOLED_REQUESTS = 256;
 const POOLED_HEAD_BYTES = 4096;
-
-/** One TCP segment, filled by the caller in a reused object (no allocation per packet on the caller's side). */
-export interface TcpSegment {
-  /** Same for both directions of a connection (the caller builds it from the two address:port pairs in canonical order). */
-  connectionKey: string;
-  /** Which direction this segment travels: true when sent by the side that sorts first in the key. */
-  fromFirst: boolean;
-  /** TCP sequence number (uint32). */
-  sequence: number;
-  /**
-   * TCP acknowledgement number (uint32), read when flags has ACK: where the other direction's next byte is, so the
-   * answer to the request that starts tracking a connection is found even if its first segment arrives late.
-   */
-  acknowledgement: number;
-  /** TcpFlag bits as in src/packet/protocols.ts. */
-  flags: number;
-  /** The captured frame. */
-  bytes: Uint8Array;
-  /** TCP payload is bytes[payloadStart, payloadEnd). */
-  payloadStart: number;
-  payloadEnd: number;
-  /** Capture time of the packet in nanoseconds, from any fixed origin (only differences are used). */
-  timeNs: number;
-  destinationPort: number;
-  sourcePort: number;
-}
 
 export interface HttpConnectionsOptions {
   /** Track only connections with one of these ports at either end; empty or undefined: any port. */

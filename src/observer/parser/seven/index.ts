@@ -5,8 +5,10 @@
 // a port check or one lookup. It runs in the Observer's thread or in a worker thread of its own (see offload.ts).
 import { hasDnsQuestion, hasStrictDnsHeader, isStrictDnsMessage } from '../../../packet/dns.js';
 import { IpProtocol, TcpFlag } from '../../../packet/protocols.js';
-import { DnsTransactions, eachTcpDnsMessage, type DnsEnds } from './dns.js';
-import { HttpConnections, type HttpConnectionsOptions, type TcpSegment } from './httpConnections.js';
+import { DnsTransactions, type DnsEnds } from './dns.js';
+import { DnsTcpStreams, isStrictTcpDnsSegment } from './dnsTcp.js';
+import { HttpConnections, type HttpConnectionsOptions } from './httpConnections.js';
+import type { TcpSegment } from './tcpReassembly.js';
 import { L7Kind, type L7Store } from './l7Store.js';
 
 /** The L7 protocols read from packets (`--l7`). */
@@ -52,8 +54,10 @@ export function mayCarryL7(
     return end > start && dns && (dnsPort || hasStrictDnsHeader(bytes, start, end));
   }
   if (protocol !== IpProtocol.TCP) return false;
+  // On port 53 the DNS tracker follows connections from their SYN to their FIN or RST.
+  if (dns && dnsPort) return end > start || (tcpFlags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) !== 0;
   if (http) return end > start || (tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0;
-  return dns && end > start && (dnsPort || (end - start > 2 && hasStrictDnsHeader(bytes, start + 2, end)));
+  return dns && end - start > 2 && hasStrictDnsHeader(bytes, start + 2, end);
 }
 
 /** Connection keys remembered (a power of two). */
@@ -88,6 +92,8 @@ export class SevenParser {
   private readonly dnsOn: boolean;
   private readonly dnsTransactions = new DnsTransactions();
   private readonly http: HttpConnections | undefined;
+  /** DNS over TCP on port 53, put back in order (with DNS on). */
+  private readonly dnsTcp: DnsTcpStreams | undefined;
   private count = 0;
   private readonly segment: TcpSegment = {
     connectionKey: '',
@@ -116,6 +122,7 @@ export class SevenParser {
     const protocols = options.protocols ?? L7_PROTOCOLS;
     this.store = store;
     this.dnsOn = protocols.includes('dns');
+    this.dnsTcp = this.dnsOn ? new DnsTcpStreams() : undefined;
     this.http = protocols.includes('http')
       ? new HttpConnections({ ...options.httpLimits, ports: options.httpPorts })
       : undefined;
@@ -136,14 +143,16 @@ export class SevenParser {
     const end = p.payloadEnd;
     const dnsPort = p.sourcePort === DNS_PORT || p.destinationPort === DNS_PORT;
     if (p.protocol === IpProtocol.TCP) {
-      if (this.dnsOn && (dnsPort || isStrictTcpDnsSegment(p.bytes, start, end))) {
-        eachTcpDnsMessage(p.bytes, start, end, (from, to) => this.addDns(p, from, to));
+      if (this.dnsTcp !== undefined && dnsPort) {
+        this.readDnsTcp(p, this.tcpSegment(p));
+      } else if (this.dnsTcp !== undefined && isStrictTcpDnsSegment(p.bytes, start, end)) {
+        this.addDns(p, p.bytes, start + 2, end, this.timeNs(p));
       } else if (this.http !== undefined && (end > start || (p.tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0)) {
-        this.readHttp(p);
+        this.readHttp(this.tcpSegment(p));
       }
     } else if (p.protocol === IpProtocol.UDP && this.dnsOn && end > start) {
       if (dnsPort ? hasDnsQuestion(p.bytes, start, end) : isStrictDnsMessage(p.bytes, start, end)) {
-        this.addDns(p, start, end);
+        this.addDns(p, p.bytes, start, end, this.timeNs(p));
       }
     }
     return this.count;
@@ -165,8 +174,8 @@ export class SevenParser {
     this.count++;
   }
 
-  private addDns(p: L7Packet, start: number, end: number): void {
-    const bytes = p.bytes;
+  /** A DNS message in bytes[start, end), carried by packet `p` (its ends), whole at timeNs. */
+  private addDns(p: L7Packet, bytes: Uint8Array, start: number, end: number, timeNs: number): void {
     const ends = this.ends;
     ends.sourceIP = p.sourceIP;
     ends.destinationIP = p.destinationIP;
@@ -175,20 +184,33 @@ export class SevenParser {
     ends.protocol = p.protocol;
     const isResponse = (bytes[start + 2]! & DNS_QR) !== 0;
     const id = (bytes[start]! << 8) | bytes[start + 1]!;
-    const latencyNs = this.dnsTransactions.latency(id, isResponse, ends, this.timeNs(p));
+    const latencyNs = this.dnsTransactions.latency(id, isResponse, ends, timeNs);
     const sequence = this.store.add(latencyNs, bytes, start, end, bytes, 0, 0);
     this.found(isResponse ? L7Kind.DNS_RESPONSE : L7Kind.DNS_REQUEST, sequence);
   }
 
-  private readHttp(p: L7Packet): void {
+  /** The DNS messages a TCP segment completes (in order, each once, whatever the segmentation). */
+  private readDnsTcp(p: L7Packet, s: TcpSegment): void {
+    const dnsTcp = this.dnsTcp!;
+    const n = dnsTcp.segment(s);
+    for (let i = 0; i < n; i++) {
+      const span = dnsTcp.spanAt(i);
+      if (hasDnsQuestion(span.bytes, span.start, span.end))
+        this.addDns(p, span.bytes, span.start, span.end, span.timeNs);
+    }
+  }
+
+  /**
+   * The packet as a TCP segment for the connection trackers (a reused object). Both directions of a connection share
+   * a key: the two ends in a fixed order. The same key string object is handed out again for the same packet
+   * direction, so the trackers' Maps find it by its cached hash instead of hashing a new string per segment.
+   */
+  private tcpSegment(p: L7Packet): TcpSegment {
     const s = this.segment;
     const sourceIP = p.sourceIP;
     const destinationIP = p.destinationIP;
     const sourcePort = p.sourcePort;
     const destinationPort = p.destinationPort;
-    // Both directions of a connection share a key: the two ends in a fixed order. The same key string object is
-    // handed out again for the same packet direction, so the tracker's Map finds it by its cached hash instead of
-    // hashing a new string per segment.
     const ports = ((sourcePort << 16) | destinationPort) >>> 0;
     const slot = (Math.imul(ports, 0x9e3779b1) >>> 22) & (KEY_CACHE_SLOTS - 1);
     if (
@@ -219,6 +241,10 @@ export class SevenParser {
     s.timeNs = this.timeNs(p);
     s.sourcePort = sourcePort;
     s.destinationPort = destinationPort;
+    return s;
+  }
+
+  private readHttp(s: TcpSegment): void {
     const spans = this.http!.segment(s);
     for (let i = 0; i < spans.length; i++) {
       const span = spans[i]!;
@@ -237,13 +263,4 @@ export class SevenParser {
       this.found(isResponse ? L7Kind.HTTP_RESPONSE : L7Kind.HTTP_REQUEST, sequence);
     }
   }
-}
-
-/** A TCP segment off port 53 that is exactly one length-prefixed, well-formed DNS message. */
-function isStrictTcpDnsSegment(bytes: Uint8Array, start: number, end: number): boolean {
-  return (
-    end - start > 2 &&
-    ((bytes[start]! << 8) | bytes[start + 1]!) === end - start - 2 &&
-    isStrictDnsMessage(bytes, start + 2, end)
-  );
 }

@@ -6,6 +6,32 @@
 // Sequence numbers are uint32 and wrap: positions are compared by their signed 32-bit difference, which holds as long
 // as everything in flight lies within 2^31 bytes of the next expected one (TCP's own window is at most 2^30).
 
+/** One TCP segment, filled by the caller in a reused object (no allocation per packet on the caller's side). */
+export interface TcpSegment {
+  /** Same for both directions of a connection (the caller builds it from the two address:port pairs in canonical order). */
+  connectionKey: string;
+  /** Which direction this segment travels: true when sent by the side that sorts first in the key. */
+  fromFirst: boolean;
+  /** TCP sequence number (uint32). */
+  sequence: number;
+  /**
+   * TCP acknowledgement number (uint32), read when flags has ACK: where the other direction's next byte is, so the
+   * answer to the request that starts tracking a connection is found even if its first segment arrives late.
+   */
+  acknowledgement: number;
+  /** TcpFlag bits as in src/packet/protocols.ts. */
+  flags: number;
+  /** The captured frame. */
+  bytes: Uint8Array;
+  /** TCP payload is bytes[payloadStart, payloadEnd). */
+  payloadStart: number;
+  payloadEnd: number;
+  /** Capture time of the packet in nanoseconds, from any fixed origin (only differences are used). */
+  timeNs: number;
+  destinationPort: number;
+  sourcePort: number;
+}
+
 /** Bytes held by every stream of one owner, so the owner can bound them all together. */
 export interface BufferBudget {
   bufferedBytes: number;

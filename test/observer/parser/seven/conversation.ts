@@ -6,8 +6,8 @@ import type {
   HttpConnections,
   HttpMessageHead,
   HttpMessageSpan,
-  TcpSegment,
 } from '../../../../src/observer/parser/seven/httpConnections.js';
+import type { TcpSegment } from '../../../../src/observer/parser/seven/tcpReassembly.js';
 
 export const encode = (text: string): Uint8Array => Uint8Array.from(Buffer.from(text, 'latin1'));
 

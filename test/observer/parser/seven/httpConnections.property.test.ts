@@ -8,8 +8,8 @@ import {
   HttpConnections,
   type HttpMessageHead,
   type HttpRequestHead,
-  type TcpSegment,
 } from '../../../../src/observer/parser/seven/httpConnections.js';
+import type { TcpSegment } from '../../../../src/observer/parser/seven/tcpReassembly.js';
 import { TcpFlag } from '../../../../src/packet/protocols.js';
 import { emptySegment, encode, readerFor } from './conversation.js';
 
