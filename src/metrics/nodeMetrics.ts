@@ -5,7 +5,6 @@ import type * as grpc from '@grpc/grpc-js';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import type { Flow } from '../api/flow/flow.js';
 import { LostEventSource, lostEventSourceName } from '../monitor/lostEvent.js';
-import type { DecodedEvent } from '../observer/parser/index.js';
 import { createHandlers, type MetricHandler } from './handlers/index.js';
 import type { BoundedCounterVec, BoundedHistogramVec, LabelSetLimit } from './labelSets.js';
 import type { MetricsHandlerSpec } from './options.js';
@@ -31,6 +30,10 @@ export interface NodeHealthSources {
     readonly queuedPackets: number;
     readonly packetsLost: number;
   };
+  /** Events the Observer stored, by kind (Observer.seenFlows and seenEvents). */
+  events(): Readonly<Record<EventKind, number>>;
+  /** What lost events reported lost, by LostEventSource number (Observer.reportedLost). */
+  reportedLost(): readonly number[];
   /** L7 flows the Observer did not keep (see Observer.l7FlowsDropped), when --l7 is on. */
   l7FlowsDropped?: () => number;
   /** The L7 parser's HTTP connection tracker's counters, undefined unless --l7 includes http. */
@@ -78,7 +81,7 @@ export function registerUiMetrics(registry: Registry, counters: () => UiStreamCo
 }
 
 /** The event kinds the Observer writes into the ring. */
-type EventKind = 'flow' | 'agent' | 'debug' | 'lost';
+export type EventKind = 'flow' | 'agent' | 'debug' | 'lost';
 const EVENT_KINDS: readonly EventKind[] = ['flow', 'agent', 'debug', 'lost'];
 
 export class NodeMetrics {
@@ -86,9 +89,6 @@ export class NodeMetrics {
   readonly handlers: readonly MetricHandler[];
   private readonly counts: readonly ((flow: Flow) => void)[];
   private readonly vectors: readonly (BoundedCounterVec | BoundedHistogramVec)[];
-  private readonly eventsByKind: Record<EventKind, number> = { flow: 0, agent: 0, debug: 0, lost: 0 };
-  /** Events sources reported lost (LostEvent monitor events), by LostEventSource number. */
-  private readonly lostBySource: number[] = [0, 0, 0, 0];
   private openGetFlows = 0;
   private sources: NodeHealthSources | undefined;
   private ui: UiStreamCounters | undefined;
@@ -111,26 +111,12 @@ export class NodeMetrics {
     for (let i = 0; i < counts.length; i++) counts[i]!(flow);
   };
 
-  /** The Observer's onDecodedEvent hook: events by kind. */
-  readonly onDecodedEvent = (event: DecodedEvent): void => {
-    this.eventsByKind[event.kind]++;
-    // What sources report lost. (Counted here rather than on monitor events: capture sources' frames are not built
-    // as events at all unless an onMonitorEvent hook asks for them.)
-    if (event.kind === 'lost') {
-      const { source, numEventsLost } = event.lostEvent;
-      this.lostBySource[source] = (this.lostBySource[source] ?? 0) + numEventsLost;
-    }
-  };
-
-  /** The Observer hooks (ObserverHooks) that feed these metrics. */
-  observerHooks(): {
-    onDecodedFlow: ((flow: Flow) => void)[];
-    onDecodedEvent: ((event: DecodedEvent) => void)[];
-  } {
-    return {
-      onDecodedFlow: [this.onDecodedFlow],
-      onDecodedEvent: [this.onDecodedEvent],
-    };
+  /**
+   * The Observer hooks (ObserverHooks) that feed these metrics: none without flow handlers, so that a node serving
+   * only its own health metrics keeps the Observer on its path that builds no flow objects.
+   */
+  observerHooks(): { onDecodedFlow: ((flow: Flow) => void)[] } {
+    return { onDecodedFlow: this.counts.length > 0 ? [this.onDecodedFlow] : [] };
   }
 
   /** Tells the health metrics where to read from, once the node's parts exist. */
@@ -163,7 +149,8 @@ export class NodeMetrics {
   private registerHealth(): void {
     const reg = this.registry;
     const s = () => this.sources;
-    const lost = (source: LostEventSource) => this.lostBySource[source] ?? 0;
+    const reported = () => s()?.reportedLost() ?? [];
+    const lost = (source: LostEventSource) => reported()[source] ?? 0;
     new ScrapedMetric('hubble_lost_events_total', 'Number of lost events', 'counter', () => {
       const values: [Record<string, string>, number][] = [
         [{ source: 'perf_event_ring_buffer' }, lost(LostEventSource.PERF_EVENT_RING_BUFFER)],
@@ -173,10 +160,11 @@ export class NodeMetrics {
         ],
         [{ source: 'hubble_ring_buffer' }, lost(LostEventSource.HUBBLE_RING_BUFFER) + (s()?.ring.readersLost ?? 0)],
       ];
-      for (let source = 0; source < this.lostBySource.length; source++) {
+      const others = reported();
+      for (let source = 0; source < others.length; source++) {
         if (source >= LostEventSource.PERF_EVENT_RING_BUFFER && source <= LostEventSource.HUBBLE_RING_BUFFER) continue;
-        if (this.lostBySource[source]! > 0) {
-          values.push([{ source: lostEventSourceName(source).toLowerCase() }, this.lostBySource[source]!]);
+        if ((others[source] ?? 0) > 0) {
+          values.push([{ source: lostEventSourceName(source).toLowerCase() }, others[source]!]);
         }
       }
       return values;
@@ -192,7 +180,7 @@ export class NodeMetrics {
       ],
     ).registerIn(reg);
     new ScrapedMetric('hubblets_events_total', 'Events the observer decoded and stored, by kind', 'counter', () =>
-      EVENT_KINDS.map((kind) => [{ kind }, this.eventsByKind[kind]] as const),
+      EVENT_KINDS.map((kind) => [{ kind }, s()?.events()[kind] ?? 0] as const),
     ).registerIn(reg);
     new ScrapedMetric(
       'hubblets_events_undecodable_total',

@@ -44,6 +44,10 @@ export class Observer implements MonitorConsumer {
   readonly startedAtMs = Date.now();
   /** Flows decoded since start, including those the ring has since overwritten. */
   seenFlows = 0;
+  /** Other events stored since start, by kind (flows are seenFlows). */
+  readonly seenEvents = { agent: 0, debug: 0, lost: 0 };
+  /** What lost events reported lost (their num_events_lost), by LostEventSource number. */
+  readonly reportedLost: number[] = [];
   decodeErrors = 0;
   /** L7 flows not kept because their packet's flow was not (a hook stopped it) or had left the ring meanwhile. */
   l7FlowsDropped = 0;
@@ -176,6 +180,11 @@ export class Observer implements MonitorConsumer {
       this.seenFlows++;
     }
     for (const hook of this.hooks.onDecodedEvent) if (hook(decoded) === true) return;
+    if (decoded.kind !== 'flow') this.seenEvents[decoded.kind]++;
+    if (decoded.kind === 'lost') {
+      const { source, numEventsLost } = decoded.lostEvent;
+      this.reportedLost[source] = (this.reportedLost[source] ?? 0) + numEventsLost;
+    }
     this.ring.write(decoded);
   }
 }

@@ -172,6 +172,8 @@ export async function startNode(
     metrics.watch({
       ring: observer.ring,
       decodeErrors: () => observer.decodeErrors,
+      events: () => ({ flow: observer.seenFlows, ...observer.seenEvents }),
+      reportedLost: () => observer.reportedLost,
       listenerEventsLost: () => agent.listenerEventsLost,
       recordings: dispatcher,
       l7Http: () => parser.l7HttpStats,

@@ -139,3 +139,27 @@ describe('health metrics of a running node', () => {
     expect(valueOf(ended, 'hubblets_consumer_lost_events_total', { consumer: 'recorder' })).toBe(46);
   });
 });
+
+describe('health metrics of a node with no flow metrics (--metrics-address alone)', () => {
+  it('counts the events stored and reported lost without flow handlers on the Observer', async () => {
+    const dir = tempDir('metrics-health-only');
+    const settings = resolveSettings(SERVE_SETTINGS, {
+      source: [`pcap:${craftCapture(dir, 0, 1, 40)}`],
+      'socket-path': join(dir, 'hubble.sock'),
+      'recordings-dir': join(dir, 'recordings'),
+      'metrics-address': '127.0.0.1:0',
+    });
+    const node = await startNode(toServeOptions(settings), pino({ level: 'silent' }));
+    try {
+      await node.sourcesDone;
+      node.agent.publish(lostMonitorEvent(LostEventSource.PERF_EVENT_RING_BUFFER, 5, { seconds: 1, nanos: 0 }, 'n'));
+      const m = await scrape(node.metricsPort!);
+      expect(valueOf(m, 'hubblets_events_total', { kind: 'flow' })).toBe(40);
+      expect(valueOf(m, 'hubblets_events_total', { kind: 'lost' })).toBe(1);
+      expect(valueOf(m, 'hubble_lost_events_total', { source: 'perf_event_ring_buffer' })).toBe(5);
+      expect(m.samples.some((s) => s.name === 'hubble_flows_processed_total')).toBe(false);
+    } finally {
+      await node.close();
+    }
+  });
+});
