@@ -835,16 +835,15 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const length = span.end - span.start;
     let pending = this.pool.pop();
     if (pending === undefined) pending = new PendingRequest();
-    if (pending.head.length < length) {
-      if (this.stats.bufferedBytes + length > this.maxBufferedBytes) {
-        // No room to remember it: its response will come without it.
-        this.pool.push(pending);
-        c.pairingLost = true;
-        this.dropUnanswered(c);
-        return;
-      }
-      pending.head = new Uint8Array(Math.max(length, 256));
+    const size = pending.head.length >= length ? pending.head.length : Math.max(length, 256);
+    if (this.stats.bufferedBytes + size > this.maxBufferedBytes) {
+      // No room to remember it: its response will come without it.
+      this.pool.push(pending);
+      c.pairingLost = true;
+      this.dropUnanswered(c);
+      return;
     }
+    if (pending.head.length < length) pending.head = new Uint8Array(size);
     pending.head.set(span.bytes.subarray(span.start, span.end));
     pending.length = length;
     pending.timeNs = span.timeNs;

@@ -85,6 +85,41 @@ describe('HttpConnections under hostile input', () => {
     expect(http.stats).toMatchObject({ connections: 100, abandoned: 0, internalErrors: 0 });
   });
 
+  it('counts what each held segment costs, so a flood of one-byte segments beyond holes stays bounded in memory', () => {
+    const http = new HttpConnections();
+    const s = emptySegment();
+    const request = encode('POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
+    const oneByte = Uint8Array.of(0x78);
+    s.flags = TcpFlag.ACK;
+    s.destinationPort = 80;
+    s.fromFirst = true;
+    const before = memoryAfterGc();
+    // 4,096 connections, each holding 256 one-byte segments, one byte apart: a million segments of one byte each.
+    for (let i = 0; i < 4096; i++) {
+      s.connectionKey = `c${i}`;
+      s.sequence = 0;
+      s.bytes = request;
+      s.payloadStart = 0;
+      s.payloadEnd = request.length;
+      http.segment(s);
+      s.bytes = oneByte;
+      s.payloadEnd = 1;
+      for (let k = 1; k <= 256; k++) {
+        s.sequence = request.length + 2 * k;
+        http.segment(s);
+      }
+    }
+    const grown = memoryAfterGc() - before;
+    console.log(
+      `1,048,576 one-byte segments beyond holes: ${(http.stats.bufferedBytes / 2 ** 20).toFixed(1)} MiB counted, ` +
+        `heap and buffers +${(grown / 2 ** 20).toFixed(1)} MiB`,
+    );
+    expect(http.stats.bufferedBytes).toBeLessThanOrEqual(HTTP_CONNECTIONS_DEFAULTS.maxBufferedBytes);
+    // What is counted is what is held: within the 64 MiB bound and the connections' own state, not 4 × more.
+    expect(grown).toBeLessThan(HTTP_CONNECTIONS_DEFAULTS.maxBufferedBytes + 32 * 2 ** 20);
+    expect(http.stats.internalErrors).toBe(0);
+  });
+
   it('never throws, and keeps its counts consistent, on random segments', () => {
     const starts = [
       'GET ',
