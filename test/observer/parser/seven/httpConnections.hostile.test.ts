@@ -59,56 +59,19 @@ describe('HttpConnections under hostile input', () => {
 
   it('holds at most maxBufferedBytes of out-of-order data over all connections, giving up holes to stay there', () => {
     const http = new HttpConnections({ maxBufferedBytes: 10_000 });
-    const s = emptySegment();
-    const request = encode('POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
-    const chunk = new Uint8Array(1000);
-    s.flags = TcpFlag.ACK;
-    s.destinationPort = 80;
-    s.fromFirst = true;
-    for (let i = 0; i < 100; i++) {
-      s.connectionKey = `c${i}`;
-      s.sequence = 0;
-      s.bytes = request;
-      s.payloadStart = 0;
-      s.payloadEnd = request.length;
-      http.segment(s);
-      // Ten segments each beyond a hole: each connection would hold 10,000 bytes on its own.
-      for (let k = 1; k <= 10; k++) {
-        s.sequence = request.length + k * 1000;
-        s.bytes = chunk;
-        s.payloadEnd = chunk.length;
-        http.segment(s);
-        expect(http.stats.bufferedBytes).toBeLessThanOrEqual(10_000);
-      }
-    }
+    // Ten segments each beyond a hole: each connection would hold 10,000 bytes on its own.
+    uploadsWithHoles(http, 100, new Uint8Array(1000), 10, 1000, () =>
+      expect(http.stats.bufferedBytes).toBeLessThanOrEqual(10_000),
+    );
     expect(http.stats.gaps).toBeGreaterThan(0);
     expect(http.stats).toMatchObject({ connections: 100, abandoned: 0, internalErrors: 0 });
   });
 
   it('counts what each held segment costs, so a flood of one-byte segments beyond holes stays bounded in memory', () => {
     const http = new HttpConnections();
-    const s = emptySegment();
-    const request = encode('POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
-    const oneByte = Uint8Array.of(0x78);
-    s.flags = TcpFlag.ACK;
-    s.destinationPort = 80;
-    s.fromFirst = true;
     const before = memoryAfterGc();
     // 4,096 connections, each holding 256 one-byte segments, one byte apart: a million segments of one byte each.
-    for (let i = 0; i < 4096; i++) {
-      s.connectionKey = `c${i}`;
-      s.sequence = 0;
-      s.bytes = request;
-      s.payloadStart = 0;
-      s.payloadEnd = request.length;
-      http.segment(s);
-      s.bytes = oneByte;
-      s.payloadEnd = 1;
-      for (let k = 1; k <= 256; k++) {
-        s.sequence = request.length + 2 * k;
-        http.segment(s);
-      }
-    }
+    uploadsWithHoles(http, 4096, Uint8Array.of(0x78), 256, 2);
     const grown = memoryAfterGc() - before;
     console.log(
       `1,048,576 one-byte segments beyond holes: ${(http.stats.bufferedBytes / 2 ** 20).toFixed(1)} MiB counted, ` +
@@ -191,3 +154,38 @@ describe('HttpConnections under hostile input', () => {
     );
   });
 });
+
+/**
+ * Opens `connections` connections to port 80, each with a POST declaring a 100,000-byte body, then sends on each
+ * `count` copies of `piece`, `spacing` bytes apart (more than the piece: each lies beyond a hole), calling `after`
+ * after every one.
+ */
+function uploadsWithHoles(
+  http: HttpConnections,
+  connections: number,
+  piece: Uint8Array,
+  count: number,
+  spacing: number,
+  after: () => void = () => undefined,
+): void {
+  const s = emptySegment();
+  const request = encode('POST /x HTTP/1.1\r\nContent-Length: 100000\r\n\r\n');
+  s.flags = TcpFlag.ACK;
+  s.destinationPort = 80;
+  s.fromFirst = true;
+  for (let i = 0; i < connections; i++) {
+    s.connectionKey = `c${i}`;
+    s.sequence = 0;
+    s.bytes = request;
+    s.payloadStart = 0;
+    s.payloadEnd = request.length;
+    http.segment(s);
+    s.bytes = piece;
+    s.payloadEnd = piece.length;
+    for (let k = 1; k <= count; k++) {
+      s.sequence = request.length + k * spacing;
+      http.segment(s);
+      after();
+    }
+  }
+}
