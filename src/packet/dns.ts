@@ -4,6 +4,7 @@
 // throws: a message it cannot read yields undefined.
 
 import { formatIPv4, formatIPv6 } from './ipAddress.js';
+import { uint16At, uint32At } from './format.js';
 
 export const DnsType = { A: 1, NS: 2, CNAME: 5, SOA: 6, PTR: 12, MX: 15, TXT: 16, AAAA: 28, SRV: 33, OPT: 41 } as const;
 export const DnsClass = { IN: 1 } as const;
@@ -94,10 +95,6 @@ interface NameResult {
 // Names are rebuilt as text once per label; a scratch result avoids an object per name.
 const nameResult: NameResult = { name: '', end: 0 };
 
-function u16(d: Uint8Array, o: number): number {
-  return (d[o]! << 8) | d[o + 1]!;
-}
-
 /**
  * Reads the name at `offset` of the message that starts at `start` and ends at `end`. Compression pointers must point
  * backwards (to an earlier name, as RFC 1035 requires), which rules out loops; their number is capped as well.
@@ -160,11 +157,11 @@ export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length
   if (end > data.length) end = data.length;
   if (offset < 0 || end - offset < DNS_HEADER_LENGTH) return undefined;
   const start = offset;
-  const flags = u16(data, start + 2);
-  const questionCount = u16(data, start + 4);
-  const answerCount = u16(data, start + 6);
+  const flags = uint16At(data, start + 2);
+  const questionCount = uint16At(data, start + 4);
+  const answerCount = uint16At(data, start + 6);
   const message: DnsMessage = {
-    id: u16(data, start),
+    id: uint16At(data, start),
     isResponse: (flags & 0x8000) !== 0,
     opcode: (flags >> 11) & 0x0f,
     rcode: flags & 0x0f,
@@ -184,9 +181,9 @@ export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length
     if (!readName(data, start, end, p, nameResult) || nameResult.end + 4 > end) return undefined;
     if (i === 0) {
       message.questionName = nameResult.name;
-      message.questionType = u16(data, nameResult.end);
+      message.questionType = uint16At(data, nameResult.end);
     }
-    message.questionTypes.push(u16(data, nameResult.end));
+    message.questionTypes.push(uint16At(data, nameResult.end));
     p = nameResult.end + 4;
   }
   const answers = message.answers;
@@ -197,10 +194,10 @@ export function decodeDnsMessage(data: Uint8Array, offset = 0, end = data.length
     }
     const name = nameResult.name;
     p = nameResult.end;
-    const type = u16(data, p);
-    const klass = u16(data, p + 2);
-    const ttl = ((data[p + 4]! << 24) | (data[p + 5]! << 16) | (data[p + 6]! << 8) | data[p + 7]!) >>> 0;
-    const rdLength = u16(data, p + 8);
+    const type = uint16At(data, p);
+    const klass = uint16At(data, p + 2);
+    const ttl = uint32At(data, p + 4);
+    const rdLength = uint16At(data, p + 8);
     const rdata = p + 10;
     if (rdata + rdLength > end) {
       message.complete = false;
@@ -257,7 +254,7 @@ function followChain(message: DnsMessage): void {
 
 /** Whether data[start, end) has a DNS header and a first question that can be read (what an L7 record needs). */
 export function hasDnsQuestion(data: Uint8Array, start: number, end: number): boolean {
-  if (end > data.length || end - start < DNS_HEADER_LENGTH || u16(data, start + 4) === 0) return false;
+  if (end > data.length || end - start < DNS_HEADER_LENGTH || uint16At(data, start + 4) === 0) return false;
   return readName(data, start, end, start + DNS_HEADER_LENGTH, nameResult) && nameResult.end + 4 <= end;
 }
 
@@ -267,9 +264,9 @@ export function hasDnsQuestion(data: Uint8Array, start: number, end: number): bo
  */
 export function hasStrictDnsHeader(data: Uint8Array, start: number, end: number): boolean {
   if (end > data.length || end - start < DNS_HEADER_LENGTH) return false;
-  const flags = u16(data, start + 2);
-  if ((flags & 0x7840) !== 0 || u16(data, start + 4) !== 1) return false;
-  const records = u16(data, start + 6) + u16(data, start + 8) + u16(data, start + 10);
+  const flags = uint16At(data, start + 2);
+  if ((flags & 0x7840) !== 0 || uint16At(data, start + 4) !== 1) return false;
+  const records = uint16At(data, start + 6) + uint16At(data, start + 8) + uint16At(data, start + 10);
   return records * 11 <= end - start;
 }
 
@@ -281,17 +278,17 @@ export function hasStrictDnsHeader(data: Uint8Array, start: number, end: number)
  */
 export function isStrictDnsMessage(data: Uint8Array, start: number, end: number): boolean {
   if (!hasStrictDnsHeader(data, start, end)) return false;
-  const records = u16(data, start + 6) + u16(data, start + 8) + u16(data, start + 10);
+  const records = uint16At(data, start + 6) + uint16At(data, start + 8) + uint16At(data, start + 10);
   let p = start + DNS_HEADER_LENGTH;
   if (!readName(data, start, end, p, nameResult) || nameResult.end + 4 > end) return false;
   p = nameResult.end;
-  if ((u16(data, p + 2) & 0x7fff) !== DnsClass.IN) return false;
+  if ((uint16At(data, p + 2) & 0x7fff) !== DnsClass.IN) return false;
   p += 4;
   for (let i = 0; i < records; i++) {
     if (!skipName(data, end, p)) return false;
     p = skippedTo;
     if (p + 10 > end) return false;
-    p += 10 + u16(data, p + 8);
+    p += 10 + uint16At(data, p + 8);
     if (p > end) return false;
   }
   return p === end;

@@ -66,8 +66,7 @@ export class AddressTextCache {
   }
 
   ipv4(data: Uint8Array, offset: number): string {
-    const key =
-      ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
+    const key = uint32At(data, offset);
     const slot = Math.imul(key, 0x9e3779b1) >>> (32 - this.bits);
     if (this.v4Keys[slot] === key) return this.v4Texts[slot]!;
     const text = formatIPv4(data, offset);
@@ -105,7 +104,7 @@ export class AddressTextCache {
   }
 
   mac(data: Uint8Array, offset: number): string {
-    const high = (data[offset]! << 8) | data[offset + 1]!;
+    const high = uint16At(data, offset);
     const low = uint32At(data, offset + 2);
     const key = high * 0x100000000 + low;
     const slot = Math.imul(low ^ Math.imul(high, 0x85ebca6b), 0x9e3779b1) >>> (32 - this.bits);
@@ -115,6 +114,11 @@ export class AddressTextCache {
     this.macTexts[slot] = text;
     return text;
   }
+}
+
+/** The big-endian unsigned 16-bit number at `offset`. */
+export function uint16At(data: Uint8Array, offset: number): number {
+  return (data[offset]! << 8) | data[offset + 1]!;
 }
 
 /** The big-endian unsigned 32-bit number at `offset`. */

@@ -7,6 +7,7 @@
 // only for whoever needs text. Other consumers (e.g. a recorder's 5-tuple matcher) read the same struct.
 
 import { EtherType, IpProtocol } from './protocols.js';
+import { uint16At, uint32At } from './format.js';
 
 /** How the first byte of a frame is to be read. */
 export const LinkType = {
@@ -199,14 +200,6 @@ export class PacketHeaders {
   }
 }
 
-function u16(d: Uint8Array, o: number): number {
-  return (d[o]! << 8) | d[o + 1]!;
-}
-
-function u32(d: Uint8Array, o: number): number {
-  return ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
-}
-
 function stopAt(h: PacketHeaders, stop: DecodeStop, offset: number): void {
   h.stop = stop;
   h.decodedTo = offset;
@@ -251,7 +244,7 @@ function decodeEthernet(h: PacketHeaders, d: Uint8Array, p: number, end: number)
   if (end - p < 14) return stopAt(h, DecodeStop.TRUNCATED, p);
   h.layers |= Layer.ETHERNET;
   h.linkOffset = p;
-  let type = u16(d, p + 12);
+  let type = uint16At(d, p + 12);
   p += 14;
   let tags = 0;
   while (type === EtherType.VLAN || type === EtherType.QINQ || type === EtherType.QINQ_LEGACY) {
@@ -265,12 +258,12 @@ function decodeEthernet(h: PacketHeaders, d: Uint8Array, p: number, end: number)
       h.vlanCount = tags;
       return stopAt(h, DecodeStop.TRUNCATED, p);
     }
-    const vid = u16(d, p) & 0x0fff;
+    const vid = uint16At(d, p) & 0x0fff;
     if (tags === 0) h.vlanOuter = vid;
     else if (tags === 1) h.vlanInner = vid;
     tags++;
     h.layers |= Layer.VLAN;
-    type = u16(d, p + 2);
+    type = uint16At(d, p + 2);
     p += 4;
   }
   h.vlanCount = tags;
@@ -296,11 +289,11 @@ function decodeArp(h: PacketHeaders, d: Uint8Array, p: number, end: number): voi
   const length = 8 + 2 * hardwareLength + 2 * protocolLength;
   if (end - p < length) return stopAt(h, DecodeStop.TRUNCATED, p);
   h.layers |= Layer.ARP;
-  h.arpHardwareType = u16(d, p);
-  h.arpProtocolType = u16(d, p + 2);
+  h.arpHardwareType = uint16At(d, p);
+  h.arpProtocolType = uint16At(d, p + 2);
   h.arpHardwareLength = hardwareLength;
   h.arpProtocolLength = protocolLength;
-  h.arpOperation = u16(d, p + 6);
+  h.arpOperation = uint16At(d, p + 6);
   h.arpSenderHardwareOffset = p + 8;
   h.arpSenderProtocolOffset = p + 8 + hardwareLength;
   h.arpTargetHardwareOffset = p + 8 + hardwareLength + protocolLength;
@@ -311,7 +304,7 @@ function decodeArp(h: PacketHeaders, d: Uint8Array, p: number, end: number): voi
 function decodeIPv4(h: PacketHeaders, d: Uint8Array, p: number, end: number): void {
   if (end - p < 20) return stopAt(h, DecodeStop.TRUNCATED, p);
   const headerLength = (d[p]! & 0x0f) * 4;
-  let totalLength = u16(d, p + 2);
+  let totalLength = uint16At(d, p + 2);
   // A zero total length is what TCP segmentation offload leaves behind: the packet is whatever was captured.
   if (totalLength === 0) totalLength = end - p;
   if (headerLength < 20 || totalLength < headerLength) return stopAt(h, DecodeStop.MALFORMED, p);
@@ -323,10 +316,10 @@ function decodeIPv4(h: PacketHeaders, d: Uint8Array, p: number, end: number): vo
   h.networkTruncated = p + totalLength > end;
   h.networkEnd = h.networkTruncated ? end : p + totalLength;
   h.ttl = d[p + 8]!;
-  h.ipId = u16(d, p + 4);
+  h.ipId = uint16At(d, p + 4);
   h.sourceAddressOffset = p + 12;
   h.destinationAddressOffset = p + 16;
-  const flagsAndOffset = u16(d, p + 6);
+  const flagsAndOffset = uint16At(d, p + 6);
   h.fragmentOffset = (flagsAndOffset & 0x1fff) * 8;
   h.moreFragments = (flagsAndOffset & 0x2000) !== 0;
   h.isFragment = h.moreFragments || h.fragmentOffset !== 0;
@@ -344,7 +337,7 @@ function decodeIPv6(h: PacketHeaders, d: Uint8Array, p: number, end: number): vo
   h.ipVersion = 6;
   h.networkOffset = p;
   h.networkHeaderLength = 40;
-  const payloadLength = u16(d, p + 4);
+  const payloadLength = uint16At(d, p + 4);
   // Zero payload length means a jumbogram (or offload): the packet is whatever was captured.
   const claimedEnd = payloadLength === 0 ? end : p + 40 + payloadLength;
   h.networkTruncated = claimedEnd > end;
@@ -376,11 +369,11 @@ function decodeAfterIP(h: PacketHeaders, d: Uint8Array, p: number, end: number, 
       case IpProtocol.FRAGMENT: {
         if (h.ipVersion !== 6) return decodeTransport(h, d, p, end, next);
         if (end - p < 8) break;
-        const offsetAndFlags = u16(d, p + 2);
+        const offsetAndFlags = uint16At(d, p + 2);
         h.isFragment = true;
         h.fragmentOffset = offsetAndFlags & 0xfff8;
         h.moreFragments = (offsetAndFlags & 1) !== 0;
-        h.ipId = u32(d, p + 4);
+        h.ipId = uint32At(d, p + 4);
         next = d[p]!;
         p += 8;
         if (h.fragmentOffset !== 0) {
@@ -439,7 +432,7 @@ function decodeTransport(h: PacketHeaders, d: Uint8Array, p: number, end: number
       readPorts(h, d, p, available);
       if (available < 8) return stopAt(h, DecodeStop.TRUNCATED, p);
       h.layers |= Layer.UDP;
-      const length = u16(d, p + 4);
+      const length = uint16At(d, p + 4);
       return setPayload(h, p + 8, length >= 8 && length <= available ? p + length : end);
     }
     case IpProtocol.SCTP: {
@@ -454,7 +447,7 @@ function decodeTransport(h: PacketHeaders, d: Uint8Array, p: number, end: number
       h.layers |= Layer.ICMPV4;
       h.icmpType = d[p]!;
       h.icmpCode = d[p + 1]!;
-      h.icmpId = u16(d, p + 4);
+      h.icmpId = uint16At(d, p + 4);
       return setPayload(h, p + 8, end);
     }
     case IpProtocol.ICMPV6: {
@@ -462,7 +455,7 @@ function decodeTransport(h: PacketHeaders, d: Uint8Array, p: number, end: number
       h.layers |= Layer.ICMPV6;
       h.icmpType = d[p]!;
       h.icmpCode = d[p + 1]!;
-      h.icmpId = available >= 6 ? u16(d, p + 4) : 0;
+      h.icmpId = available >= 6 ? uint16At(d, p + 4) : 0;
       return setPayload(h, p + 4, end);
     }
     case IpProtocol.VRRP: {
@@ -496,8 +489,8 @@ function decodeTransport(h: PacketHeaders, d: Uint8Array, p: number, end: number
 function readPorts(h: PacketHeaders, d: Uint8Array, p: number, available: number): void {
   if (available < 4) return;
   h.hasPorts = true;
-  h.sourcePort = u16(d, p);
-  h.destinationPort = u16(d, p + 2);
+  h.sourcePort = uint16At(d, p);
+  h.destinationPort = uint16At(d, p + 2);
 }
 
 function setPayload(h: PacketHeaders, start: number, end: number): void {
@@ -527,7 +520,7 @@ export function decodeOverlay(outer: PacketHeaders, data: Uint8Array, kind: Over
   }
   const start = p + 8 + (data[p]! & 0x3f) * 4;
   if (start > end) return -1;
-  switch (u16(data, p + 2)) {
+  switch (uint16At(data, p + 2)) {
     case EtherType.TRANSPARENT_ETHERNET_BRIDGING:
       decodeFrame(inner, data, LinkType.ETHERNET, start, end);
       break;

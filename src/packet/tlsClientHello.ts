@@ -1,6 +1,7 @@
 // Reads the server name (SNI, RFC 6066) from a TLS ClientHello at the start of a TCP payload, so a connection's flows
 // can name the server the client asked for while the rest of TLS stays opaque. Only what lies in the given bytes is
 // read (a ClientHello cut by the segment yields the name if the extension came before the cut); never throws.
+import { uint16At } from './format.js';
 
 /** TLS record content type "handshake", and handshake type "client_hello". */
 const RECORD_HANDSHAKE = 22;
@@ -9,10 +10,6 @@ const EXTENSION_SERVER_NAME = 0;
 const NAME_TYPE_HOST_NAME = 0;
 /** A DNS name is at most 253 characters as text. */
 const MAX_HOST_NAME = 253;
-
-function u16(d: Uint8Array, o: number): number {
-  return (d[o]! << 8) | d[o + 1]!;
-}
 
 /** Whether data[start, end) begins like a TLS record carrying a ClientHello (one comparison for most payloads). */
 export function startsLikeClientHello(data: Uint8Array, start: number, end: number): boolean {
@@ -32,21 +29,21 @@ export function startsLikeClientHello(data: Uint8Array, start: number, end: numb
 export function clientHelloServerName(data: Uint8Array, start: number, end: number): string | undefined {
   if (end > data.length || !startsLikeClientHello(data, start, end)) return undefined;
   // The record, then the handshake header: type (1), length (3), then the ClientHello body.
-  const recordEnd = Math.min(end, start + 5 + u16(data, start + 3));
+  const recordEnd = Math.min(end, start + 5 + uint16At(data, start + 3));
   let p = start + 5 + 4;
   p += 2 + 32; // legacy_version, random
   if (p + 1 > recordEnd) return undefined;
   p += 1 + data[p]!; // legacy_session_id
   if (p + 2 > recordEnd) return undefined;
-  p += 2 + u16(data, p); // cipher_suites
+  p += 2 + uint16At(data, p); // cipher_suites
   if (p + 1 > recordEnd) return undefined;
   p += 1 + data[p]!; // legacy_compression_methods
   if (p + 2 > recordEnd) return undefined;
-  const extensionsEnd = Math.min(recordEnd, p + 2 + u16(data, p));
+  const extensionsEnd = Math.min(recordEnd, p + 2 + uint16At(data, p));
   p += 2;
   while (p + 4 <= extensionsEnd) {
-    const type = u16(data, p);
-    const length = u16(data, p + 2);
+    const type = uint16At(data, p);
+    const length = uint16At(data, p + 2);
     const body = p + 4;
     if (type === EXTENSION_SERVER_NAME) return hostNameIn(data, body, Math.min(extensionsEnd, body + length));
     p = body + length;
@@ -57,11 +54,11 @@ export function clientHelloServerName(data: Uint8Array, start: number, end: numb
 /** The first host_name entry of a server_name extension's body. */
 function hostNameIn(data: Uint8Array, start: number, end: number): string | undefined {
   if (start + 2 > end) return undefined;
-  const listEnd = Math.min(end, start + 2 + u16(data, start));
+  const listEnd = Math.min(end, start + 2 + uint16At(data, start));
   let p = start + 2;
   while (p + 3 <= listEnd) {
     const nameType = data[p]!;
-    const length = u16(data, p + 1);
+    const length = uint16At(data, p + 1);
     const name = p + 3;
     if (name + length > listEnd) return undefined;
     if (nameType === NAME_TYPE_HOST_NAME) return hostNameText(data, name, length);

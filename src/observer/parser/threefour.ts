@@ -65,7 +65,7 @@ import {
 import type { CapturedFrame, Timestamp } from '../../monitor/types.js';
 import { decodeDnsMessage, DNS_HEADER_LENGTH, isStrictDnsMessage } from '../../packet/dns.js';
 import { clientHelloServerName, startsLikeClientHello } from '../../packet/tlsClientHello.js';
-import { AddressTextCache, isZeroBytes, uint32At } from '../../packet/format.js';
+import { AddressTextCache, isZeroBytes, uint16At, uint32At } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
 import { formatIPv4 } from '../../packet/ipAddress.js';
 import { SctpChunk } from '../../packet/protocols.js';
@@ -152,10 +152,6 @@ function flowTraceReason(reason: number): number {
 
 function byteSwap32(value: number): number {
   return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
-}
-
-function u16(d: Uint8Array, o: number): number {
-  return (d[o]! << 8) | d[o + 1]!;
 }
 
 /** flow.Layer4 of a decoded packet: shared through `parts` for the common protocols, built fresh for the rare ones. */
@@ -680,7 +676,7 @@ export class ThreeFourParser {
     let end = h.payloadEnd;
     if ((h.layers & Layer.TCP) !== 0) {
       if (end - start < 2) return;
-      const length = u16(data, start);
+      const length = uint16At(data, start);
       start += 2;
       if (length > end - start) return;
       end = start + length;
@@ -688,7 +684,7 @@ export class ThreeFourParser {
       return;
     }
     // Only responses (QR bit) with at least one answer are worth decoding.
-    if (end - start < DNS_HEADER_LENGTH || (data[start + 2]! & 0x80) === 0 || u16(data, start + 6) === 0) return;
+    if (end - start < DNS_HEADER_LENGTH || (data[start + 2]! & 0x80) === 0 || uint16At(data, start + 6) === 0) return;
     if (!fromDnsPort && (end !== h.payloadEnd || !isStrictDnsMessage(data, start, end))) return;
     const message = decodeDnsMessage(data, start, end);
     if (message === undefined || message.rcode !== 0 || message.ips.length === 0 || message.questionName === '') return;

@@ -12,6 +12,7 @@
 import { isStrictDnsMessage } from '../../../packet/dns.js';
 import { TcpFlag } from '../../../packet/protocols.js';
 import { ByteStream, Accepted, type StreamReceiver, type TcpSegment } from './tcpReassembly.js';
+import { uint16At } from '../../../packet/format.js';
 
 /** One message found in a stream: bytes[start, end), valid until the next segment() call. */
 export interface DnsTcpSpan {
@@ -141,7 +142,7 @@ export class DnsTcpStreams implements StreamReceiver<DnsTcpStream> {
           d.lengthHigh = -1;
           i++;
         } else if (to - i >= 2) {
-          length = (b[i]! << 8) | b[i + 1]!;
+          length = uint16At(b, i);
           i += 2;
         } else {
           d.lengthHigh = b[i]!;
@@ -241,17 +242,16 @@ export class DnsTcpStreams implements StreamReceiver<DnsTcpStream> {
  */
 function startsLikeMessage(b: Uint8Array, from: number, to: number): boolean {
   if (to - from < 2 + DNS_HEADER_LENGTH) return false;
-  const length = u16(b, from);
+  const length = uint16At(b, from);
   const h = from + 2;
-  if (length < DNS_HEADER_LENGTH || (u16(b, h + 2) & 0x7840) !== 0 || u16(b, h + 4) === 0) return false;
-  return (u16(b, h + 4) + u16(b, h + 6) + u16(b, h + 8) + u16(b, h + 10)) * 5 <= length - DNS_HEADER_LENGTH;
+  if (length < DNS_HEADER_LENGTH || (uint16At(b, h + 2) & 0x7840) !== 0 || uint16At(b, h + 4) === 0) return false;
+  return (
+    (uint16At(b, h + 4) + uint16At(b, h + 6) + uint16At(b, h + 8) + uint16At(b, h + 10)) * 5 <=
+    length - DNS_HEADER_LENGTH
+  );
 }
 
 /** A TCP segment that is exactly one length-prefixed, well-formed DNS message (as DNS off port 53 must be). */
 export function isStrictTcpDnsSegment(b: Uint8Array, from: number, to: number): boolean {
-  return to - from > 2 && u16(b, from) === to - from - 2 && isStrictDnsMessage(b, from + 2, to);
-}
-
-function u16(b: Uint8Array, at: number): number {
-  return (b[at]! << 8) | b[at + 1]!;
+  return to - from > 2 && uint16At(b, from) === to - from - 2 && isStrictDnsMessage(b, from + 2, to);
 }

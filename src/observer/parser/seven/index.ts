@@ -10,6 +10,7 @@ import { DnsTcpStreams, isStrictTcpDnsSegment } from './dnsTcp.js';
 import { HttpConnections, type HttpConnectionsOptions } from './httpConnections.js';
 import type { TcpSegment } from './tcpReassembly.js';
 import { L7Kind, type L7Store } from './l7Store.js';
+import { uint16At } from '../../../packet/format.js';
 
 /** The L7 protocols read from packets (`--l7`). */
 export const L7_PROTOCOLS = ['dns', 'http'] as const;
@@ -183,7 +184,7 @@ export class SevenParser {
     ends.destinationPort = p.destinationPort;
     ends.protocol = p.protocol;
     const isResponse = (bytes[start + 2]! & DNS_QR) !== 0;
-    const id = (bytes[start]! << 8) | bytes[start + 1]!;
+    const id = uint16At(bytes, start);
     const latencyNs = this.dnsTransactions.latency(id, isResponse, ends, timeNs);
     const sequence = this.store.add(latencyNs, bytes, start, end, bytes, 0, 0);
     this.found(isResponse ? L7Kind.DNS_RESPONSE : L7Kind.DNS_REQUEST, sequence);
