@@ -47,6 +47,15 @@ export interface NodeHealthSources {
         readonly gaps: number;
       }
     | undefined;
+  /** The L7 parser's DNS-over-TCP tracker's counters, undefined unless --l7 includes dns. */
+  l7DnsTcp?: () =>
+    | {
+        readonly connections: number;
+        readonly bufferedBytes: number;
+        readonly evicted: number;
+        readonly abandoned: number;
+      }
+    | undefined;
   /** The flow exporter's counters, when --export-file-path is on. */
   export?: {
     readonly written: number;
@@ -252,6 +261,37 @@ export class NodeMetrics {
       'Holes in HTTP byte streams the L7 parser gave up on (segments the capture lost), each followed by a resynchronisation',
       'counter',
       () => l7Http((t) => t.gaps),
+    ).registerIn(reg);
+    // The L7 DNS-over-TCP tracker's, likewise.
+    type L7DnsTcpCounters = NonNullable<ReturnType<NonNullable<NodeHealthSources['l7DnsTcp']>>>;
+    const l7DnsTcp = (read: (t: L7DnsTcpCounters) => number): ScrapedValues => {
+      const t = s()?.l7DnsTcp?.();
+      return t === undefined ? [] : [[{}, read(t)]];
+    };
+    new ScrapedMetric(
+      'hubblets_l7_dns_tcp_connections',
+      'TCP connections on port 53 the L7 parser reads as DNS now',
+      'gauge',
+      () => l7DnsTcp((t) => t.connections),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_dns_tcp_buffered_bytes',
+      'Bytes the L7 parser holds for DNS-over-TCP connections (out-of-order segments, messages spanning segments)',
+      'gauge',
+      () => l7DnsTcp((t) => t.bufferedBytes),
+    ).registerIn(reg);
+    new ScrapedMetric(
+      'hubblets_l7_dns_tcp_connections_dropped_total',
+      'DNS-over-TCP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (a hole in a stream, a length no DNS message has, or a message the end of the connection cut short)',
+      'counter',
+      (): ScrapedValues => {
+        const t = s()?.l7DnsTcp?.();
+        if (t === undefined) return [];
+        return [
+          [{ reason: 'evicted' }, t.evicted],
+          [{ reason: 'abandoned' }, t.abandoned],
+        ];
+      },
     ).registerIn(reg);
     new ScrapedMetric(
       'hubblets_l7_flows_dropped_total',

@@ -177,6 +177,7 @@ export async function startNode(
       listenerEventsLost: () => agent.listenerEventsLost,
       recordings: dispatcher,
       l7Http: () => parser.l7HttpStats,
+      l7DnsTcp: () => parser.l7DnsTcpStats,
       l7FlowsDropped: opts.l7 && (() => observer.l7FlowsDropped),
       export: exporter ? exporter.stats : undefined,
     });

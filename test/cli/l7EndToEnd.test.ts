@@ -5,6 +5,7 @@ import { execFile } from 'node:child_process';
 import { createServer, type AddressInfo } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { promisify } from 'node:util';
+import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureWhile } from '../harness/capture.js';
 import { CLI_ENTRY, runCli, serveCapture, type CliProcess } from '../harness/cli.js';
@@ -423,6 +424,22 @@ describe('DNS over TCP from a capture of dig against a server answering in sever
       expect(Number(flows[1]!['l7']['latency_ns']) / 1e9).toBeCloseTo(Number(judged[1]![3]), 6);
     } finally {
       await serve.stop();
+    }
+    // The same capture with the answer's second segment lost: the answer cannot be read whole, so it is not shown,
+    // and the connection given up is counted on /metrics.
+    const holed = join(dirname(pcap), 'dns-tcp-hole.pcap');
+    await run('editcap', [pcap, holed, serverSegments[1]![0]!]);
+    const lossy = await serveCapture(holed, ['--metrics-address', '127.0.0.1:0']);
+    try {
+      const r = await runCli(['observe', '--server', `unix://${lossy.socket}`, '-o', 'json', '--all', '--protocol', 'dns']);
+      expect(flowsOf(r.stdout).map((f) => f['l7']['type'])).toEqual(['REQUEST']);
+      const text = await (await fetch(`http://127.0.0.1:${lossy.metricsPort}/metrics`)).text();
+      expect(text).toMatch(/^hubblets_l7_dns_tcp_connections 0$/m);
+      expect(text).toMatch(/^hubblets_l7_dns_tcp_buffered_bytes 0$/m);
+      expect(text).toMatch(/^hubblets_l7_dns_tcp_connections_dropped_total\{reason="abandoned"\} 1$/m);
+      expect(text).toMatch(/^hubblets_l7_dns_tcp_connections_dropped_total\{reason="evicted"\} 0$/m);
+    } finally {
+      await lossy.process.stop();
     }
   });
 });

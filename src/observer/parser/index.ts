@@ -17,6 +17,7 @@ import { Layer } from '../../packet/frame.js';
 import { IpProtocol } from '../../packet/protocols.js';
 import { L7_PROTOCOLS, L7Packet, mayCarryL7, SevenParser, type SevenParserOptions } from './seven/index.js';
 import type { HttpConnectionStats } from './seven/httpConnections.js';
+import type { DnsTcpStats } from './seven/dnsTcp.js';
 import { l7FlowOf, type L7FlowOptions } from './seven/l7Flow.js';
 import { L7Store, type L7Kind } from './seven/l7Store.js';
 import { L7Offload, type L7Delivery } from './seven/offload.js';
@@ -210,6 +211,12 @@ export class Parser {
   get l7HttpStats(): HttpConnectionStats | undefined {
     const l7 = this.l7;
     return l7 === undefined ? undefined : l7.offload !== undefined ? l7.offload.httpStats : l7.seven!.httpStats;
+  }
+
+  /** The L7 parser's DNS-over-TCP connection counters; undefined with L7 DNS off. */
+  get l7DnsTcpStats(): DnsTcpStats | undefined {
+    const l7 = this.l7;
+    return l7 === undefined ? undefined : l7.offload !== undefined ? l7.offload.dnsTcpStats : l7.seven!.dnsTcpStats;
   }
 
   /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */

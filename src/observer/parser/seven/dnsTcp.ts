@@ -30,12 +30,16 @@ export interface DnsTcpStats {
   tracked: number;
   /** Dropped to make room for a new one (least recently used). */
   evicted: number;
-  /** Given up: a hole in a stream, or a length prefix no message has. */
+  /** Given up: a hole in a stream, a length prefix no message has, or a message the connection's end cut short. */
   abandoned: number;
   /** Bytes held now (out-of-order segments, messages spanning segments). */
   bufferedBytes: number;
   /** Messages read. */
   messages: number;
+}
+
+export function emptyDnsTcpStats(): DnsTcpStats {
+  return { connections: 0, tracked: 0, evicted: 0, abandoned: 0, bufferedBytes: 0, messages: 0 };
 }
 
 /** Connections tracked at once; the least recently used one is evicted to make room. */
@@ -80,7 +84,7 @@ class DnsTcpConnection {
 }
 
 export class DnsTcpStreams implements StreamReceiver<DnsTcpStream> {
-  readonly stats: DnsTcpStats = { connections: 0, tracked: 0, evicted: 0, abandoned: 0, bufferedBytes: 0, messages: 0 };
+  readonly stats: DnsTcpStats = emptyDnsTcpStats();
   /** In least recently used order (a touched connection is moved to the end). */
   private readonly connections = new Map<string, DnsTcpConnection>();
   private readonly spans: DnsTcpSpan[] = [];
@@ -121,7 +125,11 @@ export class DnsTcpStreams implements StreamReceiver<DnsTcpStream> {
     }
     if (c.dead) return this.found;
     if ((flags & TcpFlag.FIN) !== 0) d.fin((sequence + (to - from)) >>> 0);
-    if ((flags & TcpFlag.RST) !== 0 || (c.first.finSeen && c.second.finSeen)) this.free(c);
+    if ((flags & TcpFlag.RST) !== 0 || (c.first.finSeen && c.second.finSeen)) {
+      // Bytes still waiting for a hole to fill, or a message cut short, will never be read.
+      if (unfinished(c.first) || unfinished(c.second)) this.stats.abandoned++;
+      this.free(c);
+    }
     return this.found;
   }
 
@@ -234,6 +242,11 @@ export class DnsTcpStreams implements StreamReceiver<DnsTcpStream> {
     this.stats.bufferedBytes -= d.message.length;
     d.message = undefined;
   }
+}
+
+/** Whether a stream holds bytes it could not read yet: segments beyond a hole, or part of a message. */
+function unfinished(d: DnsTcpStream): boolean {
+  return d.heldSegments > 0 || d.need > 0 || d.lengthHigh >= 0;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { hasDnsQuestion, hasStrictDnsHeader, isStrictDnsMessage } from '../../../packet/dns.js';
 import { IpProtocol, TcpFlag } from '../../../packet/protocols.js';
 import { DnsTransactions, type DnsEnds } from './dns.js';
-import { DnsTcpStreams, isStrictTcpDnsSegment } from './dnsTcp.js';
+import { DnsTcpStreams, isStrictTcpDnsSegment, type DnsTcpStats } from './dnsTcp.js';
 import { HttpConnections, type HttpConnectionsOptions } from './httpConnections.js';
 import type { TcpSegment } from './tcpReassembly.js';
 import { L7Kind, type L7Store } from './l7Store.js';
@@ -132,6 +132,11 @@ export class SevenParser {
   /** The HTTP tracker's counters (connections tracked, evicted, gaps, ...), undefined with HTTP off. */
   get httpStats(): HttpConnections['stats'] | undefined {
     return this.http?.stats;
+  }
+
+  /** The DNS-over-TCP tracker's counters (connections on port 53 tracked, evicted, given up), undefined with DNS off. */
+  get dnsTcpStats(): DnsTcpStats | undefined {
+    return this.dnsTcp?.stats;
   }
 
   /**

@@ -7,6 +7,7 @@ import { pathToFileURL } from 'node:url';
 import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { PacketHeaders } from '../../../packet/frame.js';
 import { emptyHttpConnectionStats, type HttpConnectionStats } from './httpConnections.js';
+import { emptyDnsTcpStats, type DnsTcpStats } from './dnsTcp.js';
 import { L7_PROTOCOLS, type SevenParserOptions } from './index.js';
 import type { L7Kind, L7Store, L7StoreMemory } from './l7Store.js';
 import { uint32At } from '../../../packet/format.js';
@@ -40,10 +41,19 @@ export interface L7WorkerData {
   control: SharedArrayBuffer;
   /** The HTTP tracker's counters as of the last batch (float64s, in the order of HTTP_STATS_KEYS). */
   httpStats: SharedArrayBuffer;
+  /** The DNS-over-TCP tracker's, likewise (DNS_TCP_STATS_KEYS). */
+  dnsTcpStats: SharedArrayBuffer;
 }
 
 /** The HTTP tracker's counters, in the order the worker writes them to shared memory. */
 export const HTTP_STATS_KEYS = Object.keys(emptyHttpConnectionStats()) as (keyof HttpConnectionStats)[];
+/** The DNS-over-TCP tracker's counters, likewise. */
+export const DNS_TCP_STATS_KEYS = Object.keys(emptyDnsTcpStats()) as (keyof DnsTcpStats)[];
+
+/** Writes a tracker's counters into the shared memory the Observer's thread reads them from (in the worker). */
+export function publishStats<S extends object>(keys: readonly (keyof S)[], stats: S, to: Float64Array): void {
+  for (let i = 0; i < keys.length; i++) to[i] = stats[keys[i]!] as number;
+}
 
 /** A batch handed to the worker: `count` entries in `buffer` (moved, not copied, and handed back with the answer). */
 export interface L7Batch {
@@ -71,8 +81,39 @@ interface SentBatch {
 
 /** How long the worker may go without a packet before it is stopped (started again by the next one). */
 const DEFAULT_IDLE_STOP_MS = 30_000;
-/** The HTTP tracker's counters that are gauges (of the running worker) rather than running totals. */
-const HTTP_GAUGES: readonly string[] = ['connections', 'bufferedBytes'];
+/** The trackers' counters that are gauges (of the running worker) rather than running totals. */
+const GAUGES: readonly string[] = ['connections', 'bufferedBytes'];
+
+/**
+ * One tracker's counters as the worker last published them, plus the running totals of the workers stopped before it
+ * (its gauges start again from 0).
+ */
+class SharedStats<S extends object> {
+  readonly shared: Float64Array;
+  private readonly carried: Float64Array;
+
+  constructor(
+    private readonly keys: readonly (keyof S)[],
+    private readonly empty: () => S,
+  ) {
+    this.shared = new Float64Array(new SharedArrayBuffer(8 * keys.length));
+    this.carried = new Float64Array(keys.length);
+  }
+
+  read(): S {
+    const stats = this.empty();
+    this.keys.forEach((key, i) => ((stats[key] as number) = this.shared[i]! + this.carried[i]!));
+    return stats;
+  }
+
+  /** Keeps the running totals of a worker being stopped. */
+  carryOver(): void {
+    this.keys.forEach((key, i) => {
+      if (!GAUGES.includes(key as string)) this.carried[i]! += this.shared[i]!;
+      this.shared[i] = 0;
+    });
+  }
+}
 
 /**
  * The L7 parser in a worker thread, fed from the Observer's thread. A worker that has had no packet for a while
@@ -86,9 +127,9 @@ export class L7Offload {
   private readonly store: L7Store;
   private readonly onFailure: (err: Error) => void;
   private readonly httpOn: boolean;
-  private readonly httpStatsShared: Float64Array;
-  /** Counters of the workers stopped so far, added to the running one's. */
-  private readonly httpStatsCarried: Float64Array;
+  private readonly dnsOn: boolean;
+  private readonly httpCounters = new SharedStats(HTTP_STATS_KEYS, emptyHttpConnectionStats);
+  private readonly dnsTcpCounters = new SharedStats(DNS_TCP_STATS_KEYS, emptyDnsTcpStats);
   private readonly controlMemory: SharedArrayBuffer;
   private readonly control: Int32Array;
   private readonly deliver: L7Delivery;
@@ -132,6 +173,7 @@ export class L7Offload {
     this.deliver = deliver;
     this.onFailure = onFailure;
     this.httpOn = (options.protocols ?? L7_PROTOCOLS).includes('http');
+    this.dnsOn = (options.protocols ?? L7_PROTOCOLS).includes('dns');
     this.batchPackets = Math.max(1, Math.min(BATCH_PACKETS, Math.floor(maxInFlight / MAX_BATCHES_IN_FLIGHT)));
     this.buffer = new ArrayBuffer(BATCH_BYTES);
     this.bytes = new Uint8Array(this.buffer);
@@ -140,8 +182,6 @@ export class L7Offload {
     this.tickets = new Float64Array(this.batchPackets);
     this.controlMemory = new SharedArrayBuffer(4);
     this.control = new Int32Array(this.controlMemory);
-    this.httpStatsShared = new Float64Array(new SharedArrayBuffer(8 * HTTP_STATS_KEYS.length));
-    this.httpStatsCarried = new Float64Array(HTTP_STATS_KEYS.length);
     const idleStopMs = options.workerIdleStopMs ?? DEFAULT_IDLE_STOP_MS;
     this.idleTimer = setInterval(() => this.stopIfIdle(idleStopMs), Math.max(10, idleStopMs / 4));
     this.idleTimer.unref();
@@ -162,7 +202,8 @@ export class L7Offload {
       store: this.store.memory,
       port: channel.port2,
       control: this.controlMemory,
-      httpStats: this.httpStatsShared.buffer as SharedArrayBuffer,
+      httpStats: this.httpCounters.shared.buffer as SharedArrayBuffer,
+      dnsTcpStats: this.dnsTcpCounters.shared.buffer as SharedArrayBuffer,
     };
     const worker = startWorker(data, [channel.port2]);
     worker.unref();
@@ -188,10 +229,8 @@ export class L7Offload {
       return;
     }
     if (this.worker === undefined || now - this.idleSince < idleStopMs) return;
-    HTTP_STATS_KEYS.forEach((key, i) => {
-      if (!HTTP_GAUGES.includes(key)) this.httpStatsCarried[i]! += this.httpStatsShared[i]!;
-      this.httpStatsShared[i] = 0;
-    });
+    this.httpCounters.carryOver();
+    this.dnsTcpCounters.carryOver();
     void this.worker.terminate();
     this.port!.close();
     this.worker = undefined;
@@ -277,10 +316,12 @@ export class L7Offload {
 
   /** The HTTP tracker's counters as of the last batch the worker read (undefined with HTTP off). */
   get httpStats(): HttpConnectionStats | undefined {
-    if (!this.httpOn) return undefined;
-    const stats = emptyHttpConnectionStats();
-    HTTP_STATS_KEYS.forEach((key, i) => (stats[key] = this.httpStatsShared[i]! + this.httpStatsCarried[i]!));
-    return stats;
+    return this.httpOn ? this.httpCounters.read() : undefined;
+  }
+
+  /** The DNS-over-TCP tracker's counters as of the last batch the worker read (undefined with DNS off). */
+  get dnsTcpStats(): DnsTcpStats | undefined {
+    return this.dnsOn ? this.dnsTcpCounters.read() : undefined;
   }
 
   private useBuffer(buffer: ArrayBuffer): void {

@@ -1,10 +1,18 @@
 // The L7 parser's worker thread (started by offload.ts): reads each batch of packets in order, adds the messages it
-// finds to the shared L7 store, and answers with (entry, kind, number) per record and the HTTP tracker's counters.
+// finds to the shared L7 store, and answers with (entry, kind, number) per record and the trackers' counters.
 import { workerData } from 'node:worker_threads';
 import { AddressTextCache } from '../../../packet/format.js';
 import { L7Packet, SevenParser } from './index.js';
 import { L7Store } from './l7Store.js';
-import { Entry, HTTP_STATS_KEYS, type L7Batch, type L7BatchAnswer, type L7WorkerData } from './offload.js';
+import {
+  DNS_TCP_STATS_KEYS,
+  Entry,
+  HTTP_STATS_KEYS,
+  publishStats,
+  type L7Batch,
+  type L7BatchAnswer,
+  type L7WorkerData,
+} from './offload.js';
 
 const data = workerData as L7WorkerData;
 const parser = new SevenParser(data.options, new L7Store(data.store));
@@ -14,6 +22,7 @@ const packet = new L7Packet();
 let found = new Float64Array(3 * 1024);
 
 const httpStats = new Float64Array(data.httpStats);
+const dnsTcpStats = new Float64Array(data.dnsTcpStats);
 
 data.port.on('message', (batch: L7Batch) => {
   const bytes = new Uint8Array(batch.buffer);
@@ -55,8 +64,8 @@ data.port.on('message', (batch: L7Batch) => {
     }
     at += words[w + Entry.SIZE]!;
   }
-  const stats = parser.httpStats;
-  if (stats !== undefined) HTTP_STATS_KEYS.forEach((key, i) => (httpStats[i] = stats[key]));
+  if (parser.httpStats !== undefined) publishStats(HTTP_STATS_KEYS, parser.httpStats, httpStats);
+  if (parser.dnsTcpStats !== undefined) publishStats(DNS_TCP_STATS_KEYS, parser.dnsTcpStats, dnsTcpStats);
   const records = found.slice(0, n);
   const answer: L7BatchAnswer = { buffer: batch.buffer, records };
   data.port.postMessage(answer, [batch.buffer, records.buffer]);

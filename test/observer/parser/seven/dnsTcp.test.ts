@@ -109,7 +109,23 @@ describe('DnsTcpStreams', () => {
     feed(streams, c, [...c.client(query('x.test', 1)), ...c.server(answer('x.test', 1, 1)), c.fin(true), c.fin(false)]);
     const d = dnsConversation(40001);
     feed(streams, d, [...d.client(query('y.test', 1)), d.rst(false)]);
-    expect(streams.stats).toMatchObject({ tracked: 2, connections: 0 });
+    expect(streams.stats).toMatchObject({ tracked: 2, connections: 0, abandoned: 0 });
+  });
+
+  it('counts a connection that ends with a message it could not read whole as given up', () => {
+    const streams = new DnsTcpStreams();
+    // The answer's middle segment never captured: the rest waits beyond the hole until both FINs.
+    const c = dnsConversation();
+    const asked = c.client(query('lost.test', 1));
+    const lost = c.server(answer('lost.test', 1, 60), [500, 1000]);
+    expect(feed(streams, c, [...asked, lost[0]!, lost[2]!, c.fin(true), c.fin(false)])).toEqual(['Q lost.test']);
+    expect(streams.stats).toMatchObject({ abandoned: 1, connections: 0, bufferedBytes: 0 });
+    // An answer cut short by a reset.
+    const d = dnsConversation(40001);
+    const askedToo = d.client(query('cut.test', 2));
+    const cut = d.server(answer('cut.test', 2, 60), [500]);
+    expect(feed(streams, d, [...askedToo, cut[0]!, d.rst(false)])).toEqual(['Q cut.test']);
+    expect(streams.stats).toMatchObject({ abandoned: 2, connections: 0, bufferedBytes: 0 });
   });
 
   it('keeps connections and buffered bytes within bounds', () => {
