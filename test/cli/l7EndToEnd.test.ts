@@ -431,7 +431,16 @@ describe('DNS over TCP from a capture of dig against a server answering in sever
     await run('editcap', [pcap, holed, serverSegments[1]![0]!]);
     const lossy = await serveCapture(holed, ['--metrics-address', '127.0.0.1:0']);
     try {
-      const r = await runCli(['observe', '--server', `unix://${lossy.socket}`, '-o', 'json', '--all', '--protocol', 'dns']);
+      const r = await runCli([
+        'observe',
+        '--server',
+        `unix://${lossy.socket}`,
+        '-o',
+        'json',
+        '--all',
+        '--protocol',
+        'dns',
+      ]);
       expect(flowsOf(r.stdout).map((f) => f['l7']['type'])).toEqual(['REQUEST']);
       const text = await (await fetch(`http://127.0.0.1:${lossy.metricsPort}/metrics`)).text();
       expect(text).toMatch(/^hubblets_l7_dns_tcp_connections 0$/m);
