@@ -227,72 +227,39 @@ export class NodeMetrics {
       'gauge',
       () => s()?.recordings.queuedPackets ?? 0,
     ).registerIn(reg);
-    // The L7 HTTP tracker's, present only when it runs.
-    type L7HttpCounters = NonNullable<ReturnType<NonNullable<NodeHealthSources['l7Http']>>>;
-    const l7Http = (read: (t: L7HttpCounters) => number): ScrapedValues => {
-      const t = s()?.l7Http?.();
-      return t === undefined ? [] : [[{}, read(t)]];
-    };
-    new ScrapedMetric('hubblets_l7_http_connections', 'TCP connections the L7 parser reads as HTTP now', 'gauge', () =>
-      l7Http((t) => t.connections),
-    ).registerIn(reg);
-    new ScrapedMetric(
-      'hubblets_l7_http_buffered_bytes',
-      'Bytes the L7 parser holds for HTTP connections (out-of-order segments, unfinished heads)',
-      'gauge',
-      () => l7Http((t) => t.bufferedBytes),
-    ).registerIn(reg);
-    new ScrapedMetric(
-      'hubblets_l7_http_connections_dropped_total',
-      'HTTP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (bytes stopped parsing as HTTP), tunnel (CONNECT or 101 Switching Protocols)',
-      'counter',
-      (): ScrapedValues => {
-        const t = s()?.l7Http?.();
-        if (t === undefined) return [];
-        return [
-          [{ reason: 'evicted' }, t.evicted],
-          [{ reason: 'abandoned' }, t.abandoned],
-          [{ reason: 'tunnel' }, t.tunnels],
-        ];
-      },
-    ).registerIn(reg);
+    // The L7 connection trackers', present only when they run.
+    registerL7TrackerMetrics(reg, () => s()?.l7Http?.(), {
+      name: 'http',
+      connections: 'TCP connections the L7 parser reads as HTTP now',
+      held: 'Bytes the L7 parser holds for HTTP connections (out-of-order segments, unfinished heads)',
+      dropped:
+        'HTTP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (bytes stopped parsing as HTTP), tunnel (CONNECT or 101 Switching Protocols)',
+      reasons: [
+        ['evicted', (t) => t.evicted],
+        ['abandoned', (t) => t.abandoned],
+        ['tunnel', (t) => t.tunnels],
+      ],
+    });
     new ScrapedMetric(
       'hubblets_l7_http_gaps_total',
       'Holes in HTTP byte streams the L7 parser gave up on (segments the capture lost), each followed by a resynchronisation',
       'counter',
-      () => l7Http((t) => t.gaps),
-    ).registerIn(reg);
-    // The L7 DNS-over-TCP tracker's, likewise.
-    type L7DnsTcpCounters = NonNullable<ReturnType<NonNullable<NodeHealthSources['l7DnsTcp']>>>;
-    const l7DnsTcp = (read: (t: L7DnsTcpCounters) => number): ScrapedValues => {
-      const t = s()?.l7DnsTcp?.();
-      return t === undefined ? [] : [[{}, read(t)]];
-    };
-    new ScrapedMetric(
-      'hubblets_l7_dns_tcp_connections',
-      'TCP connections on port 53 the L7 parser reads as DNS now',
-      'gauge',
-      () => l7DnsTcp((t) => t.connections),
-    ).registerIn(reg);
-    new ScrapedMetric(
-      'hubblets_l7_dns_tcp_buffered_bytes',
-      'Bytes the L7 parser holds for DNS-over-TCP connections (out-of-order segments, messages spanning segments)',
-      'gauge',
-      () => l7DnsTcp((t) => t.bufferedBytes),
-    ).registerIn(reg);
-    new ScrapedMetric(
-      'hubblets_l7_dns_tcp_connections_dropped_total',
-      'DNS-over-TCP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (a hole in a stream, a length no DNS message has, or a message the end of the connection cut short)',
-      'counter',
       (): ScrapedValues => {
-        const t = s()?.l7DnsTcp?.();
-        if (t === undefined) return [];
-        return [
-          [{ reason: 'evicted' }, t.evicted],
-          [{ reason: 'abandoned' }, t.abandoned],
-        ];
+        const t = s()?.l7Http?.();
+        return t === undefined ? [] : [[{}, t.gaps]];
       },
     ).registerIn(reg);
+    registerL7TrackerMetrics(reg, () => s()?.l7DnsTcp?.(), {
+      name: 'dns_tcp',
+      connections: 'TCP connections on port 53 the L7 parser reads as DNS now',
+      held: 'Bytes the L7 parser holds for DNS-over-TCP connections (out-of-order segments, messages spanning segments)',
+      dropped:
+        'DNS-over-TCP connections the L7 parser stopped reading: evicted (least recently used, to make room), abandoned (a hole in a stream, a length no DNS message has, or a message the end of the connection cut short)',
+      reasons: [
+        ['evicted', (t) => t.evicted],
+        ['abandoned', (t) => t.abandoned],
+      ],
+    });
     new ScrapedMetric(
       'hubblets_l7_flows_dropped_total',
       "L7 flows not kept: their packet's flow had left the ring before the L7 parser's worker thread answered (the ring is too small for the load), or a hook stopped it",
@@ -348,4 +315,48 @@ export class NodeMetrics {
       () => this.vectors.map((v) => [{ metric: v.name }, v.evicted] as const),
     ).registerIn(reg);
   }
+}
+
+/** What every L7 connection tracker (HTTP, DNS over TCP) counts. */
+interface L7TrackerCounters {
+  readonly connections: number;
+  readonly bufferedBytes: number;
+}
+
+/**
+ * An L7 connection tracker's series: hubblets_l7_NAME_connections and _buffered_bytes (gauges) and
+ * _connections_dropped_total by reason; none while `read` gives undefined (the tracker is off).
+ */
+function registerL7TrackerMetrics<T extends L7TrackerCounters>(
+  reg: Registry,
+  read: () => T | undefined,
+  tracker: {
+    name: string;
+    connections: string;
+    held: string;
+    dropped: string;
+    reasons: readonly (readonly [string, (t: T) => number])[];
+  },
+): void {
+  const gauge = (value: (t: T) => number) => (): ScrapedValues => {
+    const t = read();
+    return t === undefined ? [] : [[{}, value(t)]];
+  };
+  const prefix = `hubblets_l7_${tracker.name}`;
+  new ScrapedMetric(
+    `${prefix}_connections`,
+    tracker.connections,
+    'gauge',
+    gauge((t) => t.connections),
+  ).registerIn(reg);
+  new ScrapedMetric(
+    `${prefix}_buffered_bytes`,
+    tracker.held,
+    'gauge',
+    gauge((t) => t.bufferedBytes),
+  ).registerIn(reg);
+  new ScrapedMetric(`${prefix}_connections_dropped_total`, tracker.dropped, 'counter', (): ScrapedValues => {
+    const t = read();
+    return t === undefined ? [] : tracker.reasons.map(([reason, value]) => [{ reason }, value(t)]);
+  }).registerIn(reg);
 }
