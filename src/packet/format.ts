@@ -125,3 +125,23 @@ export function uint16At(data: Uint8Array, offset: number): number {
 export function uint32At(data: Uint8Array, offset: number): number {
   return ((data[offset]! << 24) | (data[offset + 1]! << 16) | (data[offset + 2]! << 8) | data[offset + 3]!) >>> 0;
 }
+
+/** A 16-bit number with its two bytes swapped (network order read as host order, or back). */
+export function byteSwap16(value: number): number {
+  return ((value & 0xff) << 8) | ((value >>> 8) & 0xff);
+}
+
+/** A 32-bit number with its four bytes reversed, unsigned. */
+export function byteSwap32(value: number): number {
+  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
+}
+
+/** The little-endian unsigned 16-bit number at `offset` (datapath messages and pcap headers are in host order). */
+export function uint16LeAt(data: Uint8Array, offset: number): number {
+  return data[offset]! | (data[offset + 1]! << 8);
+}
+
+/** The little-endian unsigned 32-bit number at `offset`. */
+export function uint32LeAt(data: Uint8Array, offset: number): number {
+  return (data[offset]! | (data[offset + 1]! << 8) | (data[offset + 2]! << 16) | (data[offset + 3]! << 24)) >>> 0;
+}

@@ -11,6 +11,7 @@ import { checkServerIdentity } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest, ObserverService } from '../api/observer/observer.js';
 import { VERSION } from '../server/version.js';
+import { uint32At } from '../packet/format.js';
 
 /** TLS towards a node: the CA bundle to verify it (system roots when absent), our client pair, its expected name. */
 export interface NodeTls {
@@ -294,7 +295,7 @@ export class NodeFlowsCall {
       pos = chunk.length - spill;
     }
     while (chunk.length - pos >= 5) {
-      const len = ((chunk[pos + 1]! << 24) | (chunk[pos + 2]! << 16) | (chunk[pos + 3]! << 8) | chunk[pos + 4]!) >>> 0;
+      const len = uint32At(chunk, pos + 1);
       if (chunk[pos] !== 0 || len > MAX_MESSAGE_BYTES) this.checkPrefix(chunk[pos]!, len);
       const end = pos + 5 + len;
       if (end > chunk.length) break;

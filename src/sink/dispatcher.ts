@@ -21,6 +21,7 @@ import { TraceNotifyFlag, traceNotifyHeaderLength } from '../monitor/datapath/tr
 import type { CapturedFrame, MonitorConsumer, MonitorEvent } from '../monitor/types.js';
 import { decodeFrame, LinkType, PacketHeaders } from '../packet/frame.js';
 import { EtherType, IpProtocol } from '../packet/protocols.js';
+import { uint16At, uint32LeAt } from '../packet/format.js';
 import { RecordingSink, type SinkHooks, type SinkTuning } from './sink.js';
 import { SinkError } from './sinkError.js';
 import { RecordingProtocol, type RecordingFilter, type Sink, type SinkEnd, type SinkOptions } from './types.js';
@@ -360,7 +361,7 @@ export class SinkDispatcher implements MonitorConsumer {
         if (header === undefined) return false;
         start = header;
         capLen = data[12]! | (data[13]! << 8);
-        origLen = u32le(data, 8);
+        origLen = uint32LeAt(data, 8);
         const flags = data[27]!;
         l3 = (flags & TraceNotifyFlag.IS_L3_DEVICE) !== 0;
         ipv6 = (flags & TraceNotifyFlag.IS_IPV6) !== 0;
@@ -372,7 +373,7 @@ export class SinkDispatcher implements MonitorConsumer {
         if (version > 3) return false;
         start = version <= 1 ? DROP_NOTIFY_V1_LEN : version === 2 ? DROP_NOTIFY_V2_LEN : DROP_NOTIFY_V3_LEN;
         capLen = data[12]! | (data[13]! << 8);
-        origLen = u32le(data, 8);
+        origLen = uint32LeAt(data, 8);
         // Flags exist from version 2 on.
         const flags = version >= 2 && length > 36 ? data[36]! : 0;
         l3 = (flags & DropNotifyFlag.IS_L3_DEVICE) !== 0;
@@ -383,7 +384,7 @@ export class SinkDispatcher implements MonitorConsumer {
         start = POLICY_VERDICT_NOTIFY_LEN;
         if (length < start) return false;
         capLen = data[12]! | (data[13]! << 8);
-        origLen = u32le(data, 8);
+        origLen = uint32LeAt(data, 8);
         const flags = data[27]!;
         l3 = (flags & PolicyVerdictFlag.IS_L3) !== 0;
         ipv6 = (flags & PolicyVerdictFlag.IS_IPV6) !== 0;
@@ -392,8 +393,8 @@ export class SinkDispatcher implements MonitorConsumer {
       case MessageType.CAPTURE: {
         start = DEBUG_CAPTURE_LEN;
         if (length < start) return false;
-        capLen = u32le(data, 8);
-        origLen = u32le(data, 12);
+        capLen = uint32LeAt(data, 8);
+        origLen = uint32LeAt(data, 12);
         break;
       }
       case MessageType.RECORDER_CAPTURE:
@@ -489,13 +490,13 @@ export class SinkDispatcher implements MonitorConsumer {
     let p = start;
     let type = etherType;
     if (type < 0 && end - p >= ETHERNET_HEADER_LEN) {
-      type = (d[p + 12]! << 8) | d[p + 13]!;
+      type = uint16At(d, p + 12);
       p += ETHERNET_HEADER_LEN;
     }
     if (type === EtherType.IPV4) {
       if (end - p >= 20) {
         const headerLength = (d[p]! & 0x0f) * 4;
-        let totalLength = (d[p + 2]! << 8) | d[p + 3]!;
+        let totalLength = uint16At(d, p + 2);
         if (totalLength === 0) totalLength = end - p;
         const protocol = d[p + 9]!;
         if (
@@ -517,7 +518,7 @@ export class SinkDispatcher implements MonitorConsumer {
       if (end - p >= 40) {
         const next = d[p + 6]!;
         if (protocolSlot(next) > 0) {
-          const payloadLength = (d[p + 4]! << 8) | d[p + 5]!;
+          const payloadLength = uint16At(d, p + 4);
           const claimedEnd = payloadLength === 0 ? end : p + 40 + payloadLength;
           this.setIPv6Addresses(d, p + 8, p + 24);
           this.ipProtocol = next;
@@ -567,8 +568,8 @@ export class SinkDispatcher implements MonitorConsumer {
   private readPorts(d: Uint8Array, p: number, networkEnd: number): void {
     if (networkEnd - p >= 4) {
       this.hasPorts = true;
-      this.sourcePort = (d[p]! << 8) | d[p + 1]!;
-      this.destinationPort = (d[p + 2]! << 8) | d[p + 3]!;
+      this.sourcePort = uint16At(d, p);
+      this.destinationPort = uint16At(d, p + 2);
     } else {
       this.hasPorts = false;
     }
@@ -618,7 +619,7 @@ export class SinkDispatcher implements MonitorConsumer {
     const sink = this.byRuleId.get(data[2]! | (data[3]! << 8));
     if (sink === undefined || !sink.accepting) return false;
     const rest = data.length - RECORDER_CAPTURE_LEN;
-    const capLen = u32le(data, 16);
+    const capLen = uint32LeAt(data, 16);
     // The perf ring may append bytes past the capture; the capture length says where the packet ends.
     const captured = capLen < rest ? capLen : rest;
     if (captured <= 0) return false;
@@ -626,7 +627,7 @@ export class SinkDispatcher implements MonitorConsumer {
       data,
       RECORDER_CAPTURE_LEN,
       captured,
-      u32le(data, 20),
+      uint32LeAt(data, 20),
       -1,
       event.timestamp.seconds,
       event.timestamp.nanos,
@@ -635,7 +636,3 @@ export class SinkDispatcher implements MonitorConsumer {
 }
 
 const EMPTY = new Uint8Array(0);
-
-function u32le(data: Uint8Array, offset: number): number {
-  return (data[offset]! | (data[offset + 1]! << 8) | (data[offset + 2]! << 16) | (data[offset + 3]! << 24)) >>> 0;
-}

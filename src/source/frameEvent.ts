@@ -14,6 +14,7 @@ import {
 import type { CapturedFrame, MonitorEvent } from '../monitor/types.js';
 import type { Publish, PublishTarget } from './source.js';
 import { Direction, ETHERTYPE_IPV4, ETHERTYPE_IPV6, LinkType, SllPacketType } from './linkTypes.js';
+import { uint16At, uint32At } from '../packet/format.js';
 
 const ETHERNET_HEADER_LEN = 14;
 const SLL_HEADER_LEN = 16;
@@ -152,18 +153,17 @@ export class FrameEventBuilder {
         break;
       case LinkType.LINUX_SLL: {
         if (capLen < SLL_HEADER_LEN) return undefined;
-        dir =
-          ((src[start]! << 8) | src[start + 1]!) === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
-        if (((src[start + 4]! << 8) | src[start + 5]!) === 6) macAt = start + 6;
-        ethertype = (src[start + 14]! << 8) | src[start + 15]!;
+        dir = uint16At(src, start) === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
+        if (uint16At(src, start + 4) === 6) macAt = start + 6;
+        ethertype = uint16At(src, start + 14);
         payload += SLL_HEADER_LEN;
         payloadLen -= SLL_HEADER_LEN;
         break;
       }
       case LinkType.LINUX_SLL2: {
         if (capLen < SLL2_HEADER_LEN) return undefined;
-        ethertype = (src[start]! << 8) | src[start + 1]!;
-        index = ((src[start + 4]! << 24) | (src[start + 5]! << 16) | (src[start + 6]! << 8) | src[start + 7]!) >>> 0;
+        ethertype = uint16At(src, start);
+        index = uint32At(src, start + 4);
         dir = src[start + 10] === SllPacketType.OUTGOING ? Direction.OUTBOUND : Direction.INBOUND;
         if (src[start + 11] === 6) macAt = start + 12;
         payload += SLL2_HEADER_LEN;

@@ -6,6 +6,7 @@
 import { requireLength, requireMessageType, viewOf } from './decodeError.js';
 import { dropReasonDescription } from './dropReason.js';
 import { MessageType } from './messageType.js';
+import { byteSwap16, byteSwap32 } from '../../packet/format.js';
 
 export const DEBUG_MSG_LEN = 20;
 
@@ -141,17 +142,9 @@ function ip4(arg: number): string {
   return `${arg & 0xff}.${(arg >>> 8) & 0xff}.${(arg >>> 16) & 0xff}.${arg >>> 24}`;
 }
 
-function swap16(value: number): number {
-  return ((value & 0xff) << 8) | ((value >>> 8) & 0xff);
-}
-
-function swap32(value: number): number {
-  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
-}
-
 /** The last 32 bits of an IPv6 address (network order) as "hi:lo" hex groups. */
 function ip6Tail(arg: number): string {
-  const host = swap32(arg);
+  const host = byteSwap32(arg);
   return `${(host >>> 16).toString(16)}:${(host & 0xffff).toString(16)}`;
 }
 
@@ -195,11 +188,11 @@ function ctLookup6Info1(m: DebugMsg): string {
 }
 
 function revnat(arg: number): string {
-  return `revnat=${swap16(arg & 0xffff)}`;
+  return `revnat=${byteSwap16(arg & 0xffff)}`;
 }
 
 function proxyInfo(arg1: number, arg2: number): string {
-  return `sport=${swap16(arg1 >>> 16)} dport=${swap16(arg1 & 0xffff)} saddr=${ip4(arg2)}`;
+  return `sport=${byteSwap16(arg1 >>> 16)} dport=${byteSwap16(arg1 & 0xffff)} saddr=${ip4(arg2)}`;
 }
 
 const ctDirectionNames: readonly string[] = ['egress', 'ingress'];
@@ -233,7 +226,7 @@ export function debugMessageText(m: DebugMsg, linkName?: LinkNameLookup): string
     case DebugType.ENCAP:
       return `Encapsulating to node ${arg1} (${hex0x(arg1)}) from seclabel ${arg2}`;
     case DebugType.LXC_FOUND:
-      return `Local container found ifindex ${linkName ? linkName(arg1) : ''} seclabel ${swap16(arg2 & 0xffff)}`;
+      return `Local container found ifindex ${linkName ? linkName(arg1) : ''} seclabel ${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.POLICY_DENIED:
       return `Policy evaluation would deny packet from ${arg1} to ${arg2}`;
     case DebugType.CT_LOOKUP:
@@ -247,7 +240,7 @@ export function debugMessageText(m: DebugMsg, linkName?: LinkNameLookup): string
     case DebugType.CT_CREATED:
       return `CT created 1/2: ${ctInfo(arg1, arg2)} ${revnat(arg3)}`;
     case DebugType.CT_CREATED2:
-      return `CT created 2/2: ${ip4(arg1)} revnat=${swap16(arg2 & 0xffff)}`;
+      return `CT created 2/2: ${ip4(arg1)} revnat=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.CT_VERDICT:
       return `CT verdict: ${ctState(arg1)}, ${revnat(arg2)}`;
     case DebugType.ICMP6_HANDLE:
@@ -274,33 +267,33 @@ export function debugMessageText(m: DebugMsg, linkName?: LinkNameLookup): string
     case DebugType.RR_BACKEND_SLOT_SEL:
       return `RR backend slot selection hash=${arg1} (${hex0x(arg1)}), selected_service=${arg2}`;
     case DebugType.LB6_LOOKUP_FRONTEND:
-      return `Frontend service lookup, addr.p4=${hex(arg1)} key.dport=${swap16(arg2 & 0xffff)}`;
+      return `Frontend service lookup, addr.p4=${hex(arg1)} key.dport=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB6_LOOKUP_FRONTEND_FAIL:
       return `Frontend service lookup failed, addr.p2=${hex(arg1)} addr.p3=${hex(arg2)}`;
     case DebugType.LB6_LOOKUP_BACKEND_SLOT:
     case DebugType.LB4_LOOKUP_BACKEND_SLOT:
-      return `Service backend slot lookup: slot=${arg1}, dport=${swap16(arg2 & 0xffff)}`;
+      return `Service backend slot lookup: slot=${arg1}, dport=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB6_LOOKUP_BACKEND_SLOT_V2_FAIL:
     case DebugType.LB4_LOOKUP_BACKEND_SLOT_V2_FAIL:
-      return `Service backend slot lookup failed: slot=${arg1}, dport=${swap16(arg2 & 0xffff)}`;
+      return `Service backend slot lookup failed: slot=${arg1}, dport=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB6_LOOKUP_BACKEND_FAIL:
     case DebugType.LB4_LOOKUP_BACKEND_FAIL:
       return `Backend service lookup failed: backend_id=${arg1}`;
     case DebugType.LB6_LOOKUP_BACKEND_SLOT_SUCCESS:
-      return `Service backend slot lookup result: target.p4=${hex(arg1)} port=${swap16(arg2 & 0xffff)}`;
+      return `Service backend slot lookup result: target.p4=${hex(arg1)} port=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB6_REVERSE_NAT_LOOKUP:
     case DebugType.LB4_REVERSE_NAT_LOOKUP:
-      return `Reverse NAT lookup, index=${swap16(arg1 & 0xffff)}`;
+      return `Reverse NAT lookup, index=${byteSwap16(arg1 & 0xffff)}`;
     case DebugType.LB6_REVERSE_NAT:
-      return `Performing reverse NAT, address.p4=${hex(arg1)} port=${swap16(arg2 & 0xffff)}`;
+      return `Performing reverse NAT, address.p4=${hex(arg1)} port=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB4_LOOKUP_FRONTEND:
-      return `Frontend service lookup, addr=${ip4(arg1)} key.dport=${swap16(arg2 & 0xffff)}`;
+      return `Frontend service lookup, addr=${ip4(arg1)} key.dport=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB4_LOOKUP_FRONTEND_FAIL:
       return 'Frontend service lookup failed';
     case DebugType.LB4_LOOKUP_BACKEND_SLOT_SUCCESS:
-      return `Service backend slot lookup result: target=${ip4(arg1)} port=${swap16(arg2 & 0xffff)}`;
+      return `Service backend slot lookup result: target=${ip4(arg1)} port=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB4_REVERSE_NAT:
-      return `Performing reverse NAT, address=${ip4(arg1)} port=${swap16(arg2 & 0xffff)}`;
+      return `Performing reverse NAT, address=${ip4(arg1)} port=${byteSwap16(arg2 & 0xffff)}`;
     case DebugType.LB4_LOOPBACK_SNAT:
       return `Loopback SNAT from=${ip4(arg1)} to=${ip4(arg2)}`;
     case DebugType.LB4_LOOPBACK_SNAT_REV:
@@ -312,7 +305,7 @@ export function debugMessageText(m: DebugMsg, linkName?: LinkNameLookup): string
     case DebugType.REV_PROXY_UPDATE:
       return `Reverse proxy updated ${proxyInfo(arg1, arg2)} nexthdr=${arg3}`;
     case DebugType.L4_POLICY:
-      return `Resolved L4 policy to: ${swap16(arg1 & 0xffff)} / ${ctDirectionNames[arg2] ?? ''}`;
+      return `Resolved L4 policy to: ${byteSwap16(arg1 & 0xffff)} / ${ctDirectionNames[arg2] ?? ''}`;
     case DebugType.NETDEV_IN_CLUSTER:
       return `Destination is inside cluster prefix, source identity: ${arg1}`;
     case DebugType.NETDEV_ENCAP4:
@@ -331,7 +324,7 @@ export function debugMessageText(m: DebugMsg, linkName?: LinkNameLookup): string
     case DebugType.SKIP_PROXY:
       return `Skipping proxy, tc_index is set=${hex(arg1)}`;
     case DebugType.L4_CREATE:
-      return `Matched L4 policy; creating conntrack src=${arg1} dst=${arg2} dport=${swap16(arg3 >>> 16)} proto=${arg3 & 0xff}`;
+      return `Matched L4 policy; creating conntrack src=${arg1} dst=${arg2} dport=${byteSwap16(arg3 >>> 16)} proto=${arg3 & 0xff}`;
     case DebugType.IP_ID_MAP_FAILED4:
       return `Failed to map addr=${ip4(arg1)} to identity`;
     case DebugType.IP_ID_MAP_FAILED6:

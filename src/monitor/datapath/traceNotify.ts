@@ -10,6 +10,7 @@
 
 import { DatapathDecodeError, requireLength, requireMessageType, viewOf } from './decodeError.js';
 import { MessageType } from './messageType.js';
+import { uint16At } from '../../packet/format.js';
 
 /** Where in the datapath the packet was seen; numbers as the datapath's enum trace_point. */
 export const TraceObservationPoint = {
@@ -106,9 +107,9 @@ export const TraceNotifyFlag = {
  */
 export function ethernetFrameFlags(bytes: Uint8Array, start: number, capLen: number): number {
   if (capLen < 14) return 0;
-  let type = (bytes[start + 12]! << 8) | bytes[start + 13]!;
+  let type = uint16At(bytes, start + 12);
   if ((type === 0x8100 /* VLAN */ || type === 0x88a8) /* QinQ */ && capLen >= 18) {
-    type = (bytes[start + 16]! << 8) | bytes[start + 17]!;
+    type = uint16At(bytes, start + 16);
   }
   return type === 0x86dd /* IPv6 */ ? TraceNotifyFlag.IS_IPV6 : 0;
 }

@@ -21,6 +21,7 @@
 
 import { Layer, type PacketHeaders } from '../../packet/frame.js';
 import { Icmpv4Type, Icmpv6Type, IpProtocol, TcpFlag } from '../../packet/protocols.js';
+import { uint32At } from '../../packet/format.js';
 
 /** What the table says about a packet; NEW..RELATED have the numbers of flow.TraceReason. */
 export const ConnectionVerdict = {
@@ -229,8 +230,8 @@ export class ConnectionTable {
     const k = this.scratch;
     const s = h.sourceAddressOffset;
     const r = h.destinationAddressOffset;
-    const s0 = readWord(d, s);
-    const r0 = readWord(d, r);
+    const s0 = uint32At(d, s);
+    const r0 = uint32At(d, r);
     let s1 = 0;
     let s2 = 0;
     let s3 = 0;
@@ -238,12 +239,12 @@ export class ConnectionTable {
     let r2 = 0;
     let r3 = 0;
     if (h.ipVersion === 6) {
-      s1 = readWord(d, s + 4);
-      s2 = readWord(d, s + 8);
-      s3 = readWord(d, s + 12);
-      r1 = readWord(d, r + 4);
-      r2 = readWord(d, r + 8);
-      r3 = readWord(d, r + 12);
+      s1 = uint32At(d, s + 4);
+      s2 = uint32At(d, s + 8);
+      s3 = uint32At(d, s + 12);
+      r1 = uint32At(d, r + 4);
+      r2 = uint32At(d, r + 8);
+      r3 = uint32At(d, r + 12);
     }
     // The lower (address, port) pair goes first, so both directions build the same key.
     const senderIsA =
@@ -338,8 +339,4 @@ export class ConnectionTable {
     }
     return victim;
   }
-}
-
-function readWord(d: Uint8Array, o: number): number {
-  return ((d[o]! << 24) | (d[o + 1]! << 16) | (d[o + 2]! << 8) | d[o + 3]!) >>> 0;
 }

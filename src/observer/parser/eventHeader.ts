@@ -15,6 +15,7 @@ import {
   traceNotifyHeaderLength,
 } from '../../monitor/datapath/traceNotify.js';
 import type { CapturedFrame } from '../../monitor/types.js';
+import { uint16LeAt, uint32LeAt } from '../../packet/format.js';
 
 /** Header lengths of drop notifications by version (0 and 1 share a layout). */
 const DROP_LENGTHS: readonly number[] = [36, 36, 40, 48];
@@ -87,9 +88,9 @@ export class EventHeader {
       case MessageType.POLICY_VERDICT:
         if (data.length < POLICY_VERDICT_NOTIFY_LEN) return invalid(() => decodePolicyVerdictNotify(data));
         this.subType = data[1]!;
-        this.source = u16le(data, 2);
-        this.remoteLabel = u32le(data, 16);
-        this.verdict = u32le(data, 20) | 0;
+        this.source = uint16LeAt(data, 2);
+        this.remoteLabel = uint32LeAt(data, 16);
+        this.verdict = uint32LeAt(data, 20) | 0;
         this.flags = data[27]!;
         this.authType = data[28]!;
         this.payloadOffset = POLICY_VERDICT_NOTIFY_LEN;
@@ -97,8 +98,8 @@ export class EventHeader {
       case MessageType.CAPTURE:
         if (data.length < DEBUG_CAPTURE_LEN) return invalid(() => decodeDebugCapture(data));
         this.subType = data[1]!;
-        this.source = u16le(data, 2);
-        this.arg1 = u32le(data, 16);
+        this.source = uint16LeAt(data, 2);
+        this.arg1 = uint32LeAt(data, 16);
         this.payloadOffset = DEBUG_CAPTURE_LEN;
         return;
       default:
@@ -128,13 +129,13 @@ export class EventHeader {
     const length = traceNotifyHeaderLength(version);
     if (length === undefined || data.length < length) return invalid(() => decodeTraceNotify(data));
     this.subType = data[1]!;
-    this.source = u16le(data, 2);
-    this.srcLabel = u32le(data, 16);
-    this.dstLabel = u32le(data, 20);
-    this.dstID = u16le(data, 24);
+    this.source = uint16LeAt(data, 2);
+    this.srcLabel = uint32LeAt(data, 16);
+    this.dstLabel = uint32LeAt(data, 20);
+    this.dstID = uint16LeAt(data, 24);
     this.reason = data[26]!;
     this.flags = data[27]!;
-    this.ifindex = u32le(data, 28);
+    this.ifindex = uint32LeAt(data, 28);
     if (version >= 1) this.origIPOffset = 32;
     if (version >= 2) this.ipTraceId = u64le(data, 48);
     this.payloadOffset = length;
@@ -145,13 +146,13 @@ export class EventHeader {
     const length = DROP_LENGTHS[version];
     if (length === undefined || data.length < length) return invalid(() => decodeDropNotify(data));
     this.subType = data[1]!;
-    this.source = u16le(data, 2);
-    this.srcLabel = u32le(data, 16);
-    this.dstLabel = u32le(data, 20);
-    this.dstID = u32le(data, 24);
-    this.line = u16le(data, 28);
+    this.source = uint16LeAt(data, 2);
+    this.srcLabel = uint32LeAt(data, 16);
+    this.dstLabel = uint32LeAt(data, 20);
+    this.dstID = uint32LeAt(data, 24);
+    this.line = uint16LeAt(data, 28);
     this.file = data[30]!;
-    this.ifindex = u32le(data, 32);
+    this.ifindex = uint32LeAt(data, 32);
     if (version >= 2) this.flags = data[36]!;
     if (version >= 3) this.ipTraceId = u64le(data, 40);
     this.payloadOffset = length;
@@ -164,14 +165,6 @@ function invalid(decode: () => unknown): never {
   throw new DatapathDecodeError('INVALID_FIELD', 'event header rejected without a codec error');
 }
 
-function u16le(d: Uint8Array, o: number): number {
-  return d[o]! | (d[o + 1]! << 8);
-}
-
-function u32le(d: Uint8Array, o: number): number {
-  return (d[o]! | (d[o + 1]! << 8) | (d[o + 2]! << 16) | (d[o + 3]! << 24)) >>> 0;
-}
-
 function u64le(d: Uint8Array, o: number): number {
-  return u32le(d, o + 4) * 0x100000000 + u32le(d, o);
+  return uint32LeAt(d, o + 4) * 0x100000000 + uint32LeAt(d, o);
 }

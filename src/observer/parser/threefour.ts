@@ -65,7 +65,7 @@ import {
 import type { CapturedFrame, Timestamp } from '../../monitor/types.js';
 import { decodeDnsMessage, DNS_HEADER_LENGTH, isStrictDnsMessage } from '../../packet/dns.js';
 import { clientHelloServerName, startsLikeClientHello } from '../../packet/tlsClientHello.js';
-import { AddressTextCache, isZeroBytes, uint16At, uint32At } from '../../packet/format.js';
+import { AddressTextCache, byteSwap32, isZeroBytes, uint16At, uint32At } from '../../packet/format.js';
 import { Layer, LinkType, OverlayKind, PacketHeaders, decodeFrame, decodeOverlay } from '../../packet/frame.js';
 import { formatIPv4 } from '../../packet/ipAddress.js';
 import { SctpChunk } from '../../packet/protocols.js';
@@ -148,10 +148,6 @@ function sctpChunkType(chunk: number): SCTPChunkType {
 function flowTraceReason(reason: number): number {
   if (reason === TraceReason.UNKNOWN) return 0;
   return reason < TraceReason.UNKNOWN ? reason + 1 : reason;
-}
-
-function byteSwap32(value: number): number {
-  return (((value & 0xff) << 24) | ((value & 0xff00) << 8) | ((value >>> 8) & 0xff00) | (value >>> 24)) >>> 0;
 }
 
 /** flow.Layer4 of a decoded packet: shared through `parts` for the common protocols, built fresh for the rare ones. */
