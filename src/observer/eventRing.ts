@@ -58,6 +58,12 @@ export class EventRing {
   private readonly response = new ProtoWriter(16 * 1024);
   private readonly flowBody: MessageBodyEncoder = messageBodyEncoder('flow.Flow');
   private readonly flowsResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetFlowsResponse');
+  /**
+   * How many positions an entry may sit after entries newer than it, the most seen so far: an L7 flow carries its
+   * packet's time but is written when the L7 parser answers, after the flows of the packets handed over meanwhile.
+   * 0 while every entry is in time order. Readers that look for a time boundary look this much further.
+   */
+  reorderDistance = 0;
   private readonly agentResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetAgentEventsResponse');
   private readonly debugResponse: MessageBodyEncoder = messageBodyEncoder('observer.GetDebugEventsResponse');
 
@@ -131,6 +137,7 @@ export class EventRing {
     this.emitters[slot] = this.emitters[from];
     this.objects[slot] = undefined;
     if (flow !== undefined) this.remember(position, flow);
+    if (position - packet - 1 > this.reorderDistance) this.reorderDistance = position - packet - 1;
     this.positions.advance();
   }
 

@@ -65,29 +65,47 @@ function compareEntryTime(ring: EventRing, position: number, t: EventTime): numb
 }
 
 /**
- * Positions a reader where the request starts, as Hubble does: `first` from the oldest event,
- * `follow` alone from now, otherwise walk back from the newest write until `number` matching
- * events (or the `since` boundary) are behind us.
+ * Positions a reader where the request starts, as Hubble does: `first` from the oldest event, `follow` alone from now,
+ * otherwise walk back from the newest write until `number` matching events (or the `since` boundary) are behind us.
+ * The `since` boundary is looked for ring.reorderDistance entries further back than the newest matching entry older
+ * than it: L7 flows sit after newer entries. The walk takes its share of `budget` per entry (`entryCost`), so that a
+ * request with many filters over a full ring leaves ingest and other clients their turns.
  */
-function startReader(
+async function startReader(
   ring: EventRing,
   req: EventsRequest,
   number: number,
   selects: Selector,
   since: EventTime | undefined,
-): RingReader {
+  budget: TurnBudget,
+  entryCost: number,
+  signal: AbortSignal,
+): Promise<RingReader> {
   if (req.first && since === undefined) return ring.readerFromOldest();
   if (req.follow && number === 0 && since === undefined) return ring.readerFromNow();
   const reader = ring.readerFromNow();
   let counted = 0;
-  for (;;) {
+  /** Position of the newest matching entry older than `since`, once seen. */
+  let olderAt = -1;
+  while (!signal.aborted) {
+    if (!budget.take(entryCost)) {
+      await budget.nextTurn();
+      continue;
+    }
     const p = reader.previous();
     if (p === undefined) break;
+    if (olderAt >= 0 && olderAt - p > ring.reorderDistance) {
+      reader.next(); // one step too far back
+      break;
+    }
     if (ring.kindAt(p) === EventKind.LOST || !selects(p)) continue;
     if (since !== undefined) {
-      if (compareEntryTime(ring, p, since) < 0) {
-        reader.next(); // one step too far back
-        break;
+      if (olderAt < 0 && compareEntryTime(ring, p, since) < 0) {
+        olderAt = p;
+        if (ring.reorderDistance === 0) {
+          reader.next();
+          break;
+        }
       }
     } else if (++counted === number) {
       break;
@@ -113,30 +131,40 @@ export function parseEventsRequest(req: EventsRequest): {
 }
 
 /**
- * Responses all of a server's streams together send in one turn of the event loop. The capture gets its turn
- * between (a chunk of a file, what libpcap holds): however many clients follow, reading never takes the larger share
- * of the one thread that also takes the traffic in. A stream over its share waits for the next turn; one that falls
- * behind the ring is told what it lost, as in Hubble.
+ * Entries all of a server's streams together read in one turn of the event loop (each a share; see entryCostOf).
+ * The capture gets its turn between (a chunk of a file, what libpcap holds): however many clients follow, and
+ * whatever they ask, reading never takes the larger share of the one thread that also takes the traffic in. A stream
+ * over its share waits for the next turn; one that falls behind the ring is told what it lost, as in Hubble.
  */
-const RESPONSES_PER_TURN = 256;
+const SHARES_PER_TURN = 256;
+/** Filters a request may evaluate per entry for one more share: about what sending one response costs. */
+const FILTERS_PER_SHARE = 8;
 
-/** The responses left to send in this turn of the event loop, shared by the streams of one service. */
+/** The shares an entry read costs a request with `filters` filters (allow and deny lists together). */
+function entryCostOf(filters: number): number {
+  return 1 + Math.ceil(filters / FILTERS_PER_SHARE);
+}
+
+/** The shares left in this turn of the event loop, shared by the streams of one service. */
 class TurnBudget {
-  private left = RESPONSES_PER_TURN;
+  private left = SHARES_PER_TURN;
   private refillScheduled = false;
   private readonly refill = () => {
     this.refillScheduled = false;
-    this.left = RESPONSES_PER_TURN;
+    this.left = SHARES_PER_TURN;
   };
 
-  /** Takes one response's share; false when this turn's is spent (wait for nextTurn()). */
-  take(): boolean {
+  /**
+   * Takes an entry's `cost`; false when this turn's shares are spent (wait for nextTurn()). An entry dearer than what
+   * is left still goes, and spends the turn: one costing more than a whole turn gets a turn to itself.
+   */
+  take(cost: number): boolean {
     if (!this.refillScheduled) {
       this.refillScheduled = true;
       setImmediate(this.refill);
     }
-    if (this.left === 0) return false;
-    this.left--;
+    if (this.left <= 0) return false;
+    this.left -= cost;
     return true;
   }
 
@@ -150,13 +178,16 @@ class TurnBudget {
  * Streams the events a request selects, as encoded responses. `respond` gives the response for a selected entry (or
  * undefined to skip it; a view valid until its next call); lost entries in the ring (events lost before the ring) are
  * sent by GetFlows without counting towards `number`, and `respondOverrun` reports events the writer overwrote before
- * this reader got to them. Each entry read (sent or not: filtering costs too) takes its share of `budget` first.
+ * this reader got to them. Each entry read (sent or not: filtering costs too) takes its share of `budget` first, more
+ * with `filters` filters to evaluate. The stream ends ring.reorderDistance entries after the first one past `until`:
+ * an L7 flow within them may still be older.
  */
 async function streamEvents(
   call: grpc.ServerWritableStream<unknown, Buffer>,
   ring: EventRing,
   req: EventsRequest,
   selects: Selector,
+  filters: number,
   respond: (position: number) => Uint8Array | undefined,
   respondOverrun: ((numLost: number) => Uint8Array) | undefined,
   budget: TurnBudget,
@@ -168,11 +199,14 @@ async function streamEvents(
   call.once('cancelled', onCancel);
   call.once('close', onCancel);
   try {
-    const reader = startReader(ring, req, number, selects, since);
+    const entryCost = entryCostOf(filters);
+    const reader = await startReader(ring, req, number, selects, since, budget, entryCost, abort.signal);
     let sent = 0;
+    /** Where reading stops once an entry past `until` was seen. */
+    let untilStop = -1;
     while (!abort.signal.aborted) {
       if (!req.follow && number > 0 && sent >= number) break;
-      if (!budget.take()) {
+      if (!budget.take(entryCost)) {
         await budget.nextTurn();
         continue;
       }
@@ -192,7 +226,12 @@ async function streamEvents(
       } else {
         const lost = ring.kindAt(e) === EventKind.LOST;
         if (!lost) {
-          if (until !== undefined && compareEntryTime(ring, e, until) > 0) break;
+          if (untilStop >= 0 && e > untilStop) break;
+          if (until !== undefined && compareEntryTime(ring, e, until) > 0) {
+            if (untilStop < 0) untilStop = e + ring.reorderDistance;
+            if (e >= untilStop) break;
+            continue;
+          }
           if (since !== undefined && compareEntryTime(ring, e, since) < 0) continue;
           if (!selects(e)) continue;
         }
@@ -300,14 +339,15 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         ring,
         req,
         selects,
+        req.whitelist.length + req.blacklist.length,
         (p) => {
           const kind = ring.kindAt(p);
           if (kind !== EventKind.FLOW && kind !== EventKind.LOST) return undefined;
           if (mask === undefined || kind === EventKind.LOST) return ring.responseAt(p);
           const flow = ring.flowAt(p);
           const masked = mask.apply(flow);
-          // node_name and time of the response come from the flow itself, masked away or not, as Hubble sends them.
-          return EventRing.flowsResponseOf(masked, flow.nodeName, flow.time);
+          // node_name and time of the response are the masked flow's, as Hubble sends them: gone unless the mask keeps them.
+          return EventRing.flowsResponseOf(masked, masked.nodeName, masked.time);
         },
         overrunResponse,
         budget,
@@ -320,6 +360,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         ring,
         call.request,
         (p) => ring.kindAt(p) === EventKind.AGENT,
+        0,
         (p) => (ring.kindAt(p) === EventKind.AGENT ? ring.responseAt(p) : undefined),
         undefined,
         budget,
@@ -332,6 +373,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         ring,
         call.request,
         (p) => ring.kindAt(p) === EventKind.DEBUG,
+        0,
         (p) => (ring.kindAt(p) === EventKind.DEBUG ? ring.responseAt(p) : undefined),
         undefined,
         budget,

@@ -259,6 +259,23 @@ describe('L7 flows from a capture of dig and curl, judged by tshark', () => {
     for (const f of toWeb) expect(f['destination_names']).toContain('web.test');
   });
 
+  it('finds every flow of a --since or --until window, L7 flows written after later packets included', async () => {
+    // The L7 worker's flows carry their packet's time but go into the ring after the flows of later packets.
+    const ns = (time: string) => {
+      const [whole, fraction = ''] = time.replace('Z', '').split('.');
+      return BigInt(Date.parse(`${whole}Z`)) * 1_000_000n + BigInt(fraction.padEnd(9, '0'));
+    };
+    const all = await observe();
+    const l7 = all.filter((f) => f['Type'] === 'L7');
+    const bounds = [l7[Math.floor(l7.length / 2)]!, l7.at(-1)!].map((f) => f['time'] as string);
+    const uuids = (flows: Json[]) => flows.map((f) => f['uuid'] as string).sort();
+    const windows = await Promise.all(bounds.flatMap((t) => [observe('--since', t), observe('--until', t)]));
+    bounds.forEach((t, i) => {
+      expect(uuids(windows[2 * i]!), `--since ${t}`).toEqual(uuids(all.filter((f) => ns(f['time']) >= ns(t))));
+      expect(uuids(windows[2 * i + 1]!), `--until ${t}`).toEqual(uuids(all.filter((f) => ns(f['time']) <= ns(t))));
+    });
+  });
+
   it('ends quietly when its reader goes away (observe | head -1)', async () => {
     const command = `${JSON.stringify(process.execPath)} --import tsx ${JSON.stringify(CLI_ENTRY)} observe --server unix://${socket} --all -o json | head -1; echo "exit \${PIPESTATUS[0]}"`;
     const { stdout, stderr } = await run('bash', ['-c', command]);

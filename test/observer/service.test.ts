@@ -191,3 +191,81 @@ describe('Observer service', () => {
     }
   });
 });
+
+describe('Observer service over a full ring of 65535 flows', () => {
+  let observer: Observer;
+  let agent: MonitorAgent;
+  let api: ApiServer;
+  let client: ObserverClient;
+
+  beforeAll(async () => {
+    const parser = new Parser({
+      nodeName: NODE,
+      clusterName: 'default',
+      emitter: { name: 'hubble-ts', version: 'test' },
+    });
+    observer = new Observer({ parser, ringCapacity: 65535, clusterName: 'default' });
+    agent = new MonitorAgent();
+    agent.register(observer);
+    for (let i = 0; i < 65535; i++) agent.publish(flowEvent(1024 + (i % 60000), at(1000 + i)));
+    const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-svc-')), 'hubble.sock');
+    api = createApiServer([
+      {
+        name: 'observer.Observer',
+        definition: NODE_OBSERVER_SERVICE,
+        implementation: createObserverService(observer, {
+          nodeName: NODE,
+          version: 'v0.0.0-test',
+          address: socket,
+          tlsEnabled: false,
+        }),
+      },
+    ]);
+    client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
+    await bindUnixSocket(api.server, socket);
+  });
+  afterAll(async () => {
+    client.close();
+    await shutdownApiServer(api, 100);
+  });
+
+  it('answers others while a request with thousands of filters walks the whole ring', async () => {
+    // 5000 filters no flow matches: finding the last 20 matches evaluates all of them on every one of the 65535 flows.
+    const whitelist = Array.from({ length: 5000 }, (_, i) => ({
+      sourceIp: [`192.168.${i >> 8}.${i & 255}/32`],
+      destinationPort: ['1'],
+    }));
+    const sent = performance.now();
+    const call = client.getFlows(GetFlowsRequest.fromPartial({ number: '20', whitelist }));
+    let ended = false;
+    const done = readAll(call)
+      .catch((e: grpc.ServiceError) => e)
+      .finally(() => (ended = true));
+    await new Promise((r) => setTimeout(r, 200));
+    const status = await new Promise<{ numFlows: number }>((resolve, reject) =>
+      client.serverStatus({}, (err, res) => (err ? reject(err) : resolve(res as { numFlows: number }))),
+    );
+    // Timed from the GetFlows: a walk that kept the event loop held this process's own timer too.
+    const waited = performance.now() - sent;
+    expect(status.numFlows).toBe(65535);
+    // Before the walk took its turns with others, ServerStatus waited for all of it (tens of seconds).
+    expect(ended).toBe(false);
+    expect(waited).toBeLessThan(2000);
+    call.cancel();
+    expect(await done).toMatchObject({ code: grpc.status.CANCELLED });
+  }, 60_000);
+
+  it('sends the response time and node name of a masked flow only when the mask keeps them, as Hubble does', async () => {
+    const [masked] = await readAll(
+      client.getFlows(GetFlowsRequest.fromPartial({ number: '1', fieldMask: ['verdict'] })),
+    );
+    expect(masked!.flow).toMatchObject({ verdict: 1 });
+    expect(masked!.time).toBeUndefined();
+    expect(masked!.nodeName).toBe('');
+    const [kept] = await readAll(
+      client.getFlows(GetFlowsRequest.fromPartial({ number: '1', fieldMask: ['verdict', 'time', 'node_name'] })),
+    );
+    expect(kept!.time).toEqual(at(1000 + 65534));
+    expect(kept!.nodeName).toBe(NODE);
+  });
+});
