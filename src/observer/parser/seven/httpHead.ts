@@ -207,10 +207,7 @@ export function parseHead(
     if (code < 100) return undefined;
     if (firstEnd > start + 12) {
       if (b[start + 12] !== SP) return undefined;
-      for (let i = start + 13; i < firstEnd; i++) {
-        const c = b[i]!;
-        if ((c < SP && c !== HTAB) || c === 0x7f) return undefined;
-      }
+      if (!printable(b, start + 13, firstEnd)) return undefined;
     }
     head = { kind: 'response', code, protocol, headers: [], request: undefined, timeNs, fromFirst };
   }
@@ -258,15 +255,11 @@ function parseFields(b: Uint8Array, text: HeadText, from: number, end: number, h
   return false;
 }
 
-/** The field value in b[from, to) without surrounding spaces and tabs; undefined when it holds control bytes. */
+/** The field value in b[from, to) without surrounding spaces and tabs; undefined when it holds NUL or a bare CR. */
 function trimmed(b: Uint8Array, text: HeadText, from: number, to: number): string | undefined {
   while (from < to && (b[from] === SP || b[from] === HTAB)) from++;
   while (to > from && (b[to - 1] === SP || b[to - 1] === HTAB)) to--;
-  for (let i = from; i < to; i++) {
-    const c = b[i]!;
-    if ((c < SP && c !== HTAB) || c === 0x7f) return undefined;
-  }
-  return text.slice(from, to);
+  return printable(b, from, to) ? text.slice(from, to) : undefined;
 }
 
 /** Host, Content-Length and Transfer-Encoding; false when they contradict themselves. */
@@ -351,11 +344,15 @@ function equalsLower(b: Uint8Array, at: number, word: Uint8Array): boolean {
   return true;
 }
 
-/** Whether b[from, to) holds no control byte other than HTAB (what a field value or reason phrase may hold). */
+/**
+ * Whether b[from, to) may be a field value or a reason phrase (within its line): any byte but NUL, CR and LF. Other
+ * control bytes are not valid HTTP, but servers (Python's http.server among them) accept them in values, and a request
+ * a server answered is shown, its odd bytes escaped when printed, rather than dropped for an escape sequence.
+ */
 function printable(b: Uint8Array, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = b[i]!;
-    if ((c < SP && c !== HTAB) || c === 0x7f) return false;
+    if (c === 0 || c === CR || c === LF) return false;
   }
   return true;
 }
@@ -518,20 +515,19 @@ export function scanHeadIn(
 const LINE_MALFORMED = -2;
 
 /**
- * The LF ending the line whose bytes from `from` on are a field value (or a reason phrase, or a folded line), checking
- * them on the way: HEAD_INCOMPLETE when limit comes first, LINE_MALFORMED at a control byte other than HTAB (a CR
- * only right before the LF).
+ * The LF ending the line whose bytes from `from` on are a field value (or a folded line), checking them on the way as
+ * printable() does: HEAD_INCOMPLETE when limit comes first, LINE_MALFORMED at NUL or at a CR not right before the LF.
  */
 function valueLineEnd(b: Uint8Array, from: number, limit: number): number {
   for (let i = from; i < limit; i++) {
     const c = b[i]!;
-    if (c >= SP) {
-      if (c === 0x7f) return LINE_MALFORMED;
-    } else if (c === LF) return i;
-    else if (c === CR) {
+    if (c > CR) continue;
+    if (c === LF) return i;
+    if (c === CR) {
       if (i + 1 >= limit) return HEAD_INCOMPLETE;
       return b[i + 1] === LF ? i + 1 : LINE_MALFORMED;
-    } else if (c !== HTAB) return LINE_MALFORMED;
+    }
+    if (c === 0) return LINE_MALFORMED;
   }
   return HEAD_INCOMPLETE;
 }

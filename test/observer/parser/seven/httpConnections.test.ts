@@ -213,6 +213,18 @@ const cases: Case[] = [
     expected: ['200', 'GET /next', '200 <- GET /next'],
   },
   {
+    // Python's http.server answers such a request (curl sends it as given); NUL or a bare CR is no HTTP.
+    name: 'a header value with an escape sequence or DEL is read; one with NUL is not HTTP',
+    segments: (c) => [
+      ...c.client('GET /b HTTP/1.1\r\nX-Evil: a\x1b[31mred\x7f\r\n\r\n'),
+      ...c.server('HTTP/1.0 404 File not found\r\nContent-Length: 0\r\n\r\n'),
+      ...c.client('GET /c HTTP/1.1\r\nX-Nul: a\x00b\r\n\r\n'),
+      ...c.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
+    ],
+    expected: ['GET /b', '404 <- GET /b', '200'],
+    stats: { abandoned: 1 },
+  },
+  {
     name: 'bytes that stop parsing as HTTP abandon the connection; a later request tracks it again',
     segments: (c) => [
       ...c.client('GET /x HTTP/1.1\r\n\r\n'),
