@@ -318,7 +318,7 @@ export function toServeOptions(s: Settings): ServeOptions {
 
   return {
     sources,
-    socketPath: s['socket-path'] as string,
+    socketPath: resolve(s['socket-path'] as string), // gRPC's unix:// takes an absolute path; peers are told it too
     tcp,
     bufferCapacity: capacity,
     nodeName: (s['node-name'] as string | undefined) || hostname(),

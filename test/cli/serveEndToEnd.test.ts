@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { captureWhile, narrowCapture, ping, tcpExchange, udpBurst } from '../harness/capture.js';
 import { tsharkFields } from '../harness/tshark.js';
-import { CLI_ENTRY, runCli } from '../harness/cli.js';
+import { CLI_ENTRY, runCli, spawnCli } from '../harness/cli.js';
 
 /** Starts `hubble-ts serve`; resolves once its API answers `hubble-ts status`. */
 async function startServe(
@@ -254,5 +254,29 @@ describe('hubble-ts serve, capturing live on loopback', () => {
       await new Promise((r) => setTimeout(r, 100));
     again.kill('SIGTERM');
     expect(logs).toContain('serving Hubble API');
+  });
+});
+
+describe('hubble-ts serve with a relative --socket-path', () => {
+  it('binds it in the working directory and tells peers its absolute path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-e2e-'));
+    const serve = spawnCli(
+      ['serve', '--socket-path', 'run.sock', '--recordings-dir', 'recordings', '--source', 'live:lo:udp port 9'],
+      { cwd: dir },
+    );
+    try {
+      await serve.waitFor((out) => out.includes('serving Hubble API'), 20_000, 'serve to start');
+      const serving = JSON.parse(
+        serve
+          .stdout()
+          .split('\n')
+          .find((l) => l.includes('serving Hubble API'))!,
+      );
+      expect(serving.peer).toBe(`unix://${join(dir, 'run.sock')}`);
+      const status = await runCli(['status', '--server', `unix://${join(dir, 'run.sock')}`]);
+      expect(status.stdout).toMatch(/Healthcheck \(via .*\): Ok/);
+    } finally {
+      await serve.stop();
+    }
   });
 });

@@ -4,8 +4,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const CLI_ENTRY = join(import.meta.dirname, '../../src/cli/main.ts');
+/** tsx's loader by path, so the CLI also starts from another working directory. */
+const TSX_LOADER = pathToFileURL(join(import.meta.dirname, '../../node_modules/tsx/dist/loader.mjs')).href;
 
 export interface Ran {
   code: number | null;
@@ -20,7 +23,7 @@ export function runCli(
   options: { env?: NodeJS.ProcessEnv; input?: string } = {},
 ): Promise<Ran> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', CLI_ENTRY, ...args], {
+    const child = spawn(process.execPath, ['--import', TSX_LOADER, CLI_ENTRY, ...args], {
       stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
       env: options.env ?? process.env,
     });
@@ -52,9 +55,13 @@ export interface CliProcess {
 }
 
 /** `options.nodeArgs` go to node itself, before the entry (e.g. `--expose-gc`, `--require FILE`). */
-export function spawnCli(args: readonly string[], options: { nodeArgs?: readonly string[] } = {}): CliProcess {
-  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', 'tsx', CLI_ENTRY, ...args], {
+export function spawnCli(
+  args: readonly string[],
+  options: { nodeArgs?: readonly string[]; cwd?: string } = {},
+): CliProcess {
+  const child = spawn(process.execPath, [...(options.nodeArgs ?? []), '--import', TSX_LOADER, CLI_ENTRY, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: options.cwd,
   });
   let out = '';
   let err = '';
