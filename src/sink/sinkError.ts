@@ -13,6 +13,8 @@ export type SinkErrorCode =
   | 'NOT_FOUND'
   /** The device failed (EIO). */
   | 'IO_ERROR'
+  /** The server may open no more files (EMFILE: its ulimit -n; ENFILE: the system's). */
+  | 'TOO_MANY_FILES'
   /** Our file descriptor was closed under us (EBADF). */
   | 'FILE_CLOSED'
   /** The file was deleted or moved away while it was being written. */
@@ -57,6 +59,13 @@ export function fileError(error: unknown, doing: string, path: string): SinkErro
     case 'ENOENT':
     case 'ENOTDIR':
       return new SinkError('NOT_FOUND', `the directory of ${path} does not exist (${doing} it): ${code}`, cause);
+    case 'EMFILE':
+    case 'ENFILE':
+      return new SinkError(
+        'TOO_MANY_FILES',
+        `too many open files while ${doing} ${path}: ${code} (stop some recordings, or raise the server's limit, ulimit -n)`,
+        cause,
+      );
     case 'EIO':
       return new SinkError('IO_ERROR', `I/O error while ${doing} ${path}: EIO`, cause);
     case 'EBADF':

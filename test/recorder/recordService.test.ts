@@ -2,7 +2,7 @@
 // the monitor agent, and tshark judges every file. Covers Hubble's stream semantics, each refusal, stop conditions,
 // clients that vanish, a failing file, running out of rule ids, and a shutdown during ten recordings.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -309,6 +309,61 @@ describe('recorder rule ids', () => {
     b.stop();
     d.stop();
     await Promise.all([b.stopped(), d.stopped()]);
+  });
+});
+
+describe('recordings beyond the file descriptors the server may open', () => {
+  let t: TestNode;
+  beforeAll(async () => {
+    t = await startTestNode();
+  });
+  afterAll(async () => {
+    await t?.close();
+  });
+
+  it('refuses with RESOURCE_EXHAUSTED saying too many files are open, and the recordings already running go on', async () => {
+    // This test process is the server: its soft limit (ulimit -n) set just above what it has open now.
+    const [soft, hard] = execFileSync('prlimit', [
+      '--pid',
+      String(process.pid),
+      '--nofile',
+      '--raw',
+      '--noheadings',
+      '-o',
+      'SOFT,HARD',
+    ])
+      .toString()
+      .trim()
+      .split(/\s+/);
+    const open = readdirSync('/proc/self/fd').length;
+    execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${open + 8}:${hard}`]);
+    const streams: RecordStream[] = [];
+    let outcomes: (grpc.ServiceError | 'running')[] = [];
+    let running: RecordStream[] = [];
+    try {
+      for (let i = 0; i < 16; i++) streams.push(new RecordStream(t.recorder).start({ include: [anyFilter] }));
+      outcomes = await Promise.all(
+        streams.map((s) =>
+          Promise.race([
+            s.running().then(() => 'running' as const),
+            s.ended.then((err) => err ?? ({ code: grpc.status.OK, details: 'ended' } as grpc.ServiceError)),
+          ]),
+        ),
+      );
+      running = streams.filter((_, i) => outcomes[i] === 'running');
+      // Stopped, their files are closed: room again to run prlimit.
+      for (const s of running) s.stop();
+      for (const s of running) expect((await s.stopped()).stopped).toBeDefined();
+    } finally {
+      execFileSync('prlimit', ['--pid', String(process.pid), `--nofile=${soft}:${hard}`], { stdio: 'ignore' });
+    }
+    const refusals = outcomes.filter((o) => o !== 'running');
+    expect(refusals.length).toBeGreaterThan(0);
+    for (const err of refusals) {
+      expect(err.code, err.details).toBe(grpc.status.RESOURCE_EXHAUSTED);
+      expect(err.details).toMatch(/too many open files/);
+    }
+    expect(running.length).toBeGreaterThan(0);
   });
 });
 
