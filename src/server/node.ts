@@ -105,7 +105,7 @@ export async function startNode(
 ): Promise<RunningNode> {
   const metadata = loadMetadata({ endpointsFile: opts.endpointsFile, clusterName: opts.clusterName });
   const sources: EventSource[] = opts.sources.map((spec) =>
-    parseSourceSpec(spec, { nodeName: opts.nodeName, links: metadata.linkRegistry }),
+    parseSourceSpec(spec, { nodeName: opts.nodeName, links: metadata.linkRegistry, capture: opts.capture }),
   );
   // Refuse to start rather than serve an empty ring: a missing file or interface is the user's to fix now.
   await Promise.all(sources.map((source) => source.check()));

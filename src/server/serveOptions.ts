@@ -9,6 +9,7 @@ import { compileEventFilters, FilterError } from '../observer/filters/index.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { L7_PROTOCOLS, type L7Protocol, type SevenParserOptions } from '../observer/parser/seven/index.js';
 import { parseHostPort } from '../peer/address.js';
+import { DEFAULT_CAPTURE_BUFFER_SIZE, type LiveCaptureTuning } from '../source/liveCapture.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
 import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
 import { toUiOptions, UI_RECORDER_SETTING, UI_SETTINGS, type UiOptions } from './uiOptions.js';
@@ -114,6 +115,21 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     description: 'where recordings (pcap files) are written; created 0700, refused if open to other users',
   },
   {
+    name: 'capture-buffer-size',
+    kind: 'size',
+    value: 'SIZE',
+    default: DEFAULT_CAPTURE_BUFFER_SIZE,
+    description: "live sources: libpcap's kernel ring (e.g. 64MiB); a larger one rides out longer bursts",
+  },
+  {
+    name: 'capture-timeout',
+    kind: 'integer',
+    value: 'MS',
+    default: 0,
+    description:
+      'live sources: 0 hands each packet over at once (immediate mode); above 0 the kernel packs packets into blocks handed over when full or after MS ms, so the ring holds many times more packets (bursts are not lost) at that much more latency',
+  },
+  {
     name: 'sink-queue-size',
     kind: 'integer',
     value: 'N',
@@ -210,6 +226,8 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
 
 export interface ServeOptions {
   sources: string[];
+  /** How live sources use libpcap's kernel ring. */
+  capture: LiveCaptureTuning;
   socketPath: string;
   tcp?: { bindTarget: string; tls?: { certFile: string; keyFile: string; clientCaFiles: string[] } } | undefined;
   bufferCapacity: number;
@@ -287,6 +305,12 @@ export function toServeOptions(s: Settings): ServeOptions {
     }
   }
 
+  const captureBufferSize = s['capture-buffer-size'] as number;
+  if (captureBufferSize < 64 * 1024) throw new ConfigError('--capture-buffer-size: give at least 64KiB');
+  const captureTimeout = s['capture-timeout'] as number;
+  if (captureTimeout < 0 || captureTimeout > 10_000)
+    throw new ConfigError('--capture-timeout: give 0 (immediate mode) to 10000 ms');
+
   const sinkQueueSize = s['sink-queue-size'] as number;
   if (sinkQueueSize < 1) throw new ConfigError('--sink-queue-size: give at least 1');
   const onTcp = s['enable-recorder-api-on-tcp'] === true;
@@ -318,6 +342,7 @@ export function toServeOptions(s: Settings): ServeOptions {
 
   return {
     sources,
+    capture: { bufferSize: captureBufferSize, timeoutMs: captureTimeout },
     socketPath: resolve(s['socket-path'] as string), // gRPC's unix:// takes an absolute path; peers are told it too
     tcp,
     bufferCapacity: capacity,

@@ -16,8 +16,9 @@
 //   the kernel counted it), so half the drops, rounded up, are packets lost; on "any" loopback's copies are counted as
 //   they come, which overstates loopback losses there. A filter with "inbound" would keep leaving copies out of the
 //   ring, but libpcap 1.10 in immediate mode then loses the first packet after opening.
-// - Immediate mode is set when cap finds pcap_set_immediate_mode through "libpcap.so" (shipped by libpcap-dev);
-//   without it libpcap may hold packets for up to its 1 s read timeout.
+// - Immediate mode (the default, --capture-timeout 0) is set when cap finds pcap_set_immediate_mode through
+//   "libpcap.so" (shipped by libpcap-dev); without it libpcap may hold packets for up to its 1 s read timeout. A
+//   timeout above 0 leaves immediate mode off: see LiveCaptureTuning.timeoutMs for what each costs.
 // - Promiscuous mode is always on.
 // - cap dispatches packets until libpcap has none left before it returns to the event loop: a sustained flood
 //   faster than our consumers can take keeps the loop busy (timers and sockets wait) until it eases.
@@ -50,9 +51,16 @@ export interface CapModule {
 export interface CapHandle {
   /**
    * Returns the link type's name ("ETHERNET", "LINKTYPE_LINUX_SLL", "RAW", "NULL", "Unknown linktype N"); throws
-   * libpcap's error text. Our patch adds `snaplen` (cap's own is a fixed 65535).
+   * libpcap's error text. Our patch adds `snaplen` (cap's own is a fixed 65535) and `timeoutMs` (cap's own: immediate mode).
    */
-  open(device: string, filter: string, bufferSize: number, buffer: Buffer, snaplen?: number): string;
+  open(
+    device: string,
+    filter: string,
+    bufferSize: number,
+    buffer: Buffer,
+    snaplen?: number,
+    timeoutMs?: number,
+  ): string;
   close(): boolean;
   /**
    * Our patch adds the packet header's capture time (seconds, nanoseconds) and original length; an unpatched cap
@@ -84,6 +92,14 @@ export interface CapDevice {
 export interface LiveCaptureTuning {
   /** libpcap's kernel buffer in bytes. */
   bufferSize?: number;
+  /**
+   * libpcap's read timeout in ms; 0 (the default) for immediate mode. Immediate mode hands each packet over at once,
+   * from a ring of slots each the size of the snaplen (8 MiB holds about 120 packets, 60 on loopback, which takes two
+   * slots per packet). Above 0 the kernel packs packets into blocks at their own size (TPACKET_V3) and hands a block
+   * over when it is full or this long after its first packet (at the kernel timer's granularity): the same buffer
+   * holds many times more packets, at the cost of that much latency.
+   */
+  timeoutMs?: number;
   /** Bytes captured of each frame (libpcap's snapshot length); longer frames are cut and counted as sliced. */
   snaplen?: number;
   /** How often kernel drop counters are read, in ms (and once more at stop). */
@@ -98,7 +114,7 @@ const DEFAULT_STATS_INTERVAL_MS = 1000;
 /** libpcap's statistics are 32-bit counters. */
 const COUNTER_WRAP = 2 ** 32;
 /** The kernel ring: in immediate mode every wakeup retires a ring block, so a roomy ring rides out bursts. */
-const DEFAULT_BUFFER_SIZE = 8 * 1024 * 1024;
+export const DEFAULT_CAPTURE_BUFFER_SIZE = 8 * 1024 * 1024;
 /** Every cap handle this process created: see the module comment for why none may become garbage. */
 const everyHandle: CapHandle[] = [];
 
@@ -193,7 +209,7 @@ export class LiveCaptureSource implements EventSource {
     const buffer = Buffer.alloc(snaplen);
     try {
       cap = this.loadCap();
-      opened = this.openCapture(cap, this.tuning.bufferSize ?? DEFAULT_BUFFER_SIZE, buffer, snaplen);
+      opened = this.openCapture(cap, this.tuning.bufferSize ?? DEFAULT_CAPTURE_BUFFER_SIZE, buffer, snaplen);
     } catch (err) {
       return Promise.reject(err);
     }
@@ -333,7 +349,10 @@ export class LiveCaptureSource implements EventSource {
       const handle = new cap.Cap();
       everyHandle.push(handle);
       try {
-        return { handle, linkTypeName: handle.open(this.iface, filter, size, buffer, snaplen) };
+        return {
+          handle,
+          linkTypeName: handle.open(this.iface, filter, size, buffer, snaplen, this.tuning.timeoutMs ?? 0),
+        };
       } catch (err) {
         return { error: (err as Error).message ?? String(err) };
       }

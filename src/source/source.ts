@@ -2,7 +2,7 @@
 // type, and the parser of source specs ("pcap:PATH", "live:IFACE[:BPF]") that the CLI and config hand us.
 
 import type { CapturedFrame, MonitorEvent } from '../monitor/types.js';
-import { LiveCaptureSource } from './liveCapture.js';
+import { LiveCaptureSource, type LiveCaptureTuning } from './liveCapture.js';
 import { PcapFileSource } from './pcapFile.js';
 import { SourceError } from './sourceError.js';
 
@@ -35,6 +35,8 @@ export interface LinkRegistry {
 export interface SourceOptions {
   nodeName: string;
   links?: LinkRegistry | undefined;
+  /** How live sources use libpcap's kernel ring (--capture-buffer-size, --capture-timeout). */
+  capture?: LiveCaptureTuning | undefined;
 }
 
 export interface SourceSummary {
@@ -106,7 +108,7 @@ export function parseSourceSpec(spec: string, options: SourceOptions): EventSour
           `source "${spec}": "${iface}" is not an interface name (1-15 characters, no "/", ":" or spaces); accepted forms: ${ACCEPTED_FORMS}`,
         );
       }
-      return new LiveCaptureSource(iface, filter, options);
+      return new LiveCaptureSource(iface, filter, options, options.capture);
     }
     default:
       throw new SourceError('BAD_SPEC', `source "${spec}" is not understood; accepted forms: ${ACCEPTED_FORMS}`);

@@ -42,7 +42,21 @@ describe('serve settings', () => {
     });
   });
 
+  it('reads how live sources use the kernel ring: immediate mode and 8 MiB by default, --capture-* from flags and YAML', () => {
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {})).capture).toEqual({
+      bufferSize: 8 * 2 ** 20,
+      timeoutMs: 0,
+    });
+    const file = configFile('capture-buffer-size: 64MiB\n');
+    expect(toServeOptions(resolveSettings(SERVE_SETTINGS, { 'capture-timeout': 5 }, file)).capture).toEqual({
+      bufferSize: 64 * 2 ** 20,
+      timeoutMs: 5,
+    });
+  });
+
   it.each([
+    [{ 'capture-buffer-size': '1KiB' }, /--capture-buffer-size: give at least 64KiB/],
+    [{ 'capture-timeout': 60_000 }, /--capture-timeout: give 0 \(immediate mode\) to 10000 ms/],
     [{ 'sink-queue-size': 0 }, /--sink-queue-size: give at least 1/],
     [{ 'recordings-max-bytes': 'lots' }, /--recordings-max-bytes: expected a size in bytes/],
     [{ 'recordings-max-age': 'forever' }, /--recordings-max-age: "forever" is not a duration/],
