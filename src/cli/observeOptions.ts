@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import { CliError } from './client.js';
 import { OUTPUT_FORMATS, type OutputFormat } from './flowPrinter.js';
-import { isTimeFormat, parseTimeArg, TIME_FORMATS, type TimeFormat } from './timeFormats.js';
+import { parseTimeArg, TIME_FORMATS, timeFormatNamed, type TimeFormat } from './timeFormats.js';
 
 export const DEFAULT_EVENT_COUNT = 20;
 /** `--all` asks for the last 2^64-1 flows, as hubble does (the generated field is a decimal string). */
@@ -74,9 +74,10 @@ export function planFormat(opts: Record<string, unknown>): { output: OutputForma
     default:
       throw new CliError(`invalid output format: ${outputFlag} (one of ${OUTPUT_FORMATS.join(', ')})`);
   }
-  const timeFormat = String(opts['timeFormat'] ?? 'StampMilli');
-  if (!isTimeFormat(timeFormat))
-    throw new CliError(`invalid --time-format ${timeFormat} (one of ${TIME_FORMATS.join(', ')})`);
+  const name = String(opts['timeFormat'] ?? 'StampMilli');
+  const timeFormat = timeFormatNamed(name);
+  if (timeFormat === undefined)
+    throw new CliError(`invalid --time-format ${name} (one of ${TIME_FORMATS.join(', ')}, in any case)`);
   return { output, timeFormat };
 }
 

@@ -93,8 +93,16 @@ export const TIME_FORMATS = [
 ] as const;
 export type TimeFormat = (typeof TIME_FORMATS)[number];
 
-export function isTimeFormat(name: string): name is TimeFormat {
-  return (TIME_FORMATS as readonly string[]).includes(name);
+/** The format a --time-format name names, in any case as hubble takes it (rfc3339milli is RFC3339Milli). */
+export function timeFormatNamed(name: string): TimeFormat | undefined {
+  const lower = name.toLowerCase();
+  return TIME_FORMATS.find((format) => format.toLowerCase() === lower);
+}
+
+/** `.` and the fraction's first `digits` digits without trailing zeros, as Go's .999 layouts print; "" for none. */
+function fraction(nanos: string, digits: number): string {
+  const trimmed = nanos.slice(0, digits).replace(/0+$/, '');
+  return trimmed === '' ? '' : `.${trimmed}`;
 }
 
 const DAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -127,13 +135,11 @@ export function formatTimestamp(ts: Timestamp | undefined, format: TimeFormat): 
     case 'RFC3339':
       return `${date}T${hms}Z`;
     case 'RFC3339Milli':
-      return `${date}T${hms}.${nanos.slice(0, 3)}Z`;
+      return `${date}T${hms}${fraction(nanos, 3)}Z`;
     case 'RFC3339Micro':
-      return `${date}T${hms}.${nanos.slice(0, 6)}Z`;
-    case 'RFC3339Nano': {
-      const trimmed = nanos.replace(/0+$/, '');
-      return `${date}T${hms}${trimmed === '' ? '' : `.${trimmed}`}Z`;
-    }
+      return `${date}T${hms}${fraction(nanos, 6)}Z`;
+    case 'RFC3339Nano':
+      return `${date}T${hms}${fraction(nanos, 9)}Z`;
     case 'RFC1123Z':
       return `${DAYS[d.getUTCDay()]}, ${pad(d.getUTCDate())} ${MONTHS[d.getUTCMonth()]} ${d.getUTCFullYear()} ${hms} +0000`;
   }

@@ -132,6 +132,25 @@ describe('client settings, raw filters and saved flows', () => {
     expect(jsonLines(viaConfig.stdout).map((r) => r['flow'].l4.UDP.source_port)).toEqual([craftedPort(0, 2)]);
   });
 
+  it('prints times in each --time-format as hubble does: any case, and .999 fractions without trailing zeros', async () => {
+    const file = join(dir, 'times.json');
+    const flowAt = (time: string) =>
+      JSON.stringify({ flow: { time, verdict: 'FORWARDED', IP: { source: '10.0.0.1', destination: '10.0.0.2' } } });
+    writeFileSync(file, [flowAt('2026-12-07T04:53:53.120Z'), flowAt('2026-12-07T04:53:53Z')].join('\n') + '\n');
+    const times = async (format: string) => {
+      const r = await runCli(['observe', '--input-file', file, '--time-format', format]);
+      expect(r.stderr).toBe('');
+      return r.stdout
+        .trim()
+        .split('\n')
+        .map((line) => line.split(': ')[0]);
+    };
+    expect(await times('rfc3339milli')).toEqual(['2026-12-07T04:53:53.12Z', '2026-12-07T04:53:53Z']);
+    expect(await times('RFC3339Micro')).toEqual(['2026-12-07T04:53:53.12Z', '2026-12-07T04:53:53Z']);
+    expect(await times('RFC3339Nano')).toEqual(['2026-12-07T04:53:53.12Z', '2026-12-07T04:53:53Z']);
+    expect(await times('StampMilli')).toEqual(['Dec  7 04:53:53.120', 'Dec  7 04:53:53.000']);
+  });
+
   it('reads flows saved with -o json back from a file and from stdin, filtered, with --last', async () => {
     const saved = await runCli(['observe', '--server', `unix://${socket}`, '--all', '-o', 'json']);
     expect(jsonLines(saved.stdout)).toHaveLength(COUNT);
