@@ -347,6 +347,10 @@ export function describeCallError(err: unknown, server: string, what: string): s
       ) {
         return `${server} closed the connection (${cause}); does it expect TLS (--tls or a tls:// address)?`;
       }
+      // nghttp2's word for a peer that answered our HTTP/2 preface with something else: "HTTP/1.1 400 ...".
+      if (/^Protocol error$/i.test(cause)) {
+        return `${server} is not a gRPC server (it answered in HTTP/1.x, not HTTP/2: a metrics or web UI port?): check --server`;
+      }
       if (/wrong version number|packet length too long|unknown protocol/i.test(cause)) {
         return `TLS handshake with ${server} failed: the server does not speak TLS (drop --tls and the tls:// prefix)`;
       }

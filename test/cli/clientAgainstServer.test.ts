@@ -539,6 +539,20 @@ describe('a server that is not what --server says', () => {
       web.close();
     }
   });
+
+  it('says when the address answers HTTP/1.x (a metrics or web port), not gRPC', async () => {
+    const { createServer } = await import('node:http');
+    const web = createServer((_req, res) => res.end('# HELP ...\n'));
+    await new Promise<void>((resolve) => web.listen(0, '127.0.0.1', resolve));
+    const port = (web.address() as { port: number }).port;
+    try {
+      await expect(run(statusCommand(collectingIo()), ['--server', `127.0.0.1:${port}`])).rejects.toThrow(
+        `failed getting status: 127.0.0.1:${port} is not a gRPC server (it answered in HTTP/1.x, not HTTP/2: a metrics or web UI port?): check --server`,
+      );
+    } finally {
+      web.close();
+    }
+  });
 });
 
 describe('the hubble-ts process', () => {
