@@ -13,7 +13,7 @@ import {
   type Recording,
 } from '../api/hubblets/recordings/v1/recordings.js';
 import { goJsonLine, messageToJson } from '../protojson/protojson.js';
-import { addConnectionOptions, CliError, unaryCall, withConnection } from './client.js';
+import { addConnectionOptions, CliError, unaryCall, withConnection, isServiceError } from './client.js';
 import { PROCESS_IO, type CliIo } from './observe.js';
 import { formatRecordingStatistics, formatResponseTime } from './record.js';
 import { describeStoreError, openDestination, runDownload } from './recordingDownload.js';
@@ -112,7 +112,11 @@ export function recordingsCommand(io: CliIo = PROCESS_IO): Command {
               { deadline: conn.unaryDeadline() },
               cb,
             ),
-        describeStoreError,
+        (err, server, what) =>
+          // The store's own words name the API field; a person at the prompt has --stop.
+          isServiceError(err) && err.code === grpc.status.FAILED_PRECONDITION && opts['stop'] !== true
+            ? `recording ${JSON.stringify(name)} is still running: stop it first, or delete it with --stop`
+            : describeStoreError(err, server, what),
       );
       io.stdout.write(`deleted ${name}${res.stopped ? ' (stopped it first)' : ''}\n`);
     });

@@ -218,6 +218,11 @@ describe('hubble-ts record and recordings, against a live capture', () => {
     await sendDatagrams(10);
     await until(() => follow.stdout().length >= 24 + 20 * 158, 'twenty records on the pipe');
     expect(follow.child.exitCode).toBeNull();
+    const running = await run(['recordings', 'delete', name, '--server', server]);
+    expect(running.code).not.toBe(0);
+    expect(running.err).toBe(
+      `hubble-ts: recording "${name}" is still running: stop it first, or delete it with --stop\n`,
+    );
     rec.child.kill('SIGINT');
     expect(await rec.exited).toBe(0);
     expect(await follow.exited).toBe(0);
