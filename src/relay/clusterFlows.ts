@@ -4,7 +4,9 @@
 // How a request is answered, by its shape:
 // - last/first N (not following): every node is asked for its N, all answers are sorted by time and the cluster's
 //   last (or first) N flows are sent: the last N of the cluster, not N per node. Lost events and status reports pass.
-// - everything (not following): node answers are merged through the sort buffer as they come and sent as they leave.
+// - everything (not following): node answers are merged exactly: each node's answer is in time order, so the earliest
+//   of the nodes' next responses goes next, once every node still answering has one waiting (a node that hangs is
+//   given up after the idle timeout). A node far ahead of the others is paused until they catch up.
 // - follow: node answers go through the sort buffer. With --last N, the cluster's last N are sent first (as above,
 //   from non-following requests), then each node is followed from right after what it sent. A node that fails or
 //   goes away is reported and rejoins when it is back, resuming after the last flow it sent (so a node that comes
@@ -76,7 +78,16 @@ interface NodeFlows {
   /** When it last sent anything (for the idle timer, which checks this rather than being re-armed per chunk). */
   activeAtMs: number;
   timedOut: boolean;
+  /** Merge: its responses not sent yet, from `queueHead` on. */
+  queue: RawFlowsResponse[];
+  queueHead: number;
+  /** Merge: paused because its queue is long (the others are behind), until it shortens. */
+  heldBack: boolean;
 }
+
+/** Merge: responses one node may have waiting before it is paused, and the count it is resumed at. */
+const MERGE_QUEUE_MAX = 4096;
+const MERGE_QUEUE_RESUME = MERGE_QUEUE_MAX / 2;
 
 /** Validates a GetFlows request (ApiError, FilterError, FieldMaskError) and answers it from every node. */
 export async function streamClusterFlows(
@@ -217,6 +228,9 @@ export class ClusterFlowsRequest {
         idleTimer: undefined,
         activeAtMs: 0,
         timedOut: false,
+        queue: [],
+        queueHead: 0,
+        heldBack: false,
       };
       this.nodes.set(name, node);
     }
@@ -239,6 +253,7 @@ export class ClusterFlowsRequest {
       chunkEnd: () => {
         node.activeAtMs = this.nowMs ?? Date.now();
         this.nowMs = undefined;
+        if (this.plan.kind === 'merge') this.drainMerge();
         // Once per chunk rather than per response: the drain timer follows the oldest arrival.
         this.armDrain();
       },
@@ -258,10 +273,11 @@ export class ClusterFlowsRequest {
   private watchIdle(node: NodeFlows, stream: NodeStream): void {
     const check = () => {
       if (node.stream !== stream) return;
-      // While the client holds us up, a node's silence is ours.
-      const quietMs = this.paused ? 0 : Date.now() - node.activeAtMs;
+      // While the client, or the merge, holds it up, a node's silence is ours.
+      const heldUp = this.paused || node.heldBack;
+      const quietMs = heldUp ? 0 : Date.now() - node.activeAtMs;
       if (quietMs < this.idleTimeoutMs) {
-        if (this.paused) node.activeAtMs = Date.now();
+        if (heldUp) node.activeAtMs = Date.now();
         node.idleTimer = setTimeout(check, this.idleTimeoutMs - quietMs);
         return;
       }
@@ -294,13 +310,25 @@ export class ClusterFlowsRequest {
         node.last.push(res);
       } else if (after === 0) node.last.push(res);
     }
-    this.route(res, node.purpose);
+    this.route(res, node.purpose, node);
   }
 
-  /** Where an answer goes: the history or collection, the holding line, or the sort buffer. */
-  private route(res: RawFlowsResponse, purpose: NodeFlows['purpose']): void {
+  /**
+   * Where an answer goes: the history or collection, the node's merge queue, the holding line, or the sort buffer.
+   * `node` is who sent it (undefined for the relay's own status reports, which merge sends at once).
+   */
+  private route(res: RawFlowsResponse, purpose: NodeFlows['purpose'], node?: NodeFlows): void {
     if (this.plan.kind === 'collect' || purpose === 'history') {
       this.collected.push(res);
+      return;
+    }
+    if (this.plan.kind === 'merge') {
+      if (node === undefined) return this.send(res);
+      node.queue.push(res);
+      if (!node.heldBack && node.queue.length - node.queueHead > MERGE_QUEUE_MAX) {
+        node.heldBack = true;
+        node.stream?.pause();
+      }
       return;
     }
     if (this.held !== undefined) {
@@ -351,6 +379,7 @@ export class ClusterFlowsRequest {
     }
     if (this.plan.kind !== 'follow') {
       if (this.openStreams === 0) this.complete();
+      else if (this.plan.kind === 'merge') this.drainMerge();
       return;
     }
     if (node.purpose === 'history') {
@@ -475,6 +504,8 @@ export class ClusterFlowsRequest {
     if (this.plan.kind === 'collect') {
       this.sendAll(selectFlows(this.collected, this.plan.count, this.plan.keep));
       this.collected = [];
+    } else if (this.plan.kind === 'merge') {
+      this.drainMerge();
     } else {
       const out: RawFlowsResponse[] = [];
       this.buffer.flush(out);
@@ -516,6 +547,36 @@ export class ClusterFlowsRequest {
     );
   }
 
+  /**
+   * Merge: sends the earliest of the nodes' next responses for as long as every node still answering has one waiting
+   * (a node whose stream ended has nothing more to wait for).
+   */
+  private drainMerge(): void {
+    for (;;) {
+      let next: NodeFlows | undefined;
+      for (const node of this.nodes.values()) {
+        const head = node.queue[node.queueHead];
+        if (head === undefined) {
+          if (node.stream !== undefined) return; // still answering: its next one may be the earliest
+          continue;
+        }
+        if (next === undefined || compareFlowTime(head, next.queue[next.queueHead]!) < 0) next = node;
+      }
+      if (next === undefined || this.stopped) return;
+      this.send(next.queue[next.queueHead]!);
+      next.queue[next.queueHead++] = undefined as unknown as RawFlowsResponse;
+      const waiting = next.queue.length - next.queueHead;
+      if (waiting === 0 || next.queueHead >= MERGE_QUEUE_MAX) {
+        next.queue = next.queue.slice(next.queueHead);
+        next.queueHead = 0;
+      }
+      if (next.heldBack && waiting <= MERGE_QUEUE_RESUME) {
+        next.heldBack = false;
+        if (!this.paused) next.stream?.resume();
+      }
+    }
+  }
+
   private sendAll(responses: readonly RawFlowsResponse[]): void {
     for (let i = 0; i < responses.length; i++) this.send(responses[i]!);
   }
@@ -529,7 +590,7 @@ export class ClusterFlowsRequest {
     this.writer.onceDrained(() => {
       this.paused = false;
       if (this.stopped) return;
-      for (const node of this.nodes.values()) node.stream?.resume();
+      for (const node of this.nodes.values()) if (!node.heldBack) node.stream?.resume();
     });
   }
 }
