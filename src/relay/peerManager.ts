@@ -55,6 +55,12 @@ export interface PeerManagerOptions {
   logger: Logger;
 }
 
+/**
+ * How long a new Notify stream may go quiet before its first burst (every peer, as the Peer service sends on
+ * subscribing) is taken as over: peers known from before that it did not announce were deleted meanwhile.
+ */
+const INITIAL_PEERS_QUIET_MS = 1000;
+
 /** Hubble's clients send large filter lists and receive large flows; keep grpc-go's limits. */
 const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 
@@ -122,13 +128,18 @@ export class PeerManager implements PeerDirectory {
       if (this.stop.signal.aborted) return;
       if (heard) attempt = 0;
       const waitMs = backoffMs(attempt++, retryTimeoutMs);
-      // The peers stay as they were: when the Peer service answers again it sends every peer, and only changes count.
+      // The peers stay as they were: when the Peer service answers again it sends every peer; those it no longer
+      // lists are removed then (see subscribeOnce).
       logger.warn({ peerService, reason, retryInMs: waitMs }, 'lost the Peer service; subscribing again');
       await sleep(waitMs, this.stop.signal);
     }
   }
 
-  /** One Notify stream, until it ends; `heard` when it delivered anything. */
+  /**
+   * One Notify stream, until it ends; `heard` when it delivered anything. The stream starts with every peer the Peer
+   * service lists: once that burst is over, a peer known from an earlier stream that it did not list is removed (it
+   * was deleted while the relay was not listening; upstream keeps such a peer for good).
+   */
   private subscribeOnce(): Promise<{ heard: boolean; reason: string }> {
     const { peerService, clientTls, clusterName, logger } = this.opts;
     const local = peerService.startsWith('unix:');
@@ -145,6 +156,21 @@ export class PeerManager implements PeerDirectory {
     return new Promise((resolve) => {
       let heard = false;
       let settled = false;
+      const unconfirmed = new Set(this.peers.keys());
+      let burstTimer: NodeJS.Timeout | undefined;
+      const burstOver = () => {
+        burstTimer = undefined;
+        for (const name of unconfirmed) {
+          logger.info({ peer: name, peerService }, 'the Peer service no longer lists this peer');
+          this.remove(name);
+        }
+        unconfirmed.clear();
+      };
+      const inBurst = () => {
+        if (unconfirmed.size === 0) return;
+        clearTimeout(burstTimer);
+        burstTimer = setTimeout(burstOver, INITIAL_PEERS_QUIET_MS);
+      };
       const call = client.notify({});
       this.notifyCall = call;
       const up = () => {
@@ -156,6 +182,7 @@ export class PeerManager implements PeerDirectory {
       const done = (reason: string) => {
         if (settled) return;
         settled = true;
+        clearTimeout(burstTimer);
         const wasConnected = this.connectedToPeerService;
         this.connectedToPeerService = false;
         this.notifyCall = undefined;
@@ -163,8 +190,15 @@ export class PeerManager implements PeerDirectory {
         client.close();
         resolve({ heard, reason });
       };
-      call.on('metadata', up);
+      call.on('metadata', () => {
+        up();
+        if (burstTimer === undefined && !heard) inBurst();
+      });
       call.on('data', (cn: ChangeNotification) => {
+        if (!heard || burstTimer !== undefined) {
+          if (cn.type !== ChangeNotificationType.PEER_DELETED) unconfirmed.delete(cn.name);
+          inBurst();
+        }
         heard = true;
         up();
         this.apply(cn);

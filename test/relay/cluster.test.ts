@@ -2,7 +2,7 @@
 // service listing all three (itself plus a peers file), `hubble-ts relay` as a process with mTLS on both sides, and
 // `hubble-ts observe/status/list` against the relay. Then the TLS refusals, both between relay and nodes and between
 // client and relay.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -404,4 +404,49 @@ describe('relay --all over full rings', () => {
       Array.from({ length: flows.length }, (_, g) => craftedPort(g % 3, Math.floor(g / 3))),
     );
   });
+});
+
+describe('relay and a Peer service that comes back without a peer', () => {
+  it('drops the peer the Peer service no longer lists once it answers again', async () => {
+    const dir = tempDir('hubble-ts-relay-resync-');
+    const nodes = await Promise.all(
+      ['alpha', 'beta'].map((name, i) => startTestNode({ name, dir, source: `pcap:${craftCapture(dir, i, 2, 4)}` })),
+    );
+    const socket = join(dir, 'peers.sock');
+    const both = nodes.map((n, i) => ({ name: ['alpha', 'beta'][i]!, address: `127.0.0.1:${n.tcpPort}` }));
+    let peers = await startPeerService(socket, both);
+    const relay = await startRelay(
+      toRelayOptions(
+        resolveSettings(RELAY_SETTINGS, {
+          'peer-service': peers.target,
+          'listen-address': '127.0.0.1:0',
+          'disable-server-tls': true,
+          'disable-client-tls': true,
+          'retry-timeout': '1s',
+        }),
+      ),
+      pino({ level: 'silent' }),
+    );
+    const names = () => relay.peers.list().map((p) => p.name);
+    const until = async (what: string, ok: () => boolean) => {
+      const deadline = Date.now() + 15_000;
+      while (!ok()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(names())}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    try {
+      await until('both peers', () => names().join() === 'alpha,beta');
+      // The Peer service goes away; beta is retired meanwhile; the Peer service comes back listing alpha alone.
+      await peers.close();
+      rmSync(socket, { force: true });
+      await until('the relay to lose the Peer service', () => !relay.peers.peerServiceConnected);
+      peers = await startPeerService(socket, both.slice(0, 1));
+      await until('beta to be dropped', () => names().join() === 'alpha');
+    } finally {
+      await relay.close();
+      await peers.close();
+      await Promise.all(nodes.map((n) => n.close()));
+    }
+  }, 40_000);
 });
