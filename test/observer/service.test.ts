@@ -58,43 +58,48 @@ function readAll<T>(stream: grpc.ClientReadableStream<T>): Promise<T[]> {
   });
 }
 
-describe('Observer service', () => {
-  let observer: Observer;
-  let agent: MonitorAgent;
-  let api: ApiServer;
-  let client: ObserverClient;
-
-  function start(capacity: number): Promise<void> {
-    const parser = new Parser({
-      nodeName: NODE,
-      clusterName: 'default',
-      emitter: { name: 'hubble-ts', version: 'test' },
-    });
-    observer = new Observer({ parser, ringCapacity: capacity, clusterName: 'default' });
-    agent = new MonitorAgent();
-    agent.register(observer);
-    const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-svc-')), 'hubble.sock');
-    api = createApiServer([
-      {
-        name: 'observer.Observer',
-        definition: NODE_OBSERVER_SERVICE,
-        implementation: createObserverService(observer, {
-          nodeName: NODE,
-          version: 'v0.0.0-test',
-          address: socket,
-          tlsEnabled: false,
-        }),
-      },
-    ]);
-    client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
-    return bindUnixSocket(api.server, socket);
-  }
-
-  beforeAll(() => start(15));
-  afterAll(async () => {
-    client.close();
-    await shutdownApiServer(api, 100);
+/** An Observer with a ring of `capacity`, its monitor agent, and the Observer service on a unix socket. */
+async function startService(capacity: number) {
+  const parser = new Parser({
+    nodeName: NODE,
+    clusterName: 'default',
+    emitter: { name: 'hubble-ts', version: 'test' },
   });
+  const observer = new Observer({ parser, ringCapacity: capacity, clusterName: 'default' });
+  const agent = new MonitorAgent();
+  agent.register(observer);
+  const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-svc-')), 'hubble.sock');
+  const api = createApiServer([
+    {
+      name: 'observer.Observer',
+      definition: NODE_OBSERVER_SERVICE,
+      implementation: createObserverService(observer, {
+        nodeName: NODE,
+        version: 'v0.0.0-test',
+        address: socket,
+        tlsEnabled: false,
+      }),
+    },
+  ]);
+  const client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
+  await bindUnixSocket(api.server, socket);
+  return {
+    agent,
+    client,
+    close: async () => {
+      client.close();
+      await shutdownApiServer(api, 100);
+    },
+  };
+}
+
+describe('Observer service', () => {
+  let agent: MonitorAgent;
+  let client: ObserverClient;
+  let close: () => Promise<void>;
+
+  beforeAll(async () => ({ agent, client, close } = await startService(15)));
+  afterAll(() => close());
 
   it('streams agent and debug events on their own endpoints, never as flows', async () => {
     agent.publish({
@@ -193,41 +198,15 @@ describe('Observer service', () => {
 });
 
 describe('Observer service over a full ring of 65535 flows', () => {
-  let observer: Observer;
-  let agent: MonitorAgent;
-  let api: ApiServer;
   let client: ObserverClient;
+  let close: () => Promise<void>;
 
   beforeAll(async () => {
-    const parser = new Parser({
-      nodeName: NODE,
-      clusterName: 'default',
-      emitter: { name: 'hubble-ts', version: 'test' },
-    });
-    observer = new Observer({ parser, ringCapacity: 65535, clusterName: 'default' });
-    agent = new MonitorAgent();
-    agent.register(observer);
+    let agent: MonitorAgent;
+    ({ agent, client, close } = await startService(65535));
     for (let i = 0; i < 65535; i++) agent.publish(flowEvent(1024 + (i % 60000), at(1000 + i)));
-    const socket = join(mkdtempSync(join(tmpdir(), 'hubble-ts-svc-')), 'hubble.sock');
-    api = createApiServer([
-      {
-        name: 'observer.Observer',
-        definition: NODE_OBSERVER_SERVICE,
-        implementation: createObserverService(observer, {
-          nodeName: NODE,
-          version: 'v0.0.0-test',
-          address: socket,
-          tlsEnabled: false,
-        }),
-      },
-    ]);
-    client = new ObserverClient(`unix://${socket}`, grpc.credentials.createInsecure());
-    await bindUnixSocket(api.server, socket);
   });
-  afterAll(async () => {
-    client.close();
-    await shutdownApiServer(api, 100);
-  });
+  afterAll(() => close());
 
   it('answers others while a request with thousands of filters walks the whole ring', async () => {
     // 5000 filters no flow matches: finding the last 20 matches evaluates all of them on every one of the 65535 flows.

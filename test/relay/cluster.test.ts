@@ -20,6 +20,7 @@ import {
   jsonLines,
   makeClusterPki,
   startPeerService,
+  startPlainRelay,
   startRelayProcess,
   startTestNode,
   tempDir,
@@ -415,18 +416,7 @@ describe('relay and a Peer service that comes back without a peer', () => {
     const socket = join(dir, 'peers.sock');
     const both = nodes.map((n, i) => ({ name: ['alpha', 'beta'][i]!, address: `127.0.0.1:${n.tcpPort}` }));
     let peers = await startPeerService(socket, both);
-    const relay = await startRelay(
-      toRelayOptions(
-        resolveSettings(RELAY_SETTINGS, {
-          'peer-service': peers.target,
-          'listen-address': '127.0.0.1:0',
-          'disable-server-tls': true,
-          'disable-client-tls': true,
-          'retry-timeout': '1s',
-        }),
-      ),
-      pino({ level: 'silent' }),
-    );
+    const relay = await startPlainRelay(peers.target, { 'retry-timeout': '1s' });
     const names = () => relay.peers.list().map((p) => p.name);
     const until = async (what: string, ok: () => boolean) => {
       const deadline = Date.now() + 15_000;

@@ -13,6 +13,8 @@ import { StaticPeerSource, type Peer } from '../../src/peer/source.js';
 import { resolveSettings, type Settings } from '../../src/server/config.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 import { startNode, type RunningNode } from '../../src/server/node.js';
+import { startRelay, type RunningRelay } from '../../src/server/relay.js';
+import { RELAY_SETTINGS, toRelayOptions } from '../../src/server/relayOptions.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { makeTestCa, type CertFiles, type TestCa } from '../harness/certs.js';
@@ -169,6 +171,22 @@ export async function startPeerService(socketPath: string, peers: readonly Peer[
       server.forceShutdown();
     },
   };
+}
+
+/** A relay in this process, plaintext both ways on 127.0.0.1, following `peerService`; `settings` add to that. */
+export function startPlainRelay(peerService: string, settings: Settings = {}): Promise<RunningRelay> {
+  return startRelay(
+    toRelayOptions(
+      resolveSettings(RELAY_SETTINGS, {
+        'peer-service': peerService,
+        'listen-address': '127.0.0.1:0',
+        'disable-server-tls': true,
+        'disable-client-tls': true,
+        ...settings,
+      }),
+    ),
+    pino({ level: 'silent' }),
+  );
 }
 
 /** `hubble-ts relay ARGS --listen-address 127.0.0.1:PORT`, once it serves. */

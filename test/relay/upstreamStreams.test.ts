@@ -6,7 +6,6 @@
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   GetFlowsRequest,
@@ -16,11 +15,16 @@ import {
   type ObserverServer,
 } from '../../src/api/observer/observer.js';
 import { NodeState } from '../../src/api/relay/relay.js';
-import { resolveSettings } from '../../src/server/config.js';
 import type { RunningNode } from '../../src/server/node.js';
-import { startRelay, type RunningRelay } from '../../src/server/relay.js';
-import { RELAY_SETTINGS, toRelayOptions } from '../../src/server/relayOptions.js';
-import { freePort, startPeerService, startTestNode, tempDir, type TestPeerService } from './harness.js';
+import type { RunningRelay } from '../../src/server/relay.js';
+import {
+  freePort,
+  startPeerService,
+  startPlainRelay,
+  startTestNode,
+  tempDir,
+  type TestPeerService,
+} from './harness.js';
 
 /** A node that answers ServerStatus and never answers GetFlows; counts the GetFlows calls still open. */
 async function startSilentNode(): Promise<{ port: number; open: () => number; opened: () => number; close(): void }> {
@@ -86,18 +90,7 @@ describe('streams the relay opens on the nodes', () => {
       { name: 'live', address: `127.0.0.1:${live.tcpPort}` },
       { name: 'silent', address: `127.0.0.1:${silent.port}` },
     ]);
-    relay = await startRelay(
-      toRelayOptions(
-        resolveSettings(RELAY_SETTINGS, {
-          'peer-service': peers.target,
-          'listen-address': '127.0.0.1:0',
-          'disable-server-tls': true,
-          'disable-client-tls': true,
-          'sort-buffer-drain-timeout': '100ms',
-        }),
-      ),
-      pino({ level: 'silent' }),
-    );
+    relay = await startPlainRelay(peers.target, { 'sort-buffer-drain-timeout': '100ms' });
     await until(() => relay.peers.list().filter((p) => p.state === 'connected').length === 2, 10_000, 'both nodes');
     client = new ObserverClient(`127.0.0.1:${relay.port}`, grpc.credentials.createInsecure());
   });
