@@ -42,6 +42,8 @@ export class PcapFileSource implements EventSource {
   private readonly chunkSize: number;
   private readonly slabSize: number;
   private readonly carry: number;
+  /** A pipe or FIFO check() opened: it cannot be read twice, so run() goes on from the bytes check() read. */
+  private opened: { file: FileHandle; head: Uint8Array } | undefined;
 
   constructor(
     readonly path: string,
@@ -56,12 +58,15 @@ export class PcapFileSource implements EventSource {
 
   async check(): Promise<void> {
     const file = await this.openFile();
+    let keep = false;
     try {
       const head = new Uint8Array(PCAP_FILE_HEADER_LEN);
       const length = await this.read(file, head, 0, head.length);
       this.sniff(head.subarray(0, length));
+      keep = !(await file.stat()).isFile();
+      if (keep) this.opened = { file, head: head.subarray(0, length) };
     } finally {
-      await file.close();
+      if (!keep) await file.close();
     }
   }
 
@@ -81,10 +86,13 @@ export class PcapFileSource implements EventSource {
     const onAbort = () => (state.aborted = true);
     signal.addEventListener('abort', onAbort, { once: true });
     try {
-      const file = await this.openFile();
+      const opened = this.opened;
+      this.opened = undefined;
+      const file = opened?.file ?? (await this.openFile());
       try {
         const to = publishTargetOf(publish);
-        await this.replay(file, { path: this.path, builder, links: this.options.links, to, backlog, state });
+        const target = { path: this.path, builder, links: this.options.links, to, backlog, state };
+        await this.replay(file, target, opened?.head);
       } finally {
         await file.close();
       }
@@ -105,16 +113,22 @@ export class PcapFileSource implements EventSource {
   /**
    * Streams the file through the format's reader with two buffers: while the reader works through one chunk, the
    * next is read into the other, behind `carry` bytes of room where the unfinished record at the end of the
-   * previous chunk is copied. A record too big for that room is gathered in a buffer of its own.
+   * previous chunk is copied. A record too big for that room is gathered in a buffer of its own. `head`: the file's
+   * first bytes, already read from it (a pipe that check() opened).
    */
-  private async replay(file: FileHandle, target: ReplayTarget): Promise<void> {
+  private async replay(file: FileHandle, target: ReplayTarget, head?: Uint8Array): Promise<void> {
     const chunk = this.chunkSize;
     const carry = this.carry;
     const size = carry + chunk;
     let current = new Uint8Array(size);
     let view = new DataView(current.buffer);
     let next = new Uint8Array(size);
-    let filled = carry + (await this.read(file, current, carry, chunk));
+    let filled = carry;
+    if (head !== undefined) {
+      current.set(head, carry);
+      filled += head.length;
+    }
+    filled += await this.read(file, current, filled, size - filled);
     let eof = filled < size;
     /** current[i] is the file's byte base + i. */
     let base = -carry;

@@ -90,6 +90,24 @@ describe('pcap file source', () => {
     expect(summary.events).toBe(200 * readPcap(join(fixtures, 'loopback.pcap')).records.length);
   });
 
+  it('replays a pipe whole after check() read its header, as serve does (cat capture | serve --source pcap:/dev/stdin)', async () => {
+    const fifo = join(dir, 'checked.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const bytes = readFileSync(bigPcap(20));
+    const source = new PcapFileSource(fifo, { nodeName: 'n' });
+    // The writer must be there for the reader's open to return, and it can be read only once.
+    const writing = open(fifo, 'w').then(async (writer) => {
+      await writer.write(bytes);
+      await writer.close();
+    });
+    await source.check();
+    let events = 0;
+    const summary = await source.run(() => events++, new AbortController().signal);
+    await writing;
+    expect(summary.events).toBe(20 * readPcap(join(fixtures, 'loopback.pcap')).records.length);
+    expect(events).toBe(summary.events);
+  });
+
   it('check() accepts a capture and rejects what run() would reject, with the same error', async () => {
     await expect(
       new PcapFileSource(join(fixtures, 'loopback.pcapng'), { nodeName: 'n' }).check(),
