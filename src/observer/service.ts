@@ -53,8 +53,18 @@ type Selector = (position: number) => boolean;
 function checkTimestamp(ts: Timestamp | undefined, field: string): EventTime | undefined {
   if (ts === undefined) return undefined;
   // Same bounds as protobuf's Timestamp: years 0001..9999, nanos within a second.
-  if (ts.nanos < 0 || ts.nanos > 999_999_999 || ts.seconds < -62_135_596_800 || ts.seconds > 253_402_300_799) {
-    throw new ApiError(grpc.status.INVALID_ARGUMENT, `${field}: invalid timestamp ${JSON.stringify(ts)}`);
+  if (ts.nanos < 0 || ts.nanos > 999_999_999) {
+    throw new ApiError(
+      grpc.status.INVALID_ARGUMENT,
+      `${field}: invalid timestamp: nanos ${ts.nanos} is not in 0..999999999`,
+    );
+  }
+  // seconds beyond 2^53 arrive rounded (or saturated): say what is wrong rather than echo a number never sent.
+  if (ts.seconds < -62_135_596_800 || ts.seconds > 253_402_300_799) {
+    throw new ApiError(
+      grpc.status.INVALID_ARGUMENT,
+      `${field}: invalid timestamp: seconds is ${ts.seconds < 0 ? 'before 0001-01-01' : 'after 9999-12-31'}`,
+    );
   }
   return ts;
 }

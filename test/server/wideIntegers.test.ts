@@ -78,6 +78,6 @@ describe('64-bit integers past 2^53 in requests', () => {
     secondsNanos(t, 7, 2n ** 62n, 0);
     const since = await serverStream(client, '/observer.Observer/GetFlows', t.finish(), 5000);
     expect(grpc.status[since.code]).toBe('INVALID_ARGUMENT');
-    expect(since.details).toMatch(/^since: invalid timestamp/);
+    expect(since.details).toBe('since: invalid timestamp: seconds is after 9999-12-31');
   });
 });
