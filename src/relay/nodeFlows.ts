@@ -43,6 +43,17 @@ const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  */
 const STREAM_WINDOW_BYTES = 1024 * 1024;
 const SESSION_WINDOW_BYTES = 8 * 1024 * 1024;
+/**
+ * Each session is pinged this often, and given up when a ping goes unanswered this long: a node whose process is
+ * stopped, or whose host went away without a reset, keeps its TCP connection open but answers nothing, and its
+ * streams would wait forever (a follower never told the node is gone). HTTP/2 answers pings below gRPC, so a node
+ * that is merely quiet answers them.
+ */
+export interface NodeKeepalive {
+  intervalMs: number;
+  timeoutMs: number;
+}
+const DEFAULT_KEEPALIVE: NodeKeepalive = { intervalMs: 15_000, timeoutMs: 10_000 };
 const GET_FLOWS_PATH = ObserverService.getFlows.path;
 const USER_AGENT = `hubble-ts-relay/${VERSION}`;
 
@@ -67,6 +78,7 @@ export class NodeFlowsChannel {
     private readonly target: string,
     private readonly tls: NodeTls | undefined,
     private readonly dialTimeoutMs: number,
+    private readonly keepalive: NodeKeepalive = DEFAULT_KEEPALIVE,
   ) {
     // The :authority grpc-js would send: the TLS name when one is set, "localhost" for a unix socket, else the target.
     this.authority = tls !== undefined ? tls.serverName : target.startsWith('unix:') ? 'localhost' : target;
@@ -127,13 +139,16 @@ export class NodeFlowsChannel {
       session.destroy();
     }, this.dialTimeoutMs);
     timer.unref();
+    let pinger: NodeJS.Timeout | undefined;
     session.once('connect', () => {
       clearTimeout(timer);
       session.setLocalWindowSize(SESSION_WINDOW_BYTES);
+      pinger = keepAliveTimer(dialled, this.keepalive);
     });
     session.on('error', (err: Error) => (dialled.error ??= err.message));
     const retire = () => {
       clearTimeout(timer);
+      clearInterval(pinger);
       if (this.current === dialled) this.current = undefined;
     };
     // A session told to go away takes no new calls; those running finish on it.
@@ -141,6 +156,32 @@ export class NodeFlowsChannel {
     session.once('close', retire);
     return dialled;
   }
+}
+
+/** Pings `dialled`'s session every keepalive interval; one unanswered within the timeout destroys it. */
+function keepAliveTimer(dialled: DialledSession, keepalive: NodeKeepalive): NodeJS.Timeout {
+  const { session } = dialled;
+  let waiting = false;
+  const pinger = setInterval(() => {
+    if (waiting || session.destroyed) return;
+    waiting = true;
+    const timeout = setTimeout(() => {
+      dialled.error ??= `no answer to an HTTP/2 ping within ${keepalive.timeoutMs / 1000}s (the node hangs)`;
+      session.destroy();
+    }, keepalive.timeoutMs);
+    timeout.unref();
+    const sent = session.ping((err) => {
+      waiting = false;
+      clearTimeout(timeout);
+      if (err !== null) dialled.error ??= err.message;
+    });
+    if (!sent) {
+      waiting = false;
+      clearTimeout(timeout);
+    }
+  }, keepalive.intervalMs);
+  pinger.unref();
+  return pinger;
 }
 
 /** A session and, once it failed, why (e.g. "connect ECONNREFUSED 127.0.0.1:4244", a TLS error). */

@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { GetFlowsRequest } from '../../src/api/observer/observer.js';
 import { NodeFlowsChannel, type NodeFlowsCall } from '../../src/relay/nodeFlows.js';
 import { makeTestCa } from '../harness/certs.js';
+import { spawnCli } from '../harness/cli.js';
 import { freePort, tempDir } from './harness.js';
 
 type Handler = (call: grpc.ServerWritableStream<GetFlowsRequest, Buffer>) => void;
@@ -253,6 +254,47 @@ describe('GetFlows over HTTP/2 to a node', () => {
     const refused = await open(channel(nobody)).ended;
     expect(refused).toMatchObject({ code: grpc.status.UNAVAILABLE });
     expect(refused?.details).toMatch(/ECONNREFUSED/);
+  });
+
+  it('ends UNAVAILABLE when a followed node hangs (its process stopped): pings go unanswered', async () => {
+    const dir = tempDir('nodeflows-hung');
+    const serve = spawnCli([
+      'serve',
+      '--source',
+      `pcap:${join(import.meta.dirname, '..', 'fixtures', 'source', 'loopback.pcap')}`,
+      '--socket-path',
+      join(dir, 'node.sock'),
+      '--recordings-dir',
+      join(dir, 'recordings'),
+      '--l7',
+      'none',
+    ]);
+    try {
+      await serve.waitFor((out) => out.includes('source ended'), 20_000, 'the replay');
+      const c = new NodeFlowsChannel(`unix://${join(dir, 'node.sock')}`, undefined, 5_000, {
+        intervalMs: 200,
+        timeoutMs: 500,
+      });
+      channels.push(c);
+      let responses = 0;
+      const ended = new Promise<grpc.ServiceError | undefined>((resolve) =>
+        c.open(GetFlowsRequest.fromPartial({ number: '5', follow: true }), new grpc.Metadata(), Infinity, {
+          response: () => responses++,
+          chunkEnd: () => undefined,
+          end: resolve,
+        }),
+      );
+      await until(() => responses === 5, 5_000, 'the last five flows');
+      // Quiet but alive: pings are answered and the follow goes on.
+      await new Promise((r) => setTimeout(r, 1_000));
+      serve.child.kill('SIGSTOP');
+      const err = await ended;
+      expect(err).toMatchObject({ code: grpc.status.UNAVAILABLE });
+      expect(err?.details).toBe('no answer to an HTTP/2 ping within 0.5s (the node hangs)');
+    } finally {
+      serve.child.kill('SIGCONT');
+      await serve.stop();
+    }
   });
 
   it('shares one connection between calls, dials again once it is gone, and refuses calls once closed', async () => {
