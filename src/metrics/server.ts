@@ -3,6 +3,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Counter, Histogram, type Registry } from 'prom-client';
+import { describeListenError } from '../server/listeners.js';
 
 export interface MetricsListen {
   /** An IP address or host name; "::" for every address. */
@@ -19,22 +20,6 @@ export interface MetricsServer {
 /** The endpoint could not listen; the message says why in a user's words. */
 export class MetricsListenError extends Error {
   override readonly name = 'MetricsListenError';
-}
-
-function describeListenError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'the address is already in use (another process listens there)';
-    case 'EACCES':
-      return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
-    case 'EADDRNOTAVAIL':
-      return 'this host has no such address';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    default:
-      return err.message;
-  }
 }
 
 /**

@@ -137,11 +137,48 @@ export async function prepareUnixSocket(path: string): Promise<void> {
 
 /** Binds a server to a target; resolves with the bound port (0 for unix sockets). */
 export function bind(server: grpc.Server, target: string, creds: grpc.ServerCredentials): Promise<number> {
+  quietGrpcBindLog();
   return new Promise((resolve, reject) => {
     server.bindAsync(target, creds, (err, port) => {
-      if (err) reject(new ConfigError(`cannot listen on ${target}: ${err.message}`));
+      if (err) reject(new ConfigError(`cannot listen on ${target}: ${describeListenError(err)}`));
       else resolve(port);
     });
+  });
+}
+
+const LISTEN_ERRNO = /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/;
+
+/**
+ * Why listening failed, in a user's words, from the errno code: the error's own, or the one a grpc-js bind error names
+ * in its text ("No address added out of total 1 resolved errors: [listen EADDRINUSE: ...]").
+ */
+export function describeListenError(err: { code?: string | undefined; message: string }): string {
+  switch (err.code ?? LISTEN_ERRNO.exec(err.message)?.[1]) {
+    case 'EADDRINUSE':
+      return 'the address is already in use (another process listens there)';
+    case 'EACCES':
+      return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
+    case 'EADDRNOTAVAIL':
+      return 'this host has no such address';
+    case 'ENOTFOUND':
+    case 'EAI_AGAIN':
+      return 'the host name does not resolve';
+    default:
+      return err.message;
+  }
+}
+
+let grpcBindLogQuiet = false;
+
+/** grpc-js logs a failed bind on stderr itself, before the one line our ConfigError gives: drop that log line only. */
+function quietGrpcBindLog(): void {
+  if (grpcBindLogQuiet) return;
+  grpcBindLogQuiet = true;
+  grpc.setLogger({
+    ...console,
+    error: (...args: unknown[]) => {
+      if (!String(args[0]).includes('No address added out of total')) console.error(...args);
+    },
   });
 }
 

@@ -17,6 +17,7 @@ import { FlowRowBuilder } from './flowRow.js';
 import { relayFlows, StreamCounters } from './flowStream.js';
 import { fromGrpc, HttpError } from './httpError.js';
 import { UiRecordings } from './recordings.js';
+import { describeListenError } from '../server/listeners.js';
 import type { ErrorBody, FilterFlagHelp, NamespaceInfo, NodeInfo, StatusInfo, UiInfo } from './wire.js';
 
 export interface UiListen {
@@ -129,22 +130,6 @@ function loadAssets(): Map<string, Asset> {
   }
   assets.set('/index.html', assets.get('/')!);
   return assets;
-}
-
-function describeListenError(err: NodeJS.ErrnoException): string {
-  switch (err.code) {
-    case 'EADDRINUSE':
-      return 'the address is already in use (another process listens there)';
-    case 'EACCES':
-      return 'permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)';
-    case 'EADDRNOTAVAIL':
-      return 'this host has no such address';
-    case 'ENOTFOUND':
-    case 'EAI_AGAIN':
-      return 'the host name does not resolve';
-    default:
-      return err.message;
-  }
 }
 
 function hostOfHeader(host: string | undefined): string {

@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bind, bindUnixSocket, serverCredentials, tcpBindTarget } from '../../src/server/listeners.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
+import { runCli } from '../harness/cli.js';
 
 const HEALTH_CHECK = '/grpc.health.v1.Health/Check';
 
@@ -131,4 +132,46 @@ describe('tcpBindTarget', () => {
     ['[::1]:4245', '[::1]:4245'],
     ['localhost:80', 'localhost:80'],
   ])('maps %s to %s', (input, target) => expect(tcpBindTarget(input)).toBe(target));
+});
+
+describe('a TCP address another process holds', () => {
+  it('stops serve and relay with one line saying so, not grpc-js logs', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'hubble-ts-busy-'));
+    const busy = createServer();
+    await new Promise<void>((r) => busy.listen(0, '127.0.0.1', r));
+    const address = `127.0.0.1:${(busy.address() as { port: number }).port}`;
+    try {
+      const [serve, relay] = await Promise.all([
+        runCli([
+          'serve',
+          '--source',
+          `pcap:${join(import.meta.dirname, '..', 'fixtures', 'source', 'loopback.pcap')}`,
+          '--socket-path',
+          join(dir, 'hubble.sock'),
+          '--recordings-dir',
+          join(dir, 'recordings'),
+          '--listen-address',
+          address,
+          '--disable-server-tls',
+        ]),
+        runCli([
+          'relay',
+          '--peer-service',
+          `unix://${join(dir, 'none.sock')}`,
+          '--listen-address',
+          address,
+          '--disable-server-tls',
+          '--disable-client-tls',
+        ]),
+      ]);
+      for (const r of [serve, relay]) {
+        expect(r.code).toBe(2);
+        expect(r.stderr).toBe(
+          `hubble-ts: cannot listen on ${address}: the address is already in use (another process listens there)\n`,
+        );
+      }
+    } finally {
+      busy.close();
+    }
+  });
 });
