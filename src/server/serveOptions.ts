@@ -306,7 +306,9 @@ export function toServeOptions(s: Settings): ServeOptions {
   }
 
   const captureBufferSize = s['capture-buffer-size'] as number;
-  if (captureBufferSize < 64 * 1024) throw new ConfigError('--capture-buffer-size: give at least 64KiB');
+  // libpcap takes the size as a C int; beyond 1 GiB the kernel refuses the ring anyway.
+  if (captureBufferSize < 64 * 1024 || captureBufferSize > 2 ** 30)
+    throw new ConfigError('--capture-buffer-size: give 64KiB to 1GiB');
   const captureTimeout = s['capture-timeout'] as number;
   if (captureTimeout < 0 || captureTimeout > 10_000)
     throw new ConfigError('--capture-timeout: give 0 (immediate mode) to 10000 ms');

@@ -55,7 +55,8 @@ describe('serve settings', () => {
   });
 
   it.each([
-    [{ 'capture-buffer-size': '1KiB' }, /--capture-buffer-size: give at least 64KiB/],
+    [{ 'capture-buffer-size': '1KiB' }, /--capture-buffer-size: give 64KiB to 1GiB/],
+    [{ 'capture-buffer-size': '4GiB' }, /--capture-buffer-size: give 64KiB to 1GiB/],
     [{ 'capture-timeout': 60_000 }, /--capture-timeout: give 0 \(immediate mode\) to 10000 ms/],
     [{ 'sink-queue-size': 0 }, /--sink-queue-size: give at least 1/],
     [{ 'recordings-max-bytes': 'lots' }, /--recordings-max-bytes: expected a size in bytes/],
