@@ -92,7 +92,9 @@ export class PcapFileSource implements EventSource {
       try {
         const to = publishTargetOf(publish);
         const target = { path: this.path, builder, links: this.options.links, to, backlog, state };
-        await this.replay(file, target, opened?.head);
+        // A pipe's records are handed over as they arrive, not once a whole chunk has: tcpdump -U -w - | serve.
+        const stream = opened !== undefined || !(await file.stat()).isFile();
+        await this.replay(file, target, opened?.head, stream);
       } finally {
         await file.close();
       }
@@ -114,9 +116,10 @@ export class PcapFileSource implements EventSource {
    * Streams the file through the format's reader with two buffers: while the reader works through one chunk, the
    * next is read into the other, behind `carry` bytes of room where the unfinished record at the end of the
    * previous chunk is copied. A record too big for that room is gathered in a buffer of its own. `head`: the file's
-   * first bytes, already read from it (a pipe that check() opened).
+   * first bytes, already read from it (a pipe that check() opened). `stream` (a pipe or FIFO): each chunk is what one
+   * read returned, so records go out as they arrive; the end is a read that returns nothing.
    */
-  private async replay(file: FileHandle, target: ReplayTarget, head?: Uint8Array): Promise<void> {
+  private async replay(file: FileHandle, target: ReplayTarget, head?: Uint8Array, stream = false): Promise<void> {
     const chunk = this.chunkSize;
     const carry = this.carry;
     const size = carry + chunk;
@@ -128,8 +131,15 @@ export class PcapFileSource implements EventSource {
       current.set(head, carry);
       filled += head.length;
     }
-    filled += await this.read(file, current, filled, size - filled);
-    let eof = filled < size;
+    // A pipe's first read may bring less than a file header: read that much whole, then what is there.
+    if (stream && filled - carry < PCAP_FILE_HEADER_LEN)
+      filled += await this.read(file, current, filled, carry + PCAP_FILE_HEADER_LEN - filled);
+    const first =
+      stream && filled - carry < PCAP_FILE_HEADER_LEN
+        ? 0
+        : await this.read(file, current, filled, size - filled, stream);
+    filled += first;
+    let eof = stream ? first === 0 : filled < size;
     /** current[i] is the file's byte base + i. */
     let base = -carry;
     const { reader, start } = this.readerFor(current.subarray(carry, filled), target);
@@ -137,7 +147,7 @@ export class PcapFileSource implements EventSource {
     const state = target.state;
     if (state.aborted) return;
     for (;;) {
-      const ahead = eof ? undefined : this.read(file, next, carry, chunk);
+      const ahead = eof ? undefined : this.read(file, next, carry, chunk, stream);
       try {
         pos = reader.consume(current, view, pos, filled, base);
         // A consumer's queue is filling up: let it write before the rest of the chunk is handed over.
@@ -170,14 +180,14 @@ export class PcapFileSource implements EventSource {
         pos = carry - left;
         filled = carry + got;
         base = offset - pos;
-        eof = got < chunk;
+        eof = stream ? got === 0 : got < chunk;
       } else {
         const wanted = Math.max(reader.needed, left + got);
         const gathered = new Uint8Array(wanted);
         gathered.set(current.subarray(pos, filled));
         gathered.set(next.subarray(carry, carry + got), left);
         let have = left + got;
-        eof = got < chunk;
+        eof = stream ? got === 0 : got < chunk;
         if (!eof && have < wanted) {
           const more = await this.read(file, gathered, have, wanted - have);
           eof = more < wanted - have;
@@ -238,10 +248,11 @@ export class PcapFileSource implements EventSource {
   }
 
   /**
-   * Fills buf[offset, offset + length) from the file's current position; fewer bytes only at the end of the file.
-   * Reads are strictly sequential (one in flight at a time), so pipes and FIFOs work as well as files.
+   * Fills buf[offset, offset + length) from the file's current position; fewer bytes only at the end of the file, or
+   * with `any`, as soon as one read returned some (0 only at the end). Reads are strictly sequential (one in flight at a
+   * time), so pipes and FIFOs work as well as files.
    */
-  private async read(file: FileHandle, buf: Uint8Array, offset: number, length: number): Promise<number> {
+  private async read(file: FileHandle, buf: Uint8Array, offset: number, length: number, any = false): Promise<number> {
     try {
       let total = 0;
       // A short read is not the end of the file unless it returns nothing (pipes, network file systems).
@@ -249,6 +260,7 @@ export class PcapFileSource implements EventSource {
         const { bytesRead } = await file.read(buf, offset + total, length - total, null);
         if (bytesRead === 0) break;
         total += bytesRead;
+        if (any) break;
       }
       return total;
     } catch (err) {

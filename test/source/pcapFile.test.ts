@@ -108,6 +108,26 @@ describe('pcap file source', () => {
     expect(events).toBe(summary.events);
   });
 
+  it('hands over the records a pipe brings as they come, not once a whole chunk has (tcpdump -U -w - | serve)', async () => {
+    const fifo = join(dir, 'trickle.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const { records } = readPcap(join(fixtures, 'loopback.pcap'));
+    const header = writePcap([], { linkType: 1 });
+    const one = (i: number) => writePcap([records[i]!], { linkType: 1 }).subarray(header.length);
+    let events = 0;
+    const run = new PcapFileSource(fifo, { nodeName: 'n' }).run(() => events++, new AbortController().signal);
+    const writer = await open(fifo, 'w');
+    // The header alone, then a record at a time: each must come out while the writer still holds the pipe open.
+    await writer.write(header);
+    for (let i = 0; i < 3; i++) {
+      await writer.write(one(i));
+      for (let t = 0; t < 200 && events <= i; t++) await new Promise((r) => setTimeout(r, 10));
+      expect(events).toBe(i + 1);
+    }
+    await writer.close();
+    expect((await run).events).toBe(3);
+  });
+
   it('check() accepts a capture and rejects what run() would reject, with the same error', async () => {
     await expect(
       new PcapFileSource(join(fixtures, 'loopback.pcapng'), { nodeName: 'n' }).check(),
