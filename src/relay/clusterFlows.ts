@@ -237,16 +237,22 @@ export class ClusterFlowsRequest {
     return node;
   }
 
+  /** Opens `node`'s stream; with `announce`, NODE_CONNECTED is reported once it answers (a rejoin). */
   private open(
     node: NodeFlows,
     channel: NodeFlowsChannel,
     request: GetFlowsRequest,
     purpose: NodeFlows['purpose'],
+    announce = false,
   ): void {
     const withUuid = this.plan.kind === 'follow';
     const stream: NodeStream = channel.open(request, forwardedMetadata(this.call.metadata), this.call.getDeadline(), {
       response: (bytes, start, end) => {
         if (node.stream !== stream || this.stopped) return;
+        if (announce) {
+          announce = false;
+          this.report(NodeState.NODE_CONNECTED, node.name);
+        }
         this.nowMs ??= Date.now();
         this.receive(node, scanFlowsResponse(bytes, start, end, withUuid));
       },
@@ -437,8 +443,8 @@ export class ClusterFlowsRequest {
     if (peer === undefined || peer.state !== 'connected' || peer.flows === undefined) return;
     clearTimeout(node.retryTimer);
     node.retryTimer = undefined;
-    this.open(node, peer.flows, this.resumeRequest(node), 'main');
-    this.report(NodeState.NODE_CONNECTED, node.name);
+    // Announced once it answers: a node whose process hangs still counts as connected until pings time out.
+    this.open(node, peer.flows, this.resumeRequest(node), 'main', true);
   }
 
   private onPeerChange({ peer, removed }: PeerChange): void {
