@@ -26,10 +26,10 @@ export function toGrpcStatus(err: unknown, what: string): Partial<grpc.StatusObj
 
 /**
  * The status for a failed file operation, from the error's code: an errno (ENOSPC, ...) or a sink's error code
- * (DISK_FULL, ...). Out of space or of file descriptors is the client's to wait out or free (RESOURCE_EXHAUSTED); a file removed or
- * replaced under a running recording lost data (DATA_LOSS); a directory the server cannot use is a server-side
- * precondition (FAILED_PRECONDITION); options the sink refused are the request's fault (INVALID_ARGUMENT);
- * anything else is INTERNAL.
+ * (DISK_FULL, ...). Out of space or of file descriptors is the client's to wait out or free (RESOURCE_EXHAUSTED); a
+ * file removed or replaced under a running recording lost data (DATA_LOSS); a directory the server cannot use is a
+ * server-side precondition (FAILED_PRECONDITION); options the sink refused are the request's fault
+ * (INVALID_ARGUMENT); anything else is INTERNAL.
  */
 export function fileErrorCode(err: unknown, phase: 'create' | 'write'): grpc.status {
   switch ((err as { code?: unknown } | undefined)?.code) {

@@ -78,8 +78,8 @@ interface NodeFlows {
   /** When it last sent anything (for the idle timer, which checks this rather than being re-armed per chunk). */
   activeAtMs: number;
   timedOut: boolean;
-  /** Merge: its responses not sent yet, from `queueHead` on. */
-  queue: RawFlowsResponse[];
+  /** Merge: its responses not sent yet, from `queueHead` on (those before it are sent, and let go of). */
+  queue: (RawFlowsResponse | undefined)[];
   queueHead: number;
   /** Merge: paused because its queue is long (the others are behind), until it shortens. */
   heldBack: boolean;
@@ -570,7 +570,7 @@ export class ClusterFlowsRequest {
       }
       if (next === undefined || this.stopped) return;
       this.send(next.queue[next.queueHead]!);
-      next.queue[next.queueHead++] = undefined as unknown as RawFlowsResponse;
+      next.queue[next.queueHead++] = undefined;
       const waiting = next.queue.length - next.queueHead;
       if (waiting === 0 || next.queueHead >= MERGE_QUEUE_MAX) {
         next.queue = next.queue.slice(next.queueHead);

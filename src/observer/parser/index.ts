@@ -209,14 +209,12 @@ export class Parser {
 
   /** The L7 parser's HTTP connection counters; undefined with L7 HTTP off. */
   get l7HttpStats(): HttpConnectionStats | undefined {
-    const l7 = this.l7;
-    return l7 === undefined ? undefined : l7.offload !== undefined ? l7.offload.httpStats : l7.seven!.httpStats;
+    return (this.l7?.offload ?? this.l7?.seven)?.httpStats;
   }
 
   /** The L7 parser's DNS-over-TCP connection counters; undefined with L7 DNS off. */
   get l7DnsTcpStats(): DnsTcpStats | undefined {
-    const l7 = this.l7;
-    return l7 === undefined ? undefined : l7.offload !== undefined ? l7.offload.dnsTcpStats : l7.seven!.dnsTcpStats;
+    return (this.l7?.offload ?? this.l7?.seven)?.dnsTcpStats;
   }
 
   /** The Flow of a record recordFlow returned (same UUID, emitter set), for whoever needs the object. */
