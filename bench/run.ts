@@ -13,6 +13,7 @@
 //               (bench/record.ts)
 //   relay       GetFlows --all through Hubble Relay from 3 nodes against one node directly (bench/relay.ts)
 //   metrics     ingest with Hubble's flow metrics against without (bench/metrics.ts)
+//   filters     5,000 filters in one request, per flow read, against one filter (bench/filters.ts)
 //   idle RSS    `hubble-ts serve` from dist/ with a full 4095 ring, sitting idle; reference: a bare node process
 //   latency     live capture on lo to a follower, 50,000 packets/s; p50 and p99 (bench/latency.ts)
 //
@@ -21,6 +22,7 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { benchFilters } from './filters.js';
 import { benchFollowers } from './followers.js';
 import { benchGetFlows } from './getFlows.js';
 import { benchIdleRss } from './idleRss.js';
@@ -57,6 +59,7 @@ const followers = await benchFollowers(capturePath, quick ? 1 : 3, log);
 const recording = await benchRecording(capturePath, PACKETS, log);
 const relay = await benchRelay(capturePath, log);
 const metrics = await benchMetrics(capturePath, log);
+const filters = benchFilters(log);
 const idle = await benchIdleRss(capturePath, log);
 const latency = await benchLatency(LATENCY, log);
 
@@ -77,6 +80,7 @@ const results = {
   ...recording,
   ...relay,
   ...metrics,
+  ...filters,
   ...idle,
   ...latency,
 };

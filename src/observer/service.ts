@@ -15,7 +15,7 @@ import { messageBodyEncoder, ProtoWriter } from '../protowire/compiledEncoder.js
 import { drained, encodedStreamWriter } from '../protowire/encodedStream.js';
 import { compareTime, EventKind, EventRing, type EventTime } from './eventRing.js';
 import { FieldMaskError, FlowFieldMask } from './fieldMask.js';
-import { compileFlowFilters, FilterError } from './filters/index.js';
+import { compileFlowFiltersInTurns, FilterError, type FlowMatcher } from './filters/index.js';
 import type { Observer } from './observer.js';
 import { isLostMarker, type RingReader } from './ring.js';
 
@@ -147,12 +147,12 @@ export function parseEventsRequest(req: EventsRequest): {
  * over its share waits for the next turn; one that falls behind the ring is told what it lost, as in Hubble.
  */
 const SHARES_PER_TURN = 256;
-/** Filters a request may evaluate per entry for one more share: about what sending one response costs. */
-const FILTERS_PER_SHARE = 8;
+/** Filter tests a request may make per entry for one more share: about what sending one response costs. */
+const FILTER_TESTS_PER_SHARE = 8;
 
-/** The shares an entry read costs a request with `filters` filters (allow and deny lists together). */
-function entryCostOf(filters: number): number {
-  return 1 + Math.ceil(filters / FILTERS_PER_SHARE);
+/** The shares an entry read costs a request whose filters make up to `filterTests` tests per entry. */
+function entryCostOf(filterTests: number): number {
+  return 1 + Math.ceil(filterTests / FILTER_TESTS_PER_SHARE);
 }
 
 /** The shares left in this turn of the event loop, shared by the streams of one service. */
@@ -189,7 +189,7 @@ class TurnBudget {
  * undefined to skip it; a view valid until its next call); lost entries in the ring (events lost before the ring) are
  * sent by GetFlows without counting towards `number`, and `respondOverrun` reports events the writer overwrote before
  * this reader got to them. Each entry read (sent or not: filtering costs too) takes its share of `budget` first, more
- * with `filters` filters to evaluate. The stream ends ring.reorderDistance entries after the first one past `until`:
+ * with filters that make `filterTests` tests per entry. The stream ends ring.reorderDistance entries after the first one past `until`:
  * an L7 flow within them may still be older.
  */
 async function streamEvents(
@@ -197,7 +197,7 @@ async function streamEvents(
   ring: EventRing,
   req: EventsRequest,
   selects: Selector,
-  filters: number,
+  filterTests: number,
   respond: (position: number) => Uint8Array | undefined,
   respondOverrun: ((numLost: number) => Uint8Array) | undefined,
   budget: TurnBudget,
@@ -208,8 +208,10 @@ async function streamEvents(
   const onCancel = () => abort.abort();
   call.once('cancelled', onCancel);
   call.once('close', onCancel);
+  // A call cancelled while its filters compiled has already said so.
+  if (call.cancelled) abort.abort();
   try {
-    const entryCost = entryCostOf(filters);
+    const entryCost = entryCostOf(filterTests);
     const reader = await startReader(ring, req, number, selects, since, budget, entryCost, abort.signal);
     let sent = 0;
     /** Where reading stops once an entry past `until` was seen. */
@@ -281,10 +283,12 @@ function toServiceError(method: string, err: unknown): grpc.ServiceError | Parti
   return { code: grpc.status.INTERNAL, details: `${method}: ${err instanceof Error ? err.message : String(err)}` };
 }
 
-/** Compiles a request's allow and deny lists; a bad filter is the client's error (INVALID_ARGUMENT). */
-export function compileRequestFilters(allow: FlowFilter[], deny: FlowFilter[]): (flow: Flow) => boolean {
+/**
+ * Compiles a request's allow and deny lists, a few ms at a time; a bad filter is the client's error (INVALID_ARGUMENT).
+ */
+export async function compileRequestFilters(allow: FlowFilter[], deny: FlowFilter[]): Promise<FlowMatcher> {
   try {
-    return compileFlowFilters(allow, deny);
+    return await compileFlowFiltersInTurns(allow, deny);
   } catch (err) {
     if (err instanceof FilterError)
       throw new ApiError(grpc.status.INVALID_ARGUMENT, `invalid flow filter: ${err.message}`);
@@ -337,7 +341,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
     getFlows: serveStream('GetFlows', async (call) => {
       const req: GetFlowsRequest = call.request;
       const filtered = req.whitelist.length > 0 || req.blacklist.length > 0;
-      const flowMatches = compileRequestFilters(req.whitelist, req.blacklist);
+      const flowMatches = await compileRequestFilters(req.whitelist, req.blacklist);
       const maskPaths = req.fieldMask?.length ? req.fieldMask : (req.experimental?.fieldMask ?? []);
       const mask = FlowFieldMask.compile(maskPaths);
       // Unfiltered requests never decode a flow: the stored bytes go out as they are.
@@ -349,7 +353,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         ring,
         req,
         selects,
-        req.whitelist.length + req.blacklist.length,
+        flowMatches.tests,
         (p) => {
           const kind = ring.kindAt(p);
           if (kind !== EventKind.FLOW && kind !== EventKind.LOST) return undefined;

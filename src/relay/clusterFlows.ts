@@ -99,7 +99,7 @@ export async function streamClusterFlows(
   const req = call.request;
   const { since, number } = parseEventsRequest(req);
   // The nodes check these too; checking here answers a bad request once, not once per node.
-  compileRequestFilters(req.whitelist, req.blacklist);
+  await compileRequestFilters(req.whitelist, req.blacklist);
   FlowFieldMask.compile(req.fieldMask?.length ? req.fieldMask : (req.experimental?.fieldMask ?? []));
   const counted = number > 0 && number < UNLIMITED;
   let plan: Plan;

@@ -23,6 +23,7 @@ import type { MonitorEvent, Timestamp } from '../../src/monitor/types.js';
 import { Observer } from '../../src/observer/observer.js';
 import { Parser } from '../../src/observer/parser/index.js';
 import { createObserverService, NODE_OBSERVER_SERVICE } from '../../src/observer/service.js';
+import { MAX_FILTER_VALUES } from '../../src/observer/filters/index.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 import { ethernet, ipv4, udp } from '../harness/frames.js';
@@ -209,11 +210,9 @@ describe('Observer service over a full ring of 65535 flows', () => {
   afterAll(() => close());
 
   it('answers others while a request with thousands of filters walks the whole ring', async () => {
-    // 5000 filters no flow matches: finding the last 20 matches evaluates all of them on every one of the 65535 flows.
-    const whitelist = Array.from({ length: 5000 }, (_, i) => ({
-      sourceIp: [`192.168.${i >> 8}.${i & 255}/32`],
-      destinationPort: ['1'],
-    }));
+    // 5000 filters no flow matches, on a field no index holds (pod names): finding the last 20 matches tests all of
+    // them on every one of the 65535 flows.
+    const whitelist = Array.from({ length: 5000 }, (_, i) => ({ sourcePod: [`default/pod-${i}`] }));
     const sent = performance.now();
     const call = client.getFlows(GetFlowsRequest.fromPartial({ number: '20', whitelist }));
     let ended = false;
@@ -232,6 +231,55 @@ describe('Observer service over a full ring of 65535 flows', () => {
     expect(waited).toBeLessThan(2000);
     call.cancel();
     expect(await done).toMatchObject({ code: grpc.status.CANCELLED });
+  }, 60_000);
+
+  it('finds exactly the flows any of 5,000 port and address filters passes, less those 1,000 deny filters take', async () => {
+    // Source ports 1024.., every 12th allowed, alternately by the address written out and by a prefix holding it.
+    const allowed = new Set(Array.from({ length: 5000 }, (_, k) => 1024 + 12 * k));
+    const denied = new Set(Array.from({ length: 1000 }, (_, k) => 1024 + 36 * k));
+    const whitelist = [...allowed].map((port, k) => ({
+      sourcePort: [String(port)],
+      sourceIp: [k % 2 === 0 ? '10.0.0.1' : '10.0.0.0/24'],
+    }));
+    const blacklist = [...denied].map((port) => ({ destinationIp: ['10.0.0.2'], sourcePort: [String(port)] }));
+    const got = await readAll(
+      client.getFlows(GetFlowsRequest.fromPartial({ number: '65535', first: true, whitelist, blacklist })),
+    );
+    const expected = Array.from({ length: 65535 }, (_, i) => 1024 + (i % 60000)).filter(
+      (port) => allowed.has(port) && !denied.has(port),
+    );
+    expect(got.map((r) => r.flow!.l4!.UDP!.sourcePort)).toEqual(expected);
+  }, 60_000);
+
+  it(`refuses a request naming more than ${MAX_FILTER_VALUES} FlowFilters and values, saying how many it named`, async () => {
+    // Each FlowFilter counts as one and so does each value in it: 10,000 × 2, and one value more.
+    const whitelist = Array.from({ length: MAX_FILTER_VALUES / 2 }, (_, i) => ({
+      sourcePort: i === 0 ? ['80', '81'] : ['80'],
+    }));
+    const err = await readAll(client.getFlows(GetFlowsRequest.fromPartial({ number: '1', whitelist }))).catch(
+      (e: grpc.ServiceError) => e,
+    );
+    expect(err).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((err as grpc.ServiceError).details).toBe(
+      `invalid flow filter: whitelist and blacklist: name ${MAX_FILTER_VALUES + 1} FlowFilters and values together, ` +
+        `more than the ${MAX_FILTER_VALUES} one request may name`,
+    );
+  });
+
+  it('answers others while it compiles a request with thousands of CEL expressions', async () => {
+    // 6,000 CEL expressions take over a second to compile here; done in one go, ServerStatus waited for all (1.7 s).
+    const whitelist = Array.from({ length: 6000 }, (_, i) => ({
+      experimental: { celExpression: [`_flow.l4.UDP.source_port == ${70000 + i}`] },
+    }));
+    const sent = performance.now();
+    const call = client.getFlows(GetFlowsRequest.fromPartial({ number: '1', whitelist }));
+    const done = readAll(call).catch((e: grpc.ServiceError) => e);
+    await new Promise((r) => setTimeout(r, 50));
+    await new Promise((resolve, reject) => client.serverStatus({}, (err, res) => (err ? reject(err) : resolve(res))));
+    const waited = performance.now() - sent;
+    call.cancel();
+    await done;
+    expect(waited).toBeLessThan(600);
   }, 60_000);
 
   it('sends the response time and node name of a masked flow only when the mask keeps them, as Hubble does', async () => {

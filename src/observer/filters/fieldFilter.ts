@@ -1,5 +1,6 @@
 // What every filter kind compiles a FlowFilter field into, and the events filters are asked about.
 import type { AgentEvent, DebugEvent, Flow, FlowFilter } from '../../api/flow/flow.js';
+import type { Prefix } from '../../packet/ipAddress.js';
 import { FilterError } from './filterError.js';
 
 /**
@@ -28,11 +29,33 @@ export enum Cost {
   Cel = 3,
 }
 
+/**
+ * The values a field filter passes, where a lookup can find them: a flow's key (undefined when it has none) and the
+ * keys the filter passes, by equality or, for addresses, also by prefix. A list of many FlowFilters is indexed by
+ * these (filterIndex.ts), so a flow meets only the filters that may pass it.
+ */
+export type FieldKeys =
+  | {
+      readonly kind: 'equal';
+      readonly of: (flow: Flow) => number | undefined;
+      readonly values: ReadonlySet<number>;
+    }
+  | {
+      readonly kind: 'address';
+      /** The address as the flow writes it. */
+      readonly of: (flow: Flow) => string | undefined;
+      /** Addresses compared as written. */
+      readonly exact: ReadonlySet<string>;
+      readonly prefixes: readonly Prefix[];
+    };
+
 /** One set FlowFilter field, compiled. */
 export interface FieldFilter {
   /** The proto field name, e.g. "source_ip". */
   readonly field: string;
   readonly matchFlow: FlowPredicate;
+  /** What the field passes as keys, when it can be indexed; matchFlow holds exactly for flows with one of them. */
+  readonly keys?: FieldKeys;
   /**
    * What the filter says about an event without a flow. Upstream runs every filter on every
    * event and most of them find nothing to match there, so absent means false.

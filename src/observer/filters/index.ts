@@ -9,6 +9,8 @@ import { dropReasonDescFilters } from './dropReasonDesc.js';
 import { encryptedFilters } from './encrypted.js';
 import { eventTypeFilters } from './eventType.js';
 import type { FieldFilter, FilterableEvent, FilterKind, FlowPredicate, NonFlowEvent } from './fieldFilter.js';
+import { FilterError } from './filterError.js';
+import { anyOfList, type ListedFilter } from './filterIndex.js';
 import { fqdnFilters } from './fqdn.js';
 import { httpFilters } from './http.js';
 import { identityFilters } from './identity.js';
@@ -94,48 +96,107 @@ function allOf(predicates: readonly FlowPredicate[]): FlowPredicate {
   }
 }
 
-/** OR over predicates; false for none. */
-function anyOf(predicates: readonly FlowPredicate[]): FlowPredicate {
-  switch (predicates.length) {
-    case 0:
-      return () => false;
-    case 1:
-      return predicates[0]!;
-    default: {
-      const n = predicates.length;
-      return (flow) => {
-        for (let i = 0; i < n; i++) if (predicates[i]!(flow)) return true;
-        return false;
-      };
-    }
-  }
-}
+/** A request's filters as one check, and about how many filter tests it makes per flow at most. */
+export type FlowMatcher = ((flow: Flow) => boolean) & { readonly tests: number };
+
+/**
+ * FlowFilters and values in them (addresses, names, patterns, expressions) one request may name together: each costs
+ * memory and compile time (a CEL expression about 3 KB and 60 µs), and a request of a few MB could name millions.
+ */
+export const MAX_FILTER_VALUES = 20_000;
+
+/** How long compiling a request's filters holds the event loop before it lets ingest and other clients run. */
+const COMPILE_TURN_MS = 4;
 
 /**
  * Compiles a request's allow (whitelist) and deny (blacklist) filters into one flow check. An empty
  * FlowFilter matches every flow, so one in `deny` hides them all. Throws FilterError.
  */
-export function compileFlowFilters(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): (flow: Flow) => boolean {
-  const allowed = allow.map((ff) => allOf(compileFlowFilter(ff).map((f) => f.matchFlow)));
-  const denied = deny.map((ff) => allOf(compileFlowFilter(ff).map((f) => f.matchFlow)));
-  const anyAllowed = allowed.length === 0 ? always : anyOf(allowed);
-  if (denied.length === 0) return anyAllowed;
-  const anyDenied = anyOf(denied);
-  return (flow) => anyAllowed(flow) && !anyDenied(flow);
+export function compileFlowFilters(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): FlowMatcher {
+  checkFilterValues(allow, deny);
+  return flowMatcherOf(allow.map(listedFlowFilter), deny.map(listedFlowFilter));
 }
+
+/**
+ * compileFlowFilters for a server: a long list compiles a few ms at a time, between which the event loop takes the
+ * capture and other clients. Rejects with FilterError.
+ */
+export async function compileFlowFiltersInTurns(
+  allow: readonly FlowFilter[],
+  deny: readonly FlowFilter[],
+): Promise<FlowMatcher> {
+  checkFilterValues(allow, deny);
+  let turnStart = performance.now();
+  const compile = async (list: readonly FlowFilter[]): Promise<ListedFilter<Flow>[]> => {
+    const out: ListedFilter<Flow>[] = [];
+    for (const ff of list) {
+      if (performance.now() - turnStart > COMPILE_TURN_MS) {
+        await new Promise((resolve) => setImmediate(resolve));
+        turnStart = performance.now();
+      }
+      out.push(listedFlowFilter(ff));
+    }
+    return out;
+  };
+  return flowMatcherOf(await compile(allow), await compile(deny));
+}
+
+function checkFilterValues(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): void {
+  let named = 0;
+  for (const list of [allow, deny]) for (const ff of list) named += 1 + valuesIn(ff);
+  if (named > MAX_FILTER_VALUES) {
+    throw new FilterError(
+      'whitelist and blacklist',
+      undefined,
+      `name ${named} FlowFilters and values together, more than the ${MAX_FILTER_VALUES} one request may name`,
+    );
+  }
+}
+
+/** The values in a message's repeated fields, nested messages included. */
+function valuesIn(message: object): number {
+  let n = 0;
+  for (const v of Object.values(message)) {
+    if (Array.isArray(v)) n += v.length;
+    else if (typeof v === 'object' && v !== null) n += valuesIn(v as object);
+  }
+  return n;
+}
+
+function listedFlowFilter(ff: FlowFilter): ListedFilter<Flow> {
+  const fields = compileFlowFilter(ff);
+  return { fields, matches: allOf(fields.map((f) => f.matchFlow)) };
+}
+
+function flowMatcherOf(allow: readonly ListedFilter<Flow>[], deny: readonly ListedFilter<Flow>[]): FlowMatcher {
+  const allowed = anyOfList(allow, flowItself);
+  const denied = anyOfList(deny, flowItself);
+  const anyAllowed = allow.length === 0 ? always : allowed.anyMatches;
+  const anyDenied = denied.anyMatches;
+  const check: (flow: Flow) => boolean =
+    deny.length === 0 ? anyAllowed : (flow) => anyAllowed(flow) && !anyDenied(flow);
+  return Object.assign(check, { tests: allowed.tests + denied.tests });
+}
+
+const flowItself = (flow: Flow): Flow => flow;
 
 export type EventPredicate = (event: FilterableEvent) => boolean;
 
-function eventFilter(ff: FlowFilter): EventPredicate {
+function eventFilter(ff: FlowFilter): ListedFilter<FilterableEvent> {
   const fields = compileFlowFilter(ff);
   const onFlow = allOf(fields.map((f) => f.matchFlow));
   const onOther = fields.map((f) => f.matchOtherEvent ?? (() => false));
-  return (event) => {
-    if (event.kind === 'flow') return onFlow(event.flow);
-    for (const m of onOther) if (!m(event as NonFlowEvent)) return false;
-    return true;
+  return {
+    fields,
+    matches: (event) => {
+      if (event.kind === 'flow') return onFlow(event.flow);
+      for (const m of onOther) if (!m(event as NonFlowEvent)) return false;
+      return true;
+    },
   };
 }
+
+const flowOfEvent = (event: FilterableEvent): Flow | undefined => (event.kind === 'flow' ? event.flow : undefined);
 
 /**
  * The same filters over any event, as upstream applies them to its ring: agent, debug and lost
@@ -144,20 +205,8 @@ function eventFilter(ff: FlowFilter): EventPredicate {
  * type 130 (agent) or 2 (debug), which also lets lost events through. Throws FilterError.
  */
 export function compileEventFilters(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): EventPredicate {
-  const allowed = allow.map(eventFilter);
-  const denied = deny.map(eventFilter);
-  return (event) => {
-    if (allowed.length > 0) {
-      let pass = false;
-      for (const f of allowed) {
-        if (f(event)) {
-          pass = true;
-          break;
-        }
-      }
-      if (!pass) return false;
-    }
-    for (const f of denied) if (f(event)) return false;
-    return true;
-  };
+  checkFilterValues(allow, deny);
+  const anyAllowed = anyOfList(allow.map(eventFilter), flowOfEvent).anyMatches;
+  const anyDenied = anyOfList(deny.map(eventFilter), flowOfEvent).anyMatches;
+  return (event) => (allow.length === 0 || anyAllowed(event)) && !anyDenied(event);
 }

@@ -3,36 +3,54 @@
 // ip_version: flows of one of these IP versions (IP_NOT_USED selects flows without an IP header).
 import { IPVersion, type Flow, type FlowFilter } from '../../api/flow/flow.js';
 import { ParsedAddr, parseAddrInto, parsePrefix, type Prefix } from '../../packet/ipAddress.js';
-import { checkEnumValue, Cost, type FieldFilter } from './fieldFilter.js';
+import { PrefixTable } from '../../packet/prefixTable.js';
+import { checkEnumValue, Cost, type FieldFilter, type FieldKeys } from './fieldFilter.js';
 import { FilterError } from './filterError.js';
+
+/**
+ * Where addresses are parsed, by every address filter: they parse one at a time, and a request naming thousands of
+ * addresses compiles thousands of filters, so each does not keep its own.
+ */
+const parsed = new ParsedAddr();
 
 function ipFilter(field: string, values: readonly string[], address: (flow: Flow) => string | undefined): FieldFilter {
   const exact = new Set<string>();
   const prefixes: Prefix[] = [];
-  const check = new ParsedAddr();
   for (const v of values) {
     if (v.includes('/')) {
       const prefix = parsePrefix(v);
       if (typeof prefix === 'string') throw new FilterError(field, v, `is not an IP address or CIDR: ${prefix}`);
       prefixes.push(prefix);
     } else {
-      const err = parseAddrInto(v, check);
+      const err = parseAddrInto(v, parsed);
       if (err !== undefined) throw new FilterError(field, v, `is not an IP address or CIDR: ${err}`);
       exact.add(v);
     }
   }
-  const addr = new ParsedAddr();
+  const keys: FieldKeys = { kind: 'address', of: address, exact, prefixes };
+  if (prefixes.length === 0) {
+    return {
+      field,
+      cost: Cost.Cheap,
+      matchFlow: (flow) => {
+        const ip = address(flow);
+        return ip !== undefined && exact.has(ip);
+      },
+      keys,
+    };
+  }
+  const inPrefix = new PrefixTable<true>();
+  for (const p of prefixes) inPrefix.add(p, true);
   return {
     field,
-    cost: prefixes.length > 0 ? Cost.Scan : Cost.Cheap,
+    cost: Cost.Scan,
     matchFlow: (flow) => {
       const ip = address(flow);
       if (ip === undefined || ip === '') return false;
       if (exact.has(ip)) return true;
-      if (prefixes.length === 0 || parseAddrInto(ip, addr) !== undefined) return false;
-      for (const p of prefixes) if (p.contains(addr)) return true;
-      return false;
+      return parseAddrInto(ip, parsed) === undefined && inPrefix.lookup(parsed) !== undefined;
     },
+    keys,
   };
 }
 

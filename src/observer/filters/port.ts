@@ -22,13 +22,18 @@ function portFilter(field: string, values: readonly string[], port: (flow: Flow)
     ports.add(Number(v));
   }
   // Ports are uint32 on the wire; upstream compares their low 16 bits.
+  const key = (flow: Flow): number | undefined => {
+    const p = port(flow);
+    return p >= 0 ? p & 0xffff : undefined;
+  };
   return {
     field,
     cost: Cost.Cheap,
     matchFlow: (flow) => {
-      const p = port(flow);
-      return p >= 0 && ports.has(p & 0xffff);
+      const k = key(flow);
+      return k !== undefined && ports.has(k);
     },
+    keys: { kind: 'equal', of: key, values: ports },
   };
 }
 

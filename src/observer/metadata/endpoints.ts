@@ -5,7 +5,7 @@ import type { Endpoint } from '../../api/flow/flow.js';
 import { formatIP, ParsedAddr, parseAddrInto } from '../../packet/ipAddress.js';
 import type { EndpointGetter } from '../parser/getters.js';
 import type { InventoryEndpoint } from './inventory.js';
-import { PrefixTable } from './prefixTable.js';
+import { PrefixTable } from '../../packet/prefixTable.js';
 import { RecentCache } from './recentCache.js';
 
 export interface EndpointTableOptions {

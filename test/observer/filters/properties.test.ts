@@ -4,6 +4,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
+  AgentEvent,
+  AgentEventType,
+  DebugEvent,
+  DebugEventType,
   DropReason,
   Flow,
   FlowFilter,
@@ -12,7 +16,12 @@ import {
   Verdict,
   type DeepPartial,
 } from '../../../src/api/flow/flow.js';
-import { compileEventFilters, compileFlowFilters } from '../../../src/observer/filters/index.js';
+import {
+  compileEventFilters,
+  compileFlowFilter,
+  compileFlowFilters,
+  type FilterableEvent,
+} from '../../../src/observer/filters/index.js';
 import { flows } from './flows.js';
 
 const some = <T>(...values: T[]) => fc.array(fc.constantFrom(...values), { maxLength: 3 });
@@ -87,6 +96,8 @@ const filterArb: fc.Arbitrary<FlowFilter> = fc
       { type: 129, matchSubType: false, subType: 0 },
       { type: 4, matchSubType: true, subType: 0 },
       { type: 0, matchSubType: true, subType: 133 },
+      { type: 130, matchSubType: false, subType: 0 },
+      { type: 2, matchSubType: false, subType: 0 },
     ),
     httpStatusCode: some('200', '5+', '40+'),
     protocol: some('tcp', 'UDP', 'icmp', 'icmpv6', 'sctp', 'http', 'dns', 'kafka', 'vrrp', 'igmp'),
@@ -131,6 +142,70 @@ const smallFilterArb = fc
     return ff;
   });
 
+/** Filters a long list is indexed by: addresses and ports, now and then with another field beside them. */
+const keyedFilterArb = fc
+  .tuple(
+    fc.record(
+      {
+        sourceIp: fc.array(fc.constantFrom(...IPS), { minLength: 1, maxLength: 2 }),
+        destinationIp: fc.array(fc.constantFrom(...IPS, '10.0.2.20', '::1'), { minLength: 1, maxLength: 2 }),
+        sourceIpXlated: fc.array(fc.constantFrom(...IPS), { minLength: 1, maxLength: 2 }),
+        sourcePort: fc.array(fc.constantFrom('80', '0', '53', '0443', '65535'), { minLength: 1, maxLength: 2 }),
+        destinationPort: fc.array(fc.constantFrom('80', '53', '443'), { minLength: 1, maxLength: 2 }),
+      },
+      { requiredKeys: [] },
+    ),
+    filterArb,
+    fc.option(fc.constantFrom<keyof FlowFilter>('verdict', 'protocol', 'sourcePod', 'reply', 'eventType')),
+  )
+  .filter(([keyed]) => Object.keys(keyed).length > 0)
+  .map(([keyed, full, other]) => {
+    const ff = FlowFilter.fromPartial(keyed);
+    if (other !== null) (ff as unknown as Record<string, unknown>)[other] = full[other];
+    return ff;
+  });
+
+/** Filters no test flow passes (other addresses, prefixes and ports), so a long list's answer is its few others'. */
+const noiseFilterArb = fc
+  .record(
+    {
+      sourceIp: fc.array(
+        fc.oneof(
+          fc.tuple(fc.nat(255), fc.nat(255)).map(([c, d]) => `198.18.${c}.${d}`),
+          fc.tuple(fc.nat(255), fc.constantFrom(16, 24, 32)).map(([c, bits]) => `198.19.${c}.0/${bits}`),
+          fc.nat(0xffff).map((w) => `2001:db8:${w.toString(16)}::/48`),
+        ),
+        { minLength: 1, maxLength: 3 },
+      ),
+      destinationPort: fc.array(fc.integer({ min: 20000, max: 29999 }).map(String), { minLength: 1, maxLength: 2 }),
+    },
+    { requiredKeys: [] },
+  )
+  .filter((partial) => Object.keys(partial).length > 0)
+  .map((partial) => FlowFilter.fromPartial(partial));
+
+/** A long list (long enough to be indexed): mostly filters that pass nothing, and a few that may pass a flow. */
+const longListArb = fc
+  .tuple(
+    fc.array(noiseFilterArb, { minLength: 16, maxLength: 40 }),
+    fc.array(
+      fc.oneof(
+        { arbitrary: keyedFilterArb, weight: 4 },
+        { arbitrary: smallFilterArb.filter((ff) => compileFlowFilter(ff).length > 0), weight: 1 },
+      ),
+      { minLength: 1, maxLength: 3 },
+    ),
+    fc.nat(),
+  )
+  .map(([noise, others, at]) => {
+    const list = [...noise];
+    for (const [i, ff] of others.entries()) list.splice((at + i * 7) % (list.length + 1), 0, ff);
+    return list;
+  });
+
+/** Ports up to `max`, often ones the filters name (65616 is 80 in its low 16 bits, as upstream compares). */
+const portArb = (max: number) => fc.oneof(fc.constantFrom(0, 53, 80, 443, 65535, 65616), fc.nat(max));
+
 const randomFlowArb: fc.Arbitrary<Flow> = fc
   .record(
     {
@@ -142,8 +217,8 @@ const randomFlowArb: fc.Arbitrary<Flow> = fc
         encrypted: bool,
       }),
       l4: fc.oneof(
-        fc.record({ TCP: fc.record({ sourcePort: fc.nat(70000), destinationPort: fc.nat(65535), flags: tcpFlags }) }),
-        fc.record({ UDP: fc.record({ sourcePort: fc.nat(65535), destinationPort: fc.nat(65535) }) }),
+        fc.record({ TCP: fc.record({ sourcePort: portArb(70000), destinationPort: portArb(65535), flags: tcpFlags }) }),
+        fc.record({ UDP: fc.record({ sourcePort: portArb(65535), destinationPort: portArb(65535) }) }),
         fc.record({ ICMPv6: fc.record({ type: fc.nat(255), code: fc.nat(255) }) }),
       ),
       source: fc.record({
@@ -167,6 +242,12 @@ const randomFlowArb: fc.Arbitrary<Flow> = fc
     { requiredKeys: [] },
   )
   .map((partial) => Flow.fromPartial(partial as DeepPartial<Flow>));
+
+const NON_FLOW_EVENTS: FilterableEvent[] = [
+  { kind: 'agent', agentEvent: AgentEvent.fromPartial({ type: AgentEventType.POLICY_UPDATED }) },
+  { kind: 'debug', debugEvent: DebugEvent.fromPartial({ type: DebugEventType.DBG_CT_LOOKUP4 }) },
+  { kind: 'lost' },
+];
 
 const flowArb = fc.oneof(fc.constantFrom(...flows.values()), randomFlowArb);
 
@@ -196,6 +277,32 @@ describe('random valid filters over random flows', () => {
         const one = (ff: FlowFilter) => compileFlowFilters([ff], [])(flow);
         expect(compileFlowFilters([a, b], [d])(flow)).toBe((one(a) || one(b)) && !one(d));
       }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('OR and AND NOT long lists as they do short ones (a long list is indexed by address and port)', () => {
+    const one = (ff: FlowFilter, flow: Flow) => compileFlowFilters([ff], [])(flow);
+    const oneEvent = (ff: FlowFilter, event: FilterableEvent) => compileEventFilters([ff], [])(event);
+    fc.assert(
+      fc.property(
+        longListArb,
+        fc.oneof(fc.constant([]), longListArb),
+        fc.array(flowArb, { minLength: 1, maxLength: 6 }),
+        (allow, deny, fs) => {
+          const flowCheck = compileFlowFilters(allow, deny);
+          const eventCheck = compileEventFilters(allow, deny);
+          for (const flow of fs) {
+            const expected = allow.some((ff) => one(ff, flow)) && !deny.some((ff) => one(ff, flow));
+            expect(flowCheck(flow)).toBe(expected);
+            expect(eventCheck({ kind: 'flow', flow })).toBe(expected);
+          }
+          for (const event of NON_FLOW_EVENTS) {
+            const expected = allow.some((ff) => oneEvent(ff, event)) && !deny.some((ff) => oneEvent(ff, event));
+            expect(eventCheck(event)).toBe(expected);
+          }
+        },
+      ),
       { numRuns: 300 },
     );
   });

@@ -1,8 +1,8 @@
-// Longest-prefix match over a fixed set of IPv4/IPv6 prefixes: one hash map per distinct prefix length, probed
-// longest first, so a lookup costs one map probe per distinct length in use (inventories use a handful) and
-// allocates nothing.
-import type { ParsedAddr, Prefix } from '../../packet/ipAddress.js';
-import { uint32At } from '../../packet/format.js';
+// Prefix matches over a fixed set of IPv4/IPv6 prefixes: one hash map per distinct prefix length, probed longest
+// first, so a lookup costs one map probe per distinct length in use (inventories use a handful) and allocates
+// nothing. Inventories ask for the longest prefix holding an address; filters for any that holds it.
+import type { ParsedAddr, Prefix } from './ipAddress.js';
+import { uint32At } from './format.js';
 
 /** The prefixes of one length, by their network address: IPv4 as a number; IPv6 hashed, a hash naming a few at most. */
 interface Level<E> {
@@ -18,6 +18,13 @@ interface V6Entry<V> {
 export class PrefixTable<V> {
   private readonly v4: Level<V>[] = [];
   private readonly v6: Level<V6Entry<V>[]>[] = [];
+
+  /** lookup()'s test: the first value asked about is the longest prefix's. */
+  private found: V | undefined;
+  private readonly takeFound = (value: V): boolean => {
+    this.found = value;
+    return true;
+  };
 
   /** Adds `prefix`; returns the value already stored for exactly this prefix (and keeps it), else undefined. */
   add(prefix: Prefix, value: V): V | undefined {
@@ -42,16 +49,27 @@ export class PrefixTable<V> {
 
   /** The value of the longest prefix containing `addr`, or undefined (always for a zoned address, as in netip). */
   lookup(addr: ParsedAddr): V | undefined {
+    if (!this.someContaining(addr, this.takeFound)) return undefined;
+    const found = this.found;
+    this.found = undefined;
+    return found;
+  }
+
+  /**
+   * Whether `test` holds for the value of some prefix containing `addr`: it is asked about each of them, longest
+   * first, until it says true. Never for a zoned address.
+   */
+  someContaining(addr: ParsedAddr, test: (value: V) => boolean): boolean {
     const b = addr.bytes;
     if (addr.family === 4) {
       const address = uint32At(b, 0);
       for (const level of this.v4) {
         const hit = level.entries.get(masked(address, level.bits));
-        if (hit !== undefined) return hit;
+        if (hit !== undefined && test(hit)) return true;
       }
-      return undefined;
+      return false;
     }
-    if (addr.family !== 6 || addr.zoned) return undefined;
+    if (addr.family !== 6 || addr.zoned) return false;
     const w0 = uint32At(b, 0);
     const w1 = uint32At(b, 4);
     const w2 = uint32At(b, 8);
@@ -61,9 +79,9 @@ export class PrefixTable<V> {
       const key = hashV6(masked(w0, bits), masked(w1, bits - 32), masked(w2, bits - 64), masked(w3, bits - 96));
       const bucket = level.entries.get(key);
       if (bucket === undefined) continue;
-      for (const e of bucket) if (e.prefix.contains(addr)) return e.value;
+      for (const e of bucket) if (e.prefix.contains(addr) && test(e.value)) return true;
     }
-    return undefined;
+    return false;
   }
 
   get size(): number {

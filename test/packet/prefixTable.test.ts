@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ParsedAddr, Prefix } from '../../../src/packet/ipAddress.js';
-import { PrefixTable } from '../../../src/observer/metadata/prefixTable.js';
+import { ParsedAddr, Prefix } from '../../src/packet/ipAddress.js';
+import { PrefixTable } from '../../src/packet/prefixTable.js';
 
 function addr(family: 4 | 6, bytes: Uint8Array): ParsedAddr {
   const a = new ParsedAddr();
@@ -11,7 +11,7 @@ function addr(family: 4 | 6, bytes: Uint8Array): ParsedAddr {
 }
 
 describe('PrefixTable', () => {
-  it('finds the longest prefix holding an address, as a scan of every prefix would', () => {
+  it('finds the longest prefix holding an address, and offers every one, as a scan of every prefix would', () => {
     // Prefixes and addresses grow from a few shared starting points, so prefixes nest and addresses often fall inside
     // several of them, or just outside.
     const start = fc.tuple(fc.constantFrom<4 | 6>(4, 6), fc.uint8Array({ minLength: 16, maxLength: 16 }));
@@ -39,6 +39,14 @@ describe('PrefixTable', () => {
             let best: Prefix | undefined;
             for (const p of prefixes) if (p.contains(a) && (best === undefined || p.bits > best.bits)) best = p;
             expect(table.lookup(a)?.text).toBe(best?.text);
+            // Every prefix holding the address is offered, longest first, and nothing else.
+            const offered: Prefix[] = [];
+            expect(table.someContaining(a, (p) => (offered.push(p), false))).toBe(false);
+            const bits = offered.map((p) => p.bits);
+            expect(bits).toEqual([...bits].sort((x, y) => y - x));
+            const holding = [...new Set(prefixes.filter((p) => p.contains(a)).map((p) => p.text))];
+            expect(offered.map((p) => p.text).sort()).toEqual(holding.sort());
+            expect(table.someContaining(a, () => true)).toBe(holding.length > 0);
           }
         },
       ),
