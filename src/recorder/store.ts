@@ -255,7 +255,8 @@ export class RecordingsStore {
   /**
    * Removes finished recordings last written more than max-age ago, then the oldest finished ones while the
    * directory holds more than max-bytes. Running and starting recordings are never removed (but count toward the
-   * total). Concurrent calls share one run. Resolves with the names removed.
+   * total), nor, for max-bytes, the finished one written last: a recording larger than the budget stays to be
+   * downloaded until a newer one ends. Concurrent calls share one run. Resolves with the names removed.
    */
   applyRetention(): Promise<string[]> {
     if (this.maxBytes === 0 && this.maxAgeMs === 0) return Promise.resolve([]);
@@ -272,9 +273,10 @@ export class RecordingsStore {
       const finished = all
         .filter((r) => !r.running)
         .sort((a, b) => a.modifiedMs - b.modifiedMs || (a.name < b.name ? -1 : 1));
+      const newest = finished.at(-1);
       for (const r of finished) {
         const tooOld = this.maxAgeMs > 0 && now - r.modifiedMs > this.maxAgeMs;
-        const overBudget = this.maxBytes > 0 && total > this.maxBytes;
+        const overBudget = this.maxBytes > 0 && total > this.maxBytes && r !== newest;
         if (!tooOld && !overBudget) continue;
         if (this.running.has(r.name) || this.starting.has(r.name)) continue;
         try {

@@ -182,6 +182,19 @@ describe('RecordingsStore retention', () => {
     await store.close();
   });
 
+  it('keeps the recording that ended last even when it alone is over max-bytes, until a newer one ends', async () => {
+    const dir = await prepareRecordingsDir(join(mkdtempSync(join(tmpdir(), 'hubble-ts-ret-')), 'r'));
+    const store = new RecordingsStore({ dir, maxBytes: 500 });
+    writeRecording(dir, 'a_1700000000_1_n.pcap', 100, 1_700_000_000);
+    writeRecording(dir, 'big_1700000000_2_n.pcap', 1000, 1_700_000_100);
+    // Over the budget: the older one goes, the big one just written stays to be downloaded.
+    expect(await store.applyRetention()).toEqual(['a_1700000000_1_n.pcap']);
+    expect((await store.list()).map((r) => r.name)).toEqual(['big_1700000000_2_n.pcap']);
+    writeRecording(dir, 'c_1700000000_3_n.pcap', 100, 1_700_000_200);
+    expect(await store.applyRetention()).toEqual(['big_1700000000_2_n.pcap']);
+    await store.close();
+  });
+
   it('removes finished recordings last written longer ago than max-age', async () => {
     const dir = await prepareRecordingsDir(join(mkdtempSync(join(tmpdir(), 'hubble-ts-ret-')), 'r'));
     const now = 1_800_000_000_000;
