@@ -32,7 +32,8 @@ export enum Cost {
 /**
  * The values a field filter passes, where a lookup can find them: a flow's key (undefined when it has none) and the
  * keys the filter passes, by equality or, for addresses, also by prefix. A list of many FlowFilters is indexed by
- * these (filterIndex.ts), so a flow meets only the filters that may pass it.
+ * these (filterIndex.ts), so a flow meets only the filters that may pass it (fields that also pass events without
+ * a flow, through matchOtherEvent, are never indexed).
  */
 export type FieldKeys =
   | {

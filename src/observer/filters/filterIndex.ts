@@ -37,7 +37,7 @@ export function anyOfList<E>(
   const keysBy = new Map<string, Set<string | number>>();
   for (const f of filters) {
     for (const field of f.fields) {
-      if (field.keys === undefined) continue;
+      if (!indexable(field)) continue;
       let seen = keysBy.get(field.field);
       if (seen === undefined) keysBy.set(field.field, (seen = new Set()));
       if (field.keys.kind === 'equal') for (const v of field.keys.values) seen.add(v);
@@ -53,7 +53,7 @@ export function anyOfList<E>(
   filters.forEach((f, i) => {
     let best: FieldFilter | undefined;
     for (const field of f.fields) {
-      if (field.keys !== undefined && (best === undefined || spread(field) > spread(best))) best = field;
+      if (indexable(field) && (best === undefined || spread(field) > spread(best))) best = field;
     }
     if (best?.keys === undefined) {
       unindexed.push(f.matches);
@@ -89,6 +89,11 @@ export function anyOfList<E>(
     },
     tests: unindexed.length + byField.reduce((n, index) => n + 1 + index.largestGroup, 0),
   };
+}
+
+/** A field the index can hold: one with keys that passes no event without a flow (those meet the unindexed only). */
+function indexable(field: FieldFilter): field is FieldFilter & { keys: FieldKeys } {
+  return field.keys !== undefined && field.matchOtherEvent === undefined;
 }
 
 /** OR over predicates; false for none. */
