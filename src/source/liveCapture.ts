@@ -20,8 +20,9 @@
 //   "libpcap.so" (shipped by libpcap-dev); without it libpcap may hold packets for up to its 1 s read timeout. A
 //   timeout above 0 leaves immediate mode off: see LiveCaptureTuning.timeoutMs for what each costs.
 // - Promiscuous mode is always on.
-// - cap dispatches packets until libpcap has none left before it returns to the event loop: a sustained flood
-//   faster than our consumers can take keeps the loop busy (timers and sockets wait) until it eases.
+// - cap dispatches at most 1,024 packets (our patch; cap's own: until libpcap has none left) before it returns to the
+//   event loop, which calls again at once while more wait: a sustained flood faster than our consumers can take
+//   still leaves timers and sockets their turns (a metrics scrape, the export file's writes, GetFlows streams).
 // - libpcap prints "Warning: ... This may not actually work" on stderr for interfaces without an IPv4 address.
 // - A cap handle must never be garbage-collected: its destructor runs inside V8's weak callback, calls into node
 //   (async-hook destroy) and frees a libuv poll handle libuv still lists, which crashes the process (segfault,

@@ -290,6 +290,48 @@ describe('live capture with a read timeout (--capture-timeout) instead of immedi
   });
 });
 
+describe('live capture under a flood its consumer cannot keep up with', () => {
+  it('hands over at most 1,024 packets a turn of the event loop, so timers and sockets keep their turns', async () => {
+    const port = 40011 + (process.pid % 20000);
+    const sent = 3000;
+    // Every turn of the event loop counts one; each packet is stamped with the turn it arrived in.
+    let turn = 0;
+    let ticking = true;
+    const tick = () => {
+      turn++;
+      if (ticking) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const perTurn = new Map<number, number>();
+    const controller = new AbortController();
+    const source = new LiveCaptureSource('lo', `udp port ${port}`, { nodeName: 'n' }, { timeoutMs: 5 });
+    // A consumer far slower than the burst (200 µs a packet): the whole burst waits in libpcap's ring at once.
+    const done = source.run((event) => {
+      if (event.payload.kind !== 'perf') return;
+      perTurn.set(turn, (perTurn.get(turn) ?? 0) + 1);
+      const until = process.hrtime.bigint() + 200_000n;
+      while (process.hrtime.bigint() < until);
+    }, controller.signal);
+    await new Promise((r) => setTimeout(r, 100));
+    const sender = createSocket('udp4');
+    await new Promise<void>((resolve, reject) => {
+      let pending = sent;
+      for (let i = 0; i < sent; i++)
+        sender.send(`flood ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : --pending === 0 && resolve()));
+    });
+    sender.close();
+    for (let i = 0; i < 300 && [...perTurn.values()].reduce((a, b) => a + b, 0) < sent; i++)
+      await new Promise((r) => setTimeout(r, 20));
+    controller.abort();
+    await done;
+    ticking = false;
+    const counts = [...perTurn.values()];
+    // cap's own loop took all 3,000 in one turn: 0.6 s in which no timer fired and no socket was read.
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(sent);
+    expect(Math.max(...counts)).toBeLessThanOrEqual(1024);
+  });
+});
+
 describe('live capture on interfaces that carry traffic both ways', () => {
   let veth: VethNamespace;
   beforeAll(async () => {
