@@ -44,7 +44,13 @@ function celForFlows(): Cel {
 
 type Program = (bindings: Record<string, unknown>) => unknown;
 
-function compileExpression(expression: string, { env, flowType }: Cel): Program {
+/** A compiled expression and the most evaluation steps it may take on one flow, its own call included. */
+interface CompiledExpression {
+  program: Program;
+  steps: number;
+}
+
+function compileExpression(expression: string, { env, flowType }: Cel): CompiledExpression {
   let program: Program;
   let parsed: ReturnType<typeof parse>;
   try {
@@ -56,11 +62,11 @@ function compileExpression(expression: string, { env, flowType }: Cel): Program 
   // Evaluation runs on the event loop every stream shares, and nested comprehensions multiply: refuse what could take
   // long before running it even once (upstream's Go evaluates it on the request's own goroutine; we cannot).
   const steps = worstCaseSteps(parsed.expr);
-  if (steps > MAX_STEPS) {
+  if (steps > MAX_CEL_STEPS) {
     throw new FilterError(
       FIELD,
       expression,
-      `could take over ${MAX_STEPS} evaluation steps per flow (comprehensions nested over long lists); simplify it`,
+      `could take over ${MAX_CEL_STEPS} evaluation steps per flow (comprehensions nested over long lists); simplify it`,
     );
   }
   let probe: unknown;
@@ -76,13 +82,18 @@ function compileExpression(expression: string, { env, flowType }: Cel): Program 
   } else if (typeof probe !== 'boolean') {
     throw new FilterError(FIELD, expression, `evaluates to ${describe(probe)}, wanted bool`);
   }
-  return program;
+  return { program, steps: CALL_STEPS + steps };
 }
 
 type Expr = ReturnType<typeof parse>['expr'];
 
-/** Most evaluation steps an expression may take on one flow (each well under a microsecond). */
-const MAX_STEPS = 50_000;
+/**
+ * Most evaluation steps an expression may take on one flow, and all of a request's expressions together (a step is
+ * about 0.1 µs: a flow meets a request's expressions in 5 ms at most, and the event loop turns at least that often).
+ */
+export const MAX_CEL_STEPS = 50_000;
+/** What calling one expression costs beyond its own steps (about 4 µs), in steps. */
+const CALL_STEPS = 40;
 /** Assumed length of a list or map the expression does not spell out (a flow's labels, names, ...). */
 const DATA_LIST_LENGTH = 64;
 
@@ -186,12 +197,14 @@ export function celExpressionFilters(ff: FlowFilter): FieldFilter[] {
   const expressions = ff.experimental?.celExpression ?? [];
   if (expressions.length === 0) return [];
   const env = celForFlows();
-  const programs = expressions.map((e) => compileExpression(e, env));
+  const compiled = expressions.map((e) => compileExpression(e, env));
+  const programs = compiled.map((c) => c.program);
   const bindings: Record<string, unknown> = {};
   return [
     {
       field: FIELD,
       cost: Cost.Cel,
+      steps: compiled.reduce((sum, c) => sum + c.steps, 0),
       matchFlow: (flow) => {
         bindings[FLOW_VARIABLE] = fromBinary(env.flowType, Flow.encode(flow).finish());
         for (const program of programs) {

@@ -57,6 +57,8 @@ export interface FieldFilter {
   readonly matchFlow: FlowPredicate;
   /** What the field passes as keys, when it can be indexed; matchFlow holds exactly for flows with one of them. */
   readonly keys?: FieldKeys;
+  /** The most CEL evaluation steps matchFlow may take on one flow (CEL expressions only); a request's are bounded. */
+  readonly steps?: number;
   /**
    * What the filter says about an event without a flow. Upstream runs every filter on every
    * event and most of them find nothing to match there, so absent means false.

@@ -3,7 +3,7 @@
 // within a FlowFilter every set field must match (AND), and an event passes when the allow list is
 // empty or any allow filter matches, and no deny filter matches.
 import type { Flow, FlowFilter } from '../../api/flow/flow.js';
-import { celExpressionFilters } from './celExpression.js';
+import { celExpressionFilters, MAX_CEL_STEPS } from './celExpression.js';
 import { clusterNameFilters } from './clusterName.js';
 import { dropReasonDescFilters } from './dropReasonDesc.js';
 import { encryptedFilters } from './encrypted.js';
@@ -153,6 +153,20 @@ function checkFilterValues(allow: readonly FlowFilter[], deny: readonly FlowFilt
   }
 }
 
+/** A request's CEL expressions together may take MAX_CEL_STEPS on a flow: each flow meets all of them. */
+function checkCelSteps<E>(allow: readonly ListedFilter<E>[], deny: readonly ListedFilter<E>[]): void {
+  let steps = 0;
+  for (const list of [allow, deny]) for (const f of list) for (const field of f.fields) steps += field.steps ?? 0;
+  if (steps > MAX_CEL_STEPS) {
+    throw new FilterError(
+      'experimental.cel_expression',
+      undefined,
+      `the request's expressions could take ${steps} evaluation steps per flow together, over ${MAX_CEL_STEPS} ` +
+        '(about 40 for each expression and one per operation in it); use fewer or simpler ones',
+    );
+  }
+}
+
 /** The values in a message's repeated fields, nested messages included. */
 function valuesIn(message: object): number {
   let n = 0;
@@ -169,6 +183,7 @@ function listedFlowFilter(ff: FlowFilter): ListedFilter<Flow> {
 }
 
 function flowMatcherOf(allow: readonly ListedFilter<Flow>[], deny: readonly ListedFilter<Flow>[]): FlowMatcher {
+  checkCelSteps(allow, deny);
   const allowed = anyOfList(allow, flowItself);
   const denied = anyOfList(deny, flowItself);
   const anyAllowed = allow.length === 0 ? always : allowed.anyMatches;
@@ -206,7 +221,10 @@ const flowOfEvent = (event: FilterableEvent): Flow | undefined => (event.kind ==
  */
 export function compileEventFilters(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): EventPredicate {
   checkFilterValues(allow, deny);
-  const anyAllowed = anyOfList(allow.map(eventFilter), flowOfEvent).anyMatches;
-  const anyDenied = anyOfList(deny.map(eventFilter), flowOfEvent).anyMatches;
+  const allowed = allow.map(eventFilter);
+  const denied = deny.map(eventFilter);
+  checkCelSteps(allowed, denied);
+  const anyAllowed = anyOfList(allowed, flowOfEvent).anyMatches;
+  const anyDenied = anyOfList(denied, flowOfEvent).anyMatches;
   return (event) => (allow.length === 0 || anyAllowed(event)) && !anyDenied(event);
 }
