@@ -45,8 +45,13 @@ function fileDestination(path: string): Destination {
     once: (event, listener) => out.once(event, listener),
     finish: () =>
       new Promise((resolve, reject) => {
+        // The file may have failed to open (EEXIST) after the whole download arrived: that is still a failure.
+        if (out.errored !== null) {
+          reject(out.errored);
+          return;
+        }
         out.once('error', reject);
-        out.end(() => resolve());
+        out.end((err?: Error | null) => (err ? reject(err) : resolve()));
       }),
     discard: () => {
       out.destroy();
