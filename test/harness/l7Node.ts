@@ -11,8 +11,8 @@ import { Direction, LinkType } from '../../src/source/linkTypes.js';
 export interface L7Node {
   parser: Parser;
   observer: Observer;
-  /** One inbound frame on interface 1, captured `stepNs` after the one before. */
-  send(frame: Uint8Array): void;
+  /** One frame on interface 1 (inbound unless said), captured `stepNs` after the one before. */
+  send(frame: Uint8Array, direction?: Direction): void;
   /** Every flow the ring holds, as a reader gets it (each also encoded for GetFlows, as a stream would). */
   flows(): Flow[];
 }
@@ -36,22 +36,11 @@ export function l7Node(options: { l7?: SevenParserOptions; ringCapacity?: number
   return {
     parser,
     observer,
-    send(frame) {
+    send(frame, direction = Direction.INBOUND) {
       nanos += stepNs;
       seconds += Math.floor(nanos / 1e9);
       nanos %= 1e9;
-      builder.publish(
-        target,
-        frame,
-        0,
-        frame.length,
-        frame.length,
-        LinkType.ETHERNET,
-        Direction.INBOUND,
-        1,
-        seconds,
-        nanos,
-      );
+      builder.publish(target, frame, 0, frame.length, frame.length, LinkType.ETHERNET, direction, 1, seconds, nanos);
     },
     flows() {
       const ring = observer.ring;

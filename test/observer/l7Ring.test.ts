@@ -2,9 +2,10 @@
 // arena, decoded when read. They read back as the flows the parser would build, encode for GetFlows like any flow,
 // and a flow whose bytes a run of large messages overwrote in the arena still reads back with its kind and latency.
 import { describe, expect, it } from 'vitest';
-import { FlowType, L7FlowType } from '../../src/api/flow/flow.js';
+import { FlowType, L7FlowType, TrafficDirection } from '../../src/api/flow/flow.js';
 import { GetFlowsResponse } from '../../src/api/observer/observer.js';
 import { EtherType, IpProtocol } from '../../src/packet/protocols.js';
+import { Direction } from '../../src/source/linkTypes.js';
 import { ethernet, ipv4, tcp } from '../harness/frames.js';
 import { l7Node } from '../harness/l7Node.js';
 
@@ -13,7 +14,14 @@ const text = (s: string) => Uint8Array.from(s, (c) => c.charCodeAt(0) & 0xff);
 /** An L7 node and a TCP conversation between 10.0.0.1:port and 10.0.0.2:80, segments 1 ms apart. */
 function node(ringCapacity = 4095) {
   const { observer, send: sendFrame, flows } = l7Node({ ringCapacity });
-  const send = (fromClient: boolean, seq: number, ack: number, payload: Uint8Array, port = 40000) => {
+  const send = (
+    fromClient: boolean,
+    seq: number,
+    ack: number,
+    payload: Uint8Array,
+    port = 40000,
+    direction: Direction = Direction.INBOUND,
+  ) => {
     const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
     const [sport, dport] = fromClient ? [port, 80] : [80, port];
     sendFrame(
@@ -21,6 +29,7 @@ function node(ringCapacity = 4095) {
         { type: EtherType.IPV4 },
         ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
       ),
+      direction,
     );
   };
   return { observer, send, flows };
@@ -54,6 +63,33 @@ describe('L7 flows in the ring', () => {
     expect(sent.flow?.uuid).toBe(l7Response!.uuid);
     expect(sent.flow?.l7?.http?.code).toBe(404);
     expect(sent.flow?.Summary).toBe(l7Response!.Summary);
+  });
+
+  it("gives request and response the exchange's one direction: egress when this host asked, ingress when it answered", () => {
+    const { send, flows } = node();
+    const request = text('GET / HTTP/1.1\r\nHost: a\r\n\r\n');
+    const response = text('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+    // This host is the client: the request leaves, the response arrives.
+    send(true, 1000, 5000, request, 40000, Direction.OUTBOUND);
+    send(false, 5000, 1000 + request.length, response, 40000, Direction.INBOUND);
+    // This host is the server: the request arrives, the response leaves.
+    send(true, 1000, 5000, request, 40001, Direction.INBOUND);
+    send(false, 5000, 1000 + request.length, response, 40001, Direction.OUTBOUND);
+    const seen = flows().map((f) => [
+      f.Type,
+      f.l4!.TCP!.sourcePort === 80 ? 'response' : 'request',
+      f.trafficDirection,
+    ]);
+    expect(seen).toEqual([
+      [FlowType.L3_L4, 'request', TrafficDirection.EGRESS],
+      [FlowType.L7, 'request', TrafficDirection.EGRESS],
+      [FlowType.L3_L4, 'response', TrafficDirection.EGRESS],
+      [FlowType.L7, 'response', TrafficDirection.EGRESS],
+      [FlowType.L3_L4, 'request', TrafficDirection.INGRESS],
+      [FlowType.L7, 'request', TrafficDirection.INGRESS],
+      [FlowType.L3_L4, 'response', TrafficDirection.INGRESS],
+      [FlowType.L7, 'response', TrafficDirection.INGRESS],
+    ]);
   });
 
   it('keeps kind and latency of a flow whose bytes later messages overwrote in the arena', () => {

@@ -66,6 +66,8 @@ const MAX_CAPACITY = 1 << 22;
 const USED = 1;
 const INITIATOR_IS_A = 2;
 const CLOSING = 4;
+/** The initiator's packets leave this host (as the capture last said of one, or inferred from a reply). */
+const OPENED_HERE = 8;
 
 export class ConnectionTable {
   readonly capacity: number;
@@ -84,6 +86,13 @@ export class ConnectionTable {
   private readonly tcpClosingTtl: number;
   private readonly otherTtl: number;
   private used = 0;
+  /**
+   * After observe(): whether the packet's connection was opened from this host, i.e. its initiator's packets leave
+   * it. Taken from the initiator's packets as the capture saw them; until one is seen, from a reply's (one arriving
+   * means the initiator is here). Where the capture cannot tell leaving from arriving (loopback, files without
+   * directions) every packet "arrives", and the whole connection reads as accepted rather than split by side.
+   */
+  openedHere = false;
 
   constructor(options: ConnectionTableOptions = {}) {
     let capacity = WAYS;
@@ -112,10 +121,10 @@ export class ConnectionTable {
   }
 
   /**
-   * Classifies one decoded packet seen at `nowSeconds` (capture time) and records it. Returns UNTRACKED for frames
-   * the table does not follow.
+   * Classifies one decoded packet seen at `nowSeconds` (capture time), `leaving` this host or arriving, and records
+   * it (and openedHere). Returns UNTRACKED for frames the table does not follow.
    */
-  observe(h: PacketHeaders, data: Uint8Array, nowSeconds: number): ConnectionVerdict {
+  observe(h: PacketHeaders, data: Uint8Array, nowSeconds: number, leaving = false): ConnectionVerdict {
     if (h.ipVersion === 0) return ConnectionVerdict.UNTRACKED;
     const protocol = h.ipProtocol;
     let sourcePort = 0;
@@ -181,10 +190,12 @@ export class ConnectionTable {
     const found = slot >= 0;
     let initiatorIsSender = false;
     let closing = false;
+    let openedHere = !leaving;
     if (found) {
       const s = this.slots[slot * SLOT_WORDS + STATE_WORD]!;
       initiatorIsSender = ((s & INITIATOR_IS_A) !== 0) === senderIsA;
       closing = (s & CLOSING) !== 0;
+      openedHere = (s & OPENED_HERE) !== 0;
     }
 
     let verdict: ConnectionVerdict;
@@ -197,6 +208,7 @@ export class ConnectionTable {
     } else {
       // A new entry (or a SYN starting over on a closing or reversed tuple).
       if (!found) target = this.claimSlot(nowSeconds);
+      openedHere = !leaving;
       if (opener === 2) {
         verdict = ConnectionVerdict.REPLY;
         initiatorIsA = !senderIsA;
@@ -213,7 +225,10 @@ export class ConnectionTable {
       if ((tcpFlags & (TcpFlag.FIN | TcpFlag.RST)) !== 0) closing = true;
       ttl = closing ? this.tcpClosingTtl : (tcpFlags & TcpFlag.SYN) !== 0 ? this.tcpHandshakeTtl : this.tcpTtl;
     }
-    this.slots[target * SLOT_WORDS + STATE_WORD] = USED | (initiatorIsA ? INITIATOR_IS_A : 0) | (closing ? CLOSING : 0);
+    if (verdict !== ConnectionVerdict.REPLY) openedHere = leaving;
+    this.openedHere = openedHere;
+    this.slots[target * SLOT_WORDS + STATE_WORD] =
+      USED | (initiatorIsA ? INITIATOR_IS_A : 0) | (closing ? CLOSING : 0) | (openedHere ? OPENED_HERE : 0);
     this.times[target * SLOT_F64 + EXPIRES_F64] = nowSeconds + ttl;
     this.times[target * SLOT_F64 + TOUCHED_F64] = ++this.clock;
     return verdict;

@@ -432,13 +432,15 @@ export class ThreeFourParser {
       observationPoint = e.subType === TraceObservationPoint.TO_LXC ? FlowObservationPoint.TO_ENDPOINT : e.subType;
       const reason = traceReasonOf(e.reason);
       if (reason === TraceReason.UNKNOWN) {
-        const state = this.connections.observe(h, data, time.seconds + time.nanos / 1e9);
+        const leaving = e.subType === TraceObservationPoint.TO_NETWORK;
+        const state = this.connections.observe(h, data, time.seconds + time.nanos / 1e9, leaving);
         traceReason = state;
         isReply = state === ConnectionVerdict.UNTRACKED ? undefined : state === ConnectionVerdict.REPLY;
-        if (e.subType === TraceObservationPoint.TO_NETWORK) {
-          trafficDirection = isReply === true ? TrafficDirection.INGRESS : TrafficDirection.EGRESS;
-        } else if (e.subType === TraceObservationPoint.FROM_NETWORK) {
-          trafficDirection = isReply === true ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
+        if (leaving || e.subType === TraceObservationPoint.FROM_NETWORK) {
+          // A connection's direction, on each of its packets: egress if this host opened it, ingress if it accepted.
+          const tracked = state !== ConnectionVerdict.UNTRACKED && state !== ConnectionVerdict.RELATED;
+          const openedHere = tracked ? this.connections.openedHere : leaving;
+          trafficDirection = openedHere ? TrafficDirection.EGRESS : TrafficDirection.INGRESS;
         }
       } else {
         traceReason = flowTraceReason(reason);

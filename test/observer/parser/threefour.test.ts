@@ -224,7 +224,9 @@ describe('L3/L4 parser on traffic captured from the loopback interface', () => {
       judged++;
       expect(flow.isReply, `frame ${i + 1}`).toBe(reply);
       expect(flow.reply).toBe(reply);
-      expect(flow.trafficDirection).toBe(reply ? TrafficDirection.EGRESS : TrafficDirection.INGRESS);
+      // Loopback cannot tell leaving from arriving: every packet arrives, so each connection reads as accepted
+      // (ingress) on all its packets, not split by side.
+      expect(flow.trafficDirection).toBe(TrafficDirection.INGRESS);
       if (related) expect(flow.traceReason).toBe(FlowTraceReason.RELATED);
       else if (reply) expect(flow.traceReason).toBe(FlowTraceReason.REPLY);
       else expect([FlowTraceReason.NEW, FlowTraceReason.ESTABLISHED]).toContain(flow.traceReason);
@@ -433,6 +435,58 @@ describe('L3/L4 parser on datapath events', () => {
   ])('%s', (_name, event, expected) => {
     const p = parser({ links: { linkName: (i) => (i === 4 ? 'lxc-four' : undefined) } }, { ipTraceOptionType: 136 });
     expect(p.decode(event, TIME, 'node')).toMatchObject(expected);
+  });
+
+  it('gives each captured connection one direction: egress when this host opened it, ingress when it accepted it', () => {
+    const p = parser();
+    const seen = (flags: number, leaving: boolean, fromClient: boolean) =>
+      p.decode(
+        trace(fromClient ? tcpFrame(flags) : tcpFrame(flags, SERVER, CLIENT, 80, 40000), {
+          obsPoint: leaving ? TraceObservationPoint.TO_NETWORK : TraceObservationPoint.FROM_NETWORK,
+        }),
+        TIME,
+        'n',
+      );
+    const { SYN, ACK, FIN } = { SYN: 0x02, ACK: 0x10, FIN: 0x01 };
+    // This host is the client: its SYN leaves, the SYN-ACK arrives, and so on: egress throughout, replies included.
+    const opened = [
+      seen(SYN, true, true),
+      seen(SYN | ACK, false, false),
+      seen(ACK, true, true),
+      seen(FIN | ACK, false, false),
+    ];
+    expect(opened.map((f) => [f.isReply, f.trafficDirection])).toEqual([
+      [false, TrafficDirection.EGRESS],
+      [true, TrafficDirection.EGRESS],
+      [false, TrafficDirection.EGRESS],
+      [true, TrafficDirection.EGRESS],
+    ]);
+    // This host is the server (a new connection on other ports): ingress throughout.
+    const accepted = (flags: number, leaving: boolean, fromClient: boolean) =>
+      p.decode(
+        trace(fromClient ? tcpFrame(flags, CLIENT, SERVER, 40001, 81) : tcpFrame(flags, SERVER, CLIENT, 81, 40001), {
+          obsPoint: leaving ? TraceObservationPoint.TO_NETWORK : TraceObservationPoint.FROM_NETWORK,
+        }),
+        TIME,
+        'n',
+      ).trafficDirection;
+    expect([accepted(SYN, false, true), accepted(SYN | ACK, true, false), accepted(ACK, false, true)]).toEqual([
+      TrafficDirection.INGRESS,
+      TrafficDirection.INGRESS,
+      TrafficDirection.INGRESS,
+    ]);
+    // A capture that cannot tell directions (everything "arrives", as on loopback): one direction still, ingress.
+    const unknown = (flags: number, fromClient: boolean) =>
+      p.decode(
+        trace(fromClient ? tcpFrame(flags, CLIENT, SERVER, 40002, 82) : tcpFrame(flags, SERVER, CLIENT, 82, 40002)),
+        TIME,
+        'n',
+      ).trafficDirection;
+    expect([unknown(SYN, true), unknown(SYN | ACK, false), unknown(ACK, true)]).toEqual([
+      TrafficDirection.INGRESS,
+      TrafficDirection.INGRESS,
+      TrafficDirection.INGRESS,
+    ]);
   });
 
   it('picks the traffic direction from the endpoint that emitted the trace, as Hubble does', () => {

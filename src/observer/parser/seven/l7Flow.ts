@@ -62,7 +62,8 @@ export function l7FlowOf(packet: Flow, stored: StoredL7, options: L7FlowOptions)
     l7,
     reply: isReply,
     eventType: ACCESS_LOG_EVENT,
-    trafficDirection: exchangeDirection(packet.trafficDirection, isReply),
+    // The connection's, as its packets carry it: the same on request and response, as Hubble's proxy reports.
+    trafficDirection: packet.trafficDirection,
     policyMatchType: 0,
     traceObservationPoint: 0,
     traceReason: 0,
@@ -111,16 +112,6 @@ function portsOf(l4: Flow['l4']): { sourcePort: number; destinationPort: number 
   return { sourcePort: ports?.sourcePort ?? 0, destinationPort: ports?.destinationPort ?? 0 };
 }
 
-/**
- * An L7 flow's direction is the exchange's, as Hubble's proxy reports it on request and response alike: the
- * request's packet direction, which a response packet travels against.
- */
-function exchangeDirection(packetDirection: TrafficDirection, isReply: boolean): TrafficDirection {
-  if (!isReply) return packetDirection;
-  if (packetDirection === TrafficDirection.INGRESS) return TrafficDirection.EGRESS;
-  if (packetDirection === TrafficDirection.EGRESS) return TrafficDirection.INGRESS;
-  return packetDirection;
-}
 
 /** "host:port" with an IPv6 address in brackets. */
 function hostPort(ip: string, port: number, ipv6: boolean): string {
