@@ -1,14 +1,7 @@
 // An L7 flow as a reader gets it: decoded from a stored L7 record's bytes (the DNS message, the HTTP heads) on top of
 // the L3/L4 flow of the packet it came in, whose addresses, ports, endpoints, names, services, node and time it
 // shares, shaped as Hubble shows the flows its proxy logs (type L7, event type access-log, no link or trace fields).
-import {
-  FlowType,
-  TrafficDirection,
-  type CiliumEventType,
-  type Flow,
-  type Layer4,
-  type Layer7,
-} from '../../../api/flow/flow.js';
+import { FlowType, type CiliumEventType, type Flow, type Layer4, type Layer7 } from '../../../api/flow/flow.js';
 import { MessageType } from '../../../monitor/datapath/messageType.js';
 import { decodeDnsMessage } from '../../../packet/dns.js';
 import { sharedMessage } from '../../../protowire/compiledEncoder.js';
@@ -111,7 +104,6 @@ function portsOf(l4: Flow['l4']): { sourcePort: number; destinationPort: number 
   const ports = l4?.TCP ?? l4?.UDP;
   return { sourcePort: ports?.sourcePort ?? 0, destinationPort: ports?.destinationPort ?? 0 };
 }
-
 
 /** "host:port" with an IPv6 address in brackets. */
 function hostPort(ip: string, port: number, ipv6: boolean): string {
