@@ -1,5 +1,5 @@
 // Hubble's context options: the labels a metric handler adds about who talked to whom. sourceContext and
-// destinationContext (and their Egress/Ingress variants, chosen by the flow's traffic direction) add one label each,
+// destinationContext (overridden by their Egress/Ingress variants for flows of that direction) add one label each,
 // "source" and "destination", filled by the first identifier of a "|" list that gives a non-empty value;
 // labelsContext adds a fixed list of labels (source_namespace, destination_pod, traffic_direction, ...).
 //
@@ -257,8 +257,10 @@ export function parseContextOptions(handler: string, options: ReadonlyMap<string
     const any = lists.get(`${name}context`);
     const egress = lists.get(`${name}egresscontext`);
     const ingress = lists.get(`${name}ingresscontext`);
-    if (any === undefined && egress === undefined && ingress === undefined) return undefined;
-    return { any: any ?? [], egress, ingress };
+    // Hubble adds the side's label only for sourceContext / destinationContext: the variants override it, and alone
+    // they add nothing (its GetLabelNames looks at Source and Destination only).
+    if (any === undefined) return undefined;
+    return { any, egress, ingress };
   };
   return { source: side('source'), destination: side('destination'), labels };
 }
