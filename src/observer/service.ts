@@ -189,8 +189,8 @@ class TurnBudget {
  * undefined to skip it; a view valid until its next call); lost entries in the ring (events lost before the ring) are
  * sent by GetFlows without counting towards `number`, and `respondOverrun` reports events the writer overwrote before
  * this reader got to them. Each entry read (sent or not: filtering costs too) takes its share of `budget` first, more
- * with filters that make `filterTests` tests per entry. The stream ends ring.reorderDistance entries after the first one past `until`:
- * an L7 flow within them may still be older.
+ * with filters that make `filterTests` tests per entry. The stream ends ring.reorderDistance entries after the first
+ * one past `until`: an L7 flow within them may still be older.
  */
 async function streamEvents(
   call: grpc.ServerWritableStream<unknown, Buffer>,
