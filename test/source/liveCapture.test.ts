@@ -256,6 +256,17 @@ describe('live capture with what the kernel knows (the patched cap binding)', ()
   });
 });
 
+/** Sends `count` datagrams to 127.0.0.1:port all at once (the event loop does not turn between them). */
+async function sendBurst(port: number, count: number): Promise<void> {
+  const sender = createSocket('udp4');
+  await new Promise<void>((resolve, reject) => {
+    let pending = count;
+    for (let i = 0; i < count; i++)
+      sender.send(`burst ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : --pending === 0 && resolve()));
+  });
+  sender.close();
+}
+
 describe('live capture with a read timeout (--capture-timeout) instead of immediate mode', () => {
   it('keeps a burst whole that overruns the same ring in immediate mode', async () => {
     const port = 40009 + (process.pid % 20000);
@@ -264,13 +275,7 @@ describe('live capture with a read timeout (--capture-timeout) instead of immedi
       const capture = start(new LiveCaptureSource('lo', `udp port ${port}`, { nodeName: 'n' }, tuning));
       await new Promise((r) => setTimeout(r, 100));
       // One burst sent without the event loop turning: 3000 packets, 6000 ring places on loopback.
-      const sender = createSocket('udp4');
-      await new Promise<void>((resolve, reject) => {
-        let pending = sent;
-        for (let i = 0; i < sent; i++)
-          sender.send(`burst ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : --pending === 0 && resolve()));
-      });
-      sender.close();
+      await sendBurst(port, sent);
       await new Promise((r) => setTimeout(r, 500));
       const summary = await capture.stop();
       const captured = capture.events
@@ -313,13 +318,7 @@ describe('live capture under a flood its consumer cannot keep up with', () => {
       while (process.hrtime.bigint() < until);
     }, controller.signal);
     await new Promise((r) => setTimeout(r, 100));
-    const sender = createSocket('udp4');
-    await new Promise<void>((resolve, reject) => {
-      let pending = sent;
-      for (let i = 0; i < sent; i++)
-        sender.send(`flood ${i}`, port, '127.0.0.1', (err) => (err ? reject(err) : --pending === 0 && resolve()));
-    });
-    sender.close();
+    await sendBurst(port, sent);
     for (let i = 0; i < 300 && [...perTurn.values()].reduce((a, b) => a + b, 0) < sent; i++)
       await new Promise((r) => setTimeout(r, 20));
     controller.abort();
