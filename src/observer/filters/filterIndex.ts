@@ -23,7 +23,7 @@ export interface ListCheck<E> {
 
 /**
  * The check that any filter of `filters` matches an event. `flowOf` gives an event's flow: events without one meet
- * only the filters left out of the index, as a field with keys never passes them.
+ * only the filters left out of the index, as an indexed field never passes them.
  */
 export function anyOfList<E>(
   filters: readonly ListedFilter<E>[],
