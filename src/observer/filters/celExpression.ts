@@ -94,6 +94,8 @@ type Expr = ReturnType<typeof parse>['expr'];
 export const MAX_CEL_STEPS = 50_000;
 /** What calling one expression costs beyond its own steps (about 4 µs), in steps. */
 const CALL_STEPS = 40;
+/** What re-encoding the flow for a FlowFilter's expressions costs (about 15 µs), in steps: once per FlowFilter. */
+const ENCODE_STEPS = 150;
 /** Assumed length of a list or map the expression does not spell out (a flow's labels, names, ...). */
 const DATA_LIST_LENGTH = 64;
 
@@ -204,7 +206,7 @@ export function celExpressionFilters(ff: FlowFilter): FieldFilter[] {
     {
       field: FIELD,
       cost: Cost.Cel,
-      steps: compiled.reduce((sum, c) => sum + c.steps, 0),
+      steps: compiled.reduce((sum, c) => sum + c.steps, ENCODE_STEPS),
       matchFlow: (flow) => {
         bindings[FLOW_VARIABLE] = fromBinary(env.flowType, Flow.encode(flow).finish());
         for (const program of programs) {

@@ -162,7 +162,8 @@ function checkCelSteps<E>(allow: readonly ListedFilter<E>[], deny: readonly List
       'experimental.cel_expression',
       undefined,
       `the request's expressions could take ${steps} evaluation steps per flow together, over ${MAX_CEL_STEPS} ` +
-        '(about 40 for each expression and one per operation in it); use fewer or simpler ones',
+        '(about 150 for each FlowFilter holding some, 40 for each expression and one per operation in it); use fewer ' +
+        'or simpler ones',
     );
   }
 }
