@@ -184,14 +184,23 @@ function listedFlowFilter(ff: FlowFilter): ListedFilter<Flow> {
 }
 
 function flowMatcherOf(allow: readonly ListedFilter<Flow>[], deny: readonly ListedFilter<Flow>[]): FlowMatcher {
+  const { check, tests } = allowDenyCheck(allow, deny, flowItself);
+  return Object.assign(check, { tests });
+}
+
+/** The allow and deny lists of a request as one check (and its tests per event), for flows or for any event. */
+function allowDenyCheck<E>(
+  allow: readonly ListedFilter<E>[],
+  deny: readonly ListedFilter<E>[],
+  flowOf: (event: E) => Flow | undefined,
+): { check: (event: E) => boolean; tests: number } {
   checkCelSteps(allow, deny);
-  const allowed = anyOfList(allow, flowItself);
-  const denied = anyOfList(deny, flowItself);
-  const anyAllowed = allow.length === 0 ? always : allowed.anyMatches;
+  const allowed = anyOfList(allow, flowOf);
+  const denied = anyOfList(deny, flowOf);
+  const anyAllowed = allow.length === 0 ? () => true : allowed.anyMatches;
   const anyDenied = denied.anyMatches;
-  const check: (flow: Flow) => boolean =
-    deny.length === 0 ? anyAllowed : (flow) => anyAllowed(flow) && !anyDenied(flow);
-  return Object.assign(check, { tests: allowed.tests + denied.tests });
+  const check = deny.length === 0 ? anyAllowed : (event: E) => anyAllowed(event) && !anyDenied(event);
+  return { check, tests: allowed.tests + denied.tests };
 }
 
 const flowItself = (flow: Flow): Flow => flow;
@@ -222,10 +231,5 @@ const flowOfEvent = (event: FilterableEvent): Flow | undefined => (event.kind ==
  */
 export function compileEventFilters(allow: readonly FlowFilter[], deny: readonly FlowFilter[]): EventPredicate {
   checkFilterValues(allow, deny);
-  const allowed = allow.map(eventFilter);
-  const denied = deny.map(eventFilter);
-  checkCelSteps(allowed, denied);
-  const anyAllowed = anyOfList(allowed, flowOfEvent).anyMatches;
-  const anyDenied = anyOfList(denied, flowOfEvent).anyMatches;
-  return (event) => (allow.length === 0 || anyAllowed(event)) && !anyDenied(event);
+  return allowDenyCheck(allow.map(eventFilter), deny.map(eventFilter), flowOfEvent).check;
 }

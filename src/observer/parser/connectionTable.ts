@@ -188,23 +188,19 @@ export class ConnectionTable {
     const senderIsA = this.buildKey(h, data, protocol, sourcePort, destinationPort);
     const slot = this.find(nowSeconds);
     const found = slot >= 0;
-    let initiatorIsSender = false;
-    let closing = false;
-    let openedHere = !leaving;
-    if (found) {
-      const s = this.slots[slot * SLOT_WORDS + STATE_WORD]!;
-      initiatorIsSender = ((s & INITIATOR_IS_A) !== 0) === senderIsA;
-      closing = (s & CLOSING) !== 0;
-      openedHere = (s & OPENED_HERE) !== 0;
-    }
+    const state = found ? this.slots[slot * SLOT_WORDS + STATE_WORD]! : 0;
+    let initiatorIsSender = ((state & INITIATOR_IS_A) !== 0) === senderIsA;
+    let closing = (state & CLOSING) !== 0;
 
     let verdict: ConnectionVerdict;
     let target = slot;
     let initiatorIsA: boolean;
+    let openedHere: boolean;
     if (found && !(opener === 1 && isTcp && (!initiatorIsSender || closing))) {
       if (isEcho) initiatorIsSender = opener === 1;
       verdict = initiatorIsSender ? ConnectionVerdict.ESTABLISHED : ConnectionVerdict.REPLY;
       initiatorIsA = initiatorIsSender === senderIsA;
+      openedHere = (state & OPENED_HERE) !== 0;
     } else {
       // A new entry (or a SYN starting over on a closing or reversed tuple).
       if (!found) target = this.claimSlot(nowSeconds);
