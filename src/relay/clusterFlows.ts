@@ -20,7 +20,7 @@ import { FlowFieldMask } from '../observer/fieldMask.js';
 import { compileRequestFilters, parseEventsRequest } from '../observer/service.js';
 import { encodedStreamWriter, type EncodedStreamWriter } from '../protowire/encodedStream.js';
 import { backoffMs } from './backoff.js';
-import { describeGrpcError, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
+import { describeGrpcError, settledPeers, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
 import { compareFlowTime, rawFlowsResponse, scanFlowsResponse, type RawFlowsResponse } from './flowsWire.js';
 import type { NodeFlowsCall, NodeFlowsChannel } from './nodeFlows.js';
 import { SortBuffer } from './sortBuffer.js';
@@ -39,9 +39,13 @@ export interface ClusterFlowsOptions {
   nodeIdleTimeoutMs?: number;
   /** Failures with the same state and message within this window are reported together (default 200 ms). */
   statusAggregationMs?: number;
+  /** Longest a unary call waits for the nodes when the client set no earlier deadline (default 5 s). */
+  nodeRequestTimeoutMs?: number;
 }
 
 const DEFAULT_NODE_IDLE_TIMEOUT_MS = 10_000;
+const DEFAULT_NODE_REQUEST_TIMEOUT_MS = 5_000;
+const CONNECTING_WAIT_MAX_MS = 2_000;
 const DEFAULT_STATUS_AGGREGATION_MS = 200;
 /** Beyond 2^53 a number means "everything": hubble --all sends 2^64-1. */
 const UNLIMITED = Number.MAX_SAFE_INTEGER;
@@ -89,6 +93,22 @@ interface NodeFlows {
 const MERGE_QUEUE_MAX = 4096;
 const MERGE_QUEUE_RESUME = MERGE_QUEUE_MAX / 2;
 
+/** When a call stops waiting for the nodes (Date.now() time): nodeRequestTimeoutMs, or the client's earlier deadline. */
+export function callDeadlineMs(call: { getDeadline(): grpc.Deadline }, opts: ClusterFlowsOptions): number {
+  const own = Date.now() + (opts.nodeRequestTimeoutMs ?? DEFAULT_NODE_REQUEST_TIMEOUT_MS);
+  const theirs = call.getDeadline();
+  return Math.min(own, theirs instanceof Date ? theirs.getTime() : theirs);
+}
+
+/**
+ * Until when (Date.now() time) a call waits for nodes whose connection is being dialled before it counts them
+ * unavailable: at most 2 s, and half the time the call has, leaving the rest for the nodes' answers.
+ */
+export function connectingWaitUntilMs(call: { getDeadline(): grpc.Deadline }, opts: ClusterFlowsOptions): number {
+  const now = Date.now();
+  return now + Math.min(CONNECTING_WAIT_MAX_MS, (callDeadlineMs(call, opts) - now) / 2);
+}
+
 /** Validates a GetFlows request (ApiError, FilterError, FieldMaskError) and answers it from every node. */
 export async function streamClusterFlows(
   call: FlowsCall,
@@ -108,6 +128,9 @@ export async function streamClusterFlows(
   else if (counted)
     plan = { kind: 'collect', keep: req.first || since !== undefined ? 'first' : 'last', count: number };
   else plan = { kind: 'merge' };
+  // A request that follows takes in nodes as they connect; any other answers from the nodes there are once it starts.
+  if (plan.kind !== 'follow') await settledPeers(peers, connectingWaitUntilMs(call, opts));
+  if (call.cancelled) return;
   const request = new ClusterFlowsRequest(call, peers, opts, plan);
   const unregister = register(request);
   try {

@@ -44,6 +44,28 @@ export interface PeerDirectory {
   subscribe(listener: (change: PeerChange) => void): () => void;
 }
 
+/**
+ * The peers once none is still connecting, or as they are at `untilMs` (Date.now() time): as upstream's calls to a
+ * node whose connection is being dialled wait for it, a request counts a peer connected or unavailable only once its
+ * dial is over.
+ */
+export function settledPeers(peers: PeerDirectory, untilMs: number): Promise<PeerView[]> {
+  const connecting = (list: PeerView[]) => list.some((p) => p.state === 'connecting');
+  const now = peers.list();
+  if (!connecting(now) || untilMs <= Date.now()) return Promise.resolve(now);
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      unsubscribe();
+      resolve(peers.list());
+    };
+    const timer = setTimeout(done, untilMs - Date.now());
+    const unsubscribe = peers.subscribe(() => {
+      if (!connecting(peers.list())) done();
+    });
+  });
+}
+
 export interface PeerManagerOptions {
   /** gRPC target of the Peer service: "unix:///path" or "host:port". */
   peerService: string;

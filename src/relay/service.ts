@@ -14,19 +14,19 @@ import type {
 import { NodeState } from '../api/relay/relay.js';
 import { serveStream } from '../observer/service.js';
 import {
+  callDeadlineMs,
+  connectingWaitUntilMs,
   forwardedMetadata,
   streamClusterFlows,
   type ClusterFlowsOptions,
   type ClusterFlowsRequest,
 } from './clusterFlows.js';
 import type { RelayObserverServer } from './flowsWire.js';
-import { describeGrpcError, type PeerDirectory, type PeerView } from './peerManager.js';
+import { describeGrpcError, settledPeers, type PeerDirectory, type PeerView } from './peerManager.js';
 
 export interface RelayServiceOptions extends ClusterFlowsOptions {
   /** The relay's version, as ServerStatus reports it. */
   version: string;
-  /** Longest a unary call waits for the nodes when the client set no earlier deadline (default 5 s). */
-  nodeRequestTimeoutMs?: number;
 }
 
 export interface RelayService {
@@ -37,7 +37,6 @@ export interface RelayService {
 
 /** Upstream lists at most this many unavailable nodes in ServerStatus: enough to act on, short enough to read. */
 export const UNAVAILABLE_NODES_REPORTED_MAX = 10;
-const DEFAULT_NODE_REQUEST_TIMEOUT_MS = 5_000;
 
 export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptions): RelayService {
   const running = new Set<ClusterFlowsRequest>();
@@ -46,12 +45,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
     running.add(request);
     return () => running.delete(request);
   };
-  const deadline = (call: { getDeadline(): grpc.Deadline }): Date => {
-    const own = Date.now() + (opts.nodeRequestTimeoutMs ?? DEFAULT_NODE_REQUEST_TIMEOUT_MS);
-    const theirs = call.getDeadline();
-    const theirsMs = theirs instanceof Date ? theirs.getTime() : theirs;
-    return new Date(Math.min(own, theirsMs));
-  };
+  const deadline = (call: { getDeadline(): grpc.Deadline }): Date => new Date(callDeadlineMs(call, opts));
   const connected = (p: PeerView): p is PeerView & { client: ObserverClient } =>
     p.state === 'connected' && p.client !== undefined;
 
@@ -66,10 +60,10 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
       call.emit('error', { code: grpc.status.UNIMPLEMENTED, details: 'GetDebugEvents not yet implemented' });
     },
 
-    getNodes: (call, callback) => {
+    getNodes: async (call, callback) => {
       const until = deadline(call);
       const metadata = forwardedMetadata(call.metadata);
-      const nodes = peers.list().map(async (peer): Promise<Node> => {
+      const nodes = (await settledPeers(peers, connectingWaitUntilMs(call, opts))).map(async (peer): Promise<Node> => {
         const node: Node = {
           name: peer.name,
           version: '',
@@ -99,10 +93,10 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
       Promise.all(nodes).then((list) => callback(null, { nodes: list } satisfies GetNodesResponse));
     },
 
-    serverStatus: (call, callback) => {
+    serverStatus: async (call, callback) => {
       const until = deadline(call);
       const metadata = forwardedMetadata(call.metadata);
-      const all = peers.list();
+      const all = await settledPeers(peers, connectingWaitUntilMs(call, opts));
       const unavailable: string[] = [];
       let numUnavailable = 0;
       const down = (name: string) => {
@@ -143,19 +137,24 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
       });
     },
 
-    getNamespaces: (call, callback) => {
+    getNamespaces: async (call, callback) => {
       const until = deadline(call);
       const metadata = forwardedMetadata(call.metadata);
-      const asked = peers.list().map(async (peer): Promise<Namespace[]> => {
-        if (!connected(peer)) return [];
-        try {
-          return (await namespaces(peer.client, metadata, until)).namespaces;
-        } catch (err) {
-          // Partial answers beat none: a failing node only leaves its namespaces out.
-          logger.warn({ peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) }, 'GetNamespaces failed');
-          return [];
-        }
-      });
+      const asked = (await settledPeers(peers, connectingWaitUntilMs(call, opts))).map(
+        async (peer): Promise<Namespace[]> => {
+          if (!connected(peer)) return [];
+          try {
+            return (await namespaces(peer.client, metadata, until)).namespaces;
+          } catch (err) {
+            // Partial answers beat none: a failing node only leaves its namespaces out.
+            logger.warn(
+              { peer: peer.name, reason: describeGrpcError(err as grpc.ServiceError) },
+              'GetNamespaces failed',
+            );
+            return [];
+          }
+        },
+      );
       Promise.all(asked).then((lists) => {
         const merged = new Map<string, Namespace>();
         for (const ns of lists.flat()) merged.set(`${ns.cluster}/${ns.namespace}`, ns);
