@@ -1,6 +1,12 @@
 // The page's side of the HTTP endpoints: JSON calls that turn every failure into one sentence, and the flow stream
 // read with fetch (not EventSource, which retries by itself and hides the status and message of a refusal).
-import type { ErrorBody, FlowsBatch, NodeStatusMessage, StreamEnd } from '../src/ui/wire.js';
+import {
+  FOLLOWS_HEADER,
+  type ErrorBody,
+  type FlowsBatch,
+  type NodeStatusMessage,
+  type StreamEnd,
+} from '../src/ui/wire.js';
 
 /** Sent with every request that changes something (the server refuses such requests without it). */
 const CSRF_HEADER = 'x-hubble-ts-ui';
@@ -59,6 +65,8 @@ export async function send<T>(method: 'POST' | 'DELETE', path: string, body?: un
 }
 
 export interface FlowStreamHandlers {
+  /** The server accepted the query; `follows`: the stream goes on with new flows (FOLLOWS_HEADER). */
+  started(follows: boolean): void;
   flows(batch: FlowsBatch): void;
   nodes(status: NodeStatusMessage): void;
   end(end: StreamEnd): void;
@@ -80,6 +88,7 @@ export async function streamFlows(query: URLSearchParams, handlers: FlowStreamHa
     throw unreachable(err);
   }
   if (!res.ok || res.body === null) throw await errorOf(res);
+  handlers.started(res.headers.get(FOLLOWS_HEADER) === '1');
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = '';
   let ended = false;

@@ -3,7 +3,7 @@
 // views. The address bar keeps the view and the query, so a reload or a shared link shows the same thing.
 import type { FlowRow, FlowsBatch, NamespaceInfo, StatusInfo, UiInfo } from '../src/ui/wire.js';
 import { ApiError, getJson, send, streamFlows } from './api.js';
-import { byId, element, formatCount, formatDuration } from './dom.js';
+import { byId, countOf, element, formatCount, formatDuration } from './dom.js';
 import { FlowTable, RowStore } from './flowTable.js';
 import { MapView } from './mapView.js';
 import { NodesView } from './nodesView.js';
@@ -51,6 +51,8 @@ class App {
   private stream: AbortController | undefined;
   private counters = { received: 0, dropped: 0, lost: 0 };
   private streamState: 'starting' | 'following' | 'complete' | 'failed' = 'starting';
+  /** Whether the stream follows, as the server planned it (the Follow switch, or a typed --follow or --first). */
+  private follows = false;
   private frameRequested = false;
   private selected: FlowRow | undefined;
 
@@ -109,9 +111,17 @@ class App {
     byId('detail-copy').addEventListener('click', () => {
       if (this.selected !== undefined) void navigator.clipboard?.writeText(this.selected.json);
     });
+    // A link pasted or edited in the address bar: its view, and its query when that changed.
     window.addEventListener('hashchange', () => {
       const q = readHash();
       if (q.view !== this.query.view) this.show(q.view);
+      if (q.filter === this.query.filter && q.follow === this.query.follow && q.namespace === this.query.namespace)
+        return;
+      this.query = { ...q, view: this.query.view };
+      byId<HTMLInputElement>('filter').value = this.query.filter;
+      byId<HTMLInputElement>('follow').checked = this.query.follow;
+      byId<HTMLSelectElement>('namespace').value = this.query.namespace;
+      this.restart();
     });
   }
 
@@ -133,7 +143,7 @@ class App {
       tab.classList.toggle('active', v === view);
     }
     byId('query').classList.toggle('inactive', view === 'recordings' || view === 'nodes');
-    this.recordings.show(view === 'recordings');
+    this.recordings.show(view === 'recordings' && this.info.recorder.enabled);
     this.nodes.show(view === 'nodes');
     if (view === 'map') {
       this.map.render(this.model);
@@ -163,6 +173,9 @@ class App {
     streamFlows(
       params,
       {
+        started: (follows) => {
+          this.follows = follows;
+        },
         flows: (batch) => this.receive(batch),
         nodes: (s) => {
           byId('node-notice').textContent =
@@ -184,7 +197,7 @@ class App {
   }
 
   private receive(batch: FlowsBatch): void {
-    if (this.streamState === 'starting') this.streamState = this.query.follow ? 'following' : 'complete';
+    if (this.streamState === 'starting') this.streamState = this.follows ? 'following' : 'complete';
     // Aggregating is a few map lookups a flow; drawing waits for the next frame.
     this.store.push(batch.flows);
     for (const row of batch.flows) this.model.add(row);
@@ -215,11 +228,11 @@ class App {
         : this.streamState === 'following'
           ? 'following'
           : this.streamState === 'complete'
-            ? this.query.follow
+            ? this.follows
               ? 'stopped'
               : 'complete'
             : 'failed';
-    const parts = [`${what} · ${formatCount(c.received)} flows`];
+    const parts = [`${what} · ${countOf(c.received, 'flow')}`];
     if (c.received > this.store.capacity) parts.push(`table keeps the last ${formatCount(this.store.capacity)}`);
     state.replaceChildren(parts.join(' · '));
     if (c.dropped > 0) {
@@ -241,10 +254,10 @@ class App {
     state.dataset['received'] = String(c.received);
     state.dataset['dropped'] = String(c.dropped);
     state.dataset['state'] = what;
-    const summary = `${this.model.nodes.size} nodes · ${this.model.edges.size} edges`;
+    const summary = `${countOf(this.model.nodes.size, 'node')} · ${countOf(this.model.edges.size, 'edge')}`;
     byId('map-summary').textContent =
       this.model.leftOut > 0
-        ? `${summary} · ${formatCount(this.model.leftOut)} flows not drawn (too many nodes)`
+        ? `${summary} · ${countOf(this.model.leftOut, 'flow')} not drawn (too many nodes)`
         : summary;
   }
 
@@ -299,7 +312,7 @@ class App {
       ];
       if (s.connectedNodes !== undefined) {
         parts.push(
-          `${s.connectedNodes} nodes connected${s.unavailableNodes ? `, ${s.unavailableNodes} unavailable` : ''}`,
+          `${countOf(s.connectedNodes, 'node')} connected${s.unavailableNodes ? `, ${s.unavailableNodes} unavailable` : ''}`,
         );
       }
       byId('server-status').textContent = parts.join(' · ');

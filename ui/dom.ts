@@ -30,6 +30,11 @@ export function formatCount(n: number): string {
   return COUNT.format(n);
 }
 
+/** A count and its noun, singular for one: "1 flow", "2,416 flows". */
+export function countOf(n: number, singular: string, plural = `${singular}s`): string {
+  return `${COUNT.format(n)} ${n === 1 ? singular : plural}`;
+}
+
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ['KiB', 'MiB', 'GiB', 'TiB'];

@@ -192,8 +192,9 @@ export class FlowTable {
 
   private draw(force: boolean): void {
     const height = this.scroller.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.scroller.scrollTop / ROW_HEIGHT) - OVERSCAN);
     const last = Math.min(this.view.length, Math.ceil((this.scroller.scrollTop + height) / ROW_HEIGHT) + OVERSCAN);
+    // Scrolled further down than a view that just shrank (a new filter) reaches: draw its end, not a negative count.
+    const first = Math.max(0, Math.min(last, Math.floor(this.scroller.scrollTop / ROW_HEIGHT) - OVERSCAN));
     const key = `${first}:${last}:${this.view.length}:${this.viewVersion}`;
     if (!force && key === this.drawn) return;
     this.drawn = key;

@@ -14,6 +14,7 @@ import {
   type SimulationNodeDatum,
 } from 'd3-force';
 import { select } from 'd3-selection';
+import { countOf } from './dom.js';
 import { zoom, zoomIdentity, type ZoomBehavior } from 'd3-zoom';
 import {
   edgeProtocols,
@@ -42,6 +43,12 @@ const SVG_NS = 'http://www.w3.org/2000/svg';
 const NODE_RADIUS = 18;
 /** Namespace colours (CSS classes ns-0 .. ns-7), assigned in order of appearance. */
 const PALETTE_SIZE = 8;
+/** Layout work per animation frame at least, leaving the rest of the frame to drawing and to the flow table. */
+const LAYOUT_BUDGET_MS = 10;
+/** How fast the layout cools: settled in about 170 steps (d3's default takes 300). */
+const ALPHA_DECAY = 0.04;
+/** Beyond this many edges their labels are not drawn (unreadable, and the costliest to lay out); titles keep them. */
+const LABELLED_EDGES_MAX = 200;
 
 export class MapView {
   readonly svg: SVGSVGElement;
@@ -58,6 +65,9 @@ export class MapView {
   /** The person has zoomed or panned: the map no longer fits itself to what it holds. */
   private userMoved = false;
   private selected: string | undefined;
+  private frame: number | undefined;
+  /** How long the last drawing of the layout took. */
+  private drawMs = 0;
 
   constructor(
     container: HTMLElement,
@@ -113,13 +123,35 @@ export class MapView {
       .force('collide', forceCollide<SimNode>(NODE_RADIUS * 3.5))
       .force('x', forceX<SimNode>(0).strength(0.04))
       .force('y', forceY<SimNode>(0).strength(0.04))
-      .on('tick', () => this.tick())
-      .on('end', () => {
-        this.svg.dataset['settled'] = 'true';
-        if (!this.userMoved) this.fit();
-      })
+      .alphaDecay(ALPHA_DECAY)
       .stop();
   }
+
+  /**
+   * Warms the layout up to `alpha` and lays it out frame by frame: as many steps as fit in a frame's budget, then one
+   * drawing (d3's own timer draws every step: hundreds of nodes then cost seconds of frames), fitted to the panel
+   * until the person zooms or pans; it stops once the layout has settled.
+   */
+  private kick(alpha: number): void {
+    delete this.svg.dataset['settled'];
+    this.simulation.alpha(Math.max(this.simulation.alpha(), alpha));
+    this.frame ??= requestAnimationFrame(this.step);
+  }
+
+  private readonly step = (): void => {
+    this.frame = undefined;
+    const sim = this.simulation;
+    // At least as long laying out as drawing took: a big map's drawing, not its layout, would set the pace.
+    const until = performance.now() + Math.max(LAYOUT_BUDGET_MS, this.drawMs);
+    do sim.tick();
+    while (sim.alpha() >= sim.alphaMin() && performance.now() < until);
+    const drawStart = performance.now();
+    this.tick();
+    if (!this.userMoved) this.fit();
+    this.drawMs = performance.now() - drawStart;
+    if (sim.alpha() >= sim.alphaMin()) this.frame = requestAnimationFrame(this.step);
+    else this.svg.dataset['settled'] = 'true';
+  };
 
   /** The namespace's colour class ("" outside namespaces). */
   private colourOf(namespace: string): string {
@@ -203,8 +235,8 @@ export class MapView {
     (this.simulation.force('link') as ReturnType<typeof forceLink<SimNode, SimLink>>).links([
       ...this.simLinks.values(),
     ]);
-    delete this.svg.dataset['settled'];
-    this.simulation.alpha(Math.max(this.simulation.alpha(), 0.6)).restart();
+    this.svg.classList.toggle('dense', this.simLinks.size > LABELLED_EDGES_MAX);
+    this.kick(0.6);
   }
 
   private nodeElement(sim: SimNode): SVGGElement {
@@ -245,7 +277,7 @@ export class MapView {
         .on('drag', (event: { x: number; y: number }) => {
           sim.fx = event.x;
           sim.fy = event.y;
-          this.simulation.alpha(0.2).restart();
+          this.kick(0.2);
         }),
     );
     return g;
@@ -289,6 +321,10 @@ export class MapView {
       const link = this.simLinks.get(g.dataset['id']!);
       if (link === undefined) continue;
       const e = link.edge;
+      // Only what changed: with a thousand edges, rewriting every label on every flow keeps the page busy.
+      const stamp = `${e.total}/${e.dropped}/${this.selected === link.id}`;
+      if (g.dataset['stamp'] === stamp) continue;
+      g.dataset['stamp'] = stamp;
       const verdict = edgeVerdict(e);
       const protocols = edgeProtocols(e);
       g.dataset['verdict'] = verdict;
@@ -302,14 +338,17 @@ export class MapView {
       label!.textContent = `${protocols} (${e.total}${dropped})`;
       title!.textContent =
         `${link.source.node.id} → ${link.target.node.id}\n${protocols}\n` +
-        `${e.total} flows: ${e.forwarded} forwarded, ${e.dropped} dropped, ${e.other} other`;
+        `${countOf(e.total, 'flow')}: ${e.forwarded} forwarded, ${e.dropped} dropped, ${e.other} other`;
     }
     for (const g of this.nodeLayer.children as HTMLCollectionOf<SVGGElement>) {
       const sim = this.simNodes.get(g.dataset['id']!);
       if (sim === undefined) continue;
+      const stamp = `${sim.node.flows}/${this.selected === sim.id}`;
+      if (g.dataset['stamp'] === stamp) continue;
+      g.dataset['stamp'] = stamp;
       g.dataset['flows'] = String(sim.node.flows);
       g.classList.toggle('selected', this.selected === sim.id);
-      g.firstElementChild!.textContent = `${sim.node.id} (${sim.node.kind})\n${sim.node.flows} flows`;
+      g.firstElementChild!.textContent = `${sim.node.id} (${sim.node.kind})\n${countOf(sim.node.flows, 'flow')}`;
     }
   }
 
@@ -318,6 +357,7 @@ export class MapView {
       const sim = this.simNodes.get(g.dataset['id']!);
       if (sim !== undefined) g.setAttribute('transform', `translate(${sim.x!.toFixed(1)},${sim.y!.toFixed(1)})`);
     }
+    const labelled = this.simLinks.size <= LABELLED_EDGES_MAX;
     for (const g of this.linkLayer.children as HTMLCollectionOf<SVGGElement>) {
       const link = this.simLinks.get(g.dataset['id']!);
       if (link === undefined) continue;
@@ -325,6 +365,7 @@ export class MapView {
       const { d, mx, my, anchor } = edgePath(link);
       line!.setAttribute('d', d);
       hit!.setAttribute('d', d);
+      if (!labelled) continue;
       label!.setAttribute('x', mx.toFixed(1));
       label!.setAttribute('y', my.toFixed(1));
       label!.setAttribute('text-anchor', anchor);

@@ -18,7 +18,15 @@ import { relayFlows, StreamCounters } from './flowStream.js';
 import { fromGrpc, HttpError } from './httpError.js';
 import { UiRecordings } from './recordings.js';
 import { describeListenError } from '../server/listeners.js';
-import type { ErrorBody, FilterFlagHelp, NamespaceInfo, NodeInfo, StatusInfo, UiInfo } from './wire.js';
+import {
+  FOLLOWS_HEADER,
+  type ErrorBody,
+  type FilterFlagHelp,
+  type NamespaceInfo,
+  type NodeInfo,
+  type StatusInfo,
+  type UiInfo,
+} from './wire.js';
 
 export interface UiListen {
   /** An IP address or host name; "::" for every address. */
@@ -220,12 +228,14 @@ export async function startUiServer(
     json(res, err.status, { error: err.message } satisfies ErrorBody);
   };
 
-  const authenticated = (req: IncomingMessage): boolean => {
-    if (session === undefined) return true;
+  /** Whether the request proves the token: 'none' when it tries nothing (a page that must log in first). */
+  const authentication = (req: IncomingMessage): 'ok' | 'none' | 'wrong' => {
+    if (session === undefined) return 'ok';
     const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (bearer !== undefined) return safeEqual(bearer, token!);
+    if (bearer !== undefined) return safeEqual(bearer, token!) ? 'ok' : 'wrong';
     const cookie = cookieValue(req, SESSION_COOKIE);
-    return cookie !== undefined && safeEqual(cookie, session);
+    if (cookie === undefined) return 'none';
+    return safeEqual(cookie, session) ? 'ok' : 'wrong';
   };
 
   const readJson = (req: IncomingMessage): Promise<unknown> =>
@@ -312,7 +322,10 @@ export async function startUiServer(
       res.writeHead(204).end();
       return;
     }
-    if (!authenticated(req)) {
+    const proof = authentication(req);
+    if (proof !== 'ok') {
+      // A wrong token or session waits, as a wrong login does: guessing is slow.
+      if (proof === 'wrong') await new Promise((r) => setTimeout(r, WRONG_TOKEN_DELAY_MS));
       throw new HttpError(401, 'this web UI asks for a token: enter the one in --ui-token-file');
     }
     switch (route) {
@@ -387,6 +400,7 @@ export async function startUiServer(
             `${counters.streams} flow streams are open, the most this server serves (--ui-max-streams): close another tab and retry`,
           );
         }
+        res.setHeader(FOLLOWS_HEADER, query.request.follow ? '1' : '0');
         await relayFlows(res, backend.observer.getFlows(query.request), rows, {
           queueSize: options.clientQueueSize,
           follow: query.request.follow,

@@ -1,6 +1,9 @@
 // What the web UI's HTTP endpoints and the page say to each other: imported by the server (src/ui) and bundled into
 // the page (ui/), so both sides are checked against one definition. Plain data only: no imports, no DOM, no Node.
 
+/** GET /api/flows answers with this header: "1" when the stream follows (the Follow switch, or a typed --follow). */
+export const FOLLOWS_HEADER = 'x-hubble-ts-follows';
+
 /** GET /api/info: what this server is and which parts of the page it offers. */
 export interface UiInfo {
   /** A node (`hubble-ts serve`) or Hubble Relay (`hubble-ts relay`). */

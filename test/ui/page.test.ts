@@ -111,6 +111,7 @@ describe('the web UI of hubble-ts serve, in Chromium', () => {
   let listener: Socket;
   let browser: Awaited<ReturnType<typeof launchBrowser>>;
   let page: Page;
+  const pageErrors: Error[] = [];
 
   const observe = (...args: string[]) => observeLines(served.socket, args);
 
@@ -150,6 +151,7 @@ describe('the web UI of hubble-ts serve, in Chromium', () => {
     compact = await observe('--all');
     browser = await launchBrowser(join(dir, 'chromium'));
     page = await browser.browser.newPage();
+    page.on('pageerror', (err) => pageErrors.push(err));
     await page.goto(served.url);
     // Everything arrived, then the layout came to rest (drawing a frame restarts it, so in this order).
     await page.waitForSelector(`#stream-state[data-received="${flows.length}"]`);
@@ -289,6 +291,42 @@ describe('the web UI of hubble-ts serve, in Chromium', () => {
     await applyFilter(page, '--verdict FORWARDED');
     expect(await page.locator('#query-error').textContent()).toBe('');
     expect(await page.locator('.flow-body .flow-row').count()).toBe(flows.length);
+  });
+
+  it('applies a filter to a table scrolled down to its newest flows (as it is while following), and follows on', async () => {
+    await page.click('#tab-flows');
+    // Short enough that the newest flows are well below the top: the filtered view is shorter than the scroll.
+    await page.setViewportSize({ width: 1400, height: 200 });
+    try {
+      await applyFilter(page, '--all', true);
+      await expect.poll(() => page.locator('.flow-scroller').evaluate((el) => el.scrollTop)).toBeGreaterThan(300);
+      await page.fill('#filter', '--ip 203.0.113.7');
+      await page.click('#apply');
+      await page.waitForSelector('#stream-state[data-state="following"]');
+      const want = await observe('--all', '--ip', '203.0.113.7');
+      expect(want.length).toBeGreaterThan(0);
+      await expect.poll(() => tableLines(page)).toEqual(want);
+      expect(await page.locator('#stream-state').getAttribute('data-received')).toBe(String(want.length));
+      expect(pageErrors.map((e) => e.message)).toEqual([]);
+    } finally {
+      await page.setViewportSize({ width: 1400, height: 900 });
+    }
+  });
+
+  it('says it follows when --follow is typed with the Follow switch off', async () => {
+    await page.fill('#filter', '--last 3 --follow');
+    await page.setChecked('#follow', false);
+    await page.click('#apply');
+    await page.waitForSelector('#stream-state[data-state="following"][data-received="3"]');
+    expect(await page.locator('#stream-state').textContent()).toMatch(/^following · 3 flows/);
+  });
+
+  it('shows the query of a link edited in the address bar', async () => {
+    await page.evaluate("location.hash = '#view=flows&filter=--ip+203.0.113.7+--first+1&follow=0'");
+    await page.waitForSelector('#stream-state[data-state="complete"][data-received="1"]');
+    expect(await page.inputValue('#filter')).toBe('--ip 203.0.113.7 --first 1');
+    expect(await tableLines(page)).toEqual(await observe('--ip', '203.0.113.7', '--first', '1'));
+    expect(await page.locator('#stream-state').textContent()).toMatch(/^complete · 1 flow(?!s)/);
   });
 
   it('shows one namespace picked in the namespace picker', async () => {

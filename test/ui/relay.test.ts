@@ -138,6 +138,10 @@ describe('the web UI of hubble-ts relay, in Chromium', () => {
   });
 
   it('offers no recordings, and says where to record', async () => {
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      if (new URL(r.url()).pathname.startsWith('/api/recordings')) asked.push(r.url());
+    });
     await page.click('#tab-recordings');
     expect(await page.locator('#rec-disabled').textContent()).toBe(
       'Recordings are not offered here: Hubble Relay does not serve the Recorder: record on a node’s own web UI.',
@@ -145,6 +149,9 @@ describe('the web UI of hubble-ts relay, in Chromium', () => {
     expect(await page.locator('#rec-form').isHidden()).toBe(true);
     const answer = await fetch(`${url}api/recordings`);
     expect(answer.status).toBe(404);
+    // The page knows from /api/info: it asks for no recordings (each would be a 404 in the console).
+    await page.waitForTimeout(1_500);
+    expect(asked).toEqual([]);
   });
 
   it('reports a node that leaves the cluster, in the flows and in the nodes view', async () => {

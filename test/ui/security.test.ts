@@ -73,7 +73,15 @@ describe('the web UI with a token, on loopback', () => {
     for (const path of ['api/flows', 'api/recordings', 'api/status', 'api/nodes', 'api/recordings/x/download']) {
       expect((await request(`${node.url}${path}`)).status, path).toBe(401);
     }
-    expect((await request(`${node.url}api/info`, { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    // A wrong token, as a bearer or a forged session, waits half a second as a wrong login does; none at all does not.
+    const timed = async (headers: Record<string, string>) => {
+      const started = performance.now();
+      const status = (await request(`${node.url}api/info`, { headers })).status;
+      return { status, slow: performance.now() - started >= 450 };
+    };
+    expect(await timed({ authorization: 'Bearer nope' })).toEqual({ status: 401, slow: true });
+    expect(await timed({ cookie: 'hubblets_ui_session=00' })).toEqual({ status: 401, slow: true });
+    expect(await timed({})).toEqual({ status: 401, slow: false });
     expect((await request(`${node.url}api/info`, { headers: { authorization: `Bearer ${TOKEN}` } })).status).toBe(200);
 
     const login = (token: string) =>
