@@ -1,5 +1,6 @@
 // The observer.Observer gRPC service: every read endpoint streams from the one ring, filtering per request.
 import * as grpc from '@grpc/grpc-js';
+import { boundedDetails } from '../server/statusDetails.js';
 import type { Flow, FlowFilter } from '../api/flow/flow.js';
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import {
@@ -276,11 +277,12 @@ export function serveStream<Req, Res>(
 }
 
 function toServiceError(method: string, err: unknown): grpc.ServiceError | Partial<grpc.StatusObject> {
-  if (err instanceof ApiError) return { code: err.code, details: err.message };
+  if (err instanceof ApiError) return { code: err.code, details: boundedDetails(err.message) };
   if (err instanceof FilterError || err instanceof FieldMaskError) {
-    return { code: grpc.status.INVALID_ARGUMENT, details: err.message };
+    return { code: grpc.status.INVALID_ARGUMENT, details: boundedDetails(err.message) };
   }
-  return { code: grpc.status.INTERNAL, details: `${method}: ${err instanceof Error ? err.message : String(err)}` };
+  const message = `${method}: ${err instanceof Error ? err.message : String(err)}`;
+  return { code: grpc.status.INTERNAL, details: boundedDetails(message) };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The one error type of the recorder's and the recordings store's gRPC boundary: a status code and a message that
 // says why, plus how file-system failures map onto codes a client can act on.
 import * as grpc from '@grpc/grpc-js';
+import { boundedDetails } from '../server/statusDetails.js';
 
 /** Ends a call with `code` and `message`; anything else reaching the boundary becomes INTERNAL. */
 export class ApiError extends Error {
@@ -14,14 +15,17 @@ export class ApiError extends Error {
 
   /** The status object grpc-js sends when it is emitted as a stream's 'error' or passed to a unary callback. */
   toStatus(): Partial<grpc.StatusObject> {
-    return { code: this.code, details: this.message };
+    return { code: this.code, details: boundedDetails(this.message) };
   }
 }
 
 /** Any error as a gRPC status; `what` names the operation for errors nobody anticipated. */
 export function toGrpcStatus(err: unknown, what: string): Partial<grpc.StatusObject> {
   if (err instanceof ApiError) return err.toStatus();
-  return { code: grpc.status.INTERNAL, details: `${what}: ${err instanceof Error ? err.message : String(err)}` };
+  return {
+    code: grpc.status.INTERNAL,
+    details: boundedDetails(`${what}: ${err instanceof Error ? err.message : String(err)}`),
+  };
 }
 
 /**

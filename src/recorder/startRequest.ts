@@ -14,6 +14,11 @@ export const DEFAULT_FILE_PREFIX = 'hubble' as FilePrefix;
 const FILE_PREFIX = /^[a-z][a-z0-9]{0,19}$/;
 const MAX_PORT = 65535;
 const MAX_TIME_LIMIT_MS = 2_147_483_647;
+/**
+ * Filters one recording may hold: each costs memory (about 1 KB compiled) and start-up time, and a request of a few MB
+ * could name hundreds of thousands (180,000 took 200 MB and held the event loop for seconds).
+ */
+export const MAX_RECORDING_FILTERS = 10_000;
 
 export interface RecordingRequest {
   filePrefix: FilePrefix;
@@ -97,6 +102,9 @@ function count(value: number | undefined): number {
 export function parseStartRecording(req: StartRecording): RecordingRequest {
   const filePrefix = parseFilePrefix(req.filesink?.filePrefix ?? '');
   if (req.include.length === 0) throw invalid('need to specify at least one include filter');
+  if (req.include.length > MAX_RECORDING_FILTERS) {
+    throw invalid(`${req.include.length} include filters; a recording may have at most ${MAX_RECORDING_FILTERS}`);
+  }
   const filters = req.include.map(parseRecorderFilter);
   return {
     filePrefix,

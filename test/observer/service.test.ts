@@ -24,6 +24,8 @@ import { Observer } from '../../src/observer/observer.js';
 import { Parser } from '../../src/observer/parser/index.js';
 import { createObserverService, NODE_OBSERVER_SERVICE } from '../../src/observer/service.js';
 import { MAX_FILTER_VALUES } from '../../src/observer/filters/index.js';
+import { MAX_PATTERN_LENGTH } from '../../src/observer/filters/goRegexp.js';
+import { STATUS_DETAILS_MAX } from '../../src/server/statusDetails.js';
 import { createApiServer, shutdownApiServer, type ApiServer } from '../../src/server/grpcServer.js';
 import { bindUnixSocket } from '../../src/server/listeners.js';
 import { ethernet, ipv4, udp } from '../harness/frames.js';
@@ -264,6 +266,55 @@ describe('Observer service over a full ring of 65535 flows', () => {
       `invalid flow filter: whitelist and blacklist: name ${MAX_FILTER_VALUES + 1} FlowFilters and values together, ` +
         `more than the ${MAX_FILTER_VALUES} one request may name`,
     );
+  });
+
+  it('refuses a regular expression longer than 1,024 characters at once, quoting only its start', async () => {
+    // RE2's compiler took 17 s over a 50,000-character literal, holding every other client and the capture.
+    const err = await readAll(
+      client.getFlows(GetFlowsRequest.fromPartial({ number: '1', whitelist: [{ httpPath: ['a'.repeat(50_000)] }] })),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(err).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((err as grpc.ServiceError).details).toBe(
+      `invalid flow filter: http_path: "${'a'.repeat(100)}"… (50000 characters) is longer than the ` +
+        `${MAX_PATTERN_LENGTH} characters a pattern may be`,
+    );
+  });
+
+  it('compiles a CEL matches() pattern once, not on every flow, and refuses one longer than a regexp may be', async () => {
+    // The library compiled the pattern on each call: 65,535 flows × a 500-character pattern took minutes.
+    const pattern = `^(${'ab'.repeat(250)})$`;
+    const got = await readAll(
+      client.getFlows(
+        GetFlowsRequest.fromPartial({
+          number: '65535',
+          whitelist: [{ experimental: { celExpression: [`!_flow.node_name.matches('${pattern}')`] } }],
+        }),
+      ),
+    );
+    expect(got.filter((r) => r.flow !== undefined)).toHaveLength(65535);
+    const err = await readAll(
+      client.getFlows(
+        GetFlowsRequest.fromPartial({
+          number: '1',
+          whitelist: [{ experimental: { celExpression: [`_flow.node_name.matches('${'a'.repeat(2000)}')`] } }],
+        }),
+      ),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(err).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((err as grpc.ServiceError).details).toMatch(
+      /has a pattern for matches\(\) that is not valid: longer than the 1024 characters a pattern may be$/,
+    );
+  }, 60_000);
+
+  it('keeps an error message that would quote a huge request short enough for every gRPC client', async () => {
+    // A 100,000-character field mask path, quoted whole, made a 16 KiB+ grpc-message header: gRPC C-core clients
+    // (Python, C++) then reported RESOURCE_EXHAUSTED instead of INVALID_ARGUMENT.
+    const err = await readAll(
+      client.getFlows(GetFlowsRequest.fromPartial({ number: '1', fieldMask: ['x'.repeat(100_000)] })),
+    ).catch((e: grpc.ServiceError) => e);
+    expect(err).toMatchObject({ code: grpc.status.INVALID_ARGUMENT });
+    expect((err as grpc.ServiceError).details.length).toBeLessThanOrEqual(STATUS_DETAILS_MAX);
+    expect((err as grpc.ServiceError).details).toMatch(/-character message is cut\)$/);
   });
 
   it('answers others while it compiles a request with thousands of CEL expressions', async () => {

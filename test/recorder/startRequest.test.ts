@@ -32,6 +32,11 @@ describe('parseStartRecording', () => {
   const refusals: Array<[string, StartRecording, RegExp]> = [
     ['no include filter', StartRecording.fromPartial({}), /^need to specify at least one include filter$/],
     [
+      'more include filters than a recording may hold',
+      start({ include: Array.from({ length: 10_001 }, () => anyV4) }),
+      /^10001 include filters; a recording may have at most 10000$/,
+    ],
+    [
       'a prefix with an upper-case letter',
       start({ filesink: { filePrefix: 'Hubble' } }),
       /invalid file sink prefix: "Hubble"/,

@@ -14,6 +14,7 @@ import { loadDescriptorSet } from '../../api/descriptors.js';
 import { Flow, type FlowFilter } from '../../api/flow/flow.js';
 import { Cost, type FieldFilter } from './fieldFilter.js';
 import { FilterError } from './filterError.js';
+import { compileGoRegexp, MAX_PATTERN_LENGTH, type GoRegexp } from './goRegexp.js';
 
 const FLOW_VARIABLE = '_flow';
 const FIELD = 'experimental.cel_expression';
@@ -29,6 +30,29 @@ interface Cel {
 
 let cel: Cel | undefined;
 
+/** Distinct patterns matches() keeps compiled (all are forgotten when there are more). */
+const CACHED_PATTERNS = 256;
+const compiledPatterns = new Map<string, GoRegexp>();
+
+/**
+ * RE2 for CEL's matches(): each pattern compiled once (the library's own compiles it on every call, that is on every
+ * flow: a 1,000-character pattern cost 15 ms a flow), none longer than a filter's regular expressions may be.
+ */
+const cachedRegexps: { compile(pattern: string): GoRegexp } = {
+  compile(pattern: string): GoRegexp {
+    let re = compiledPatterns.get(pattern);
+    if (re === undefined) {
+      if (pattern.length > MAX_PATTERN_LENGTH) {
+        throw new Error(`error parsing regexp: longer than the ${MAX_PATTERN_LENGTH} characters a pattern may be`);
+      }
+      re = compileGoRegexp(pattern);
+      if (compiledPatterns.size >= CACHED_PATTERNS) compiledPatterns.clear();
+      compiledPatterns.set(pattern, re);
+    }
+    return re;
+  },
+};
+
 function celForFlows(): Cel {
   if (cel === undefined) {
     const registry = createFileRegistry(fromBinary(FileDescriptorSetSchema, loadDescriptorSet()));
@@ -36,7 +60,12 @@ function celForFlows(): Cel {
     if (flowType === undefined) throw new Error('flow.Flow is missing from the descriptor set');
     cel = {
       flowType,
-      env: celEnv({ namespace: 'flow', registry, variables: { [FLOW_VARIABLE]: objectType(flowType) } }),
+      env: celEnv({
+        namespace: 'flow',
+        registry,
+        variables: { [FLOW_VARIABLE]: objectType(flowType) },
+        re2: cachedRegexps,
+      }),
     };
   }
   return cel;
@@ -61,7 +90,9 @@ function compileExpression(expression: string, { env, flowType }: Cel): Compiled
   }
   // Evaluation runs on the event loop every stream shares, and nested comprehensions multiply: refuse what could take
   // long before running it even once (upstream's Go evaluates it on the request's own goroutine; we cannot).
-  const steps = worstCaseSteps(parsed.expr);
+  // A literal pattern of matches() is checked now, as a filter's regular expression is, and its compiling counts as
+  // a step per character (so a request's patterns together compile in about a second at most).
+  const steps = worstCaseSteps(parsed.expr) + literalPatternSteps(expression, parsed.expr);
   if (steps > MAX_CEL_STEPS) {
     throw new FilterError(
       FIELD,
@@ -86,6 +117,57 @@ function compileExpression(expression: string, { env, flowType }: Cel): Compiled
 }
 
 type Expr = ReturnType<typeof parse>['expr'];
+
+/** Checks every literal pattern given to matches() (length, RE2 syntax); returns their characters together. */
+function literalPatternSteps(expression: string, root: Expr): number {
+  let characters = 0;
+  const visit = (e: Expr | undefined): void => {
+    if (e === undefined) return;
+    const k = e.exprKind;
+    switch (k.case) {
+      case 'callExpr': {
+        const { function: name, target, args } = k.value;
+        const pattern = name === 'matches' ? (target === undefined ? args[1] : args[0]) : undefined;
+        const literal = pattern?.exprKind.case === 'constExpr' ? pattern.exprKind.value.constantKind : undefined;
+        if (literal?.case === 'stringValue') {
+          try {
+            cachedRegexps.compile(literal.value);
+          } catch (err) {
+            const reason = (err as Error).message.replace(/^error parsing regexp: /, '');
+            throw new FilterError(FIELD, expression, `has a pattern for matches() that is not valid: ${reason}`);
+          }
+          characters += literal.value.length;
+        }
+        visit(target);
+        return args.forEach(visit);
+      }
+      case 'listExpr':
+        return k.value.elements.forEach(visit);
+      case 'structExpr':
+        for (const entry of k.value.entries) {
+          if (entry.keyKind.case === 'mapKey') visit(entry.keyKind.value);
+          visit(entry.value);
+        }
+        return;
+      case 'selectExpr':
+        return visit(k.value.operand);
+      case 'comprehensionExpr':
+        for (const part of [
+          k.value.iterRange,
+          k.value.accuInit,
+          k.value.loopCondition,
+          k.value.loopStep,
+          k.value.result,
+        ])
+          visit(part);
+        return;
+      default:
+        return;
+    }
+  };
+  visit(root);
+  return characters;
+}
 
 /**
  * Most evaluation steps an expression may take on one flow, and all of a request's expressions together (a step is

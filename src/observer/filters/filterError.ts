@@ -14,8 +14,16 @@ export class FilterError extends Error {
     readonly value: string | number | undefined,
     readonly reason: string,
   ) {
-    const shown = value === undefined ? '' : typeof value === 'string' ? `${JSON.stringify(value)} ` : `${value} `;
+    const shown = value === undefined ? '' : typeof value === 'string' ? `${quoted(value)} ` : `${value} `;
     super(`${field}: ${shown}${reason}`);
     this.name = 'FilterError';
   }
+}
+
+/** Values longer than this are shown by their start and their length: a message quotes, it does not echo. */
+const SHOWN_VALUE_MAX = 200;
+
+function quoted(value: string): string {
+  if (value.length <= SHOWN_VALUE_MAX) return JSON.stringify(value);
+  return `${JSON.stringify(value.slice(0, SHOWN_VALUE_MAX / 2))}… (${value.length} characters)`;
 }

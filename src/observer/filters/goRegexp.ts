@@ -5,6 +5,13 @@
 import { RE2JS } from '@bufbuild/re2';
 import { FilterError } from './filterError.js';
 
+/**
+ * The longest regular expression or name pattern a filter may hold: RE2's compiler (in JavaScript here) takes longer
+ * than linear in a pattern's length (a 1,024-character literal about 20 ms, 50,000 characters 17 s, all of it holding
+ * the event loop).
+ */
+export const MAX_PATTERN_LENGTH = 1024;
+
 /** A compiled pattern: `test` is Go's MatchString (unanchored; anchors only where the pattern has them). */
 export interface GoRegexp {
   test(subject: string): boolean;

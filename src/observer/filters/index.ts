@@ -12,6 +12,7 @@ import type { FieldFilter, FilterableEvent, FilterKind, FlowPredicate, NonFlowEv
 import { FilterError } from './filterError.js';
 import { anyOfList, type ListedFilter } from './filterIndex.js';
 import { fqdnFilters } from './fqdn.js';
+import { MAX_PATTERN_LENGTH } from './goRegexp.js';
 import { httpFilters } from './http.js';
 import { identityFilters } from './identity.js';
 import { ipFilters, ipVersionFilters } from './ip.js';
@@ -105,6 +106,19 @@ export type FlowMatcher = ((flow: Flow) => boolean) & { readonly tests: number }
  */
 export const MAX_FILTER_VALUES = 20_000;
 
+/** What one request's regular expressions and name patterns may hold together (see MAX_PATTERN_LENGTH). */
+export const MAX_PATTERN_CHARACTERS = 32 * 1024;
+
+/** The FlowFilter fields whose values are regular expressions or patterns compiled into them. */
+const PATTERN_FIELDS = [
+  ['http_path', 'httpPath'],
+  ['http_url', 'httpUrl'],
+  ['dns_query', 'dnsQuery'],
+  ['source_fqdn', 'sourceFqdn'],
+  ['destination_fqdn', 'destinationFqdn'],
+  ['node_name', 'nodeName'],
+] as const;
+
 /** How long compiling a request's filters holds the event loop before it lets ingest and other clients run. */
 const COMPILE_TURN_MS = 4;
 
@@ -149,6 +163,31 @@ function checkFilterValues(allow: readonly FlowFilter[], deny: readonly FlowFilt
       'whitelist and blacklist',
       undefined,
       `name ${named} FlowFilters and values together, more than the ${MAX_FILTER_VALUES} one request may name`,
+    );
+  }
+  let patternCharacters = 0;
+  for (const list of [allow, deny]) {
+    for (const ff of list) {
+      for (const [field, key] of PATTERN_FIELDS) {
+        for (const pattern of ff[key] ?? []) {
+          if (pattern.length > MAX_PATTERN_LENGTH) {
+            throw new FilterError(
+              field,
+              pattern,
+              `is longer than the ${MAX_PATTERN_LENGTH} characters a pattern may be`,
+            );
+          }
+          patternCharacters += pattern.length;
+        }
+      }
+    }
+  }
+  if (patternCharacters > MAX_PATTERN_CHARACTERS) {
+    throw new FilterError(
+      'whitelist and blacklist',
+      undefined,
+      `hold regular expressions and name patterns of ${patternCharacters} characters together, more than the ` +
+        `${MAX_PATTERN_CHARACTERS} one request may hold`,
     );
   }
 }
