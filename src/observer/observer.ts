@@ -59,6 +59,7 @@ export class Observer implements MonitorConsumer {
   private readonly wantsObjects: boolean;
   private readonly onDecodeError: ((err: ParserError, event: MonitorEvent) => void) | undefined;
   private readonly l7Uuid = new Uint8Array(UUID_BYTES);
+  private readonly l7UuidWords = new Uint32Array(this.l7Uuid.buffer);
 
   constructor(opts: ObserverOptions) {
     const parser = opts.parser;
@@ -140,7 +141,7 @@ export class Observer implements MonitorConsumer {
       return;
     }
     const uuid = this.l7Uuid;
-    randomUuid(uuid, 0);
+    randomUuid(this.l7UuidWords, 0);
     const flow = this.parser.l7FlowOf(ring.flowAt(packet), kind, sequence);
     flow.uuid = uuidText(uuid, 0);
     if (this.hooks.onDecodedFlow.some((hook) => hook(flow) === true)) return;

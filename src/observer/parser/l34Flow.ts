@@ -16,7 +16,7 @@ import {
 } from '../../api/flow/flow.js';
 import type { Timestamp } from '../../monitor/types.js';
 import { encodedBody, type ProtoWriter } from '../../protowire/compiledEncoder.js';
-import { randomUuid, UUID_BYTES, UUID_TEXT_LENGTH, uuidText, writeUuidText } from './flowUuid.js';
+import { randomUuid, UUID_BYTES, UUID_TEXT_LENGTH, UUID_WORDS, uuidText, writeUuidText } from './flowUuid.js';
 
 /** is_reply: not known (no field), false or true. */
 export const REPLY_UNKNOWN = 0;
@@ -148,7 +148,7 @@ export class L34Columns {
     this.nanos[slot] = r.time.nanos;
     const words = this.uuidWords;
     const uuid = r.uuidWords;
-    const at = slot * 4;
+    const at = slot * UUID_WORDS;
     words[at] = uuid[0]!;
     words[at + 1] = uuid[1]!;
     words[at + 2] = uuid[2]!;
@@ -192,7 +192,7 @@ export class L34Columns {
   copyForL7(from: number, to: number, uuid?: Uint8Array): void {
     this.seconds[to] = this.seconds[from]!;
     this.nanos[to] = this.nanos[from]!;
-    if (uuid === undefined) randomUuid(this.uuids, to * UUID_BYTES);
+    if (uuid === undefined) randomUuid(this.uuidWords, to * UUID_WORDS);
     else this.uuids.set(uuid, to * UUID_BYTES);
     this.trafficDirection[to] = this.trafficDirection[from]!;
     this.ip[to] = this.ip[from];

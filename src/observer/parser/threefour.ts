@@ -471,7 +471,7 @@ export class ThreeFourParser {
     this.lastBytes = data;
     const r = this.lastRecord;
     r.time = time;
-    randomUuid(r.uuid, 0);
+    randomUuid(r.uuidWords, 0);
     r.verdict = verdict;
     r.dropReason = dropReason;
     r.authType = isPolicyVerdict ? e.authType : 0;
