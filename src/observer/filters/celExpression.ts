@@ -118,54 +118,54 @@ function compileExpression(expression: string, { env, flowType }: Cel): Compiled
 
 type Expr = ReturnType<typeof parse>['expr'];
 
+/** Calls `visit` on every node of the expression tree under `root`, parents before children. */
+function forEachExpr(root: Expr | undefined, visit: (e: Expr) => void): void {
+  if (root === undefined) return;
+  visit(root);
+  const k = root.exprKind;
+  switch (k.case) {
+    case 'listExpr':
+      for (const element of k.value.elements) forEachExpr(element, visit);
+      return;
+    case 'structExpr':
+      for (const entry of k.value.entries) {
+        if (entry.keyKind.case === 'mapKey') forEachExpr(entry.keyKind.value, visit);
+        forEachExpr(entry.value, visit);
+      }
+      return;
+    case 'selectExpr':
+      return forEachExpr(k.value.operand, visit);
+    case 'callExpr':
+      forEachExpr(k.value.target, visit);
+      for (const arg of k.value.args) forEachExpr(arg, visit);
+      return;
+    case 'comprehensionExpr': {
+      const c = k.value;
+      for (const part of [c.iterRange, c.accuInit, c.loopCondition, c.loopStep, c.result]) forEachExpr(part, visit);
+      return;
+    }
+    default:
+      return;
+  }
+}
+
 /** Checks every literal pattern given to matches() (length, RE2 syntax); returns their characters together. */
 function literalPatternSteps(expression: string, root: Expr): number {
   let characters = 0;
-  const visit = (e: Expr | undefined): void => {
-    if (e === undefined) return;
-    const k = e.exprKind;
-    switch (k.case) {
-      case 'callExpr': {
-        const { function: name, target, args } = k.value;
-        const pattern = name === 'matches' ? (target === undefined ? args[1] : args[0]) : undefined;
-        const literal = pattern?.exprKind.case === 'constExpr' ? pattern.exprKind.value.constantKind : undefined;
-        if (literal?.case === 'stringValue') {
-          try {
-            cachedRegexps.compile(literal.value);
-          } catch (err) {
-            const reason = (err as Error).message.replace(/^error parsing regexp: /, '');
-            throw new FilterError(FIELD, expression, `has a pattern for matches() that is not valid: ${reason}`);
-          }
-          characters += literal.value.length;
-        }
-        visit(target);
-        return args.forEach(visit);
-      }
-      case 'listExpr':
-        return k.value.elements.forEach(visit);
-      case 'structExpr':
-        for (const entry of k.value.entries) {
-          if (entry.keyKind.case === 'mapKey') visit(entry.keyKind.value);
-          visit(entry.value);
-        }
-        return;
-      case 'selectExpr':
-        return visit(k.value.operand);
-      case 'comprehensionExpr':
-        for (const part of [
-          k.value.iterRange,
-          k.value.accuInit,
-          k.value.loopCondition,
-          k.value.loopStep,
-          k.value.result,
-        ])
-          visit(part);
-        return;
-      default:
-        return;
+  forEachExpr(root, (e) => {
+    if (e.exprKind.case !== 'callExpr' || e.exprKind.value.function !== 'matches') return;
+    const { target, args } = e.exprKind.value;
+    const pattern = target === undefined ? args[1] : args[0];
+    const literal = pattern?.exprKind.case === 'constExpr' ? pattern.exprKind.value.constantKind : undefined;
+    if (literal?.case !== 'stringValue') return;
+    try {
+      cachedRegexps.compile(literal.value);
+    } catch (err) {
+      const reason = (err as Error).message.replace(/^error parsing regexp: /, '');
+      throw new FilterError(FIELD, expression, `has a pattern for matches() that is not valid: ${reason}`);
     }
-  };
-  visit(root);
+    characters += literal.value.length;
+  });
   return characters;
 }
 
@@ -189,41 +189,10 @@ const DATA_LIST_LENGTH = 64;
  */
 function worstCaseSteps(root: Expr): number {
   let literalElements = 0;
-  const count = (e: Expr | undefined): void => {
-    if (e === undefined) return;
-    const k = e.exprKind;
-    switch (k.case) {
-      case 'listExpr':
-        literalElements += k.value.elements.length;
-        k.value.elements.forEach(count);
-        return;
-      case 'structExpr':
-        literalElements += k.value.entries.length;
-        for (const entry of k.value.entries) {
-          if (entry.keyKind.case === 'mapKey') count(entry.keyKind.value);
-          count(entry.value);
-        }
-        return;
-      case 'selectExpr':
-        return count(k.value.operand);
-      case 'callExpr':
-        count(k.value.target);
-        return k.value.args.forEach(count);
-      case 'comprehensionExpr':
-        for (const part of [
-          k.value.iterRange,
-          k.value.accuInit,
-          k.value.loopCondition,
-          k.value.loopStep,
-          k.value.result,
-        ])
-          count(part);
-        return;
-      default:
-        return;
-    }
-  };
-  count(root);
+  forEachExpr(root, (e) => {
+    if (e.exprKind.case === 'listExpr') literalElements += e.exprKind.value.elements.length;
+    else if (e.exprKind.case === 'structExpr') literalElements += e.exprKind.value.entries.length;
+  });
   const unknownLength = Math.max(DATA_LIST_LENGTH, literalElements);
   /** [steps, length if it is a list or map]. */
   const walk = (e: Expr | undefined): [number, number] => {
