@@ -45,8 +45,8 @@ const NODE_RADIUS = 18;
 const PALETTE_SIZE = 8;
 /** Layout work per animation frame at least, leaving the rest of the frame to drawing and to the flow table. */
 const LAYOUT_BUDGET_MS = 10;
-/** How fast the layout cools: settled in about 170 steps (d3's default takes 300). */
-const ALPHA_DECAY = 0.04;
+/** About half an edge label's width ("TCP 5432 · UDP 53 (12)"), kept in view when the map is fitted. */
+const LABEL_HALF_WIDTH = 70;
 /** Beyond this many edges their labels are not drawn (unreadable, and the costliest to lay out); titles keep them. */
 const LABELLED_EDGES_MAX = 200;
 
@@ -123,7 +123,6 @@ export class MapView {
       .force('collide', forceCollide<SimNode>(NODE_RADIUS * 3.5))
       .force('x', forceX<SimNode>(0).strength(0.04))
       .force('y', forceY<SimNode>(0).strength(0.04))
-      .alphaDecay(ALPHA_DECAY)
       .stop();
   }
 
@@ -387,6 +386,14 @@ export class MapView {
     if (nodes.length === 0 || width === 0 || height === 0) return;
     const xs = nodes.map((n) => n.x!);
     const ys = nodes.map((n) => n.y!);
+    // Edge labels too (a bent edge's sits off the line between its nodes), about as wide as their text, where drawn.
+    if (this.simLinks.size <= LABELLED_EDGES_MAX) {
+      for (const link of this.simLinks.values()) {
+        const { mx, my } = edgePath(link);
+        xs.push(mx - LABEL_HALF_WIDTH, mx + LABEL_HALF_WIDTH);
+        ys.push(my);
+      }
+    }
     const pad = NODE_RADIUS * 4;
     const [x0, x1] = [Math.min(...xs) - pad, Math.max(...xs) + pad];
     const [y0, y1] = [Math.min(...ys) - pad, Math.max(...ys) + pad];
