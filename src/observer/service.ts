@@ -277,12 +277,13 @@ export function serveStream<Req, Res>(
 }
 
 function toServiceError(method: string, err: unknown): grpc.ServiceError | Partial<grpc.StatusObject> {
-  if (err instanceof ApiError) return { code: err.code, details: boundedDetails(err.message) };
-  if (err instanceof FilterError || err instanceof FieldMaskError) {
-    return { code: grpc.status.INVALID_ARGUMENT, details: boundedDetails(err.message) };
+  let code = grpc.status.INTERNAL;
+  let message = `${method}: ${err instanceof Error ? err.message : String(err)}`;
+  if (err instanceof ApiError) [code, message] = [err.code, err.message];
+  else if (err instanceof FilterError || err instanceof FieldMaskError) {
+    [code, message] = [grpc.status.INVALID_ARGUMENT, err.message];
   }
-  const message = `${method}: ${err instanceof Error ? err.message : String(err)}`;
-  return { code: grpc.status.INTERNAL, details: boundedDetails(message) };
+  return { code, details: boundedDetails(message) };
 }
 
 /**
