@@ -8,8 +8,8 @@
 // DNS traffic is attacker-controlled, so everything is capped: addresses tracked (least recently answered are
 // dropped first), names per address (least recently seen dropped first) and names in total. Names are printed
 // as Hubble does: without the trailing dot (Cilium's GetNamesOf trims it), lower-cased as Cilium's DNS cache
-// keeps them. Upstream lists an address's names alphabetically; the getters contract here asks for most
-// recently seen first, which is what a reader of one flow wants.
+// keeps them, and listed alphabetically as Cilium's DNS cache lists them (so one address always reads the same: a
+// metric labelled by names counts it under one label value). Which names are kept is by recency.
 import type { Timestamp } from '../../monitor/types.js';
 import type { DnsAnswer, DnsGetter, DnsLearner } from '../parser/getters.js';
 
@@ -167,7 +167,7 @@ export class DnsNameCache implements DnsGetter, DnsLearner {
     }
     this.totalNames -= names.entries.length - live.length;
     names.entries = live;
-    names.answer = Object.freeze(live.map((e) => e.name));
+    names.answer = Object.freeze(live.map((e) => e.name).sort());
     names.validUntilMs = Math.min(...live.map((e) => e.expiresAtMs));
     return names.answer;
   }

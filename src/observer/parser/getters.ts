@@ -26,7 +26,7 @@ export interface IdentityGetter {
 
 /** Names learnt for addresses (from DNS answers seen on the wire), for source_names/destination_names. */
 export interface DnsGetter {
-  /** Names that resolved to `ip` and have not expired, most recently seen first; an empty array when none. */
+  /** Names that resolved to `ip` and have not expired, in alphabetical order; an empty array when none. */
   namesOf(ip: string): readonly string[];
 }
 

@@ -13,21 +13,22 @@ describe('DNS names cache', () => {
     expect(dns.namesOf('1.1.1.1')).toEqual([]);
   });
 
-  it('lists names most recently seen first, and moves a name seen again to the front', () => {
+  it('lists names alphabetically, as Cilium does, whichever was answered last', () => {
     const dns = new DnsNameCache();
-    dns.learn({ query: 'a.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(0) });
-    dns.learn({ query: 'b.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(1) });
-    dns.learn({ query: 'c.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(2) });
-    expect(dns.namesOf('10.0.0.1')).toEqual(['c.example', 'b.example', 'a.example']);
-    dns.learn({ query: 'a.example.', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(3) });
-    expect(dns.namesOf('10.0.0.1')).toEqual(['a.example', 'c.example', 'b.example']);
+    dns.learn({ query: 'c.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(0) });
+    dns.learn({ query: 'a.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(1) });
+    dns.learn({ query: 'b.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(2) });
+    expect(dns.namesOf('10.0.0.1')).toEqual(['a.example', 'b.example', 'c.example']);
+    // Answered again (the order a metric's label value is made from must not change with it).
+    dns.learn({ query: 'c.example.', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(3) });
+    expect(dns.namesOf('10.0.0.1')).toEqual(['a.example', 'b.example', 'c.example']);
   });
 
-  it('orders by capture time even when answers arrive out of order', () => {
-    const dns = new DnsNameCache();
+  it('keeps names by capture time even when answers arrive out of order', () => {
+    const dns = new DnsNameCache({ maxNamesPerAddress: 1 });
     dns.learn({ query: 'late.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(10) });
     dns.learn({ query: 'early.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(5) });
-    expect(dns.namesOf('10.0.0.1')).toEqual(['late.example', 'early.example']);
+    expect(dns.namesOf('10.0.0.1')).toEqual(['late.example']);
   });
 
   it.each([
@@ -91,9 +92,9 @@ describe('DNS names cache', () => {
   it('keeps at most maxNamesPerAddress names, dropping the least recently seen', () => {
     const dns = new DnsNameCache({ maxNamesPerAddress: 3 });
     for (let i = 0; i < 5; i++) dns.learn({ query: `n${i}.example`, ips: ['10.0.0.1'], ttlSeconds: 600, at: at(i) });
-    expect(dns.namesOf('10.0.0.1')).toEqual(['n4.example', 'n3.example', 'n2.example']);
+    expect(dns.namesOf('10.0.0.1')).toEqual(['n2.example', 'n3.example', 'n4.example']);
     dns.learn({ query: 'ancient.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(0.5) });
-    expect(dns.namesOf('10.0.0.1')).toEqual(['n4.example', 'n3.example', 'n2.example']);
+    expect(dns.namesOf('10.0.0.1')).toEqual(['n2.example', 'n3.example', 'n4.example']);
   });
 
   it('drops the least recently answered address when too many are tracked', () => {
@@ -103,7 +104,7 @@ describe('DNS names cache', () => {
     dns.learn({ query: 'a2.example', ips: ['10.0.0.1'], ttlSeconds: 600, at: at(2) });
     dns.learn({ query: 'c.example', ips: ['10.0.0.3'], ttlSeconds: 600, at: at(3) });
     expect(dns.namesOf('10.0.0.2')).toEqual([]);
-    expect(dns.namesOf('10.0.0.1')).toEqual(['a2.example', 'a.example']);
+    expect(dns.namesOf('10.0.0.1')).toEqual(['a.example', 'a2.example']);
     expect(dns.namesOf('10.0.0.3')).toEqual(['c.example']);
   });
 
