@@ -301,6 +301,30 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
     expect(valueOf(scraped, 'hubble_http_request_duration_seconds_bucket', { ...labels, le: '+Inf' })).toBe(1);
   });
 
+  it('neither counts nor times an interim response (100 Continue), as Hubble never sees one; 101 it does', async () => {
+    const interim = (code: number) => ({
+      ...response,
+      l7: { ...response.l7!, latencyNs: 0, http: { ...response.l7!.http!, code } },
+    });
+    for (const handler of ['http', 'httpV2']) {
+      const path = hookPath([`${handler}:sourceContext=namespace`]);
+      path.feed(request);
+      path.feed(interim(100));
+      path.feed(interim(103));
+      path.feed(response);
+      path.feed(interim(101));
+      const scraped = await path.scrape();
+      const counted = series(scraped, handler === 'http' ? 'hubble_http_responses_total' : 'hubble_http_requests_total');
+      expect(counted.map(([labels, n]) => [labels['status'], n])).toEqual([
+        ['101', 1],
+        ['200', 1],
+      ]);
+      // Timed once each (the 200 and the 101), whatever the labels.
+      const timed = find(scraped, 'hubble_http_request_duration_seconds_count').reduce((n, s) => n + s.value, 0);
+      expect(timed).toBe(2);
+    }
+  });
+
   it("httpV2 counts requests from their responses, labelled from the request's side", async () => {
     const path = hookPath(['httpV2:sourceContext=namespace;destinationContext=pod']);
     path.feed(request);

@@ -1,5 +1,5 @@
 // Hubble's two HTTP handlers, from L7 HTTP flows. reporter is "client" for egress flows, "server" for ingress ones,
-// "unknown" otherwise; durations are the L7 latency of responses, in seconds.
+// "unknown" otherwise; durations are the L7 latency of responses, in seconds. Interim (1xx) responses are not counted.
 //
 // http (deprecated upstream, kept for existing dashboards): hubble_http_requests_total{<context>, method, protocol,
 //   reporter} from requests; hubble_http_responses_total{<context>, method, protocol, status, reporter} and
@@ -14,6 +14,14 @@ import { numberText } from '../flowNames.js';
 import { BoundedCounterVec, BoundedHistogramVec } from '../labelSets.js';
 import { MetricsOptionError } from '../options.js';
 import { flagOption, handlerContext, NAMESPACE, type HandlerInit, type MetricHandler } from './handler.js';
+
+/**
+ * An interim response (100 Continue, 102, 103; not 101, which ends an upgrade) is not its request's answer: Hubble's
+ * proxy passes it on without logging it, so it is neither counted nor timed here (its flow is still shown).
+ */
+function isInterim(code: number): boolean {
+  return code >= 100 && code < 200 && code !== 101;
+}
 
 function reporter(flow: Flow): string {
   switch (flow.trafficDirection) {
@@ -91,7 +99,7 @@ export class HttpHandler implements MetricHandler {
       this.requests.inc(v);
       return;
     }
-    if (l7.type !== L7FlowType.RESPONSE) return;
+    if (l7.type !== L7FlowType.RESPONSE || isInterim(http.code)) return;
     const v = this.responseValues;
     this.context.fill(flow, v, 0);
     v[at] = http.method;

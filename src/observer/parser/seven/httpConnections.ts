@@ -934,10 +934,15 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const first = c.unanswered[0];
     const waiting = first !== undefined && !this.receivedBefore(first, client) ? undefined : first;
     if (code < 200) {
-      // Interim: the final response to the same request follows.
       this.answer(span, waiting);
-      if (code === 101) this.becomeTunnel(c);
-      else this.messageDone(d);
+      if (code === 101) {
+        this.becomeTunnel(c);
+        return;
+      }
+      // Interim (100 Continue, 102, 103): it names its request, but the final response that follows is the one that
+      // answers it, timed from it; tshark gives an interim response no time either (and Hubble's proxy logs none).
+      span.requestTimeNs = NaN;
+      this.messageDone(d);
       return;
     }
     const request = waiting !== undefined ? c.unanswered.shift() : undefined;

@@ -152,13 +152,16 @@ export class SpanReader {
       );
       if (request === undefined || carried?.kind !== 'request')
         throw new Error('a response names a request never seen');
+      // An interim response (1xx but 101) names its request without being timed from it.
+      const untimed = Number.isNaN(span.requestTimeNs) && head.code < 200 && head.code !== 101;
       if (
         carried.method !== request.method ||
         carried.target !== request.target ||
-        span.requestTimeNs !== request.timeNs
+        (span.requestTimeNs !== request.timeNs && !untimed)
       ) {
         throw new Error(`a response carries another request's head (${carried.method} ${carried.target})`);
       }
+      if (untimed) untimedHeads.add(head);
       head.request = request;
       return head;
     });
@@ -191,7 +194,12 @@ export function emptySegment(): TcpSegment {
 }
 
 /** A head reduced to what a test compares: "GET /x" or "200 <- GET /x". */
+/** Responses whose span names their request but carries no request time (interim ones). */
+const untimedHeads = new WeakSet<HttpMessageHead>();
+
+/** "GET /a" for a request; "200 <- GET /a" for a response and its request, "(untimed)" after it if it has no latency. */
 export function summary(h: HttpMessageHead): string {
   if (h.kind === 'request') return `${h.method} ${h.target}`;
-  return h.request === undefined ? `${h.code}` : `${h.code} <- ${h.request.method} ${h.request.target}`;
+  if (h.request === undefined) return `${h.code}`;
+  return `${h.code} <- ${h.request.method} ${h.request.target}${untimedHeads.has(h) ? ' (untimed)' : ''}`;
 }

@@ -111,14 +111,25 @@ const cases: Case[] = [
     ],
   },
   {
-    name: '100-continue: the interim response answers the request and the final one follows',
+    name: '100-continue and 102: an interim response names its request untimed, the final one answers it',
     segments: (c) => [
       ...c.client('PUT /big HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n'),
       ...c.server('HTTP/1.1 100 Continue\r\n\r\n'),
       ...c.client('data'),
       ...c.server('HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n'),
+      ...c.client('GET /info HTTP/1.1\r\n\r\n'),
+      ...c.server('HTTP/1.1 102 Processing\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n'),
+      ...c.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n'),
     ],
-    expected: ['PUT /big', '100 <- PUT /big', '201 <- PUT /big'],
+    expected: [
+      'PUT /big',
+      '100 <- PUT /big (untimed)',
+      '201 <- PUT /big',
+      'GET /info',
+      '102 <- GET /info (untimed)',
+      '103 <- GET /info (untimed)',
+      '200 <- GET /info',
+    ],
   },
   {
     name: 'HTTP/1.0: a body without length ends at FIN, which frees the connection',
