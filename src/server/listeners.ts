@@ -1,5 +1,6 @@
 // Where a gRPC server listens: the local unix socket and an optional TCP address with TLS or mTLS.
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, unlinkSync } from 'node:fs';
+import type * as http2 from 'node:http2';
 import { connect } from 'node:net';
 import { X509Certificate, createPrivateKey, type KeyObject } from 'node:crypto';
 import { dirname } from 'node:path';
@@ -135,15 +136,57 @@ export async function prepareUnixSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-/** Binds a server to a target; resolves with the bound port (0 for unix sockets). */
-export function bind(server: grpc.Server, target: string, creds: grpc.ServerCredentials): Promise<number> {
+/**
+ * How long a connection has to send the HTTP/2 connection preface and its SETTINGS (after the TLS handshake, which
+ * Node bounds at 120 s) before it is closed. grpc-js sets no limit: a connection that never sent them was held for
+ * good, with its descriptor and buffers (grpc-go closes one after 120 s). gRPC clients send both on connecting.
+ */
+export const HANDSHAKE_TIMEOUT_MS = 20_000;
+
+/**
+ * Binds a server to a target; resolves with the bound port (0 for unix sockets). Connections that do not complete
+ * the HTTP/2 handshake within `handshakeTimeoutMs` are closed.
+ */
+export function bind(
+  server: grpc.Server,
+  target: string,
+  creds: grpc.ServerCredentials,
+  handshakeTimeoutMs = HANDSHAKE_TIMEOUT_MS,
+): Promise<number> {
   quietGrpcBindLog();
   return new Promise((resolve, reject) => {
     server.bindAsync(target, creds, (err, port) => {
-      if (err) reject(new ConfigError(`cannot listen on ${target}: ${describeListenError(err)}`));
-      else resolve(port);
+      if (err) {
+        reject(new ConfigError(`cannot listen on ${target}: ${describeListenError(err)}`));
+        return;
+      }
+      limitHandshakes(server, handshakeTimeoutMs);
+      resolve(port);
     });
   });
+}
+
+/** HTTP/2 servers whose sessions already have a handshake deadline. */
+const handshakeLimited = new WeakSet<object>();
+
+/**
+ * Gives every new session of the server's listeners `timeoutMs` to receive the client's SETTINGS (which follow the
+ * preface), destroying it otherwise. grpc-js has no hook for this: its HTTP/2 servers are reached in its private
+ * `http2Servers` map (a test fails if a grpc-js upgrade moves it).
+ */
+function limitHandshakes(server: grpc.Server, timeoutMs: number): void {
+  const listeners = (server as unknown as { http2Servers?: unknown }).http2Servers;
+  if (!(listeners instanceof Map)) return;
+  for (const listener of listeners.keys() as Iterable<http2.Http2Server | http2.Http2SecureServer>) {
+    if (handshakeLimited.has(listener)) continue;
+    handshakeLimited.add(listener);
+    listener.on('session', (session: http2.ServerHttp2Session) => {
+      const deadline = setTimeout(() => session.destroy(), timeoutMs);
+      deadline.unref();
+      session.once('remoteSettings', () => clearTimeout(deadline));
+      session.once('close', () => clearTimeout(deadline));
+    });
+  }
 }
 
 const LISTEN_ERRNO = /\b(EADDRINUSE|EACCES|EADDRNOTAVAIL|ENOTFOUND|EAI_AGAIN)\b/;
@@ -183,8 +226,12 @@ function quietGrpcBindLog(): void {
 }
 
 /** Binds the unix socket and restricts it to its owner and group: the API can start recordings. */
-export async function bindUnixSocket(server: grpc.Server, path: string): Promise<void> {
+export async function bindUnixSocket(
+  server: grpc.Server,
+  path: string,
+  handshakeTimeoutMs = HANDSHAKE_TIMEOUT_MS,
+): Promise<void> {
   await prepareUnixSocket(path);
-  await bind(server, `unix://${path}`, grpc.ServerCredentials.createInsecure());
+  await bind(server, `unix://${path}`, grpc.ServerCredentials.createInsecure(), handshakeTimeoutMs);
   chmodSync(path, 0o660);
 }

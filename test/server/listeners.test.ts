@@ -1,5 +1,6 @@
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer, type Socket } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -122,6 +123,96 @@ describe('unix socket listener', () => {
     const api = createApiServer([]);
     await expect(bindUnixSocket(api.server, path)).rejects.toThrow(/not a socket/);
     api.server.forceShutdown();
+  });
+});
+
+describe('the HTTP/2 handshake deadline', () => {
+  const TIMEOUT_MS = 300;
+  const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
+  /** An empty SETTINGS frame: what a client sends right after the preface. */
+  const SETTINGS = Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]);
+
+  /** Resolves with how long after `since` the server closed `socket`, or undefined if it had not within `waitMs`. */
+  function closedWithin(socket: Socket, since: number, waitMs: number): Promise<number | undefined> {
+    return new Promise((resolve) => {
+      socket.on('error', () => undefined);
+      socket.on('data', () => undefined);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        resolve(undefined);
+      }, waitMs);
+      socket.once('close', () => {
+        clearTimeout(timer);
+        resolve(Date.now() - since);
+      });
+    });
+  }
+
+  it('closes connections that send no preface or half of one, on TCP and the unix socket, and keeps the rest', async () => {
+    const api = createApiServer([]);
+    const port = await bind(api.server, '127.0.0.1:0', grpc.ServerCredentials.createInsecure(), TIMEOUT_MS);
+    const path = join(mkdtempSync(join(tmpdir(), 'hubble-ts-sock-')), 'hubble.sock');
+    await bindUnixSocket(api.server, path, TIMEOUT_MS);
+    try {
+      const opened = (where: 'tcp' | 'unix', first?: Buffer): Socket => {
+        const socket = where === 'tcp' ? connect(port, '127.0.0.1') : connect(path);
+        if (first !== undefined) socket.once('connect', () => socket.write(first));
+        return socket;
+      };
+      const since = Date.now();
+      const [silentTcp, halfTcp, silentUnix, halfUnix, greetedTcp, greetedUnix] = await Promise.all([
+        closedWithin(opened('tcp'), since, 3000),
+        closedWithin(opened('tcp', PREFACE.subarray(0, 10)), since, 3000),
+        closedWithin(opened('unix'), since, 3000),
+        closedWithin(opened('unix', PREFACE.subarray(0, 10)), since, 3000),
+        closedWithin(opened('tcp', Buffer.concat([PREFACE, SETTINGS])), since, 1500),
+        closedWithin(opened('unix', Buffer.concat([PREFACE, SETTINGS])), since, 1500),
+      ]);
+      for (const closedAfter of [silentTcp, halfTcp, silentUnix, halfUnix]) {
+        expect(closedAfter).toBeGreaterThanOrEqual(TIMEOUT_MS - 20);
+        expect(closedAfter).toBeLessThan(TIMEOUT_MS + 1500);
+      }
+      // A client that sent the preface and its settings is idle, not hostile: kept.
+      expect(greetedTcp).toBeUndefined();
+      expect(greetedUnix).toBeUndefined();
+      // A gRPC client's channel, idle past the deadline between calls, still answers.
+      const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+      const check = () =>
+        new Promise<Buffer>((resolve, reject) =>
+          client.makeUnaryRequest(HEALTH_CHECK, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err, v) =>
+            err ? reject(err) : resolve(v!),
+          ),
+        );
+      await expect(check()).resolves.toEqual(SERVING);
+      await new Promise((r) => setTimeout(r, TIMEOUT_MS * 2));
+      expect(client.getChannel().getConnectivityState(false)).toBe(grpc.connectivityState.READY);
+      await expect(check()).resolves.toEqual(SERVING);
+      client.close();
+    } finally {
+      await shutdownApiServer(api, 100);
+    }
+  });
+
+  it('closes a TLS connection that completes the TLS handshake and sends no preface', async () => {
+    const ca = makeTestCa();
+    const issued = ca.issue('server', ['localhost', '127.0.0.1'], 'server');
+    const api = createApiServer([]);
+    const port = await bind(
+      api.server,
+      '127.0.0.1:0',
+      serverCredentials({ certFile: issued.cert, keyFile: issued.key }),
+      TIMEOUT_MS,
+    );
+    try {
+      const socket = tlsConnect({ port, host: '127.0.0.1', ALPNProtocols: ['h2'], ca: readFileSync(ca.cert) });
+      await new Promise((r) => socket.once('secureConnect', r));
+      const since = Date.now();
+      const closedAfter = await closedWithin(socket, since, 3000);
+      expect(closedAfter).toBeGreaterThanOrEqual(TIMEOUT_MS - 50);
+      expect(closedAfter).toBeLessThan(TIMEOUT_MS + 1500);
+    } finally {
+      await shutdownApiServer(api, 100);
+    }
   });
 });
 
