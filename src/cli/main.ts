@@ -47,6 +47,15 @@ process.emitWarning = ((...args: unknown[]) => {
   if (warningCode !== 'DEP0123') emitWarning(...args);
 }) as typeof process.emitWarning;
 
+/**
+ * Ends serve and relay once their shutdown is done: what may still hold the event loop then is past use (a read from
+ * a pipe whose writer is open and quiet; a client that stopped reading, its connection held open by what was queued
+ * for it), and would otherwise keep the process alive until the other side moved.
+ */
+function exitAfterShutdown(): never {
+  process.exit(0);
+}
+
 const program = new Command('hubble-ts')
   .description('Hubble-compatible network flow observer and packet recorder for Linux hosts')
   .version(VERSION)
@@ -58,6 +67,7 @@ addSettings(program.command('serve').description('observe this host and serve th
     // Loaded here so client commands never load the capture stack (and its native binding).
     const { runNode } = await import('../server/node.js');
     await runNode(toServeOptions(settings));
+    exitAfterShutdown();
   },
 );
 
@@ -69,6 +79,7 @@ addSettings(
   const options = toRelayOptions(settings);
   const { runRelay } = await import('../server/relay.js');
   await runRelay(options);
+  exitAfterShutdown();
 });
 
 program.addCommand(observeCommand());

@@ -65,6 +65,8 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** How long shutdown waits for the sources to stop (each stops at once; one that does not is left behind). */
+const SOURCES_SHUTDOWN_MS = 1_000;
 /** How long shutdown waits for recordings to flush and close their files. */
 const RECORDINGS_SHUTDOWN_MS = 10_000;
 /** How long shutdown waits for the export file to take what is queued. */
@@ -320,7 +322,9 @@ export async function startNode(
       await uiServer?.close();
       uiBackend?.close();
       stopSources.abort();
-      await sourcesDone.catch(() => undefined);
+      if (!(await settlesWithin(sourcesDone, SOURCES_SHUTDOWN_MS))) {
+        logger.warn({ afterMs: SOURCES_SHUTDOWN_MS }, 'a source did not stop in time; stopping without it');
+      }
       // Every event the sources published is queued for export by now: write it out before the process goes.
       if (exporter && !(await settlesWithin(exporter.close(), EXPORT_SHUTDOWN_MS))) {
         logger.warn({ afterMs: EXPORT_SHUTDOWN_MS }, 'the export file did not take what was queued in time');

@@ -1,7 +1,8 @@
 // Replays a pcap or pcapng file as MonitorEvents stamped with capture time: streamed in chunks (never the whole file
 // in memory), yielding to the event loop between chunks, stopping when the caller aborts.
 
-import { open, type FileHandle } from 'node:fs/promises';
+import { close, fstat, open, read, type Stats } from 'node:fs';
+import { Socket } from 'node:net';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { CaptureReader, ReplayTarget } from './captureReader.js';
 import { FrameEventBuilder, DEFAULT_SLAB_SIZE, publishTargetOf } from './frameEvent.js';
@@ -37,13 +38,117 @@ export interface PcapFileTuning {
   carry?: number;
 }
 
+/** Where a replay's bytes come from. */
+interface ByteInput {
+  /** Reads into buf[offset, offset + length) what one read returns: at least a byte, 0 only at the end. */
+  readOnce(buf: Uint8Array, offset: number, length: number): Promise<number>;
+  /** Ends a read in progress (it returns 0): the replay is being stopped. */
+  interrupt(): void;
+  close(): Promise<void>;
+}
+
+/** A file (or a character device) read through Node's thread pool, by its descriptor. */
+class FileInput implements ByteInput {
+  constructor(private readonly fd: number) {}
+
+  readOnce(buf: Uint8Array, offset: number, length: number): Promise<number> {
+    return new Promise((resolve, reject) =>
+      read(this.fd, buf, offset, length, null, (err, bytesRead) => (err ? reject(err) : resolve(bytesRead))),
+    );
+  }
+
+  interrupt(): void {
+    // A file read returns by itself.
+  }
+
+  close(): Promise<void> {
+    return closeDescriptor(this.fd);
+  }
+}
+
+/**
+ * A pipe or FIFO read as it is written to, through the event loop (the socket takes its descriptor over): a pool
+ * thread blocked reading a pipe whose writer is open and quiet cannot be stopped, and kept the process from exiting
+ * (`tcpdump -w - | serve` on a quiet host). At most one chunk of what was written waits here for the replay.
+ */
+class PipeInput implements ByteInput {
+  private readonly queued: Buffer[] = [];
+  private ended = false;
+  private failure: Error | undefined;
+  private wake: (() => void) | undefined;
+
+  constructor(private readonly socket: Socket) {
+    socket.pause();
+    socket.on('data', (chunk: Buffer) => {
+      this.queued.push(chunk);
+      socket.pause();
+      this.notify();
+    });
+    socket.on('end', () => this.finish());
+    socket.on('close', () => this.finish());
+    socket.on('error', (err) => {
+      this.failure = err;
+      this.finish();
+    });
+  }
+
+  async readOnce(buf: Uint8Array, offset: number, length: number): Promise<number> {
+    while (this.queued.length === 0 && !this.ended) {
+      this.socket.resume();
+      await new Promise<void>((resolve) => (this.wake = resolve));
+    }
+    if (this.queued.length === 0) {
+      if (this.failure !== undefined) throw this.failure;
+      return 0;
+    }
+    let n = 0;
+    while (n < length && this.queued.length > 0) {
+      const chunk = this.queued[0]!;
+      const take = Math.min(chunk.length, length - n);
+      buf.set(chunk.subarray(0, take), offset + n);
+      n += take;
+      if (take === chunk.length) this.queued.shift();
+      else this.queued[0] = chunk.subarray(take);
+    }
+    return n;
+  }
+
+  interrupt(): void {
+    this.socket.destroy();
+    this.finish();
+  }
+
+  async close(): Promise<void> {
+    this.socket.destroy();
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private finish(): void {
+    this.ended = true;
+    this.notify();
+  }
+}
+
+function statOf(fd: number): Promise<Stats> {
+  return new Promise((resolve, reject) => fstat(fd, (err, stats) => (err ? reject(err) : resolve(stats))));
+}
+
+function closeDescriptor(fd: number): Promise<void> {
+  return new Promise((resolve) => close(fd, () => resolve()));
+}
+
 export class PcapFileSource implements EventSource {
   readonly description: string;
   private readonly chunkSize: number;
   private readonly slabSize: number;
   private readonly carry: number;
   /** A pipe or FIFO check() opened: it cannot be read twice, so run() goes on from the bytes check() read. */
-  private opened: { file: FileHandle; head: Uint8Array } | undefined;
+  private opened: { fd: number; head: Uint8Array } | undefined;
 
   constructor(
     readonly path: string,
@@ -57,16 +162,16 @@ export class PcapFileSource implements EventSource {
   }
 
   async check(): Promise<void> {
-    const file = await this.openFile();
+    const fd = await this.openFile();
     let keep = false;
     try {
       const head = new Uint8Array(PCAP_FILE_HEADER_LEN);
-      const length = await this.read(file, head, 0, head.length);
+      const length = await this.read(new FileInput(fd), head, 0, head.length);
       this.sniff(head.subarray(0, length));
-      keep = !(await file.stat()).isFile();
-      if (keep) this.opened = { file, head: head.subarray(0, length) };
+      keep = !(await statOf(fd)).isFile();
+      if (keep) this.opened = { fd, head: head.subarray(0, length) };
     } finally {
-      if (!keep) await file.close();
+      if (!keep) await closeDescriptor(fd);
     }
   }
 
@@ -83,20 +188,29 @@ export class PcapFileSource implements EventSource {
     });
     if (signal.aborted) return summary(true);
     const state = { aborted: false, waiting: false };
-    const onAbort = () => (state.aborted = true);
+    let input: ByteInput | undefined;
+    const onAbort = () => {
+      state.aborted = true;
+      input?.interrupt();
+    };
     signal.addEventListener('abort', onAbort, { once: true });
     try {
       const opened = this.opened;
       this.opened = undefined;
-      const file = opened?.file ?? (await this.openFile());
+      const fd = opened?.fd ?? (await this.openFile());
+      const kind = await statOf(fd).catch(() => undefined);
+      // A pipe's records are handed over as they arrive, not once a whole chunk has: tcpdump -U -w - | serve.
+      const stream = opened !== undefined || kind?.isFile() !== true;
+      input =
+        kind?.isFIFO() === true
+          ? new PipeInput(new Socket({ fd, readable: true, writable: false }))
+          : new FileInput(fd);
       try {
         const to = publishTargetOf(publish);
         const target = { path: this.path, builder, links: this.options.links, to, backlog, state };
-        // A pipe's records are handed over as they arrive, not once a whole chunk has: tcpdump -U -w - | serve.
-        const stream = opened !== undefined || !(await file.stat()).isFile();
-        await this.replay(file, target, opened?.head, stream);
+        if (!state.aborted) await this.replay(input, target, opened?.head, stream);
       } finally {
-        await file.close();
+        await input.close();
       }
     } finally {
       signal.removeEventListener('abort', onAbort);
@@ -119,7 +233,7 @@ export class PcapFileSource implements EventSource {
    * first bytes, already read from it (a pipe that check() opened). `stream` (a pipe or FIFO): each chunk is what one
    * read returned, so records go out as they arrive; the end is a read that returns nothing.
    */
-  private async replay(file: FileHandle, target: ReplayTarget, head?: Uint8Array, stream = false): Promise<void> {
+  private async replay(input: ByteInput, target: ReplayTarget, head?: Uint8Array, stream = false): Promise<void> {
     const chunk = this.chunkSize;
     const carry = this.carry;
     const size = carry + chunk;
@@ -133,11 +247,11 @@ export class PcapFileSource implements EventSource {
     }
     // A pipe's first read may bring less than a file header: read that much whole, then what is there.
     if (stream && filled - carry < PCAP_FILE_HEADER_LEN)
-      filled += await this.read(file, current, filled, carry + PCAP_FILE_HEADER_LEN - filled);
+      filled += await this.read(input, current, filled, carry + PCAP_FILE_HEADER_LEN - filled);
     const first =
       stream && filled - carry < PCAP_FILE_HEADER_LEN
         ? 0
-        : await this.read(file, current, filled, size - filled, stream);
+        : await this.read(input, current, filled, size - filled, stream);
     filled += first;
     let eof = stream ? first === 0 : filled < size;
     /** current[i] is the file's byte base + i. */
@@ -147,7 +261,7 @@ export class PcapFileSource implements EventSource {
     const state = target.state;
     if (state.aborted) return;
     for (;;) {
-      const ahead = eof ? undefined : this.read(file, next, carry, chunk, stream);
+      const ahead = eof ? undefined : this.read(input, next, carry, chunk, stream);
       try {
         pos = reader.consume(current, view, pos, filled, base);
         // A consumer's queue is filling up: let it write before the rest of the chunk is handed over.
@@ -189,7 +303,7 @@ export class PcapFileSource implements EventSource {
         let have = left + got;
         eof = stream ? got === 0 : got < chunk;
         if (!eof && have < wanted) {
-          const more = await this.read(file, gathered, have, wanted - have);
+          const more = await this.read(input, gathered, have, wanted - have);
           eof = more < wanted - have;
           have += more;
         }
@@ -239,12 +353,11 @@ export class PcapFileSource implements EventSource {
     );
   }
 
-  private async openFile(): Promise<FileHandle> {
-    try {
-      return await open(this.path, 'r');
-    } catch (err) {
-      throw this.fileError(err);
-    }
+  /** Opens the file for reading (a FIFO's open waits for a writer); resolves with its descriptor. */
+  private openFile(): Promise<number> {
+    return new Promise((resolve, reject) =>
+      open(this.path, 'r', (err, fd) => (err ? reject(this.fileError(err)) : resolve(fd))),
+    );
   }
 
   /**
@@ -252,12 +365,12 @@ export class PcapFileSource implements EventSource {
    * with `any`, as soon as one read returned some (0 only at the end). Reads are strictly sequential (one in flight at a
    * time), so pipes and FIFOs work as well as files.
    */
-  private async read(file: FileHandle, buf: Uint8Array, offset: number, length: number, any = false): Promise<number> {
+  private async read(input: ByteInput, buf: Uint8Array, offset: number, length: number, any = false): Promise<number> {
     try {
       let total = 0;
       // A short read is not the end of the file unless it returns nothing (pipes, network file systems).
       while (total < length) {
-        const { bytesRead } = await file.read(buf, offset + total, length - total, null);
+        const bytesRead = await input.readOnce(buf, offset + total, length - total);
         if (bytesRead === 0) break;
         total += bytesRead;
         if (any) break;
