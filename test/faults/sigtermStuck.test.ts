@@ -122,9 +122,7 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     header.writeUInt32LE(1, 20);
     const headerFile = join(dir, 'header.pcap');
     writeFileSync(headerFile, header);
-    writers.push(
-      spawn('sh', ['-c', 'exec > "$1"; cat "$0"; exec sleep 600', headerFile, fifo], { stdio: 'ignore' }),
-    );
+    writers.push(spawn('sh', ['-c', 'exec > "$1"; cat "$0"; exec sleep 600', headerFile, fifo], { stdio: 'ignore' }));
     const serve = await startServe({ name: 'quietpipe', dir, sources: [`pcap:${fifo}`] });
     processes.push(serve);
     const { code, ms } = await terminate(serve);

@@ -314,7 +314,10 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
       path.feed(response);
       path.feed(interim(101));
       const scraped = await path.scrape();
-      const counted = series(scraped, handler === 'http' ? 'hubble_http_responses_total' : 'hubble_http_requests_total');
+      const counted = series(
+        scraped,
+        handler === 'http' ? 'hubble_http_responses_total' : 'hubble_http_requests_total',
+      );
       expect(counted.map(([labels, n]) => [labels['status'], n])).toEqual([
         ['101', 1],
         ['200', 1],

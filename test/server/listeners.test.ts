@@ -179,8 +179,12 @@ describe('the HTTP/2 handshake deadline', () => {
       const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
       const check = () =>
         new Promise<Buffer>((resolve, reject) =>
-          client.makeUnaryRequest(HEALTH_CHECK, (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0), (err, v) =>
-            err ? reject(err) : resolve(v!),
+          client.makeUnaryRequest(
+            HEALTH_CHECK,
+            (b: Buffer) => b,
+            (b: Buffer) => b,
+            Buffer.alloc(0),
+            (err, v) => (err ? reject(err) : resolve(v!)),
           ),
         );
       await expect(check()).resolves.toEqual(SERVING);
