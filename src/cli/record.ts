@@ -13,6 +13,7 @@ import {
 import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { DownloadRequest } from '../api/hubblets/recordings/v1/recordings.js';
 import { RECORDING_NAME_METADATA } from '../recorder/fileNames.js';
 import { parseDurationMs } from '../server/config.js';
@@ -152,6 +153,8 @@ export function formatLiveStatus(time: string, stats: RecordingStatistics | unde
 
 /** How often the terminal's status line is redrawn when no statistics arrive (the elapsed time still moves). */
 const LIVE_REDRAW_MS = 1000;
+/** How long a failed recording's download may take to fetch the rest of its file before it is cut short. */
+const FAILED_DOWNLOAD_TAIL_MS = 5000;
 
 /**
  * Runs one recording until the server reports it stopped; SIGINT/SIGTERM (or io.signal) asks it to stop, a second
@@ -259,8 +262,25 @@ export async function runRecord(
       io.stderr.write('Started recording. Press CTRL+C to stop.\n');
     });
   } catch (err) {
+    // A recording that failed (the server's disk full, its file removed) ends its download where its file ends: let
+    // the download get there, then keep what it got, a valid pcap. Given up (a second Ctrl-C): cut it short.
+    if (stopRequests <= 1 && download !== undefined) {
+      await Promise.race([download.catch(() => undefined), delay(FAILED_DOWNLOAD_TAIL_MS, undefined, { ref: false })]);
+    }
     abandonDownload.abort();
     await download?.catch(() => undefined);
+    if (
+      dest !== undefined &&
+      output !== '-' &&
+      dest.written > 0 &&
+      (await dest.finish().then(
+        () => true,
+        () => false,
+      ))
+    ) {
+      const kept = `${output} holds the ${dest.written} bytes downloaded until then, a valid pcap`;
+      throw err instanceof CliError ? new CliError(`${err.message}; ${kept}`) : err;
+    }
     dest?.discard();
     throw err;
   } finally {

@@ -23,10 +23,12 @@ export function describeStoreError(err: unknown, server: string, what: string): 
 export interface Destination {
   write(chunk: Buffer): boolean;
   once(event: 'drain', listener: () => void): unknown;
-  /** Resolves once everything written is out; rejects with the first write error. */
+  /** Resolves once everything written is out (the same promise however often asked); rejects with a write error. */
   finish(): Promise<void>;
   /** Removes what was written (a file only) after a failed download. */
   discard(): void;
+  /** Bytes written so far. */
+  readonly written: number;
   readonly broken: Promise<Error>;
 }
 
@@ -40,11 +42,20 @@ function fileDestination(path: string): Destination {
   let created = false;
   out.once('open', () => (created = true));
   const broken = new Promise<Error>((resolve) => out.once('error', resolve));
+  let written = 0;
+  let finishing: Promise<void> | undefined;
   return {
-    write: (chunk) => out.write(chunk),
+    write: (chunk) => {
+      written += chunk.length;
+      return out.write(chunk);
+    },
     once: (event, listener) => out.once(event, listener),
+    get written() {
+      return written;
+    },
+    // Once: a download that ended by itself has finished its file already.
     finish: () =>
-      new Promise((resolve, reject) => {
+      (finishing ??= new Promise((resolve, reject) => {
         // The file may have failed to open (EEXIST) after the whole download arrived: that is still a failure.
         if (out.errored !== null) {
           reject(out.errored);
@@ -52,7 +63,7 @@ function fileDestination(path: string): Destination {
         }
         out.once('error', reject);
         out.end((err?: Error | null) => (err ? reject(err) : resolve()));
-      }),
+      })),
     discard: () => {
       out.destroy();
       // Only a file this download created: an existing one (EEXIST) is the user's.
@@ -71,9 +82,16 @@ function stdoutDestination(io: CliIo): Destination {
   const out = io.stdout as NodeJS.WritableStream & { isTTY?: boolean };
   if (out.isTTY === true) throw new CliError('refusing to write a pcap to a terminal: pipe it, or use -o FILE');
   const broken = new Promise<Error>((resolve) => out.once('error', resolve));
+  let written = 0;
   return {
-    write: (chunk) => out.write(chunk),
+    write: (chunk) => {
+      written += chunk.length;
+      return out.write(chunk);
+    },
     once: (event, listener) => out.once(event, listener),
+    get written() {
+      return written;
+    },
     finish: () => Promise.resolve(),
     discard: () => undefined,
     broken,
