@@ -201,7 +201,7 @@ async function streamEvents(
   filterTests: number,
   respond: (position: number) => Uint8Array | undefined,
   respondOverrun: ((numLost: number) => Uint8Array) | undefined,
-  budget: TurnBudget,
+  { budget, stopping }: StreamsShared,
 ): Promise<void> {
   const { since, until, number } = parseEventsRequest(req);
   const writer = encodedStreamWriter(call);
@@ -209,8 +209,9 @@ async function streamEvents(
   const onCancel = () => abort.abort();
   call.once('cancelled', onCancel);
   call.once('close', onCancel);
+  stopping?.addEventListener('abort', onCancel);
   // A call cancelled while its filters compiled has already said so.
-  if (call.cancelled) abort.abort();
+  if (call.cancelled || stopping?.aborted === true) abort.abort();
   try {
     const entryCost = entryCostOf(filterTests);
     const reader = await startReader(ring, req, number, selects, since, budget, entryCost, abort.signal);
@@ -257,8 +258,13 @@ async function streamEvents(
   } finally {
     call.off('cancelled', onCancel);
     call.off('close', onCancel);
+    stopping?.removeEventListener('abort', onCancel);
     // What was written goes out before grpc-js ends the call with its status.
     writer.flush();
+  }
+  // Ended by the server going away, not by the client: say so, as a server that goes away does (UNAVAILABLE).
+  if (stopping?.aborted === true && !call.cancelled) {
+    throw new ApiError(grpc.status.UNAVAILABLE, 'the server is shutting down');
   }
 }
 
@@ -328,9 +334,26 @@ function encodedFlowsResponse(res: GetFlowsResponse): Buffer {
   return Buffer.from(w.buf.subarray(0, w.pos));
 }
 
-export function createObserverService(observer: Observer, node: NodeIdentity): NodeObserverServer {
+/** What every stream of one Observer service shares. */
+interface StreamsShared {
+  /** Turns of the event loop shared between streams and ingest. */
+  budget: TurnBudget;
+  /** Aborted when the server shuts down: streams still running end UNAVAILABLE. */
+  stopping: AbortSignal | undefined;
+}
+
+export interface ObserverServiceOptions {
+  /** Aborted when the server shuts down: following streams end UNAVAILABLE at once, not cancelled later. */
+  stopping?: AbortSignal;
+}
+
+export function createObserverService(
+  observer: Observer,
+  node: NodeIdentity,
+  options: ObserverServiceOptions = {},
+): NodeObserverServer {
   const ring = observer.ring;
-  const budget = new TurnBudget();
+  const streams: StreamsShared = { budget: new TurnBudget(), stopping: options.stopping };
   const overrunResponse = (numLost: number): Buffer =>
     encodedFlowsResponse(
       GetFlowsResponse.fromPartial({
@@ -367,7 +390,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
           return EventRing.flowsResponseOf(masked, masked.nodeName, masked.time);
         },
         overrunResponse,
-        budget,
+        streams,
       );
     }),
 
@@ -380,7 +403,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         0,
         (p) => (ring.kindAt(p) === EventKind.AGENT ? ring.responseAt(p) : undefined),
         undefined,
-        budget,
+        streams,
       );
     }),
 
@@ -393,7 +416,7 @@ export function createObserverService(observer: Observer, node: NodeIdentity): N
         0,
         (p) => (ring.kindAt(p) === EventKind.DEBUG ? ring.responseAt(p) : undefined),
         undefined,
-        budget,
+        streams,
       );
     }),
 

@@ -163,12 +163,12 @@ export async function startNode(
   if (exporter) agent.register({ onMonitorEvent: () => undefined, backlog: () => exporter.backlog() });
 
   const address = opts.tcp?.bindTarget ?? `unix://${opts.socketPath}`;
-  const service = createObserverService(observer, {
-    nodeName: opts.nodeName,
-    version: VERSION,
-    address,
-    tlsEnabled: opts.tcp?.tls !== undefined,
-  });
+  const stopping = new AbortController();
+  const service = createObserverService(
+    observer,
+    { nodeName: opts.nodeName, version: VERSION, address, tlsEnabled: opts.tcp?.tls !== undefined },
+    { stopping: stopping.signal },
+  );
   if (metrics) {
     service.getFlows = metrics.countGetFlows(service.getFlows);
     metrics.watch({
@@ -337,8 +337,10 @@ export async function startNode(
         RECORDINGS_SHUTDOWN_MS,
       );
       if (!stopped) logger.warn({ afterMs: RECORDINGS_SHUTDOWN_MS }, 'recordings did not stop in time');
-      // Notify streams never end by themselves: end them (OK, as upstream does) so the API can stop at once.
+      // Notify streams never end by themselves: end them (OK, as upstream does) so the API can stop at once; so do
+      // following GetFlows (UNAVAILABLE: the server is going away), rather than be cancelled once the grace is over.
       peerService.close();
+      stopping.abort();
       peers.close();
       await Promise.all([...apis.map((api) => shutdownApiServer(api, 2000)), metricsServer?.close()]);
       await store.close();

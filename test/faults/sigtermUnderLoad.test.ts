@@ -1,6 +1,7 @@
 // SIGTERM while `hubble-ts serve` is busy: live capture under a steady flood, twenty followers, ten recordings and
 // flow export, the flood going on through the shutdown. It exits 0 within 5 s; every recording is answered with its
-// final statistics and leaves a valid pcap holding exactly what those say; the export file holds only whole lines.
+// final statistics and leaves a valid pcap holding exactly what those say; the export file holds only whole lines;
+// every follower is told UNAVAILABLE, the server shutting down.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,8 +82,10 @@ describe('SIGTERM under load', () => {
     const lines = text.trimEnd().split('\n');
     for (const line of lines) JSON.parse(line);
     expect(lines.length).toBeGreaterThan(1000);
-    // Every follower's stream has ended.
+    // Every follower's stream has ended, told the server went away (UNAVAILABLE), not that it cancelled (CANCELLED).
     const ends = await Promise.all(followers.map((f) => f.ended));
     expect(ends).toHaveLength(20);
+    for (const end of ends)
+      expect([end.code, end.details]).toEqual([grpc.status.UNAVAILABLE, 'the server is shutting down']);
   }, 90_000);
 });
