@@ -399,7 +399,8 @@ export class ClusterFlowsRequest {
     let failed = false;
     if (node.timedOut) {
       failed = true;
-      this.report(NodeState.NODE_ERROR, node.name, `no answer for ${this.idleTimeoutMs / 1000}s`);
+      const details = `no answer within ${this.idleTimeoutMs / 1000}s (the node hangs)`;
+      this.report(NodeState.NODE_ERROR, node.name, nodeErrorMessage({ code: grpc.status.DEADLINE_EXCEEDED, details }));
     } else if (err !== undefined && !byUs && err.code !== grpc.status.CANCELLED) {
       failed = true;
       // As upstream: any failure of a node's stream is NODE_ERROR (a node that went away is retried all the same).
@@ -664,7 +665,7 @@ function timestampOfMs(ms: number): Timestamp {
  * As upstream words node failures (Go's status error text): the node's own message for UNKNOWN, otherwise
  * "rpc error: code = Unavailable desc = ...", so clients matching on upstream's messages match ours.
  */
-function nodeErrorMessage(err: grpc.ServiceError): string {
+function nodeErrorMessage(err: Pick<grpc.ServiceError, 'code' | 'details'>): string {
   if (err.code === grpc.status.UNKNOWN) return err.details;
   const code = GO_CODE_NAMES[err.code] ?? `Code(${err.code})`;
   return `rpc error: code = ${code} desc = ${err.details}`;

@@ -16,6 +16,8 @@ export interface ScannedResponse {
   nodeState: number;
   /** node_status.node_names, for kind 'status'. */
   nodeNames: string[];
+  /** node_status.message, for kind 'status'. */
+  message: string;
 }
 
 class Cursor {
@@ -56,7 +58,15 @@ class Cursor {
 
 /** Scans one encoded GetFlowsResponse. */
 export function scanResponse(bytes: Buffer): ScannedResponse {
-  const out: ScannedResponse = { kind: 'other', nodeName: '', numLost: 0, lostSource: 0, nodeState: 0, nodeNames: [] };
+  const out: ScannedResponse = {
+    kind: 'other',
+    nodeName: '',
+    numLost: 0,
+    lostSource: 0,
+    nodeState: 0,
+    nodeNames: [],
+    message: '',
+  };
   const c = new Cursor(bytes, 0, bytes.length);
   while (c.more()) {
     const tag = c.varint();
@@ -85,6 +95,9 @@ export function scanResponse(bytes: Buffer): ScannedResponse {
         else if (t === 0x12) {
           const [ns, ne] = n.span();
           out.nodeNames.push(bytes.toString('utf8', ns, ne));
+        } else if (t === 0x1a) {
+          const [ms, me] = n.span();
+          out.message = bytes.toString('utf8', ms, me);
         } else n.skip(t % 8);
       }
     } else if (field === 1000 && wire === 2) {
