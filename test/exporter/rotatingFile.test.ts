@@ -1,4 +1,13 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -23,6 +32,15 @@ function lines(count: number, from = 0): Buffer[] {
 
 function batch(ls: Buffer[]): LineBatch {
   return { lines: ls, written: 0 };
+}
+
+/** Polls until `ready` holds (at most 5 s). */
+async function waitFor(ready: () => boolean): Promise<void> {
+  const deadline = Date.now() + 5000;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 20));
+  }
 }
 
 function text(ls: Buffer[]): string {
@@ -225,6 +243,35 @@ describe('RotatingFile', () => {
       await file.close();
       expect(readFileSync(path, 'utf8')).toBe(text(all));
       expect(existsSync(ballast)).toBe(false);
+    });
+
+    it('compresses a backup the full disk could not take once space is freed and lines go in again', async () => {
+      const dir = join(fs.dir, 'compress');
+      const path = join(dir, 'events.log');
+      let now = T0;
+      const file = await RotatingFile.open({ path, maxSizeBytes: 3000, maxBackups: 3, compress: true, now: () => now });
+      await file.write(batch(lines(100))); // 3,000 bytes: the file is full
+      // Nothing left on the file system: the rotation's rename needs no room, its .gz does.
+      const ballast = join(fs.dir, 'ballast-compress');
+      writeFileSync(ballast, Buffer.alloc(0));
+      for (;;) {
+        try {
+          appendFileSync(ballast, Buffer.alloc(1024));
+        } catch {
+          break;
+        }
+      }
+      const next = batch(lines(10, 100));
+      await expect(file.write(next)).rejects.toMatchObject({ code: 'ENOSPC' });
+      await waitFor(() => readdirSync(dir).some((n) => n.endsWith('.log') && n !== 'events.log'));
+      rmSync(ballast);
+      now += 60_000;
+      await file.write(next); // the rest of the lines (reopening the file tidies up again)
+      await file.close();
+      const names = readdirSync(dir).sort();
+      expect(names).toEqual([`events-${backupTimestamp(T0)}.log.gz`, 'events.log']);
+      expect(gunzipSync(readFileSync(join(dir, names[0]!))).toString()).toBe(text(lines(100)));
+      expect(readFileSync(path, 'utf8')).toBe(text(lines(10, 100)));
     });
   });
 });
