@@ -65,6 +65,8 @@ export interface RunningNode {
   close(): Promise<void>;
 }
 
+/** How long a source may take to open before the log says what serve is waiting for. */
+const SOURCE_WAIT_NOTICE_MS = 2_000;
 /** How long shutdown waits for the sources to stop (each stops at once; one that does not is left behind). */
 const SOURCES_SHUTDOWN_MS = 1_000;
 /** How long shutdown waits for recordings to flush and close their files. */
@@ -110,7 +112,20 @@ export async function startNode(
     parseSourceSpec(spec, { nodeName: opts.nodeName, links: metadata.linkRegistry, capture: opts.capture }),
   );
   // Refuse to start rather than serve an empty ring: a missing file or interface is the user's to fix now.
-  await Promise.all(sources.map((source) => source.check()));
+  await Promise.all(
+    sources.map(async (source) => {
+      // A FIFO opens once a writer does (`mkfifo f; serve --source pcap:f`, tcpdump started later): say so meanwhile.
+      const waiting = setTimeout(
+        () => logger.info({ source: source.description }, 'waiting for the source to open (a FIFO: for its writer)'),
+        SOURCE_WAIT_NOTICE_MS,
+      );
+      try {
+        await source.check();
+      } finally {
+        clearTimeout(waiting);
+      }
+    }),
+  );
   const parser = new Parser({
     nodeName: opts.nodeName,
     clusterName: opts.clusterName,

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRelay, startServe, type ServedProcess } from '../soak/processes.js';
-import type { CliProcess } from '../harness/cli.js';
+import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { UdpTarget } from './load.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -110,9 +110,23 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('serve replaying a FIFO whose writer is open and quiet exits 0 within 5 s', async () => {
+  it('serve on a FIFO says it waits for a writer, and with the writer open and quiet exits 0 within 5 s', async () => {
     const fifo = join(dir, 'capture.fifo');
     execFileSync('mkfifo', [fifo]);
+    const serve = spawnCli([
+      'serve',
+      '--node-name',
+      'quietpipe',
+      '--socket-path',
+      join(dir, 'quietpipe.sock'),
+      '--recordings-dir',
+      join(dir, 'quietpipe-recordings'),
+      '--source',
+      `pcap:${fifo}`,
+    ]);
+    processes.push(serve);
+    // No writer yet: the FIFO's open waits, and the log says so.
+    await serve.waitFor((out) => out.includes('waiting for the source to open'), 10_000, 'the waiting notice');
     // A pcap file header (little-endian, microseconds, Ethernet) and then nothing, the writer staying open.
     const header = Buffer.alloc(24);
     header.writeUInt32LE(0xa1b2c3d4, 0);
@@ -123,8 +137,7 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     const headerFile = join(dir, 'header.pcap');
     writeFileSync(headerFile, header);
     writers.push(spawn('sh', ['-c', 'exec > "$1"; cat "$0"; exec sleep 600', headerFile, fifo], { stdio: 'ignore' }));
-    const serve = await startServe({ name: 'quietpipe', dir, sources: [`pcap:${fifo}`] });
-    processes.push(serve);
+    await serve.waitFor((out) => out.includes('serving Hubble API'), 30_000, 'serve to serve');
     const { code, ms } = await terminate(serve);
     console.log(`fault: SIGTERM with a quiet FIFO source: exited ${code} after ${ms} ms`);
     expect(code).toBe(0);
