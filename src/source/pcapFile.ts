@@ -14,7 +14,7 @@ import {
   PcapRecordReader,
   requireSupportedLinkType,
 } from './pcapFormat.js';
-import { PCAPNG_SECTION_HEADER, PcapngBlockReader } from './pcapngFormat.js';
+import { PCAPNG_SECTION_HEADER, PcapngBlockReader, requireSectionByteOrder } from './pcapngFormat.js';
 import type { Backlog, EventSource, Publish, PublishTarget, SourceOptions, SourceSummary } from './source.js';
 import { SourceError } from './sourceError.js';
 
@@ -336,7 +336,10 @@ export class PcapFileSource implements EventSource {
       throw new SourceError('NOT_A_CAPTURE', `${this.path}: the file is empty, not a pcap or pcapng capture`);
     if (head.length >= 4) {
       const magic = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(0, true);
-      if (magic === PCAPNG_SECTION_HEADER) return 'pcapng';
+      if (magic === PCAPNG_SECTION_HEADER) {
+        requireSectionByteOrder(head, this.path);
+        return 'pcapng';
+      }
       if (isPcapMagic(magic)) {
         const header = parsePcapFileHeader(head, this.path);
         requireSupportedLinkType(header, this.path);

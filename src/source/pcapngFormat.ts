@@ -10,6 +10,21 @@ export const PCAPNG_SECTION_HEADER = 0x0a0d0d0a;
 const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
 const BYTE_ORDER_MAGIC_SWAPPED = 0x4d3c2b1a;
 
+/**
+ * Refuses a capture whose first block is a section header with a byte-order magic neither way round (what reading it
+ * would refuse at its first block), from its first bytes: as a pcap file with a bad header is refused before serving.
+ */
+export function requireSectionByteOrder(head: Uint8Array, path: string): void {
+  if (head.length < 12) return;
+  const magic = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
+  if (magic === BYTE_ORDER_MAGIC || magic === BYTE_ORDER_MAGIC_SWAPPED) return;
+  throw new SourceError(
+    'CORRUPT',
+    `${path}: corrupt: block 1 at byte 0: section header has byte-order magic 0x${hex(magic)} instead of 0x1a2b3c4d`,
+    { offset: 0, record: 1 },
+  );
+}
+
 const BlockType = {
   INTERFACE_DESCRIPTION: 1,
   PACKET: 2,

@@ -137,7 +137,15 @@ describe('pcap file source', () => {
     ).resolves.toBeUndefined();
     const notCapture = join(dir, 'notes.txt');
     writeFileSync(notCapture, 'just some text\n');
-    for (const path of [notCapture, join(dir, 'missing.pcap'), dir]) {
+    // A pcapng whose section header's byte-order magic is neither way round: refused before serving, as a bad pcap is.
+    const badByteOrder = join(dir, 'byte-order.pcapng');
+    const ng = readFileSync(join(fixtures, 'loopback.pcapng'));
+    ng.writeUInt32LE(0x1a2b3c4e, 8);
+    writeFileSync(badByteOrder, ng);
+    await expect(new PcapFileSource(badByteOrder, { nodeName: 'n' }).check()).rejects.toThrow(
+      /byte-order\.pcapng: corrupt: block 1 at byte 0: section header has byte-order magic 0x1a2b3c4e/,
+    );
+    for (const path of [notCapture, join(dir, 'missing.pcap'), dir, badByteOrder]) {
       const source = new PcapFileSource(path, { nodeName: 'n' });
       const fromCheck = await source.check().catch((e: unknown) => e);
       const fromRun = await source.run(() => undefined, new AbortController().signal).catch((e: unknown) => e);
