@@ -17,7 +17,7 @@ import type { Timestamp } from '../api/google/protobuf/timestamp.js';
 import { GetFlowsResponse, type GetFlowsRequest } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
 import { FlowFieldMask } from '../observer/fieldMask.js';
-import { compileRequestFilters, parseEventsRequest } from '../observer/service.js';
+import { ApiError, compileRequestFilters, parseEventsRequest } from '../observer/service.js';
 import { encodedStreamWriter, type EncodedStreamWriter } from '../protowire/encodedStream.js';
 import { backoffMs } from './backoff.js';
 import { describeGrpcError, settledPeers, type PeerChange, type PeerDirectory, type PeerView } from './peerManager.js';
@@ -138,6 +138,8 @@ export async function streamClusterFlows(
   } finally {
     unregister();
   }
+  // Ended by the relay going away, not by the client: say so, as a server that goes away does (UNAVAILABLE).
+  if (request.shutDown && !call.cancelled) throw new ApiError(grpc.status.UNAVAILABLE, 'the relay is shutting down');
 }
 
 export class ClusterFlowsRequest {
@@ -162,6 +164,7 @@ export class ClusterFlowsRequest {
   private unsubscribe: (() => void) | undefined;
   private paused = false;
   private stopped = false;
+  private shuttingDown = false;
   private openStreams = 0;
   private resolveRun: (() => void) | undefined;
 
@@ -188,6 +191,17 @@ export class ClusterFlowsRequest {
       this.call.once('close', onGone);
       this.start();
     });
+  }
+
+  /** Whether the request was ended by the relay shutting down. */
+  get shutDown(): boolean {
+    return this.shuttingDown;
+  }
+
+  /** Ends the request because the relay is shutting down: its client is told UNAVAILABLE. */
+  shutdown(): void {
+    this.shuttingDown = true;
+    this.stop();
   }
 
   /** Ends the request: cancels every node stream it opened, clears its timers, lets the handler return. */

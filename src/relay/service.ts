@@ -31,7 +31,7 @@ export interface RelayServiceOptions extends ClusterFlowsOptions {
 
 export interface RelayService {
   implementation: RelayObserverServer;
-  /** Ends every running GetFlows (cleanly, with status OK) and cancels what they opened upstream: for shutdown. */
+  /** Ends every running GetFlows (UNAVAILABLE: the relay is shutting down) and cancels what they opened upstream. */
   closeAll(): void;
 }
 
@@ -170,7 +170,7 @@ export function createRelayService(peers: PeerDirectory, opts: RelayServiceOptio
   return {
     implementation,
     closeAll() {
-      for (const request of running) request.stop();
+      for (const request of running) request.shutdown();
     },
   };
 }

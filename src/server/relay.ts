@@ -127,7 +127,7 @@ export async function startRelay(
       unsubscribe();
       await uiServer?.close();
       uiBackend?.close();
-      // Following requests never end by themselves: end them (status OK) so the server can stop at once.
+      // Following requests never end by themselves: end them (UNAVAILABLE: the relay goes away) so it can stop at once.
       service.closeAll();
       await Promise.all([shutdownApiServer(api, 2000), metricsServer?.close()]);
       await peers.close();

@@ -1,12 +1,14 @@
 // SIGTERM when something outside the process will not move: a pcap source on a FIFO whose writer stays open and
 // quiet (its read never returns), and GetFlows followers that stopped reading their sockets (what the server queued
-// for them never leaves). `serve` and `relay` still exit 0 within 5 s.
+// for them never leaves). `serve` and `relay` still exit 0 within 5 s, and followers that read are told UNAVAILABLE.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as grpc from '@grpc/grpc-js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FlowCounter, observerClient, waitUntil } from '../soak/flowCounter.js';
 import { startRelay, startServe, type ServedProcess } from '../soak/processes.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { UdpTarget } from './load.js';
@@ -158,7 +160,11 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     processes.push(relay);
     const flood = { stopped: false };
     const sending = target.send(1_000_000, 3000, 300, flood);
+    // Beside them, a follower of each that reads: told the server is going away, not that it cancelled.
+    const clients = [observerClient(`127.0.0.1:${relay.port}`, 'relay'), observerClient(`unix://${serve.socket}`)];
+    const [relayFollower, nodeFollower] = clients.map((c) => new FlowCounter(c, { follow: true }));
     try {
+      await waitUntil(() => relayFollower!.flows > 0 && nodeFollower!.flows > 0, 'the followers to get flows', 20_000);
       // Two on the node (its unix socket and TCP), two on the relay.
       sockets.push(
         ...(await Promise.all([
@@ -180,7 +186,11 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
       expect(relayExit.ms).toBeLessThan(5000);
       expect(serveExit.code).toBe(0);
       expect(serveExit.ms).toBeLessThan(5000);
+      const [relayEnd, nodeEnd] = await Promise.all([relayFollower!.ended, nodeFollower!.ended]);
+      expect([relayEnd.code, relayEnd.details]).toEqual([grpc.status.UNAVAILABLE, 'the relay is shutting down']);
+      expect([nodeEnd.code, nodeEnd.details]).toEqual([grpc.status.UNAVAILABLE, 'the server is shutting down']);
     } finally {
+      for (const c of clients) c.close();
       flood.stopped = true;
       await sending;
     }
