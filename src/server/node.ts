@@ -307,8 +307,9 @@ export async function startNode(
         // The agent itself rather than its publish: capture sources then hand the recordings their frames as they
         // are, and the event is built for the consumers that read events.
         const summary = await source.run(agent, stopSources.signal, backlog);
-        // Its last packets' L7 flows too (the L7 parser's worker thread hands them back within a turn or so).
-        await observer.settled();
+        // Its last packets' L7 flows too (the L7 parser's worker thread hands them back within a turn or so); not when
+        // stopping, where the worker may still be starting.
+        if (!summary.aborted) await observer.settled();
         logger.info({ source: source.description, ...summary }, 'source ended');
       } catch (err) {
         if (!(err instanceof SourceError)) throw err;

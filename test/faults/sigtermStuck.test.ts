@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlowCounter, observerClient, waitUntil } from '../soak/flowCounter.js';
 import { startRelay, startServe, type ServedProcess } from '../soak/processes.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
+import { writePcap } from '../harness/pcapFiles.js';
 import { UdpTarget } from './load.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -129,15 +130,9 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     processes.push(serve);
     // No writer yet: the FIFO's open waits, and the log says so.
     await serve.waitFor((out) => out.includes('waiting for the source to open'), 10_000, 'the waiting notice');
-    // A pcap file header (little-endian, microseconds, Ethernet) and then nothing, the writer staying open.
-    const header = Buffer.alloc(24);
-    header.writeUInt32LE(0xa1b2c3d4, 0);
-    header.writeUInt16LE(2, 4);
-    header.writeUInt16LE(4, 6);
-    header.writeUInt32LE(65535, 16);
-    header.writeUInt32LE(1, 20);
+    // A pcap file header (Ethernet) and then nothing, the writer staying open.
     const headerFile = join(dir, 'header.pcap');
-    writeFileSync(headerFile, header);
+    writeFileSync(headerFile, writePcap([], { linkType: 1 }));
     writers.push(spawn('sh', ['-c', 'exec > "$1"; cat "$0"; exec sleep 600', headerFile, fifo], { stdio: 'ignore' }));
     await serve.waitFor((out) => out.includes('serving Hubble API'), 30_000, 'serve to serve');
     const { code, ms } = await terminate(serve);
