@@ -139,7 +139,9 @@ export async function streamClusterFlows(
     unregister();
   }
   // Ended by the relay going away, not by the client: say so, as a server that goes away does (UNAVAILABLE).
-  if (request.shutDown && !call.cancelled) throw new ApiError(grpc.status.UNAVAILABLE, 'the relay is shutting down');
+  if (request.endedByShutdown && !call.cancelled) {
+    throw new ApiError(grpc.status.UNAVAILABLE, 'the relay is shutting down');
+  }
 }
 
 export class ClusterFlowsRequest {
@@ -194,7 +196,7 @@ export class ClusterFlowsRequest {
   }
 
   /** Whether the request was ended by the relay shutting down. */
-  get shutDown(): boolean {
+  get endedByShutdown(): boolean {
     return this.shuttingDown;
   }
 

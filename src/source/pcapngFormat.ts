@@ -18,11 +18,14 @@ export function requireSectionByteOrder(head: Uint8Array, path: string): void {
   if (head.length < 12) return;
   const magic = new DataView(head.buffer, head.byteOffset, head.byteLength).getUint32(8, true);
   if (magic === BYTE_ORDER_MAGIC || magic === BYTE_ORDER_MAGIC_SWAPPED) return;
-  throw new SourceError(
-    'CORRUPT',
-    `${path}: corrupt: block 1 at byte 0: section header has byte-order magic 0x${hex(magic)} instead of 0x1a2b3c4d`,
-    { offset: 0, record: 1 },
-  );
+  throw new SourceError('CORRUPT', `${path}: corrupt: block 1 at byte 0: ${badByteOrder(magic)}`, {
+    offset: 0,
+    record: 1,
+  });
+}
+
+function badByteOrder(magic: number): string {
+  return `section header has byte-order magic 0x${hex(magic)} instead of 0x1a2b3c4d`;
 }
 
 const BlockType = {
@@ -117,8 +120,7 @@ export class PcapngBlockReader implements CaptureReader {
         const magic = view.getUint32(pos + 8, true);
         if (magic === BYTE_ORDER_MAGIC) le = true;
         else if (magic === BYTE_ORDER_MAGIC_SWAPPED) le = false;
-        else
-          throw this.corrupt(base + pos, `section header has byte-order magic 0x${hex(magic)} instead of 0x1a2b3c4d`);
+        else throw this.corrupt(base + pos, badByteOrder(magic));
       }
       const length = view.getUint32(pos + 4, le);
       if (length < BLOCK_OVERHEAD || length % 4 !== 0 || length > MAX_BLOCK_LENGTH) {
