@@ -9,6 +9,7 @@ import {
   TrafficDirection,
   Verdict,
   type Flow,
+  type Policy,
 } from '../api/flow/flow.js';
 import type { GetFlowsResponse } from '../api/observer/observer.js';
 import { NodeState } from '../api/relay/relay.js';
@@ -43,6 +44,8 @@ export interface FlowPrinterOptions {
   /** Show pod, service and DNS names instead of IPs (hubble's --ip-translation, off with --numeric). */
   ipTranslation?: boolean;
   nodeName?: boolean;
+  /** Name the policies that allowed or denied a policy verdict event (hubble's --print-policy-names). */
+  policyNames?: boolean;
   /** Also print informational node status events (hubble's --debug). */
   debug?: boolean;
   /** Hubble's colours in compact and dict output (never in a table, whose column widths they would upset). */
@@ -116,16 +119,33 @@ export function flowType(f: Flow): string {
   }
 }
 
-/** The verdict column; policy verdict events say ALLOWED/DENIED/AUDITED instead. */
-export function flowVerdict(f: Flow, colors: Colors = NO_COLORS): string {
+/** ` BY name (kind), ...` for the policies that have both, as hubble prints them; empty without any. */
+function byPolicies(policies: readonly Policy[]): string {
+  const named = policies.filter((p) => p.kind !== '' && p.name !== '');
+  return named.length === 0 ? '' : ` BY ${named.map((p) => `${p.name} (${p.kind})`).join(', ')}`;
+}
+
+/**
+ * The verdict column; policy verdict events say ALLOWED/DENIED/AUDITED instead, and with `policyNames` which
+ * policies of the flow's direction allowed or denied it.
+ */
+export function flowVerdict(f: Flow, colors: Colors = NO_COLORS, policyNames = false): string {
   const policyVerdict = f.eventType?.type === MESSAGE_TYPE_POLICY_VERDICT;
+  const egress = f.trafficDirection === TrafficDirection.EGRESS;
+  const ingress = f.trafficDirection === TrafficDirection.INGRESS;
+  const names = (egressPolicies: readonly Policy[], ingressPolicies: readonly Policy[]) =>
+    !policyNames ? '' : egress ? byPolicies(egressPolicies) : ingress ? byPolicies(ingressPolicies) : '';
   switch (f.verdict) {
     case Verdict.FORWARDED:
     case Verdict.REDIRECTED:
-      return colors.forwarded(policyVerdict ? 'ALLOWED' : enumName(Verdict, f.verdict));
+      return colors.forwarded(
+        policyVerdict ? `ALLOWED${names(f.egressAllowedBy, f.ingressAllowedBy)}` : enumName(Verdict, f.verdict),
+      );
     case Verdict.DROPPED:
     case Verdict.ERROR:
-      return colors.dropped(policyVerdict ? 'DENIED' : enumName(Verdict, f.verdict));
+      return colors.dropped(
+        policyVerdict ? `DENIED${names(f.egressDeniedBy, f.ingressDeniedBy)}` : enumName(Verdict, f.verdict),
+      );
     case Verdict.AUDIT:
       return colors.notable(policyVerdict ? 'AUDITED' : 'AUDIT');
     case Verdict.TRACED:
@@ -260,7 +280,7 @@ export class FlowPrinter {
       arrow,
       destination: `${dst} ${dstId}`,
       type: escapeControl(flowType(f)),
-      verdict: flowVerdict(f, this.colors),
+      verdict: flowVerdict(f, this.colors, this.opts.policyNames),
       summary: flowSummary(f, this.colors),
     };
   }
@@ -290,7 +310,7 @@ export class FlowPrinter {
         let text = this.line !== 0 ? `${DICT_SEPARATOR}\n` : '';
         text += `  TIMESTAMP: ${time}\n`;
         if (this.opts.nodeName) text += `       NODE: ${escapeControl(f.nodeName)}\n`;
-        text += `     SOURCE: ${src}\nDESTINATION: ${dst}\n       TYPE: ${escapeControl(flowType(f))}\n    VERDICT: ${flowVerdict(f, this.colors)}\n    SUMMARY: ${flowSummary(f, this.colors)}\n`;
+        text += `     SOURCE: ${src}\nDESTINATION: ${dst}\n       TYPE: ${escapeControl(flowType(f))}\n    VERDICT: ${flowVerdict(f, this.colors, this.opts.policyNames)}\n    SUMMARY: ${flowSummary(f, this.colors)}\n`;
         this.opts.out.write(text);
         break;
       }
@@ -299,7 +319,7 @@ export class FlowPrinter {
         this.tableHeader();
         const node = this.opts.nodeName ? `${escapeControl(f.nodeName)}\t` : '';
         this.table!.write(
-          `${time}\t${node}${src}\t${dst}\t${escapeControl(flowType(f))}\t${flowVerdict(f)}\t${flowSummary(f)}\n`,
+          `${time}\t${node}${src}\t${dst}\t${escapeControl(flowType(f))}\t${flowVerdict(f, NO_COLORS, this.opts.policyNames)}\t${flowSummary(f)}\n`,
         );
         break;
       }

@@ -4,6 +4,7 @@ import { ConfigError, resolveSettings, type SettingSpec, type Settings } from '.
 import { RELAY_SETTINGS, toRelayOptions } from '../server/relayOptions.js';
 import { SERVE_SETTINGS, toServeOptions } from '../server/serveOptions.js';
 import { VERSION } from '../server/version.js';
+import { pflagArgs } from './goFlagSyntax.js';
 import { observeCommand } from './observe.js';
 import { statusCommand } from './status.js';
 import { listCommand } from './list.js';
@@ -59,7 +60,11 @@ function exitAfterShutdown(): never {
 const program = new Command('hubble-ts')
   .description('Hubble-compatible network flow observer and packet recorder for Linux hosts')
   .version(VERSION)
-  .showHelpAfterError();
+  .showHelpAfterError()
+  // Options belong to the command named last before them: `observe flows --server X` gives --server to `flows`.
+  // Without this on the root, commander lets `observe` take the options of `observe flows`, and `flows` runs with
+  // its defaults.
+  .enablePositionalOptions();
 
 addSettings(program.command('serve').description('observe this host and serve the Hubble API'), SERVE_SETTINGS).action(
   async (_opts: unknown, cmd: Command) => {
@@ -97,10 +102,14 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
   throw err;
 });
 
+/** Commands that run a server; the others are clients, which exit as hubble does. */
+const SERVER_COMMANDS: readonly string[] = ['serve', 'relay'];
+
 try {
-  await program.parseAsync(process.argv);
+  await program.parseAsync(pflagArgs(program, process.argv.slice(2)), { from: 'user' });
 } catch (err) {
-  // Problems the user must fix (bad flags or config, a missing capture file, no libpcap): one line, exit 2.
+  // Problems the user must fix (bad flags or config, a missing capture file, no libpcap, a server not there): one
+  // line. A client exits 1 as hubble does on any error; serve and relay exit 2 (1 is left to crashes).
   // SourceError is matched by name so client commands never load the capture modules.
   if (
     err instanceof ConfigError ||
@@ -108,7 +117,8 @@ try {
     (err as { code?: string }).code === 'ERR_HUBBLE_TS'
   ) {
     process.stderr.write(`hubble-ts: ${(err as Error).message}\n`);
-    process.exit(2);
+    const named = process.argv.slice(2).find((arg) => program.commands.some((c) => c.name() === arg));
+    process.exit(named !== undefined && SERVER_COMMANDS.includes(named) ? 2 : 1);
   }
   throw err;
 }

@@ -7,6 +7,7 @@ import { GetFlowsRequest, type GetFlowsResponse } from '../api/observer/observer
 import { stringify as stringifyYaml } from 'yaml';
 import { fromProtoJson, goJsonLine, messageToJson, ProtoJsonError } from '../protojson/protojson.js';
 import { readFlowsFile } from './flowsFile.js';
+import { parseGoBool } from './goFlagSyntax.js';
 import {
   addConnectionOptions,
   CliError,
@@ -75,30 +76,58 @@ const collectCommaSeparated = (v: string, prev: string[] = []): string[] => [
   ...v.split(',').filter((s) => s !== ''),
 ];
 
-/** A boolean flag's value as Go's flag package reads `--flag=VALUE`. */
-function parseGoBool(flag: string): (v: string) => boolean {
-  return (v) => {
-    if (['1', 't', 'T', 'TRUE', 'true', 'True'].includes(v)) return true;
-    if (['0', 'f', 'F', 'FALSE', 'false', 'False'].includes(v)) return false;
-    throw new CliError(`invalid argument "${v}" for "--${flag}" flag: expected true or false`);
-  };
+/**
+ * The JSON texts one after another in `text` (whitespace between them optional), as Go's json.Decoder reads a stream:
+ * hubble's --allowlist and --denylist take one or more filters per value. An object or array ends at its matching
+ * bracket outside strings; anything else runs to the next whitespace, for JSON.parse to judge.
+ */
+function jsonTexts(text: string): string[] {
+  const texts: string[] = [];
+  let i = 0;
+  const isSpace = (c: string | undefined) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  for (;;) {
+    while (isSpace(text[i])) i++;
+    if (i >= text.length) return texts;
+    const start = i;
+    if (text[i] === '{' || text[i] === '[') {
+      let depth = 0;
+      let inString = false;
+      for (; i < text.length; i++) {
+        const c = text[i];
+        if (inString) {
+          if (c === '\\') i++;
+          else if (c === '"') inString = false;
+        } else if (c === '"') inString = true;
+        else if (c === '{' || c === '[') depth++;
+        else if ((c === '}' || c === ']') && --depth === 0) {
+          i++;
+          break;
+        }
+      }
+    } else {
+      while (i < text.length && !isSpace(text[i])) i++;
+    }
+    texts.push(text.slice(start, i));
+  }
 }
 
 function parseRawFilters(values: readonly string[], flag: string): FlowFilter[] {
-  return values.map((text) => {
-    let json;
-    try {
-      json = JSON.parse(text);
-    } catch (err) {
-      throw new CliError(`invalid --${flag} flag: failed to decode '${text}': ${(err as Error).message}`);
-    }
-    try {
-      return FlowFilter.decode(fromProtoJson('flow.FlowFilter', json));
-    } catch (err) {
-      if (err instanceof ProtoJsonError) throw new CliError(`invalid --${flag} flag: ${err.message}`);
-      throw err;
-    }
-  });
+  return values.flatMap((value) =>
+    jsonTexts(value).map((text) => {
+      let json;
+      try {
+        json = JSON.parse(text);
+      } catch (err) {
+        throw new CliError(`invalid --${flag} flag: failed to decode '${text}': ${(err as Error).message}`);
+      }
+      try {
+        return FlowFilter.decode(fromProtoJson('flow.FlowFilter', json));
+      } catch (err) {
+        if (err instanceof ProtoJsonError) throw new CliError(`invalid --${flag} flag: ${err.message}`);
+        throw err;
+      }
+    }),
+  );
 }
 
 /** Turns the parsed flags into the request and printer settings, with hubble's checks and defaults. */
@@ -143,6 +172,7 @@ export function planObserve(
       timeFormat,
       ipTranslation: opts['numeric'] !== true && opts['ipTranslation'] !== false,
       nodeName: opts['printNodeName'] === true,
+      policyNames: opts['printPolicyNames'] === true,
       debug: opts['debug'] === true,
     },
     color: color as ColorChoice,

@@ -46,7 +46,9 @@ export function planSelection(opts: Record<string, unknown>, now: Date, defaultW
   let number = String(last);
   if (since === undefined && until === undefined && first === 0) {
     if (all) number = ALL_EVENTS;
-    else if (last === 0 && (!follow || defaultWhenFollowing)) number = String(DEFAULT_EVENT_COUNT);
+    // As hubble: a file of flows (--input-file) is printed whole unless --last says otherwise.
+    else if (last === 0 && opts['inputFile'] === undefined && (!follow || defaultWhenFollowing))
+      number = String(DEFAULT_EVENT_COUNT);
   }
   if (first > 0) number = String(first);
   return { number, first: first > 0, follow, since, until };
@@ -92,7 +94,7 @@ export function addSelectorOptions(cmd: Command, what: string, defaultCount: str
     .option('--until <TIME>', `${what} until this time: relative (30s, 5m, 1h) or absolute (RFC3339, 2006-01-02, ...)`);
 }
 
-/** -o, --time-format, --print-node-name, -s. */
+/** -o, --time-format, --print-node-name, --print-policy-names, -s. */
 export function addFormatOptions(cmd: Command): Command {
   return cmd
     .addOption(
@@ -106,5 +108,6 @@ export function addFormatOptions(cmd: Command): Command {
       'StampMilli',
     )
     .option('--print-node-name', 'print the node name in the output', false)
+    .option('--print-policy-names', 'name the policies that allowed or denied policy verdict events', false)
     .option('-s, --silent-errors', 'print no errors or warnings from the stream (node status events)', false);
 }

@@ -592,7 +592,7 @@ describe('the hubble-ts process', () => {
 
   it('exits non-zero with one line when the server is not there (npx tsx)', async () => {
     const r = await spawnCli(['status', '--server', `unix://${dir}/gone.sock`], { viaNpx: true });
-    expect(r.code).toBe(2);
+    expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe(
       `hubble-ts: failed getting status: no socket at unix://${dir}/gone.sock (is hubble-ts serve running, and is --server right?)\n`,
