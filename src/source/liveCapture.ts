@@ -5,7 +5,7 @@
 // us, and what follows from it:
 // - The kernel's capture timestamp, in nanoseconds (pcap_set_tstamp_precision), and the frame's original length on the
 //   wire, from libpcap's packet header: a flow's time is when the kernel captured the packet, and a frame longer than
-//   the snaplen (65535 unless tuned) is counted as sliced. An unpatched cap (a patch that failed to apply) passes
+//   the snaplen (262144 unless tuned) is counted as sliced. An unpatched cap (a patch that failed to apply) passes
 //   neither: then each event is stamped when cap delivers it, from the monotonic clock anchored once to the wall clock
 //   (millisecond precision) at the start, and origLen is the captured length.
 // - pcap_stats: every second and at stop, what the kernel dropped for want of room in the capture ring (ps_drop) and
@@ -109,8 +109,12 @@ export interface LiveCaptureTuning {
   loadCap?: () => CapModule;
 }
 
-/** cap's own snaplen, and ours unless tuned: on loopback (64 KiB MTU) libpcap sizes ring slots by it. */
-const DEFAULT_SNAPLEN = 65535;
+/**
+ * tcpdump's and Wireshark's snaplen: frames are kept whole. Not cap's 65535, which cut the largest loopback frames
+ * (65,535 bytes of IP behind a 14-byte Ethernet header) and aggregated ones (GRO). libpcap sizes immediate mode's ring
+ * slots by the interface's largest frame rather than by this, so the ring holds as many packets as before.
+ */
+const DEFAULT_SNAPLEN = 262144;
 const DEFAULT_STATS_INTERVAL_MS = 1000;
 /** libpcap's statistics are 32-bit counters. */
 const COUNTER_WRAP = 2 ** 32;

@@ -147,8 +147,8 @@ export class PcapFileSource implements EventSource {
   private readonly chunkSize: number;
   private readonly slabSize: number;
   private readonly carry: number;
-  /** A pipe or FIFO check() opened: it cannot be read twice, so run() goes on from the bytes check() read. */
-  private opened: { fd: number; head: Uint8Array } | undefined;
+  /** A pipe or FIFO check() opened (a FIFO's open waits for its writer): run() reads it from there. */
+  private opened: number | undefined;
 
   constructor(
     readonly path: string,
@@ -161,15 +161,24 @@ export class PcapFileSource implements EventSource {
     this.carry = Math.max(tuning.carry ?? DEFAULT_CARRY, 16);
   }
 
+  /**
+   * Opens the file and checks its header, as run() will. A pipe or FIFO is only opened (and kept for run()): its
+   * writer may hold the header back until it has packets (tcpdump -w - without -U buffers its output), so run()
+   * checks it when it comes, and a bad one ends the run with the same error.
+   */
   async check(): Promise<void> {
     const fd = await this.openFile();
     let keep = false;
     try {
+      const kind = await statOf(fd);
+      keep = kind.isFIFO() || kind.isCharacterDevice() || kind.isSocket();
+      if (keep) {
+        this.opened = fd;
+        return;
+      }
       const head = new Uint8Array(PCAP_FILE_HEADER_LEN);
       const length = await this.read(new FileInput(fd), head, 0, head.length);
       this.sniff(head.subarray(0, length));
-      keep = !(await statOf(fd)).isFile();
-      if (keep) this.opened = { fd, head: head.subarray(0, length) };
     } finally {
       if (!keep) await closeDescriptor(fd);
     }
@@ -197,10 +206,10 @@ export class PcapFileSource implements EventSource {
     try {
       const opened = this.opened;
       this.opened = undefined;
-      const fd = opened?.fd ?? (await this.openFile());
+      const fd = opened ?? (await this.openFile());
       const kind = await statOf(fd).catch(() => undefined);
       // A pipe's records are handed over as they arrive, not once a whole chunk has: tcpdump -U -w - | serve.
-      const stream = opened !== undefined || kind?.isFile() !== true;
+      const stream = kind?.isFile() !== true;
       input =
         kind?.isFIFO() === true
           ? new PipeInput(new Socket({ fd, readable: true, writable: false }))
@@ -208,7 +217,7 @@ export class PcapFileSource implements EventSource {
       try {
         const to = publishTargetOf(publish);
         const target = { path: this.path, builder, links: this.options.links, to, backlog, state };
-        if (!state.aborted) await this.replay(input, target, opened?.head, stream);
+        if (!state.aborted) await this.replay(input, target, stream);
       } finally {
         await input.close();
       }
@@ -229,11 +238,11 @@ export class PcapFileSource implements EventSource {
   /**
    * Streams the file through the format's reader with two buffers: while the reader works through one chunk, the
    * next is read into the other, behind `carry` bytes of room where the unfinished record at the end of the
-   * previous chunk is copied. A record too big for that room is gathered in a buffer of its own. `head`: the file's
-   * first bytes, already read from it (a pipe that check() opened). `stream` (a pipe or FIFO): each chunk is what one
-   * read returned, so records go out as they arrive; the end is a read that returns nothing.
+   * previous chunk is copied. A record too big for that room is gathered in a buffer of its own. `stream` (a pipe or
+   * FIFO): each chunk is what one read returned, so records go out as they arrive; the end is a read that returns
+   * nothing.
    */
-  private async replay(input: ByteInput, target: ReplayTarget, head?: Uint8Array, stream = false): Promise<void> {
+  private async replay(input: ByteInput, target: ReplayTarget, stream = false): Promise<void> {
     const chunk = this.chunkSize;
     const carry = this.carry;
     const size = carry + chunk;
@@ -241,10 +250,6 @@ export class PcapFileSource implements EventSource {
     let view = new DataView(current.buffer);
     let next = new Uint8Array(size);
     let filled = carry;
-    if (head !== undefined) {
-      current.set(head, carry);
-      filled += head.length;
-    }
     // A pipe's first read may bring less than a file header: read that much whole, then what is there.
     if (stream && filled - carry < PCAP_FILE_HEADER_LEN)
       filled += await this.read(input, current, filled, carry + PCAP_FILE_HEADER_LEN - filled);
@@ -256,6 +261,8 @@ export class PcapFileSource implements EventSource {
     let eof = stream ? first === 0 : filled < size;
     /** current[i] is the file's byte base + i. */
     let base = -carry;
+    // Stopped while a pipe's writer had not yet written the header: nothing to judge.
+    if (target.state.aborted) return;
     const { reader, start } = this.readerFor(current.subarray(carry, filled), target);
     let pos = carry + start;
     const state = target.state;

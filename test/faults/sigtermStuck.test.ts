@@ -2,7 +2,7 @@
 // quiet (its read never returns), and GetFlows followers that stopped reading their sockets (what the server queued
 // for them never leaves). `serve` and `relay` still exit 0 within 5 s, and followers that read are told UNAVAILABLE.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FlowCounter, observerClient, waitUntil } from '../soak/flowCounter.js';
 import { startRelay, startServe, type ServedProcess } from '../soak/processes.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
-import { writePcap } from '../harness/pcapFiles.js';
 import { UdpTarget } from './load.js';
 
 const PREFACE = Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n');
@@ -130,10 +129,9 @@ describe('SIGTERM with a quiet pipe or followers that stopped reading', () => {
     processes.push(serve);
     // No writer yet: the FIFO's open waits, and the log says so.
     await serve.waitFor((out) => out.includes('waiting for the source to open'), 10_000, 'the waiting notice');
-    // A pcap file header (Ethernet) and then nothing, the writer staying open.
-    const headerFile = join(dir, 'header.pcap');
-    writeFileSync(headerFile, writePcap([], { linkType: 1 }));
-    writers.push(spawn('sh', ['-c', 'exec > "$1"; cat "$0"; exec sleep 600', headerFile, fifo], { stdio: 'ignore' }));
+    // A writer that opens the FIFO and writes nothing, not even the file header (tcpdump -w - without -U on a quiet
+    // link), staying open: serve serves meanwhile.
+    writers.push(spawn('sh', ['-c', 'exec > "$0"; exec sleep 600', fifo], { stdio: 'ignore' }));
     await serve.waitFor((out) => out.includes('serving Hubble API'), 30_000, 'serve to serve');
     const { code, ms } = await terminate(serve);
     console.log(`fault: SIGTERM with a quiet FIFO source: exited ${code} after ${ms} ms`);

@@ -205,6 +205,22 @@ describe('live capture with what the kernel knows (the patched cap binding)', ()
     expect(summary.sliced).toBe(1);
   });
 
+  it('captures the largest loopback frame whole by default, as tcpdump does (snaplen 262144)', async () => {
+    // The largest UDP datagram over IPv4: a 65,535-byte packet, 65,549 bytes with its Ethernet header (lo's MTU is
+    // 65,536, so it goes unfragmented). A 65,535 snaplen cut it, and recordings asking for whole packets with it.
+    const port = 40011 + (process.pid % 20000);
+    const capture = start(`live:lo:udp port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const payload = 'y'.repeat(65_535 - 20 - 8);
+    await sendUdp('127.0.0.1', port, [payload]);
+    const [d] = await capture.waitFor(1, isUdpTo(port));
+    const summary = await capture.stop();
+    expect(d!.frame.length).toBe(14 + 65_535);
+    expect(d!.origLen).toBe(14 + 65_535);
+    expect(udpPayload(d!.frame)).toBe(payload);
+    expect(summary.sliced).toBe(0);
+  });
+
   it('reports what the kernel dropped while the process could not read as lost events, and the numbers add up', async () => {
     const port = 40008 + (process.pid % 20000);
     const sent = 3000;

@@ -90,22 +90,44 @@ describe('pcap file source', () => {
     expect(summary.events).toBe(200 * readPcap(join(fixtures, 'loopback.pcap')).records.length);
   });
 
-  it('replays a pipe whole after check() read its header, as serve does (cat capture | serve --source pcap:/dev/stdin)', async () => {
+  it('check() on a pipe returns once it is open, before its writer wrote a byte, and run() reads it whole', async () => {
+    // As serve does with `tcpdump -w - | serve --source pcap:/dev/stdin`: tcpdump holds even the file header back
+    // until its output buffer fills, and serve must not wait for it to start serving.
     const fifo = join(dir, 'checked.fifo');
     await promisify(execFile)('mkfifo', [fifo]);
     const bytes = readFileSync(bigPcap(20));
     const source = new PcapFileSource(fifo, { nodeName: 'n' });
-    // The writer must be there for the reader's open to return, and it can be read only once.
-    const writing = open(fifo, 'w').then(async (writer) => {
-      await writer.write(bytes);
-      await writer.close();
-    });
+    // The writer must be there for the reader's open to return.
+    const writer = open(fifo, 'w');
     await source.check();
+    const w = await writer;
     let events = 0;
-    const summary = await source.run(() => events++, new AbortController().signal);
-    await writing;
+    const run = source.run(() => events++, new AbortController().signal);
+    await w.write(bytes);
+    await w.close();
+    const summary = await run;
     expect(summary.events).toBe(20 * readPcap(join(fixtures, 'loopback.pcap')).records.length);
     expect(events).toBe(summary.events);
+  });
+
+  it('a pipe that brings no capture fails its run with the error check() gives a file', async () => {
+    const fifo = join(dir, 'garbage.fifo');
+    await promisify(execFile)('mkfifo', [fifo]);
+    const file = join(dir, 'garbage.pcap');
+    const garbage = Buffer.from('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    writeFileSync(file, garbage);
+    const fileError = await new PcapFileSource(file, { nodeName: 'n' }).check().catch((err: unknown) => err);
+    const source = new PcapFileSource(fifo, { nodeName: 'n' });
+    const writer = open(fifo, 'w');
+    await source.check();
+    const w = await writer;
+    const failed = source.run(() => undefined, new AbortController().signal).catch((err: unknown) => err);
+    await w.write(garbage);
+    await w.close();
+    const pipeError = await failed;
+    expect(pipeError).toBeInstanceOf(SourceError);
+    expect((pipeError as SourceError).code).toBe((fileError as SourceError).code);
+    expect((pipeError as Error).message).toBe((fileError as Error).message.replace(file, fifo));
   });
 
   it('hands over the records a pipe brings as they come, not once a whole chunk has (tcpdump -U -w - | serve)', async () => {
