@@ -63,8 +63,9 @@ export interface EventSource {
   /** What the source reads, for logs: "pcap:/tmp/x.pcap", "live:eth0 (tcp port 80)". */
   readonly description: string;
   /**
-   * Checks what can be checked before running (the file opens and is a capture; libpcap loads, the interface
-   * exists, the capture opens with the filter), so a server can refuse to start instead of logging later.
+   * Checks what can be checked before running (the file opens and is a capture; a pipe opens, its bytes being for
+   * run() to judge as they come; libpcap loads, the interface exists, the capture opens with the filter), so a server
+   * can refuse to start instead of logging later.
    * Rejects with the SourceError run() would give for the same problem.
    */
   check(): Promise<void>;
