@@ -15,7 +15,7 @@ import { createObserverService, NODE_OBSERVER_SERVICE } from '../observer/servic
 import { PeerDirectory } from '../peer/directory.js';
 import { PeersFileSource } from '../peer/fileSource.js';
 import { PeerService } from '../peer/service.js';
-import { selfPeer } from '../peer/selfPeer.js';
+import { peerName, selfPeer } from '../peer/selfPeer.js';
 import { StaticPeerSource, type Peer, type PeerSource } from '../peer/source.js';
 import { prepareRecordingsDir, RecordingsDirError } from '../recorder/recordingsDir.js';
 import { createRecordingsService } from '../recorder/recordingsService.js';
@@ -108,8 +108,11 @@ export async function startNode(
   overrides: NodeOverrides = {},
 ): Promise<RunningNode> {
   const metadata = loadMetadata({ endpointsFile: opts.endpointsFile, clusterName: opts.clusterName });
+  // The name this node goes by in what it serves (flows' node_name, GetNodes, the Recorder's responses and file names,
+  // the Peer service): "cluster/node" outside the default cluster, as Hubble's absolute node name.
+  const nodeName = peerName(opts.nodeName, opts.clusterName);
   const sources: EventSource[] = opts.sources.map((spec) =>
-    parseSourceSpec(spec, { nodeName: opts.nodeName, links: metadata.linkRegistry, capture: opts.capture }),
+    parseSourceSpec(spec, { nodeName, links: metadata.linkRegistry, capture: opts.capture }),
   );
   // Refuse to start rather than serve an empty ring: a missing file or interface is the user's to fix now.
   await Promise.all(
@@ -127,7 +130,7 @@ export async function startNode(
     }),
   );
   const parser = new Parser({
-    nodeName: opts.nodeName,
+    nodeName,
     clusterName: opts.clusterName,
     emitter: { name: EMITTER_NAME, version: VERSION },
     l7: opts.l7,
@@ -164,7 +167,7 @@ export async function startNode(
   const recorder = new Recorder({
     sinks: dispatcher,
     store,
-    nodeName: opts.nodeName,
+    nodeName,
     sinkQueueSize: opts.recordings.sinkQueueSize,
     ruleIds: overrides.ruleIds,
     logger,
@@ -181,7 +184,7 @@ export async function startNode(
   const stopping = new AbortController();
   const service = createObserverService(
     observer,
-    { nodeName: opts.nodeName, version: VERSION, address, tlsEnabled: opts.tcp?.tls !== undefined },
+    { nodeName, version: VERSION, address, tlsEnabled: opts.tcp?.tls !== undefined },
     { stopping: stopping.signal },
   );
   if (metrics) {
@@ -245,7 +248,7 @@ export async function startNode(
     if (opts.ui) {
       // The page is a client of this node's own socket: it sees what hubble observe and hubble record see here.
       uiBackend = grpcBackend(opts.socketPath, opts.ui.recorder.enabled);
-      uiServer = await listenForUi(opts.ui, uiBackend, { mode: 'node', name: opts.nodeName, version: VERSION }, logger);
+      uiServer = await listenForUi(opts.ui, uiBackend, { mode: 'node', name: nodeName, version: VERSION }, logger);
       metrics?.watchUi(uiServer.counters);
     }
   } catch (err) {
@@ -285,7 +288,7 @@ export async function startNode(
       tls: opts.tcp?.tls !== undefined,
       recorderOnTcp: opts.tcp !== undefined && opts.recordings.onTcp,
       recordings: recordingsDir,
-      node: opts.nodeName,
+      node: nodeName,
       peer: self.peer.address,
       peerAddressFrom: self.addressFrom,
       peersFile: opts.peers.file,

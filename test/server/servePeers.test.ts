@@ -9,13 +9,28 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { service as healthService } from 'grpc-health-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  GetFlowsRequest,
+  ObserverClient,
+  type GetFlowsResponse,
+  type GetNodesResponse,
+} from '../../src/api/observer/observer.js';
 import { PeerClient } from '../../src/api/peer/peer.js';
 import { ConfigError, resolveSettings, type Settings } from '../../src/server/config.js';
 import { SERVE_SETTINGS, toServeOptions } from '../../src/server/serveOptions.js';
 import { makeTestCa, type TestCa } from '../harness/certs.js';
 import { spawnCli, type CliProcess } from '../harness/cli.js';
 import { NotifySubscriber, unixPeerClient } from '../peer/notifyClient.js';
-import { emptyCapture, startTestNode, type TestNode } from '../recorder/harness.js';
+import {
+  anyFilter,
+  emptyCapture,
+  RecordStream,
+  replay,
+  startTestNode,
+  syntheticPackets,
+  writeSyntheticCapture,
+  type TestNode,
+} from '../recorder/harness.js';
 
 const PEERS = `peers:
   - name: alpha
@@ -265,5 +280,40 @@ describe('a spawned hubble-ts serve --peers-file', () => {
     expect(await sub.ended).toMatchObject({ code: grpc.status.OK });
     expect(await serve.exited).toBe(0);
     client.close();
+  });
+});
+
+describe('a node outside the default cluster', () => {
+  it('goes by cluster/node everywhere it names itself: flows, GetNodes, the Peer service, the Recorder', async () => {
+    const capture = writeSyntheticCapture(syntheticPackets(1));
+    const t = await startTestNode({ 'node-name': 'n1.ex', 'cluster-name': 'lab', source: [`pcap:${capture}`] });
+    const observer = new ObserverClient(`unix://${t.socket}`, grpc.credentials.createInsecure());
+    try {
+      const flows: GetFlowsResponse[] = [];
+      await new Promise<void>((resolve, reject) => {
+        const call = observer.getFlows(GetFlowsRequest.fromPartial({ number: '1', first: true }));
+        call.on('data', (r: GetFlowsResponse) => flows.push(r));
+        call.on('end', resolve);
+        call.on('error', reject);
+      });
+      expect(flows.map((r) => [r.nodeName, r.flow?.nodeName])).toEqual([['lab/n1.ex', 'lab/n1.ex']]);
+      const nodes = await new Promise<GetNodesResponse>((resolve, reject) =>
+        observer.getNodes({}, (err, res) => (err ? reject(err) : resolve(res))),
+      );
+      expect(nodes.nodes.map((n) => n.name)).toEqual(['lab/n1.ex']);
+      const sub = new NotifySubscriber(unixPeerClient(t.socket));
+      expect(await sub.waitForCount(1)).toEqual([`ADDED lab/n1.ex unix://${t.socket}`]);
+      // The Recorder, as upstream's: its responses name the node so, and its files carry it with '/' made '_'.
+      const stream = new RecordStream(t.recorder).start({ include: [anyFilter] });
+      expect((await stream.running()).nodeName).toBe('lab/n1.ex');
+      await replay(t.node, capture);
+      stream.stop();
+      const stopped = await stream.stopped();
+      expect(stopped.nodeName).toBe('lab/n1.ex');
+      expect(stopped.stopped!.filesink!.filePath).toMatch(/\/hubble_\d+_\d+_lab_n1\.ex\.pcap$/);
+    } finally {
+      observer.close();
+      await t.close();
+    }
   });
 });
