@@ -201,9 +201,12 @@ function firstNonEmpty(getters: readonly Getter[], flow: Flow): string {
   return '';
 }
 
-/** One side's identifier lists: for both directions, and the egress/ingress overrides. */
+/**
+ * One side's identifier lists: for both directions (sourceContext / destinationContext: only with it does the handler
+ * get the side's label), and the egress/ingress overrides.
+ */
 interface SideContext {
-  any: readonly ContextIdentifier[];
+  any: readonly ContextIdentifier[] | undefined;
   egress: readonly ContextIdentifier[] | undefined;
   ingress: readonly ContextIdentifier[] | undefined;
 }
@@ -257,9 +260,10 @@ export function parseContextOptions(handler: string, options: ReadonlyMap<string
     const any = lists.get(`${name}context`);
     const egress = lists.get(`${name}egresscontext`);
     const ingress = lists.get(`${name}ingresscontext`);
-    // Hubble adds the side's label only for sourceContext / destinationContext: the variants override it, and alone
-    // they add nothing (its GetLabelNames looks at Source and Destination only).
-    if (any === undefined) return undefined;
+    // Hubble adds the side's label only for sourceContext / destinationContext (its GetLabelNames looks at Source and
+    // Destination only); the variants override it, and alone still give the other side's label its value where a
+    // handler inverts the sides (httpV2).
+    if (any === undefined && egress === undefined && ingress === undefined) return undefined;
     return { any, egress, ingress };
   };
   return { source: side('source'), destination: side('destination'), labels };
@@ -273,7 +277,7 @@ class CompiledSide {
 
   constructor(context: SideContext, side: Side) {
     const compile = (ids: readonly ContextIdentifier[]) => ids.map((id) => identifierGetter(id, side));
-    this.any = compile(context.any);
+    this.any = compile(context.any ?? []);
     this.egress = context.egress !== undefined ? compile(context.egress) : this.any;
     this.ingress = context.ingress !== undefined ? compile(context.ingress) : this.any;
   }
@@ -292,22 +296,34 @@ class CompiledSide {
 
 /**
  * A handler's context labels, compiled: `labelNames` to append to the handler's own, `fill` to write their values.
- * With `invert`, each label describes the other endpoint (for metrics read from response flows, as httpV2's: the
- * request's source is the response's destination).
+ * With `invert` (metrics read from response flows, as httpV2's: the request's source is the response's destination),
+ * labelsContext's labels describe the other endpoint, and the `source` and `destination` labels trade values as
+ * Hubble's do: each side's identifiers are read on their own side of the flow (sourceContext on its source), then the
+ * two values are swapped; so `source` holds what destinationContext reads on the response's destination ("" without
+ * one).
  */
 export class FlowContext {
   readonly labelNames: readonly string[];
   private readonly labelGetters: readonly Getter[];
   private readonly source: CompiledSide | undefined;
   private readonly destination: CompiledSide | undefined;
+  /** The side whose value the `source` label takes (undefined: no such label, or "" there). */
+  private readonly sourceLabelFrom: CompiledSide | undefined;
+  private readonly destinationLabelFrom: CompiledSide | undefined;
+  private readonly sourceLabelled: boolean;
+  private readonly destinationLabelled: boolean;
 
   constructor(options: ContextOptions, invert = false) {
     this.labelGetters = options.labels.map((l) => labelGetter(l, invert));
-    this.source = options.source && new CompiledSide(options.source, invert ? 'destination' : 'source');
-    this.destination = options.destination && new CompiledSide(options.destination, invert ? 'source' : 'destination');
+    this.source = options.source && new CompiledSide(options.source, 'source');
+    this.destination = options.destination && new CompiledSide(options.destination, 'destination');
+    this.sourceLabelled = options.source?.any !== undefined;
+    this.destinationLabelled = options.destination?.any !== undefined;
+    this.sourceLabelFrom = invert ? this.destination : this.source;
+    this.destinationLabelFrom = invert ? this.source : this.destination;
     const names: string[] = [...options.labels];
-    if (this.source !== undefined) names.push('source');
-    if (this.destination !== undefined) names.push('destination');
+    if (this.sourceLabelled) names.push('source');
+    if (this.destinationLabelled) names.push('destination');
     this.labelNames = names;
   }
 
@@ -316,8 +332,8 @@ export class FlowContext {
     let i = at;
     const getters = this.labelGetters;
     for (let g = 0; g < getters.length; g++) out[i++] = getters[g]!(flow);
-    if (this.source !== undefined) out[i++] = this.source.value(flow);
-    if (this.destination !== undefined) out[i++] = this.destination.value(flow);
+    if (this.sourceLabelled) out[i++] = this.sourceLabelFrom?.value(flow) ?? '';
+    if (this.destinationLabelled) out[i++] = this.destinationLabelFrom?.value(flow) ?? '';
     return i;
   }
 }

@@ -328,7 +328,9 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
     }
   });
 
-  it("httpV2 counts requests from their responses, labelled from the request's side", async () => {
+  it("httpV2 counts requests from their responses, labelled from the request's side as Hubble swaps them", async () => {
+    // Hubble reads sourceContext on the response's source (the server) and destinationContext on its destination (the
+    // client), then swaps the two values: `source` is the client's pod here, `destination` the server's namespace.
     const path = hookPath(['httpV2:sourceContext=namespace;destinationContext=pod']);
     path.feed(request);
     path.feed(response);
@@ -339,8 +341,8 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
       sortSeries([
         [
           {
-            source: 'shop',
-            destination: 'payments/api-1',
+            source: 'shop/frontend-1',
+            destination: 'payments',
             method: 'GET',
             protocol: 'HTTP/1.1',
             status: '200',
@@ -350,8 +352,8 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
         ],
         [
           {
-            source: 'shop',
-            destination: 'payments/api-1',
+            source: 'shop/frontend-1',
+            destination: 'payments',
             method: 'GET',
             protocol: 'HTTP/1.1',
             status: '200',
@@ -361,6 +363,29 @@ describe('http and httpV2: hubble_http_requests_total, hubble_http_responses_tot
         ],
       ]),
     );
+  });
+});
+
+describe('httpV2 with one side of the context', () => {
+  it('has an empty source with sourceContext alone, as Hubble (its value moves to a destination label not asked for)', async () => {
+    const path = hookPath(['httpV2:sourceContext=namespace']);
+    path.feed(
+      flow({
+        eventType: { type: L7 },
+        verdict: Verdict.FORWARDED,
+        isReply: true,
+        source: { namespace: 'payments', podName: 'api-1' },
+        destination: { namespace: 'shop', podName: 'frontend-1' },
+        l7: {
+          type: L7FlowType.RESPONSE,
+          http: { code: 204, method: 'PUT', protocol: 'HTTP/1.1', url: 'http://api/x' },
+        },
+      }),
+    );
+    const scraped = await path.scrape();
+    expect(series(scraped, 'hubble_http_requests_total')).toEqual([
+      [{ source: '', method: 'PUT', protocol: 'HTTP/1.1', status: '204', reporter: 'unknown' }, 1],
+    ]);
   });
 });
 
