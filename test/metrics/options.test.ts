@@ -143,9 +143,9 @@ describe('serve refuses a bad --metrics with one line naming the handler and opt
       message: '--metrics: dns: query takes no value (or true/false), got "yes"',
     },
     {
-      name: 'exemplars (OpenMetrics only)',
-      metrics: ['httpV2:exemplars=true'],
-      message: '--metrics: httpV2: exemplars need the OpenMetrics format, which hubble-ts does not serve',
+      name: 'exemplars with a value that is not a boolean',
+      metrics: ['httpV2:exemplars=sometimes'],
+      message: '--metrics: httpV2: exemplars takes no value (or true/false), got "sometimes"',
     },
     {
       name: 'an option with no name',
@@ -175,6 +175,27 @@ describe('serve refuses a bad --metrics with one line naming the handler and opt
     expect(() => toServeOptions(serveSettings({ 'metrics-address': '9965' }))).toThrow(
       new ConfigError('--metrics-address "9965" is not HOST:PORT (e.g. :9965 or 127.0.0.1:9965)'),
     );
+  });
+
+  it("accepts Cilium's documented metrics value, exemplars=true included (they need OpenMetrics: none are served)", () => {
+    const opts = toServeOptions(
+      serveSettings({
+        'metrics-address': ':9965',
+        metrics: [
+          'dns drop tcp flow port-distribution icmp httpV2:exemplars=true;labelsContext=source_ip,source_namespace,' +
+            'source_workload,destination_ip,destination_namespace,destination_workload,traffic_direction',
+        ],
+      }),
+    );
+    expect(opts.metrics?.handlers.map((h) => h.name)).toEqual([
+      'dns',
+      'drop',
+      'tcp',
+      'flow',
+      'port-distribution',
+      'icmp',
+      'httpV2',
+    ]);
   });
 
   it('accepts option keys and identifiers in any case, as Hubble does, and leaves metrics off by default', () => {

@@ -7,12 +7,12 @@
 // httpV2: hubble_http_requests_total{<context>, method, protocol, status, reporter} and the duration histogram, both
 //   from responses, with source and destination labels describing the request (the response's endpoints swapped).
 //
-// exemplars=true (trace ids on samples) needs the OpenMetrics format, which this endpoint does not serve: refused.
+// exemplars=true (trace ids on samples) is taken and has no effect: exemplars need the OpenMetrics format, which this
+// endpoint does not serve.
 import { L7FlowType, TrafficDirection, type Flow } from '../../api/flow/flow.js';
 import type { FlowContext } from '../context.js';
 import { numberText } from '../flowNames.js';
 import { BoundedCounterVec, BoundedHistogramVec } from '../labelSets.js';
-import { MetricsOptionError } from '../options.js';
 import { flagOption, handlerContext, NAMESPACE, type HandlerInit, type MetricHandler } from './handler.js';
 
 /**
@@ -50,11 +50,9 @@ export class HttpHandler implements MetricHandler {
     this.name = version;
     const v2 = version === 'httpV2';
     this.context = handlerContext(version, options, ['exemplars'], v2);
-    if (flagOption(version, options, 'exemplars')) {
-      throw new MetricsOptionError(
-        `${version}: exemplars need the OpenMetrics format, which hubble-ts does not serve (drop the option)`,
-      );
-    }
+    // Checked, then left unused: exemplars exist only in the OpenMetrics format, which this endpoint does not serve
+    // (Hubble without OpenMetrics takes the option and shows none either).
+    flagOption(version, options, 'exemplars');
     const contextLabels = this.context.labelNames;
     this.at = contextLabels.length;
     const requestLabels = v2
