@@ -6,8 +6,8 @@
 // with grpc-js; this speaks just enough gRPC for one server-streaming call: request headers and deadline, the
 // length-prefixed messages, trailers (and trailers-only answers), and grpc-js's statuses for broken streams.
 import * as http2 from 'node:http2';
-import { connect as netConnect, isIP } from 'node:net';
-import { checkServerIdentity } from 'node:tls';
+import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls';
 import * as grpc from '@grpc/grpc-js';
 import { GetFlowsRequest, ObserverService } from '../api/observer/observer.js';
 import { VERSION } from '../server/version.js';
@@ -115,20 +115,37 @@ export class NodeFlowsChannel {
       // As grpc-js: node's own cap on session memory degrades badly when reached; the windows bound what we hold.
       maxSessionMemory: Number.MAX_SAFE_INTEGER,
     };
+    // The socket is made here so that a dial given up can end it: destroying the session does not stop a connect
+    // still under way (a node whose link is down: its SYNs go unanswered), which then completed on a dead session.
+    let socket: Socket | undefined;
     let url: string;
     if (this.target.startsWith('unix:')) {
       const path = this.target.replace(/^unix:(\/\/)?/, '');
       url = 'http://localhost';
-      options.createConnection = () => netConnect(path);
-    } else if (this.tls !== undefined) {
-      url = `https://${this.target}`;
-      const { ca, cert, key, serverName } = this.tls;
-      Object.assign(options, { ca, cert, key });
-      // Verified against the expected name, as grpc-js's ssl_target_name_override does; SNI only for a host name.
-      if (isIP(serverName) === 0) options.servername = serverName;
-      options.checkServerIdentity = (_host, peerCert) => checkServerIdentity(serverName, peerCert);
+      options.createConnection = () => (socket = netConnect(path));
     } else {
-      url = `http://${this.target}`;
+      const address = new URL(`http://${this.target}`);
+      const host = address.hostname.replace(/^\[(.*)\]$/, '$1');
+      const port = Number(address.port || 80);
+      if (this.tls !== undefined) {
+        url = `https://${this.target}`;
+        const { ca, cert, key, serverName } = this.tls;
+        options.createConnection = () =>
+          (socket = tlsConnect({
+            host,
+            port,
+            ca,
+            cert,
+            key,
+            ALPNProtocols: ['h2'],
+            // Verified against the expected name, as grpc-js's ssl_target_name_override does; SNI only for a host name.
+            servername: isIP(serverName) === 0 ? serverName : undefined,
+            checkServerIdentity: (_host, peerCert) => checkServerIdentity(serverName, peerCert),
+          }));
+      } else {
+        url = `http://${this.target}`;
+        options.createConnection = () => (socket = netConnect({ host, port }));
+      }
     }
     const session = http2.connect(url, options);
     const dialled: DialledSession = { session, error: undefined };
@@ -137,11 +154,13 @@ export class NodeFlowsChannel {
     const timer = setTimeout(() => {
       dialled.error = `no connection within ${this.dialTimeoutMs / 1000}s`;
       session.destroy();
+      socket?.destroy();
     }, this.dialTimeoutMs);
     timer.unref();
     let pinger: NodeJS.Timeout | undefined;
     session.once('connect', () => {
       clearTimeout(timer);
+      if (session.destroyed) return;
       session.setLocalWindowSize(SESSION_WINDOW_BYTES);
       pinger = keepAliveTimer(dialled, this.keepalive);
     });

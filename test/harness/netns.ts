@@ -7,6 +7,9 @@ import { promisify } from 'node:util';
 const run = promisify(execFile);
 
 export interface VethNamespace {
+  /** The namespace's name (for `ip netns exec`), and the far end's interface in it. */
+  namespace: string;
+  peerIface: string;
   /** Our end, in this namespace. */
   iface: string;
   ifindex: number;
@@ -51,6 +54,8 @@ export async function vethNamespace(tag: string): Promise<VethNamespace> {
   const { stdout } = await run('ip', ['-n', ns, '-o', 'link', 'show', peer]);
   const peerMac = /link\/ether ([0-9a-f:]{17})/.exec(stdout)?.[1] ?? '';
   return {
+    namespace: ns,
+    peerIface: peer,
     iface,
     ifindex: Number(readFileSync(`/sys/class/net/${iface}/ifindex`, 'utf8')),
     mac: readFileSync(`/sys/class/net/${iface}/address`, 'utf8').trim(),

@@ -2,6 +2,7 @@
 // is), every response arrives whole and in order whatever its size, views into what arrived stay valid, the node's
 // status and message come through, and cancelling, deadlines, pausing, a node going away, one that is not there and
 // TLS each end or hold the call as grpc-js would.
+import { execFile, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { GetFlowsRequest } from '../../src/api/observer/observer.js';
 import { NodeFlowsChannel, type NodeFlowsCall } from '../../src/relay/nodeFlows.js';
 import { makeTestCa } from '../harness/certs.js';
 import { spawnCli } from '../harness/cli.js';
+import { vethNamespace } from '../harness/netns.js';
 import { freePort, tempDir } from './harness.js';
 
 type Handler = (call: grpc.ServerWritableStream<GetFlowsRequest, Buffer>) => void;
@@ -349,5 +351,42 @@ describe('GetFlows over HTTP/2 to a node', () => {
         expect(err).toMatchObject({ code: grpc.status.UNAVAILABLE });
       }
     });
+  });
+});
+
+describe('a node whose link is down while it is dialled', () => {
+  it('gives up at the dial timeout, and the connect still under way never completes on the abandoned session', async () => {
+    // A node in a namespace behind a veth whose far end is down while it is dialled, and back up after the 0.4 s dial
+    // timeout: the kernel's retried SYN then gets through. The connect completed on the destroyed session, whose
+    // connect handler threw (ERR_HTTP2_INVALID_SESSION), taking the relay down.
+    const ns = await vethNamespace('slowdial');
+    const run = (cmd: string, args: string[]) =>
+      new Promise<void>((resolve, reject) => execFile(cmd, args, (err) => (err ? reject(err) : resolve())));
+    const script =
+      "let n = 0; require('net').createServer((s) => { console.log('connection ' + ++n); s.destroy(); })" +
+      `.listen(4244, '${ns.peerAddress}', () => console.log('listening'));`;
+    const server = spawn('ip', ['netns', 'exec', ns.namespace, process.execPath, '-e', script]);
+    let out = '';
+    server.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    const uncaught: unknown[] = [];
+    const onUncaught = (err: unknown) => uncaught.push(err);
+    process.on('uncaughtException', onUncaught);
+    try {
+      await until(() => out.includes('listening'), 10_000, 'the node in the namespace to listen');
+      await run('ip', ['-n', ns.namespace, 'link', 'set', ns.peerIface, 'down']);
+      const c = new NodeFlowsChannel(`${ns.peerAddress}:4244`, undefined, 400);
+      channels.push(c);
+      const ended = await open(c).ended;
+      expect(ended).toMatchObject({ code: grpc.status.UNAVAILABLE, details: 'no connection within 0.4s' });
+      await run('ip', ['-n', ns.namespace, 'link', 'set', ns.peerIface, 'up']);
+      // Past the SYN's retries (1 s, then 3 s): the node saw no connection, and nothing was thrown here.
+      await new Promise((r) => setTimeout(r, 4500));
+      expect(uncaught).toEqual([]);
+      expect(out).not.toContain('connection');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      server.kill();
+      await ns.close();
+    }
   });
 });
