@@ -146,6 +146,8 @@ export async function streamClusterFlows(
 
 export class ClusterFlowsRequest {
   private readonly req: GetFlowsRequest;
+  /** When the request began (this host's clock): where a node that sent nothing before failing resumes from. */
+  private readonly startedAt = timestampOfMs(Date.now());
   private readonly nodes = new Map<string, NodeFlows>();
   /** Streams the relay cancelled itself: their CANCELLED status is no failure. */
   private readonly cancelledByUs = new WeakSet<NodeStream>();
@@ -462,7 +464,9 @@ export class ClusterFlowsRequest {
     if (node.historyDone && this.plan.kind === 'follow' && this.plan.history !== undefined) {
       return { ...base, number: String(this.plan.history), since: undefined };
     }
-    return { ...base, since: undefined }; // from now
+    // It sent nothing before failing: everything since the request began, so what it captured between failing and
+    // being redialled (the backoff reaches 30 s) is not lost.
+    return { ...base, since: this.startedAt };
   }
 
   private scheduleRejoin(node: NodeFlows): void {

@@ -1,7 +1,8 @@
 // What a user of `observe --follow` through the relay sees when a node dies and comes back: two `hubble-ts serve`
 // processes capturing live on loopback (each its own UDP port), mTLS between relay and nodes, `hubble-ts relay` and
 // `hubble-ts observe --follow` as processes. The node is killed with SIGKILL mid-follow, the other keeps flowing, the
-// client is told, and the node's flows come back in the same stream once it is restarted on the same port.
+// client is told, and the node's flows come back in the same stream once it is restarted on the same port; and a node
+// that had sent a follower nothing before dying resumes from when the follow began.
 import { createSocket } from 'node:dgram';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,8 @@ describe('observe --follow through the relay while a node dies and returns', () 
   const tcpPorts: Record<'alpha' | 'beta', number> = { alpha: 0, beta: 0 };
   const udpPorts: Record<'alpha' | 'beta', number> = { alpha: 0, beta: 0 };
   const running: CliProcess[] = [];
+  let relay: CliProcess & { port: number };
+  let beta: ServeProcess;
 
   function serve(name: 'alpha' | 'beta', extra: string[] = []): Promise<ServeProcess> {
     const p = spawnCli([
@@ -102,11 +105,11 @@ describe('observe --follow through the relay while a node dies and returns', () 
   });
 
   it('keeps flowing from the live node, reports the dead one, and resumes it when it is back', async () => {
-    let beta = await serve('beta');
+    beta = await serve('beta');
     const peersFile = join(dir, 'peers.yaml');
     writePeersFile(peersFile, [{ name: 'beta', address: `127.0.0.1:${tcpPorts.beta}` }]);
     await serve('alpha', ['--peers-file', peersFile]);
-    const relay = await startRelayProcess([
+    relay = await startRelayProcess([
       '--peer-service',
       `unix://${join(dir, 'alpha.sock')}`,
       '--tls-client-cert-file',
@@ -159,5 +162,37 @@ describe('observe --follow through the relay while a node dies and returns', () 
     expect(new Set(keys).size).toBe(keys.length);
     const times = flows.map((f) => f.time);
     expect(times).toEqual([...times].sort((a, b) => a - b));
+  }, 120_000);
+
+  it('resumes a node that had sent this follower nothing from when the follow began, losing nothing', async () => {
+    // A follower to which beta has sent nothing when beta dies; beta comes back and captures a datagram before the
+    // relay dials it again (the relay is held stopped meanwhile). That datagram must reach the follower: it resumed
+    // "from now", and lost whatever came between the node's return and the redial (up to the 30 s backoff).
+    const observe = spawnCli(['observe', '--follow', '-o', 'json', '--server', `127.0.0.1:${relay.port}`]);
+    running.push(observe);
+    await sendUntilSeen(observe, 'alpha');
+    await beta.stop('SIGKILL');
+    await observe.waitFor(
+      (_out, err) => jsonLines(err).some((l) => l['node_status']?.node_names?.includes('beta')),
+      10_000,
+      'a node status event for beta',
+    );
+    relay.child.kill('SIGSTOP');
+    let sent: number;
+    try {
+      beta = await serve('beta');
+      sent = await sendDatagram(udpPorts.beta);
+      // Captured by beta before the relay can ask for it.
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      relay.child.kill('SIGCONT');
+    }
+    await observe.waitFor(
+      () => flowsOf(observe).some((f) => f.node === 'beta' && f.sourcePort === sent),
+      30_000,
+      `the datagram beta captured before the relay redialled it (from port ${sent})`,
+    );
+    const keys = flowsOf(observe).map((f) => `${f.node}:${f.sourcePort}`);
+    expect(new Set(keys).size).toBe(keys.length);
   }, 120_000);
 });
