@@ -206,6 +206,11 @@ export class HubbleConnection {
     return this.options.server;
   }
 
+  /** Whether the connection is made over TLS. */
+  get tls(): boolean {
+    return this.options.tls;
+  }
+
   health(): HealthClient {
     // Shares the observer client's channel so the health check proves the same connection.
     this.healthClient ??= new HealthClientConstructor(this.target, this.credentials, {
@@ -330,7 +335,12 @@ function lastConnectionError(details: string): string {
 }
 
 /** Turns a failed call into one line: what failed and, where we know it, what to do. */
-export function describeCallError(err: unknown, server: string, what: string): string {
+export function describeCallError(
+  err: unknown,
+  server: string,
+  what: string,
+  tls = server.startsWith(TLS_PREFIX),
+): string {
   if (!isServiceError(err)) return `${what} failed: ${(err as Error).message ?? String(err)}`;
   const details = err.details || err.message;
   switch (err.code) {
@@ -345,7 +355,11 @@ export function describeCallError(err: unknown, server: string, what: string): s
         /ECONNRESET|socket hang up|Connection dropped|GOAWAY|^Failed to connect$/i.test(cause) &&
         !TLS_FAILURE.test(cause)
       ) {
-        return `${server} closed the connection (${cause}); does it expect TLS (--tls or a tls:// address)?`;
+        // Over TLS, a server that refuses our client certificate (TLS 1.3) closes the connection once its handshake is
+        // done: grpc-js then reports no alert, only the closed connection.
+        return tls
+          ? `${server} closed the connection during or right after the TLS handshake (${cause}); if it requires client certificates, give one signed by a CA it trusts (--tls-client-cert-file, --tls-client-key-file)`
+          : `${server} closed the connection (${cause}); does it expect TLS (--tls or a tls:// address)?`;
       }
       // nghttp2's word for a peer that answered our HTTP/2 preface with something else: "HTTP/1.1 400 ...".
       if (/^Protocol error$/i.test(cause)) {
@@ -353,6 +367,13 @@ export function describeCallError(err: unknown, server: string, what: string): s
       }
       if (/wrong version number|packet length too long|unknown protocol/i.test(cause)) {
         return `TLS handshake with ${server} failed: the server does not speak TLS (drop --tls and the tls:// prefix)`;
+      }
+      // Alerts the server sent: about our client certificate, not its own.
+      if (/alert certificate required|SSL alert number 116\b/i.test(cause)) {
+        return `TLS handshake with ${server} failed: the server requires a client certificate (give --tls-client-cert-file and --tls-client-key-file)`;
+      }
+      if (/alert (unknown ca|bad certificate|certificate unknown)|SSL alert number (42|46|48)\b/i.test(cause)) {
+        return `TLS handshake with ${server} failed: the server refused our client certificate (give one signed by a CA the server trusts, with --tls-client-cert-file and --tls-client-key-file)`;
       }
       if (/self[- ]signed|unable to (get|verify)|UNABLE_TO_VERIFY|unknown ca/i.test(cause)) {
         return `TLS handshake with ${server} failed: ${cause} (give the CA that signed its certificate with --tls-ca-cert-files)`;

@@ -337,7 +337,7 @@ export async function streamFlows(
       });
       call.on('error', (err: Error) => {
         if (isServiceError(err) && err.code === grpc.status.CANCELLED && stop.signal.aborted) resolve();
-        else reject(new CliError(describeCallError(err, conn.server, 'GetFlows')));
+        else reject(new CliError(describeCallError(err, conn.server, 'GetFlows', conn.tls)));
       });
       call.on('end', () => resolve());
     });

@@ -63,7 +63,12 @@ export function eventsCommand(kind: EventsKind, io: CliIo): Command {
           else
             reject(
               new CliError(
-                describeCallError(err, conn.server, kind === 'agent-events' ? 'GetAgentEvents' : 'GetDebugEvents'),
+                describeCallError(
+                  err,
+                  conn.server,
+                  kind === 'agent-events' ? 'GetAgentEvents' : 'GetDebugEvents',
+                  conn.tls,
+                ),
               ),
             );
         });

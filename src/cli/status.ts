@@ -133,7 +133,8 @@ export async function runStatus(conn: HubbleConnection, output: StatusOutput, io
   await conn.waitConnected();
   const health = await new Promise<string>((resolve, reject) => {
     conn.health().check({ service: OBSERVER_HEALTH_NAME }, { deadline: conn.unaryDeadline() }, (err, res) => {
-      if (err) reject(new CliError(`failed getting status: ${describeCallError(err, conn.server, 'health check')}`));
+      if (err)
+        reject(new CliError(`failed getting status: ${describeCallError(err, conn.server, 'health check', conn.tls)}`));
       else resolve(healthStatusName(res?.status));
     });
   });
@@ -145,7 +146,9 @@ export async function runStatus(conn: HubbleConnection, output: StatusOutput, io
     conn.observer.serverStatus({}, new grpc.Metadata(), { deadline: conn.unaryDeadline() }, (err, res) => {
       if (err)
         reject(
-          new CliError(`failed to get hubble server status: ${describeCallError(err, conn.server, 'ServerStatus')}`),
+          new CliError(
+            `failed to get hubble server status: ${describeCallError(err, conn.server, 'ServerStatus', conn.tls)}`,
+          ),
         );
       else resolve(res!);
     });

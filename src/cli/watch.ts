@@ -31,7 +31,7 @@ export function watchCommand(io: CliIo = PROCESS_IO): Command {
           call.on('end', () => resolve());
           call.on('error', (err: Error) => {
             if (isServiceError(err) && err.code === grpc.status.CANCELLED && interrupted.signal.aborted) resolve();
-            else reject(new CliError(describeCallError(err, conn.server, 'Notify')));
+            else reject(new CliError(describeCallError(err, conn.server, 'Notify', conn.tls)));
           });
         });
       } finally {

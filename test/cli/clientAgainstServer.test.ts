@@ -463,6 +463,54 @@ describe('TLS', () => {
       tlsServer.forceShutdown();
     }
   });
+
+  it('says what to give when a server requiring client certificates gets none, or one it does not trust', async () => {
+    const ca = makeTestCa();
+    const leaf = ca.issue('server', ['127.0.0.1'], 'server');
+    const { readFileSync } = await import('node:fs');
+    const creds = grpc.ServerCredentials.createSsl(
+      readFileSync(ca.cert),
+      [{ private_key: readFileSync(leaf.key), cert_chain: readFileSync(leaf.cert) }],
+      true,
+    );
+    const { server, port } = await startServer(new FakeObserver(), '127.0.0.1:0', creds);
+    const status = (extra: string[]) =>
+      run(statusCommand(collectingIo()), [
+        '--server',
+        `tls://127.0.0.1:${port}`,
+        '--tls-ca-cert-files',
+        ca.cert,
+        ...extra,
+      ]);
+    try {
+      // As the OpenSSL alert only: "... tlsv13 alert certificate required ... SSL alert number 116".
+      await expect(status([])).rejects.toThrow(
+        `TLS handshake with tls://127.0.0.1:${port} failed: the server requires a client certificate (give --tls-client-cert-file and --tls-client-key-file)`,
+      );
+      const stranger = makeTestCa('a CA the server does not trust').issue('client', ['me'], 'client');
+      await expect(
+        status(['--tls-client-cert-file', stranger.cert, '--tls-client-key-file', stranger.key]),
+      ).rejects.toThrow(
+        // TLS 1.3: the server's alert comes after the client's handshake is done, and grpc-js reports only the close.
+        `tls://127.0.0.1:${port} closed the connection during or right after the TLS handshake (Failed to connect); if it requires client certificates, give one signed by a CA it trusts (--tls-client-cert-file, --tls-client-key-file)`,
+      );
+      const client = ca.issue('client', ['me'], 'client');
+      const ok = collectingIo();
+      await run(statusCommand(ok), [
+        '--server',
+        `tls://127.0.0.1:${port}`,
+        '--tls-ca-cert-files',
+        ca.cert,
+        '--tls-client-cert-file',
+        client.cert,
+        '--tls-client-key-file',
+        client.key,
+      ]);
+      expect(ok.out()).toContain('): Ok\n');
+    } finally {
+      server.forceShutdown();
+    }
+  });
 });
 
 describe('observe agent-events and debug-events', () => {
