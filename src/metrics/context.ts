@@ -305,8 +305,6 @@ class CompiledSide {
 export class FlowContext {
   readonly labelNames: readonly string[];
   private readonly labelGetters: readonly Getter[];
-  private readonly source: CompiledSide | undefined;
-  private readonly destination: CompiledSide | undefined;
   /** The side whose value the `source` label takes (undefined: no such label, or "" there). */
   private readonly sourceLabelFrom: CompiledSide | undefined;
   private readonly destinationLabelFrom: CompiledSide | undefined;
@@ -315,12 +313,12 @@ export class FlowContext {
 
   constructor(options: ContextOptions, invert = false) {
     this.labelGetters = options.labels.map((l) => labelGetter(l, invert));
-    this.source = options.source && new CompiledSide(options.source, 'source');
-    this.destination = options.destination && new CompiledSide(options.destination, 'destination');
+    const source = options.source && new CompiledSide(options.source, 'source');
+    const destination = options.destination && new CompiledSide(options.destination, 'destination');
     this.sourceLabelled = options.source?.any !== undefined;
     this.destinationLabelled = options.destination?.any !== undefined;
-    this.sourceLabelFrom = invert ? this.destination : this.source;
-    this.destinationLabelFrom = invert ? this.source : this.destination;
+    this.sourceLabelFrom = invert ? destination : source;
+    this.destinationLabelFrom = invert ? source : destination;
     const names: string[] = [...options.labels];
     if (this.sourceLabelled) names.push('source');
     if (this.destinationLabelled) names.push('destination');

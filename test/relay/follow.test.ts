@@ -91,6 +91,15 @@ describe('observe --follow through the relay while a node dies and returns', () 
     throw new Error(`no flow from ${node} reached observe --follow in ${ms} ms; stderr: ${observe.stderr()}`);
   }
 
+  /** Waits for `observe` to be told about `node` (a node status event on its stderr). */
+  function nodeStatusFor(observe: CliProcess, node: 'alpha' | 'beta'): Promise<void> {
+    return observe.waitFor(
+      (_out, err) => jsonLines(err).some((l) => l['node_status']?.node_names?.includes(node)),
+      10_000,
+      `a node status event for ${node}`,
+    );
+  }
+
   beforeAll(async () => {
     dir = tempDir('follow');
     pki = makeClusterPki(['alpha', 'beta']);
@@ -138,11 +147,7 @@ describe('observe --follow through the relay while a node dies and returns', () 
 
     await beta.stop('SIGKILL');
     // The client hears that beta is gone (hubble prints unavailable and failing nodes on stderr)...
-    await observe.waitFor(
-      (_out, err) => jsonLines(err).some((l) => l['node_status']?.node_names?.includes('beta')),
-      10_000,
-      'a node status event for beta',
-    );
+    await nodeStatusFor(observe, 'beta');
     const betaDown = jsonLines(observe.stderr()).find((l) => l['node_status']?.node_names?.includes('beta'))!;
     expect(['NODE_UNAVAILABLE', 'NODE_ERROR']).toContain(betaDown['node_status'].state_change);
     // ...and alpha's flows keep coming in the same stream.
@@ -172,11 +177,7 @@ describe('observe --follow through the relay while a node dies and returns', () 
     running.push(observe);
     await sendUntilSeen(observe, 'alpha');
     await beta.stop('SIGKILL');
-    await observe.waitFor(
-      (_out, err) => jsonLines(err).some((l) => l['node_status']?.node_names?.includes('beta')),
-      10_000,
-      'a node status event for beta',
-    );
+    await nodeStatusFor(observe, 'beta');
     relay.child.kill('SIGSTOP');
     let sent: number;
     try {
