@@ -251,8 +251,7 @@ export class PcapFileSource implements EventSource {
     let next = new Uint8Array(size);
     let filled = carry;
     // A pipe's first read may bring less than a file header: read that much whole, then what is there.
-    if (stream && filled - carry < PCAP_FILE_HEADER_LEN)
-      filled += await this.read(input, current, filled, carry + PCAP_FILE_HEADER_LEN - filled);
+    if (stream) filled += await this.read(input, current, filled, PCAP_FILE_HEADER_LEN);
     const first =
       stream && filled - carry < PCAP_FILE_HEADER_LEN
         ? 0
@@ -261,12 +260,11 @@ export class PcapFileSource implements EventSource {
     let eof = stream ? first === 0 : filled < size;
     /** current[i] is the file's byte base + i. */
     let base = -carry;
-    // Stopped while a pipe's writer had not yet written the header: nothing to judge.
-    if (target.state.aborted) return;
+    const state = target.state;
+    // Stopped before there was anything to judge (a pipe's writer had not yet written the header).
+    if (state.aborted) return;
     const { reader, start } = this.readerFor(current.subarray(carry, filled), target);
     let pos = carry + start;
-    const state = target.state;
-    if (state.aborted) return;
     for (;;) {
       const ahead = eof ? undefined : this.read(input, next, carry, chunk, stream);
       try {
