@@ -100,6 +100,87 @@ describe('the L7 parser in a worker thread', () => {
     }
   });
 
+  it('hands over more than its packet ring holds, heads of every size, as the Observer-thread parser reads them', async () => {
+    // 600 exchanges with heads of 100 bytes to 12 KiB: about 4 MiB through the 1 MiB ring, so entries wrap round its
+    // end many times (and the Observer's thread waits for room).
+    const here = l7Node({ l7: {}, ringCapacity: 65535 });
+    const worker = l7Node({ l7: { worker: true }, ringCapacity: 65535 });
+    try {
+      await worker.observer.settled();
+      for (let i = 0; i < 600; i++) {
+        const padding = 'x'.repeat((i * 7919) % 12000);
+        const request = text(`GET /wrap/${i} HTTP/1.1\r\nHost: shop.test\r\nX-Pad: ${padding}\r\n\r\n`);
+        const response = text(`HTTP/1.1 200 OK\r\nX-Pad: ${padding}\r\nContent-Length: 0\r\n\r\n`);
+        for (const frame of [
+          ethernet(
+            { type: EtherType.IPV4 },
+            ipv4(
+              { src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP },
+              tcp({ sport: 30000 + i, dport: 80, seq: 1, ack: 1, flags: 0x18 }, request),
+            ),
+          ),
+          ethernet(
+            { type: EtherType.IPV4 },
+            ipv4(
+              { src: '10.0.0.2', dst: '10.0.0.1', protocol: IpProtocol.TCP },
+              tcp({ sport: 80, dport: 30000 + i, seq: 1, ack: 1 + request.length, flags: 0x18 }, response),
+            ),
+          ),
+        ]) {
+          here.send(frame);
+          worker.send(frame);
+        }
+      }
+      await worker.observer.settled();
+      const got = flowsFrom(worker, 0);
+      expect(got.l7).toHaveLength(1200);
+      expect(got.l7).toEqual(flowsFrom(here, 0).l7);
+      expect(worker.observer.l7FlowsDropped).toBe(0);
+    } finally {
+      await worker.observer.close();
+    }
+  });
+
+  it('waits for the Observer when the packets in flight bring more records than its record ring holds', async () => {
+    // Pipelined requests, each 25 bytes: 7 segments of 2,600, 18,200 records, more than the 16,384 the record ring
+    // holds; the worker waits for the Observer's thread to take them, and none is lost or out of place.
+    const node = l7Node({ l7: { worker: true }, ringCapacity: 65535 });
+    try {
+      await node.observer.settled();
+      const perSegment = 2600;
+      const segments = 7;
+      let seq = 1;
+      for (let s = 0; s < segments; s++) {
+        let heads = '';
+        for (let i = 0; i < perSegment; i++)
+          heads += `GET /${String(s * perSegment + i).padStart(5, '0')} HTTP/1.1\r\n\r\n`;
+        const payload = text(heads);
+        node.send(
+          ethernet(
+            { type: EtherType.IPV4 },
+            ipv4(
+              { src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP },
+              tcp({ sport: 45000, dport: 80, seq, ack: 1, flags: 0x18 }, payload),
+            ),
+          ),
+        );
+        seq += payload.length;
+      }
+      await node.observer.settled();
+      const urls = node
+        .flows()
+        .filter((f) => f.Type === FlowType.L7)
+        .map((f) => f.l7!.http!.url);
+      expect(urls).toEqual(
+        Array.from({ length: segments * perSegment }, (_, i) => `http://10.0.0.2:80/${String(i).padStart(5, '0')}`),
+      );
+      expect(node.observer.l7FlowsDropped).toBe(0);
+      expect(node.parser.l7HttpStats).toMatchObject({ requests: segments * perSegment });
+    } finally {
+      await node.observer.close();
+    }
+  });
+
   it('stops its worker after a while without packets, starts another with the next, and keeps counting', async () => {
     const node = l7Node({ l7: { worker: true, workerIdleStopMs: 100 } });
     try {

@@ -66,7 +66,7 @@ const KEY_CACHE_SLOTS = 1024;
 
 /**
  * One packet as the L7 parser reads it, filled per packet by whoever runs the parser: from the L3/L4 parser's headers
- * in the same thread, or from a batch entry in the L7 worker thread.
+ * in the same thread, or from a packet ring entry in the L7 worker thread.
  */
 export class L7Packet {
   /** IpProtocol.TCP or IpProtocol.UDP. */

@@ -2,6 +2,7 @@
 // numbered by sequence. The L7 parser adds to it as it ingests packets, in whichever thread it runs (its memory can be
 // shared with a worker thread); the ring keeps a record's number beside its packet's L3/L4 columns, and fields are read
 // from the bytes only when someone reads the flow. No strings or objects are built per message at ingest.
+import { WordCopier } from '../../../packet/wordCopy.js';
 
 /** Which L7 record a ring slot holds; 0 for none. */
 export const L7Kind = { NONE: 0, DNS_REQUEST: 1, DNS_RESPONSE: 2, HTTP_REQUEST: 3, HTTP_RESPONSE: 4 } as const;
@@ -51,6 +52,9 @@ export class L7Store {
   private readonly requestAt: Float64Array;
   private readonly requestLength: Uint32Array;
   private readonly arena: Uint8Array;
+  /** Copiers into the arena: one for messages, one for the requests answered (each keeps a view of its last source). */
+  private readonly messageCopier: WordCopier;
+  private readonly requestCopier: WordCopier;
 
   /**
    * A table of at least `records` records (rounded up to a power of two) whose bytes are kept for the flows of a ring
@@ -82,6 +86,8 @@ export class L7Store {
     this.requestAt = new Float64Array(memory.requestAt);
     this.requestLength = new Uint32Array(memory.requestLength);
     this.arena = new Uint8Array(memory.arena);
+    this.messageCopier = new WordCopier(memory.arena);
+    this.requestCopier = new WordCopier(memory.arena);
   }
 
   /**
@@ -101,10 +107,10 @@ export class L7Store {
     const sequence = counters[ADDED]!;
     const at = sequence & this.mask;
     this.latency[at] = latencyNs;
-    const messageLength = this.copy(bytes, start, end);
+    const messageLength = this.copy(this.messageCopier, bytes, start, end);
     this.messageLength[at] = messageLength;
     this.messageAt[at] = counters[WRITTEN]! - messageLength;
-    const requestLength = this.copy(request, requestStart, requestEnd);
+    const requestLength = this.copy(this.requestCopier, request, requestStart, requestEnd);
     this.requestLength[at] = requestLength;
     this.requestAt[at] = counters[WRITTEN]! - requestLength;
     counters[ADDED] = sequence + 1;
@@ -127,21 +133,24 @@ export class L7Store {
     };
   }
 
-  /** Appends bytes[start, end) (a message larger than an eighth of the arena is not kept); returns the length kept. */
-  private copy(bytes: Uint8Array, start: number, end: number): number {
+  /**
+   * Appends bytes[start, end) at the next multiple of 4 (a message larger than an eighth of the arena is not kept);
+   * returns the length kept.
+   */
+  private copy(copier: WordCopier, bytes: Uint8Array, start: number, end: number): number {
     const length = end - start;
     const size = this.arena.length;
     if (length <= 0 || length > size >>> 3) return 0;
     const counters = this.counters;
     let written = counters[WRITTEN]!;
+    written += (4 - (written % 4)) % 4;
     let at = written % size;
     if (at + length > size) {
       // Never split a message: skip the arena's tail and start over at its beginning.
       written += size - at;
       at = 0;
     }
-    // A view made directly: subarray() of a Buffer (the capture's bytes) goes through its species constructor.
-    this.arena.set(new Uint8Array(bytes.buffer, bytes.byteOffset + start, length), at);
+    copier.copy(bytes, start, length, at);
     counters[WRITTEN] = written + length;
     return length;
   }

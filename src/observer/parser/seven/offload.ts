@@ -1,10 +1,12 @@
-// Runs the L7 parser in a worker thread of its own: the Observer's thread copies each packet that may carry an L7
-// message into a batch (its addresses, ports, TCP numbers, time and payload), the worker reads the batches in order
-// and adds what it finds to the shared L7 store, and each record comes back as (ticket, kind, number) in packet order.
-// The Observer's thread keeps only the copy and the ring write; the parsing runs on another core.
+// Runs the L7 parser in a worker thread of its own. The two threads share memory and exchange no messages per packet:
+// the Observer's thread copies each packet that may carry an L7 message (its addresses, ports, TCP numbers, time,
+// payload and ticket) into a byte ring the worker reads in order; the worker adds what it finds to the shared L7 store
+// and writes each record as (ticket, kind, number) into a second ring, which the Observer's thread drains as it goes.
+// Counters in shared memory say how far each side is; either side sleeps on them (Atomics.wait) only when it has
+// nothing to do. The Observer's thread keeps only the copy and the ring writes; the parsing runs on another core.
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
-import { receiveMessageOnPort, MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort, type Transferable } from 'node:worker_threads';
 import type { PacketHeaders } from '../../../packet/frame.js';
 import { emptyHttpConnectionStats, type HttpConnectionStats } from './httpConnections.js';
 import { emptyDnsTcpStats, type DnsTcpStats } from './dnsTcp.js';
@@ -12,14 +14,17 @@ import { L7_PROTOCOLS, type SevenParserOptions } from './index.js';
 import type { L7Kind, L7Store, L7StoreMemory } from './l7Store.js';
 import { uint32At } from '../../../packet/format.js';
 import { IpProtocol } from '../../../packet/protocols.js';
+import { WordCopier } from '../../../packet/wordCopy.js';
 
 /** Where a record found in a packet goes: the ticket its packet was handed in with, the record's kind and number. */
 export type L7Delivery = (ticket: number, kind: L7Kind, sequence: number) => void;
 
-// A batch entry, 8-byte aligned, read as 32-bit words (in this machine's byte order: both threads share it): its size
-// in bytes, the time's nanoseconds, the seconds (a float64 at word 2), protocol | IP version << 8 | TCP flags << 16,
-// source port | destination port << 16, the TCP sequence and acknowledgement numbers, the payload length; then from
-// byte 40 on the source and destination addresses (4 or 16 bytes each) and the payload.
+// A packet entry in the byte ring, 8-byte aligned, read as 32-bit words (in this machine's byte order: both threads
+// share it): its size in bytes, the time's nanoseconds, the seconds (a float64 at word 2), protocol | IP version << 8
+// | TCP flags << 16, source port | destination port << 16, the TCP sequence and acknowledgement numbers, the payload
+// length, the ticket (a float64 at word 10); then from byte 48 on the source and destination addresses (4 or 16 bytes
+// each) and the payload. An entry never wraps: where the next one would not fit before the ring's end, a padding
+// entry (PADDING set in its size word) fills the rest and the next one starts at offset 0.
 export const Entry = {
   SIZE: 0,
   NANOS: 1,
@@ -29,21 +34,72 @@ export const Entry = {
   SEQUENCE: 6,
   ACKNOWLEDGEMENT: 7,
   PAYLOAD_LENGTH: 8,
-  ADDRESSES_BYTE: 40,
+  TICKET_F64: 5,
+  ADDRESSES_BYTE: 48,
+  PADDING: 0x80000000,
 } as const;
+
+// The shared counters (Int32Array slots). Positions run on modulo 2^32 (compared for equality, subtracted with | 0).
+// Those the Observer's thread writes and those the worker writes sit on cache lines of their own (64 bytes apart), so
+// that one side's writes do not take the other's line away from it.
+export const Control = {
+  // Written by the Observer's thread.
+  /** Bytes of the packet ring the Observer's thread has published (written entries up to there are readable). */
+  PUBLISHED: 0,
+  /** Records the Observer's thread has taken from the record ring. */
+  RECORDS_TAKEN: 1,
+  /** 1 while the Observer's thread waits for the worker's progress. */
+  OBSERVER_WAITS: 2,
+  /** Set to 1 to make the worker return. */
+  STOP: 3,
+  /** 1 when the Observer's thread wants a message once the worker has answered more packets (it went idle). */
+  WAKE_WANTED: 4,
+  // Written by the worker.
+  /** Bytes of the packet ring the worker is done with (the Observer's thread may write over them). */
+  CONSUMED: 16,
+  /** Packets the worker has read (their records are in the record ring before this moves). */
+  ANSWERED: 17,
+  /** Records the worker has written into the record ring. */
+  RECORDS_WRITTEN: 18,
+  /** Moved by the worker each time it reports (the Observer's thread waits on it when it must wait). */
+  PROGRESS: 19,
+  /** 1 while the worker sleeps waiting for packets (the Observer's thread wakes it when it publishes). */
+  WORKER_SLEEPS: 20,
+  /** 1 while the worker waits for room in the record ring. */
+  WORKER_WAITS_FOR_ROOM: 21,
+  SLOTS: 32,
+} as const;
+
+/** The worker's messages to the Observer's thread (besides errors). */
+export const WorkerMessage = { READY: 0, ANSWERED: 1 } as const;
 
 /** What the worker thread starts with (workerData). */
 export interface L7WorkerData {
   options: SevenParserOptions;
   store: L7StoreMemory;
   port: MessagePort;
-  /** Int32 counters: [0] batches the worker has answered. */
+  /** Int32 counters, slots as in Control. */
   control: SharedArrayBuffer;
-  /** The HTTP tracker's counters as of the last batch (float64s, in the order of HTTP_STATS_KEYS). */
+  /** The packet ring (entries as in Entry), PACKET_RING_BYTES long. */
+  packets: SharedArrayBuffer;
+  /** The record ring: RECORD_RING_SLOTS float64 triples (ticket, kind, number). */
+  records: SharedArrayBuffer;
+  /** The HTTP tracker's counters as of the worker's last report (float64s, in the order of HTTP_STATS_KEYS). */
   httpStats: SharedArrayBuffer;
   /** The DNS-over-TCP tracker's, likewise (DNS_TCP_STATS_KEYS). */
   dnsTcpStats: SharedArrayBuffer;
 }
+
+/** The packet ring: 1 MiB, so that the payload of a packet of the largest snap length (256 KiB) fits a quarter of it. */
+export const PACKET_RING_BYTES = 1024 * 1024;
+/** A payload longer than this is cut when handed over (the worker sees the rest of the stream as after a gap). */
+const MAX_PAYLOAD_BYTES = PACKET_RING_BYTES / 4;
+/** The record ring's slots (a power of two): many times the records of the packets that may be in flight. */
+export const RECORD_RING_SLOTS = 16384;
+/** Packets the Observer's thread hands over between two looks for the worker's records (a power of two). */
+const LOOK_EVERY = 16;
+/** Packets the Observer's thread writes before it publishes them (it also publishes at the end of each turn). */
+const PUBLISH_EVERY = 32;
 
 /** The HTTP tracker's counters, in the order the worker writes them to shared memory. */
 export const HTTP_STATS_KEYS = Object.keys(emptyHttpConnectionStats()) as (keyof HttpConnectionStats)[];
@@ -55,32 +111,13 @@ export function publishStats<S extends object>(keys: readonly (keyof S)[], stats
   for (let i = 0; i < keys.length; i++) to[i] = stats[keys[i]!] as number;
 }
 
-/** A batch handed to the worker: `count` entries in `buffer` (moved, not copied, and handed back with the answer). */
-export interface L7Batch {
-  buffer: ArrayBuffer;
-  count: number;
-}
-
-/** The worker's answer to a batch, in order: (entry index, kind, record number) per record. */
-export interface L7BatchAnswer {
-  buffer: ArrayBuffer;
-  records: Float64Array;
-}
-
 /** The worker's young generation (the main thread runs with 4 MiB semi-spaces, i.e. 12 MiB). */
 const YOUNG_GENERATION_MB = 12;
-const BATCH_BYTES = 128 * 1024;
-const BATCH_PACKETS = 256;
-const MAX_BATCHES_IN_FLIGHT = 4;
-/** How long the Observer's thread, a full window ahead, waits for the worker to answer before giving L7 up. */
+/** How long the Observer's thread, waiting for the worker, waits for any progress before giving L7 up. */
 const STALL_MS = 10_000;
-
-interface SentBatch {
-  tickets: Float64Array;
-}
-
 /** How long the worker may go without a packet before it is stopped (started again by the next one). */
 const DEFAULT_IDLE_STOP_MS = 30_000;
+
 /** The trackers' counters that are gauges (of the running worker) rather than running totals. */
 const GAUGES: readonly string[] = ['connections', 'bufferedBytes'];
 
@@ -130,31 +167,35 @@ export class L7Offload {
   private readonly dnsOn: boolean;
   private readonly httpCounters = new SharedStats(HTTP_STATS_KEYS, emptyHttpConnectionStats);
   private readonly dnsTcpCounters = new SharedStats(DNS_TCP_STATS_KEYS, emptyDnsTcpStats);
-  private readonly controlMemory: SharedArrayBuffer;
-  private readonly control: Int32Array;
   private readonly deliver: L7Delivery;
-  private readonly batchPackets: number;
-  private readonly sent: SentBatch[] = [];
-  private readonly spareBuffers: ArrayBuffer[] = [];
-  private readonly spareTickets: Float64Array[] = [];
-  private buffer: ArrayBuffer;
-  private bytes: Uint8Array;
-  private words: Uint32Array;
-  private floats: Float64Array;
-  private used = 0;
-  private tickets: Float64Array;
-  private count = 0;
-  private answered = 0;
+  private readonly maxInFlight: number;
+  // The running worker's shared memory (dropped when it stops).
+  private control: Int32Array<ArrayBufferLike> = new Int32Array(0);
+  private words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+  private floats: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  private records: Float64Array<ArrayBufferLike> = new Float64Array(0);
+  private copier = new WordCopier(new ArrayBuffer(0));
+  // Positions (modulo 2^32, as in Control): bytes written, packets written, packets written but not yet published,
+  // packets the worker has answered and bytes it has consumed as last seen, records taken.
+  private writeAt = 0;
   private submitted = 0;
+  private unpublished = 0;
+  private answered = 0;
+  private consumed = 0;
+  private recordsTaken = 0;
+  /** Whether the running worker has said it is up. */
+  private ready = false;
   private submittedAtLastLook = 0;
   private idleSince = Date.now();
   private readonly idleTimer: NodeJS.Timeout;
-  private flushScheduled = false;
+  private endOfTurnScheduled = false;
   private failed: Error | undefined;
   private idle: (() => void)[] = [];
-  private readonly flushSoon = () => {
-    this.flushScheduled = false;
-    this.flush();
+  private readonly endOfTurn = () => {
+    this.endOfTurnScheduled = false;
+    this.publish();
+    this.takeAnswers();
+    if (this.answered !== this.submitted) this.wantWake();
   };
 
   /**
@@ -174,14 +215,7 @@ export class L7Offload {
     this.onFailure = onFailure;
     this.httpOn = (options.protocols ?? L7_PROTOCOLS).includes('http');
     this.dnsOn = (options.protocols ?? L7_PROTOCOLS).includes('dns');
-    this.batchPackets = Math.max(1, Math.min(BATCH_PACKETS, Math.floor(maxInFlight / MAX_BATCHES_IN_FLIGHT)));
-    this.buffer = new ArrayBuffer(BATCH_BYTES);
-    this.bytes = new Uint8Array(this.buffer);
-    this.words = new Uint32Array(this.buffer);
-    this.floats = new Float64Array(this.buffer);
-    this.tickets = new Float64Array(this.batchPackets);
-    this.controlMemory = new SharedArrayBuffer(4);
-    this.control = new Int32Array(this.controlMemory);
+    this.maxInFlight = Math.max(1, maxInFlight);
     const idleStopMs = options.workerIdleStopMs ?? DEFAULT_IDLE_STOP_MS;
     this.idleTimer = setInterval(() => this.stopIfIdle(idleStopMs), Math.max(10, idleStopMs / 4));
     this.idleTimer.unref();
@@ -196,12 +230,24 @@ export class L7Offload {
   private start(): void {
     const channel = new MessageChannel();
     const port = channel.port1;
-    port.on('message', (answer: L7BatchAnswer) => this.answer(answer));
+    port.on('message', (message: number) => this.onWorkerMessage(message));
+    const packets = new SharedArrayBuffer(PACKET_RING_BYTES);
+    const records = new SharedArrayBuffer(RECORD_RING_SLOTS * 3 * 8);
+    const control = new SharedArrayBuffer(Control.SLOTS * 4);
+    this.control = new Int32Array(control);
+    this.words = new Uint32Array(packets);
+    this.floats = new Float64Array(packets);
+    this.records = new Float64Array(records);
+    this.copier = new WordCopier(packets);
+    this.writeAt = this.submitted = this.unpublished = this.answered = this.consumed = this.recordsTaken = 0;
+    this.ready = false;
     const data: L7WorkerData = {
       options: this.options,
       store: this.store.memory,
       port: channel.port2,
-      control: this.controlMemory,
+      control,
+      packets,
+      records,
       httpStats: this.httpCounters.shared.buffer as SharedArrayBuffer,
       dnsTcpStats: this.dnsTcpCounters.shared.buffer as SharedArrayBuffer,
     };
@@ -214,16 +260,15 @@ export class L7Offload {
     this.worker = worker;
     this.port = port;
     this.idleSince = Date.now();
-    // An empty batch first: its answer says the worker is up (settled() waits for it).
-    this.sent.push({ tickets: new Float64Array(0) });
-    port.postMessage({ buffer: new ArrayBuffer(0), count: 0 } satisfies L7Batch);
+    // Kept alive until the worker says it is up (settled() waits for that).
     port.ref();
   }
 
   /** Stops the worker once it has had nothing to read for `idleStopMs`, keeping its counters. */
   private stopIfIdle(idleStopMs: number): void {
     const now = Date.now();
-    if (this.submitted !== this.submittedAtLastLook || this.sent.length > 0 || this.count > 0) {
+    this.takeAnswers();
+    if (this.submitted !== this.submittedAtLastLook || this.answered !== this.submitted || !this.ready) {
       this.submittedAtLastLook = this.submitted;
       this.idleSince = now;
       return;
@@ -231,159 +276,207 @@ export class L7Offload {
     if (this.worker === undefined || now - this.idleSince < idleStopMs) return;
     this.httpCounters.carryOver();
     this.dnsTcpCounters.carryOver();
-    void this.worker.terminate();
+    void this.stopWorker();
+  }
+
+  /** Tells the worker to return, ends its thread and lets its memory go. */
+  private stopWorker(): Promise<number> | undefined {
+    const worker = this.worker;
+    if (worker === undefined) return undefined;
+    Atomics.store(this.control, Control.STOP, 1);
+    Atomics.notify(this.control, Control.PUBLISHED);
+    Atomics.notify(this.control, Control.RECORDS_TAKEN);
+    const stopped = worker.terminate();
     this.port!.close();
     this.worker = undefined;
     this.port = undefined;
+    this.control = new Int32Array(0);
+    this.words = new Uint32Array(0);
+    this.floats = new Float64Array(0);
+    this.records = new Float64Array(0);
+    this.copier = new WordCopier(new ArrayBuffer(0));
+    this.submittedAtLastLook = 0;
+    return stopped;
   }
 
   /**
    * Hands over one packet (decoded into `h`, in `bytes`, captured at seconds/nanos) whose records are to be delivered
-   * with `ticket`. The batch goes to the worker when full, or at the end of this turn of the event loop.
+   * with `ticket`: at once into the packet ring, published to the worker every few packets and at the end of this
+   * turn of the event loop. Records the worker has found meanwhile are delivered first.
    */
   submit(h: PacketHeaders, bytes: Uint8Array, protocol: number, seconds: number, nanos: number, ticket: number): void {
     if (this.failed !== undefined) return;
+    if (this.worker === undefined) this.start();
+    // The worker's counters are on a line it keeps writing: read every few packets, not each time.
+    if ((this.submitted & (LOOK_EVERY - 1)) === 0) this.takeAnswers();
     const addressLength = h.ipVersion === 4 ? 4 : 16;
-    const payloadLength = h.payloadEnd - h.payloadOffset;
+    const payloadLength = Math.min(h.payloadEnd - h.payloadOffset, MAX_PAYLOAD_BYTES);
     const size = (Entry.ADDRESSES_BYTE + 2 * addressLength + payloadLength + 7) & ~7;
-    if (this.used + size > this.bytes.length) {
-      this.flush();
-      if (size > this.bytes.length) this.useBuffer(new ArrayBuffer(size));
+    while (this.mustWait(size)) {
+      this.waitForWorker(size);
+      if (this.failed !== undefined) return;
     }
-    const at = this.used;
-    const w = at >>> 2;
+    let at = this.writeAt & (PACKET_RING_BYTES - 1);
     const words = this.words;
+    if (at + size > PACKET_RING_BYTES) {
+      words[at >>> 2] = (PACKET_RING_BYTES - at) | Entry.PADDING;
+      this.writeAt = (this.writeAt + PACKET_RING_BYTES - at) | 0;
+      at = 0;
+    }
+    const w = at >>> 2;
     words[w + Entry.SIZE] = size;
     words[w + Entry.NANOS] = nanos;
     this.floats[(w >>> 1) + Entry.SECONDS_F64] = seconds;
+    this.floats[(w >>> 1) + Entry.TICKET_F64] = ticket;
     words[w + Entry.KINDS] = protocol | (h.ipVersion << 8) | (h.tcpFlags << 16);
     words[w + Entry.PORTS] = h.sourcePort | (h.destinationPort << 16);
     const tcp = h.transportOffset;
     words[w + Entry.SEQUENCE] = protocol === IpProtocol.TCP ? uint32At(bytes, tcp + 4) : 0;
     words[w + Entry.ACKNOWLEDGEMENT] = protocol === IpProtocol.TCP ? uint32At(bytes, tcp + 8) : 0;
     words[w + Entry.PAYLOAD_LENGTH] = payloadLength;
-    const out = this.bytes;
     let to = at + Entry.ADDRESSES_BYTE;
     const source = h.sourceAddressOffset;
     const destination = h.destinationAddressOffset;
-    for (let i = 0; i < addressLength; i++) out[to + i] = bytes[source + i]!;
+    const copier = this.copier;
+    copier.copy(bytes, source, addressLength, to);
     to += addressLength;
-    for (let i = 0; i < addressLength; i++) out[to + i] = bytes[destination + i]!;
+    copier.copy(bytes, destination, addressLength, to);
     to += addressLength;
-    // A view made directly: subarray() of a Buffer goes through its species constructor, several times slower.
-    if (payloadLength > 0) out.set(new Uint8Array(bytes.buffer, bytes.byteOffset + h.payloadOffset, payloadLength), to);
-    this.used = at + size;
-    this.tickets[this.count++] = ticket;
-    this.submitted++;
-    if (this.count === this.batchPackets) {
-      this.flush();
-    } else if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(this.flushSoon);
+    copier.copy(bytes, h.payloadOffset, payloadLength, to);
+    this.writeAt = (this.writeAt + size) | 0;
+    this.submitted = (this.submitted + 1) | 0;
+    if (++this.unpublished === PUBLISH_EVERY) this.publish();
+    if (!this.endOfTurnScheduled) {
+      this.endOfTurnScheduled = true;
+      setImmediate(this.endOfTurn);
     }
   }
 
-  /** Sends the batch being filled (if any), first taking in every answer already there. */
-  flush(): void {
+  /** Whether a packet entry of `size` bytes must wait: a full window of packets is in flight, or the ring is full. */
+  private mustWait(size: number): boolean {
+    return ((this.submitted - this.answered) | 0) >= this.maxInFlight || !this.hasRoom(size);
+  }
+
+  /** Whether `size` more bytes fit the packet ring (with the padding to its end, if they would not fit before it). */
+  private hasRoom(size: number): boolean {
+    const at = this.writeAt & (PACKET_RING_BYTES - 1);
+    const needed = at + size > PACKET_RING_BYTES ? PACKET_RING_BYTES - at + size : size;
+    if (((this.writeAt - this.consumed) | 0) + needed <= PACKET_RING_BYTES) return true;
+    this.consumed = Atomics.load(this.control, Control.CONSUMED);
+    return ((this.writeAt - this.consumed) | 0) + needed <= PACKET_RING_BYTES;
+  }
+
+  /** Makes the packets written so far readable by the worker, waking it if it sleeps. */
+  private publish(): void {
+    if (this.unpublished === 0 || this.worker === undefined) return;
+    this.unpublished = 0;
+    const control = this.control;
+    Atomics.store(control, Control.PUBLISHED, this.writeAt);
+    if (Atomics.load(control, Control.WORKER_SLEEPS) === 1) Atomics.notify(control, Control.PUBLISHED);
+  }
+
+  /**
+   * Delivers the records the worker has written since the last look, in order, and notes how many packets it has
+   * answered. Cheap when there is nothing new: two loads of shared memory.
+   */
+  private takeAnswers(): void {
+    const control = this.control;
+    if (control.length === 0) return;
+    // Answered before written: every record of an answered packet is in the ring by the time it counts as answered.
+    const answered = Atomics.load(control, Control.ANSWERED);
+    const written = Atomics.load(control, Control.RECORDS_WRITTEN);
+    if (written !== this.recordsTaken) {
+      const records = this.records;
+      for (let i = this.recordsTaken; i !== written; i = (i + 1) | 0) {
+        const at = (i & (RECORD_RING_SLOTS - 1)) * 3;
+        this.deliver(records[at]!, records[at + 1]! as L7Kind, records[at + 2]!);
+      }
+      this.recordsTaken = written;
+      Atomics.store(control, Control.RECORDS_TAKEN, written);
+      if (Atomics.load(control, Control.WORKER_WAITS_FOR_ROOM) === 1) Atomics.notify(control, Control.RECORDS_TAKEN);
+    }
+    if (answered === this.answered) return;
+    this.answered = answered;
+    if (answered === this.submitted && this.ready) this.becameIdle();
+  }
+
+  /**
+   * Blocks this thread until the worker has made progress (answered packets, freed room) while a packet entry of
+   * `size` bytes must wait, taking its records in. A
+   * worker that makes none for STALL_MS (it died, or hangs) is given up: L7 reading stops, the rest of ingest goes on.
+   */
+  private waitForWorker(size: number): void {
+    this.publish();
+    const control = this.control;
+    const progress = Atomics.load(control, Control.PROGRESS);
+    Atomics.store(control, Control.OBSERVER_WAITS, 1);
+    // What the worker did before it could see this thread waiting is taken now; only then is waiting safe.
     this.takeAnswers();
-    if (this.count === 0 || this.failed !== undefined) return;
-    while (this.sent.length >= MAX_BATCHES_IN_FLIGHT && this.failed === undefined) this.waitForAnswer();
-    if (this.failed !== undefined) return;
-    if (this.port === undefined) this.start();
-    const port = this.port!;
-    const batch: L7Batch = { buffer: this.buffer, count: this.count };
-    this.sent.push({ tickets: this.tickets });
-    port.postMessage(batch, [this.buffer]);
-    port.ref();
-    this.useBuffer(this.spareBuffers.pop() ?? new ArrayBuffer(BATCH_BYTES));
-    this.tickets = this.spareTickets.pop() ?? new Float64Array(this.batchPackets);
-    this.count = 0;
+    if (!this.mustWait(size)) {
+      Atomics.store(control, Control.OBSERVER_WAITS, 0);
+      return;
+    }
+    if (Atomics.wait(control, Control.PROGRESS, progress, STALL_MS) === 'timed-out' && this.failed === undefined) {
+      const err = new Error(`the L7 parser's worker thread has not answered for ${STALL_MS} ms`);
+      this.fail(err);
+      if (this.worker !== undefined) void this.worker.terminate();
+      this.onFailure(err);
+    }
+    Atomics.store(control, Control.OBSERVER_WAITS, 0);
+    this.takeAnswers();
+  }
+
+  /** Asks the worker for a message once it answers more (this thread goes idle with packets in flight). */
+  private wantWake(): void {
+    if (this.port === undefined || this.failed !== undefined) return;
+    this.port.ref();
+    Atomics.store(this.control, Control.WAKE_WANTED, 1);
+    // The worker may have answered between the last look and the request: look again.
+    this.takeAnswers();
+  }
+
+  private onWorkerMessage(message: number): void {
+    if (message === WorkerMessage.READY) this.ready = true;
+    this.takeAnswers();
+    if (this.answered === this.submitted) {
+      if (this.ready) this.becameIdle();
+    } else {
+      this.wantWake();
+    }
   }
 
   /** Resolves once every packet handed over so far has been read and its records delivered. */
   settled(): Promise<void> {
-    this.flush();
-    if (this.sent.length === 0 || this.failed !== undefined) return Promise.resolve();
-    return new Promise((resolve) => this.idle.push(resolve));
+    this.publish();
+    this.takeAnswers();
+    if (this.failed !== undefined || this.worker === undefined || (this.ready && this.answered === this.submitted)) {
+      return Promise.resolve();
+    }
+    const settled = new Promise<void>((resolve) => this.idle.push(resolve));
+    if (this.ready) this.wantWake();
+    return settled;
   }
 
   /** Stops the worker; records of packets not yet answered are not delivered. */
   async close(): Promise<void> {
     clearInterval(this.idleTimer);
     this.fail(new Error('the L7 parser was closed'));
-    await this.worker?.terminate();
+    await this.stopWorker();
   }
 
-  /** The HTTP tracker's counters as of the last batch the worker read (undefined with HTTP off). */
+  /** The HTTP tracker's counters as of the worker's last report (undefined with HTTP off). */
   get httpStats(): HttpConnectionStats | undefined {
     return this.httpOn ? this.httpCounters.read() : undefined;
   }
 
-  /** The DNS-over-TCP tracker's counters as of the last batch the worker read (undefined with DNS off). */
+  /** The DNS-over-TCP tracker's counters as of the worker's last report (undefined with DNS off). */
   get dnsTcpStats(): DnsTcpStats | undefined {
     return this.dnsOn ? this.dnsTcpCounters.read() : undefined;
-  }
-
-  private useBuffer(buffer: ArrayBuffer): void {
-    this.buffer = buffer;
-    this.bytes = new Uint8Array(buffer);
-    this.words = new Uint32Array(buffer);
-    this.floats = new Float64Array(buffer);
-    this.used = 0;
-  }
-
-  private takeAnswers(): void {
-    const port = this.port;
-    if (port === undefined) return;
-    for (;;) {
-      const message = receiveMessageOnPort(port);
-      if (message === undefined) return;
-      this.answer(message.message as L7BatchAnswer);
-    }
-  }
-
-  /**
-   * Blocks this thread until the worker has answered one more batch, and takes the answers in. A worker that answers
-   * nothing for STALL_MS (it died, or hangs) is given up: L7 reading stops, the rest of ingest goes on.
-   */
-  private waitForAnswer(): void {
-    const deadline = Date.now() + STALL_MS;
-    const before = this.answered;
-    while (this.answered === before && this.failed === undefined) {
-      const done = Atomics.load(this.control, 0);
-      if (done <= this.answered) {
-        const left = deadline - Date.now();
-        if (left <= 0) {
-          const err = new Error(`the L7 parser's worker thread has not answered for ${STALL_MS} ms`);
-          this.fail(err);
-          void this.worker?.terminate();
-          this.onFailure(err);
-          return;
-        }
-        Atomics.wait(this.control, 0, done, left);
-      }
-      this.takeAnswers();
-    }
-  }
-
-  private answer(answer: L7BatchAnswer): void {
-    const sent = this.sent.shift();
-    if (sent === undefined) return;
-    this.answered++;
-    if (answer.buffer.byteLength === BATCH_BYTES) this.spareBuffers.push(answer.buffer);
-    const records = answer.records;
-    const tickets = sent.tickets;
-    for (let i = 0; i < records.length; i += 3) {
-      this.deliver(tickets[records[i]!]!, records[i + 1]! as L7Kind, records[i + 2]!);
-    }
-    if (tickets.length === this.batchPackets) this.spareTickets.push(tickets);
-    if (this.sent.length === 0) this.becameIdle();
   }
 
   private fail(err: Error): void {
     if (this.failed !== undefined) return;
     this.failed = err;
-    this.sent.length = 0;
     this.becameIdle();
   }
 
