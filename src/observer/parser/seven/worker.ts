@@ -20,11 +20,16 @@ import {
 /** Longest sleep before the worker looks at its stop flag again (it is also woken to stop). */
 const SLEEP_MS = 1000;
 /**
- * Looks at the published position this many times (some tens of microseconds) once it has caught up, before going to
- * sleep: while packets keep coming the next ones are published within that, and neither side makes a system call.
- * (Short timed sleeps instead cost more CPU than they saved: each arms a timer, dear in a virtual machine.)
+ * Once caught up, the worker looks at the published position up to `spins` times (at most some tens of microseconds)
+ * before going to sleep: while packets come densely the next ones are published within that, and neither side makes
+ * a system call. The budget halves each time it runs out without news and doubles each time news came within it, or
+ * came within SHORT_SLEEP_MS of going to sleep; so a trickle of packets (a quiet host) costs no spinning, and dense
+ * traffic no sleeping. (Short timed sleeps instead cost more CPU than they saved: each arms a timer, dear in a virtual
+ * machine.)
  */
-const SPINS_BEFORE_SLEEP = 20_000;
+const MAX_SPINS = 20_000;
+const MIN_SPINS = 64;
+const SHORT_SLEEP_MS = 0.05;
 /** Packets read between two reports while busy (it also reports whenever it has caught up). */
 const REPORT_EVERY = 32;
 /** Packets between two reports of the trackers' counters while busy (they are also reported whenever it catches up). */
@@ -119,20 +124,29 @@ function readEntry(at: number): boolean {
   return true;
 }
 
+function moreSpins(spins: number): number {
+  return Math.min(MAX_SPINS, Math.max(MIN_SPINS, 2 * spins));
+}
+
 function run(): void {
   data.port.postMessage(WorkerMessage.READY);
+  let spins = MAX_SPINS;
   for (;;) {
     let published = Atomics.load(control, Control.PUBLISHED);
     if (published === readAt) {
       if (sinceStats > 0) publishCounters();
       if (reportedAt !== readAt) report();
       if (Atomics.load(control, Control.STOP) === 1) return;
-      for (let i = 0; i < SPINS_BEFORE_SLEEP && published === readAt; i++)
-        published = Atomics.load(control, Control.PUBLISHED);
-      if (published === readAt) {
+      for (let i = 0; i < spins && published === readAt; i++) published = Atomics.load(control, Control.PUBLISHED);
+      if (published !== readAt) {
+        spins = moreSpins(spins);
+      } else {
+        spins >>>= 1;
+        const asleep = performance.now();
         Atomics.store(control, Control.WORKER_SLEEPS, 1);
         Atomics.wait(control, Control.PUBLISHED, published, SLEEP_MS);
         Atomics.store(control, Control.WORKER_SLEEPS, 0);
+        if (performance.now() - asleep < SHORT_SLEEP_MS) spins = moreSpins(spins);
         continue;
       }
     }
