@@ -28,6 +28,7 @@ import {
   BodyFraming,
   HeadFacts,
   isTokenByte,
+  lineFeedIn,
   MessageStart,
   messageStart,
   HEAD_INCOMPLETE,
@@ -593,7 +594,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
           break;
         }
         case Mode.CHUNK_EXTENSION: {
-          const lf = b.indexOf(LF, i);
+          const lf = lineFeedIn(b, i, to);
           if (lf < 0 || lf >= to) {
             d.lineLength += to - i;
             i = to;
@@ -674,7 +675,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     const start = i;
     let lineStart = i;
     for (;;) {
-      const lf = b.indexOf(LF, lineStart);
+      const lf = lineFeedIn(b, lineStart, to);
       if (lf < 0 || lf >= to) break;
       const length = d.lineLength + (lf - lineStart);
       const last = lf > lineStart ? b[lf - 1] : d.lastByte;
@@ -1046,7 +1047,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   /** Trailer fields after the last chunk, up to the blank line that ends the message. */
   private readTrailer(c: Connection, d: HttpStream, b: Uint8Array, i: number, to: number): number {
     while (i < to) {
-      const lf = b.indexOf(LF, i);
+      const lf = lineFeedIn(b, i, to);
       if (lf < 0 || lf >= to) {
         d.lineLength += to - i;
         d.trailerBytes += to - i;

@@ -149,6 +149,22 @@ export class BodyFraming {
 
 const CR = 0x0d;
 const LF = 0x0a;
+
+/** Lines this long or shorter are searched byte by byte; a longer one with indexOf(), from there on. */
+const SHORT_LINE = 64;
+
+/**
+ * The offset of the first line feed in b[from, limit), -1 if none. Header lines are short: a loop finds their end
+ * sooner than a call into indexOf() (which, not told the limit, would search on to the end of the buffer: a packet
+ * ring or a capture chunk).
+ */
+export function lineFeedIn(b: Uint8Array, from: number, limit: number): number {
+  const short = Math.min(limit, from + SHORT_LINE);
+  for (let i = from; i < short; i++) if (b[i] === LF) return i;
+  if (short === limit) return -1;
+  const lf = b.indexOf(LF, short);
+  return lf < limit ? lf : -1;
+}
 const SP = 0x20;
 const HTAB = 0x09;
 
@@ -179,7 +195,7 @@ export function parseHead(
   framing.reset();
   // The whole head decoded once; fields are substrings of it (one call into the runtime per head, not one per field).
   const text = new HeadText(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end), start);
-  const firstLf = b.indexOf(LF, start);
+  const firstLf = lineFeedIn(b, start, end);
   if (firstLf < 0 || firstLf >= end) return undefined;
   const firstEnd = lineEnd(b, start, firstLf);
   let head: HttpMessageHead;
@@ -230,7 +246,7 @@ class HeadText {
 function parseFields(b: Uint8Array, text: HeadText, from: number, end: number, headers: HttpHeader[]): boolean {
   let lineStart = from;
   while (lineStart < end) {
-    const lf = b.indexOf(LF, lineStart);
+    const lf = lineFeedIn(b, lineStart, end);
     if (lf < 0 || lf >= end) return false;
     const e = lineEnd(b, lineStart, lf);
     if (e === lineStart) return lf + 1 === end; // the blank line ends the head, and nothing may follow it
@@ -415,7 +431,7 @@ export function scanHeadIn(
   facts.wellFormed = false;
   facts.method = MethodKind.OTHER;
   facts.code = 0;
-  const firstLf = b.indexOf(LF, start);
+  const firstLf = lineFeedIn(b, start, limit);
   if (firstLf < 0 || firstLf >= limit) return HEAD_INCOMPLETE;
   const firstEnd = lineEnd(b, start, firstLf);
   if (kind === 'request') {
@@ -539,7 +555,7 @@ function valueLineEnd(b: Uint8Array, from: number, limit: number): number {
  */
 function malformedHeadEnd(facts: HeadFacts, b: Uint8Array, lineStart: number, limit: number): number {
   for (;;) {
-    const lf = b.indexOf(LF, lineStart);
+    const lf = lineFeedIn(b, lineStart, limit);
     if (lf < 0 || lf >= limit) return HEAD_INCOMPLETE;
     if (lf === lineStart || (lf === lineStart + 1 && b[lineStart] === CR)) return malformed(facts, lf + 1);
     lineStart = lf + 1;

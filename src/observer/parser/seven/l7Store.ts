@@ -55,6 +55,11 @@ export class L7Store {
   /** Copiers into the arena: one for messages, one for the requests answered (each keeps a view of its last source). */
   private readonly messageCopier: WordCopier;
   private readonly requestCopier: WordCopier;
+  /**
+   * Where the next bytes go in the arena: the bytes ever written modulo its size, kept apart by the one thread that
+   * adds (a float64's modulo per copy is dear).
+   */
+  private writeOffset: number;
 
   /**
    * A table of at least `records` records (rounded up to a power of two) whose bytes are kept for the flows of a ring
@@ -88,6 +93,7 @@ export class L7Store {
     this.arena = new Uint8Array(memory.arena);
     this.messageCopier = new WordCopier(memory.arena);
     this.requestCopier = new WordCopier(memory.arena);
+    this.writeOffset = this.counters[WRITTEN]! % this.arena.length;
   }
 
   /**
@@ -142,9 +148,10 @@ export class L7Store {
     const size = this.arena.length;
     if (length <= 0 || length > size >>> 3) return 0;
     const counters = this.counters;
-    let written = counters[WRITTEN]!;
-    written += (4 - (written % 4)) % 4;
-    let at = written % size;
+    let at = this.writeOffset;
+    const aligned = (at + 3) & ~3;
+    let written = counters[WRITTEN]! + (aligned - at);
+    at = aligned;
     if (at + length > size) {
       // Never split a message: skip the arena's tail and start over at its beginning.
       written += size - at;
@@ -152,6 +159,7 @@ export class L7Store {
     }
     copier.copy(bytes, start, length, at);
     counters[WRITTEN] = written + length;
+    this.writeOffset = at + length === size ? 0 : at + length;
     return length;
   }
 
