@@ -92,6 +92,65 @@ describe('L7 flows in the ring', () => {
     ]);
   });
 
+  it("gives a request read on the server's packet (after a segment the capture lost) the client's side", async () => {
+    for (const worker of [false, true]) {
+      // Packets 6 ms apart: a hole acknowledged past is given up 10 ms on.
+      const { observer, send: sendFrame, flows } = l7Node({ l7: { worker }, stepNs: 6_000_000 });
+      try {
+        await observer.settled();
+        const send = (fromClient: boolean, seq: number, ack: number, payload: Uint8Array) => {
+          const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
+          const [sport, dport] = fromClient ? [40000, 80] : [80, 40000];
+          sendFrame(
+            ethernet(
+              { type: EtherType.IPV4 },
+              ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
+            ),
+          );
+        };
+        const a = text('GET /a HTTP/1.1\r\nHost: shop\r\n\r\n');
+        const b = text('GET /b HTTP/1.1\r\nHost: shop\r\n\r\n');
+        const c = text('GET /c HTTP/1.1\r\nHost: shop\r\n\r\n');
+        const ok = text('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+        send(true, 1, 1, a);
+        send(false, 1, 1 + a.length, ok);
+        // GET /b is lost by the capture; GET /c waits behind it until the server has acknowledged both for 10 ms.
+        send(true, 1 + a.length + b.length, 1 + ok.length, c);
+        const acked = 1 + a.length + b.length + c.length;
+        send(false, 1 + ok.length, acked, ok);
+        send(false, 1 + 2 * ok.length, acked, ok);
+        send(false, 1 + 3 * ok.length, acked, ok);
+        await observer.settled();
+        const l7 = flows().filter((f) => f.Type === FlowType.L7);
+        const sides = l7.map((f) => ({
+          url: f.l7?.http?.url,
+          code: f.l7?.http?.code,
+          from: `${f.IP?.source}:${f.l4?.TCP?.sourcePort}`,
+          to: `${f.IP?.destination}:${f.l4?.TCP?.destinationPort}`,
+          isReply: f.isReply,
+        }));
+        const request = (url: string) => ({ url, code: 0, from: '10.0.0.1:40000', to: '10.0.0.2:80', isReply: false });
+        const response = (url: string) => ({
+          url,
+          code: 200,
+          from: '10.0.0.2:80',
+          to: '10.0.0.1:40000',
+          isReply: true,
+        });
+        expect(sides, worker ? 'worker thread' : 'Observer thread').toEqual([
+          request('http://shop/a'),
+          response('http://shop/a'),
+          response(''),
+          response(''),
+          request('http://shop/c'),
+          response(''),
+        ]);
+      } finally {
+        await observer.close();
+      }
+    }
+  });
+
   it('keeps kind and latency of a flow whose bytes later messages overwrote in the arena', () => {
     // 4095 slots keep 2 MiB of message bytes: forty 60 KB heads overwrite the first ones while they are still in the
     // ring.

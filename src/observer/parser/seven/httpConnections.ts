@@ -183,6 +183,12 @@ const LF = 0x0a;
 class HttpStream extends ByteStream {
   /** Whether this side sends requests or responses. */
   carries: MessageStart = MessageStart.NONE;
+  /**
+   * The hole before the held segments, once the peer has acknowledged past it: `next` then, and the capture time the
+   * acknowledgement was seen (NaN while there is none).
+   */
+  acknowledgedHoleAt = 0;
+  acknowledgedHoleSinceNs = NaN;
   mode: Mode = Mode.RESYNC;
   /** Body or chunk bytes still to skip; the chunk size while it is read. */
   remaining = 0;
@@ -241,6 +247,24 @@ class Connection {
   other(s: HttpStream): HttpStream {
     return s === this.first ? this.second : this.first;
   }
+}
+
+/**
+ * How long a hole the receiver has acknowledged past is waited for before it is given up: a capture may show a
+ * segment after the acknowledgement of it (captured on several queues, merged), by far less than this.
+ */
+const CAPTURE_REORDER_NS = 10_000_000;
+
+/**
+ * Notes that stream `s`'s receiver acknowledged up to `acknowledgement` at `timeNs`: if that is past the hole before
+ * its first held segment, the hole is known to be lost from the capture once CAPTURE_REORDER_NS have passed.
+ */
+function noteAcknowledgedHole(s: HttpStream, acknowledgement: number, timeNs: number): void {
+  if (!Number.isNaN(s.acknowledgedHoleSinceNs) && s.acknowledgedHoleAt === s.next) return;
+  const first = s.firstHeldSequence;
+  if (!s.initialized || first === undefined || sequenceDistance(acknowledgement, first) < 0) return;
+  s.acknowledgedHoleAt = s.next;
+  s.acknowledgedHoleSinceNs = timeNs;
 }
 
 /** Counters at zero: a tracker's before its first segment. */
@@ -378,7 +402,11 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     if ((flags & TcpFlag.ACK) !== 0) {
       this.acknowledgement = s.acknowledgement >>> 0;
       this.acknowledged = c.other(d);
+      noteAcknowledgedHole(this.acknowledged, this.acknowledgement, s.timeNs);
     }
+    this.skipLostHole(c, c.first, s.timeNs);
+    this.skipLostHole(c, c.second, s.timeNs);
+    if (c.dead || c.tunnel) return;
     if ((flags & TcpFlag.SYN) !== 0) {
       if ((flags & TcpFlag.ACK) === 0) {
         // A new connection on the same addresses and ports: the tracked one is over.
@@ -518,6 +546,20 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
       this.skipGap(c, s);
       if (!s.drain(this)) return;
     }
+  }
+
+  /**
+   * Gives up the hole of stream `s` its receiver acknowledged past at least CAPTURE_REORDER_NS ago (see
+   * noteAcknowledgedHole): the receiver has those bytes, so the capture lost them and no retransmission will fill the
+   * hole. What is held after it is read now (with the time and, in its flow, the sides of the packet being taken),
+   * not when the connection ends or the bounds are reached.
+   */
+  private skipLostHole(c: Connection, s: HttpStream, timeNs: number): void {
+    if (Number.isNaN(s.acknowledgedHoleSinceNs) || timeNs - s.acknowledgedHoleSinceNs < CAPTURE_REORDER_NS) return;
+    s.acknowledgedHoleSinceNs = NaN;
+    if (c.dead || c.tunnel || s.heldBytes === 0 || s.next !== s.acknowledgedHoleAt) return;
+    this.skipGap(c, s);
+    s.drain(this);
   }
 
   /** Gives up every hole of the stream, delivering what is held after them. */

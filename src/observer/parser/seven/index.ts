@@ -265,6 +265,7 @@ export class SevenParser {
         span.requestBytes,
         span.requestStart,
         span.requestEnd,
+        span.fromFirst !== s.fromFirst,
       );
       this.found(isResponse ? L7Kind.HTTP_RESPONSE : L7Kind.HTTP_REQUEST, sequence);
     }

@@ -21,8 +21,13 @@ const framing = new BodyFraming();
 
 export type L7FlowOptions = HttpRecordOptions;
 
-/** The L7 flow of `stored`, found in the packet whose L3/L4 flow is `packet` (whose UUID it takes). */
-export function l7FlowOf(packet: Flow, stored: StoredL7, options: L7FlowOptions): Flow {
+/**
+ * The L7 flow of `stored`, found in the packet whose L3/L4 flow is `found` (whose UUID it takes): its sides as that
+ * flow's, or swapped when the message travelled the other way (held behind a lost segment, read on a packet of the
+ * other direction).
+ */
+export function l7FlowOf(found: Flow, stored: StoredL7, options: L7FlowOptions): Flow {
+  const packet = stored.reversed ? withSidesSwapped(found) : found;
   const isReply = stored.kind === L7Kind.DNS_RESPONSE || stored.kind === L7Kind.HTTP_RESPONSE;
   const isHttp = stored.kind === L7Kind.HTTP_REQUEST || stored.kind === L7Kind.HTTP_RESPONSE;
   const ports = portsOf(packet.l4);
@@ -98,6 +103,29 @@ function decodeHttp(packet: Flow, stored: StoredL7, options: L7FlowOptions) {
     ? hostPort(ip?.source ?? '', ports.sourcePort, v6)
     : hostPort(ip?.destination ?? '', ports.destinationPort, v6);
   return httpRecord(head, request, stored.latencyNs, authority, options);
+}
+
+/** `flow` seen from its other end: addresses, ports, endpoints, names and services swapped. */
+function withSidesSwapped(flow: Flow): Flow {
+  const ip = flow.IP;
+  const tcp = flow.l4?.TCP;
+  const udp = flow.l4?.UDP;
+  return {
+    ...flow,
+    IP: ip && { ...ip, source: ip.destination, destination: ip.source, sourceXlated: '' },
+    l4:
+      tcp !== undefined
+        ? { TCP: { ...tcp, sourcePort: tcp.destinationPort, destinationPort: tcp.sourcePort } }
+        : udp !== undefined
+          ? { UDP: { ...udp, sourcePort: udp.destinationPort, destinationPort: udp.sourcePort } }
+          : flow.l4,
+    source: flow.destination,
+    destination: flow.source,
+    sourceNames: flow.destinationNames,
+    destinationNames: flow.sourceNames,
+    sourceService: flow.destinationService,
+    destinationService: flow.sourceService,
+  };
 }
 
 function portsOf(l4: Flow['l4']): { sourcePort: number; destinationPort: number } {

@@ -16,6 +16,12 @@ export interface StoredL7 {
   message: Uint8Array | undefined;
   /** For an HTTP response, the head of the request it answers. */
   request: Uint8Array | undefined;
+  /**
+   * Whether the message travelled the other way than the packet it was found in: bytes held behind a hole the
+   * capture lost, read when a packet of the other direction (its acknowledgement, a FIN) showed the hole would not be
+   * filled.
+   */
+  reversed: boolean;
 }
 
 /**
@@ -38,6 +44,7 @@ export interface L7StoreMemory {
   messageLength: ArrayBufferLike;
   requestAt: ArrayBufferLike;
   requestLength: ArrayBufferLike;
+  reversed: ArrayBufferLike;
   arena: ArrayBufferLike;
 }
 
@@ -51,6 +58,7 @@ export class L7Store {
   private readonly messageLength: Uint32Array;
   private readonly requestAt: Float64Array;
   private readonly requestLength: Uint32Array;
+  private readonly reversed: Uint8Array;
   private readonly arena: Uint8Array;
   /** Copiers into the arena: one for messages, one for the requests answered (each keeps a view of its last source). */
   private readonly messageCopier: WordCopier;
@@ -76,6 +84,7 @@ export class L7Store {
       messageLength: buffer(n * 4),
       requestAt: buffer(n * 8),
       requestLength: buffer(n * 4),
+      reversed: buffer(n),
       arena: buffer(Math.max(MIN_ARENA_BYTES, ringSlots * ARENA_BYTES_PER_RING_SLOT)),
     });
   }
@@ -90,6 +99,7 @@ export class L7Store {
     this.messageLength = new Uint32Array(memory.messageLength);
     this.requestAt = new Float64Array(memory.requestAt);
     this.requestLength = new Uint32Array(memory.requestLength);
+    this.reversed = new Uint8Array(memory.reversed);
     this.arena = new Uint8Array(memory.arena);
     this.messageCopier = new WordCopier(memory.arena);
     this.requestCopier = new WordCopier(memory.arena);
@@ -98,7 +108,8 @@ export class L7Store {
 
   /**
    * Adds a record: its latency, its message bytes[start, end) and, for an HTTP response, the request head
-   * request[requestStart, requestEnd) (empty when not paired). Returns its sequence number.
+   * request[requestStart, requestEnd) (empty when not paired); `reversed` when it travelled the other way than the
+   * packet it was found in. Returns its sequence number.
    */
   add(
     latencyNs: number,
@@ -108,11 +119,13 @@ export class L7Store {
     request: Uint8Array,
     requestStart: number,
     requestEnd: number,
+    reversed = false,
   ): number {
     const counters = this.counters;
     const sequence = counters[ADDED]!;
     const at = sequence & this.mask;
     this.latency[at] = latencyNs;
+    this.reversed[at] = reversed ? 1 : 0;
     const messageLength = this.copy(this.messageCopier, bytes, start, end);
     this.messageLength[at] = messageLength;
     this.messageAt[at] = counters[WRITTEN]! - messageLength;
@@ -127,6 +140,7 @@ export class L7Store {
   load(sequence: number, kind: L7Kind): StoredL7 {
     const at = sequence & this.mask;
     const latencyNs = this.latency[at]!;
+    const reversed = this.reversed[at] === 1;
     const message = this.bytesOf(this.messageAt[at]!, this.messageLength[at]!);
     const request = this.bytesOf(this.requestAt[at]!, this.requestLength[at]!);
     // A record is overwritten once the table has gone round past it (its bytes are checked on their own).
@@ -136,6 +150,7 @@ export class L7Store {
       latencyNs: current ? latencyNs : 0,
       message: current ? message : undefined,
       request: current ? request : undefined,
+      reversed: current && reversed,
     };
   }
 

@@ -352,9 +352,16 @@ export class L7Offload {
     }
   }
 
-  /** Whether a packet entry of `size` bytes must wait: a full window of packets is in flight, or the ring is full. */
+  /**
+   * Whether a packet entry of `size` bytes must wait: a full window of packets is in flight, or the ring is full.
+   * While a worker starts (loading its code takes a tenth of a second or more) the window is twice as wide, so that a
+   * live capture does not stall meanwhile (and lose packets) at a few thousand packets a second: with nothing
+   * answered yet the Observer's ring moves one entry a packet, and the first packets' flows are still in it when the
+   * worker answers.
+   */
   private mustWait(size: number): boolean {
-    return ((this.submitted - this.answered) | 0) >= this.maxInFlight || !this.hasRoom(size);
+    const window = this.ready ? this.maxInFlight : 2 * this.maxInFlight;
+    return ((this.submitted - this.answered) | 0) >= window || !this.hasRoom(size);
   }
 
   /** Whether `size` more bytes fit the packet ring (with the padding to its end, if they would not fit before it). */

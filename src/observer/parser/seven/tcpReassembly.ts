@@ -97,6 +97,11 @@ export class ByteStream {
     return this.held?.length ?? 0;
   }
 
+  /** Sequence number of the first held segment's first byte; undefined when nothing is held. */
+  get firstHeldSequence(): number | undefined {
+    return this.held?.[0]?.sequence;
+  }
+
   /** Whether every byte before the FIN has been delivered. */
   get ended(): boolean {
     return this.finSeen && this.next === this.finSequence;

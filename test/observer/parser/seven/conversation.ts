@@ -19,6 +19,8 @@ export interface SegmentSpec {
   flags: number;
   /** Offset in the other side's stream this segment acknowledges (what that side had sent when it was cut). */
   acknowledges: number;
+  /** Nanoseconds of capture time before this segment beyond the usual microsecond. */
+  pauseNs?: number;
 }
 
 /** One connection: the client sorts first in the key. */
@@ -97,7 +99,7 @@ export class Conversation {
     into.bytes = bytes;
     into.payloadStart = 54;
     into.payloadEnd = bytes.length;
-    into.timeNs = this.time += 1000;
+    into.timeNs = this.time += 1000 + (spec.pauseNs ?? 0);
     into.sourcePort = spec.fromClient ? this.clientPort : this.serverPort;
     into.destinationPort = spec.fromClient ? this.serverPort : this.clientPort;
     return into;

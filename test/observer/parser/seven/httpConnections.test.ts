@@ -321,6 +321,24 @@ const cases: Case[] = [
     stats: { gaps: 1, gapBytes: 22 },
   },
   {
+    name: 'a lost request the server acknowledged is given up 10 ms later: the next request is read before the connection ends',
+    segments: (c) => {
+      const first = c.client('GET /a HTTP/1.1\r\n\r\n');
+      const answer = c.server('HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n');
+      c.client('GET /b HTTP/1.1\r\n\r\n'); // sent, never captured
+      const third = c.client('GET /c HTTP/1.1\r\n\r\n');
+      // The server acknowledges all three requests: /b was received, so no retransmission will come; /c waits until
+      // a capture's reordering could no longer bring /b (a later segment, 10 ms on).
+      const toB = c.server('HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n');
+      const soon = c.server('HTTP/1.1 202 Accepted\r\nContent-Length: 0\r\n\r\n');
+      const later = c.server('HTTP/1.1 203 Later\r\nContent-Length: 0\r\n\r\n');
+      later[0]!.pauseNs = 10_000_000;
+      return [...first, ...answer, ...third, ...toB, ...soon, ...later];
+    },
+    expected: ['GET /a', '200 <- GET /a', '201', '202', 'GET /c', '203'],
+    stats: { gaps: 1, outOfOrderSegments: 1, bufferedBytes: 0 },
+  },
+  {
     name: 'a lost segment across heads resyncs and stops pairing',
     options: { maxOutOfOrderBytesPerConnection: 30 },
     segments: (c) => {
