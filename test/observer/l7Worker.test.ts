@@ -27,19 +27,21 @@ function flowsFrom(node: L7Node, from: number): { l34: unknown[]; l7: unknown[];
   };
 }
 
+/** A TCP segment (PSH, ACK) of connection 10.0.0.1:port <-> 10.0.0.2:80, from the client or the server. */
+function segment(fromClient: boolean, port: number, seq: number, ack: number, payload: Uint8Array): Uint8Array {
+  const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
+  const [sport, dport] = fromClient ? [port, 80] : [80, port];
+  return ethernet(
+    { type: EtherType.IPV4 },
+    ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq, ack, flags: 0x18 }, payload)),
+  );
+}
+
 /** A request and its response on connection `port` (10.0.0.1:port -> 10.0.0.2:80). */
 function exchange(port: number, seq: number): Uint8Array[] {
   const request = text(`GET /item/${port} HTTP/1.1\r\nHost: shop.test\r\n\r\n`);
   const response = text('HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok');
-  const frame = (fromClient: boolean, s: number, a: number, payload: Uint8Array) => {
-    const [src, dst] = fromClient ? ['10.0.0.1', '10.0.0.2'] : ['10.0.0.2', '10.0.0.1'];
-    const [sport, dport] = fromClient ? [port, 80] : [80, port];
-    return ethernet(
-      { type: EtherType.IPV4 },
-      ipv4({ src, dst, protocol: IpProtocol.TCP }, tcp({ sport, dport, seq: s, ack: a, flags: 0x18 }, payload)),
-    );
-  };
-  return [frame(true, seq, 7000, request), frame(false, 7000, seq + request.length, response)];
+  return [segment(true, port, seq, 7000, request), segment(false, port, 7000, seq + request.length, response)];
 }
 
 describe('the L7 parser in a worker thread', () => {
@@ -112,20 +114,8 @@ describe('the L7 parser in a worker thread', () => {
         const request = text(`GET /wrap/${i} HTTP/1.1\r\nHost: shop.test\r\nX-Pad: ${padding}\r\n\r\n`);
         const response = text(`HTTP/1.1 200 OK\r\nX-Pad: ${padding}\r\nContent-Length: 0\r\n\r\n`);
         for (const frame of [
-          ethernet(
-            { type: EtherType.IPV4 },
-            ipv4(
-              { src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP },
-              tcp({ sport: 30000 + i, dport: 80, seq: 1, ack: 1, flags: 0x18 }, request),
-            ),
-          ),
-          ethernet(
-            { type: EtherType.IPV4 },
-            ipv4(
-              { src: '10.0.0.2', dst: '10.0.0.1', protocol: IpProtocol.TCP },
-              tcp({ sport: 80, dport: 30000 + i, seq: 1, ack: 1 + request.length, flags: 0x18 }, response),
-            ),
-          ),
+          segment(true, 30000 + i, 1, 1, request),
+          segment(false, 30000 + i, 1, 1 + request.length, response),
         ]) {
           here.send(frame);
           worker.send(frame);
@@ -155,15 +145,7 @@ describe('the L7 parser in a worker thread', () => {
         for (let i = 0; i < perSegment; i++)
           heads += `GET /${String(s * perSegment + i).padStart(5, '0')} HTTP/1.1\r\n\r\n`;
         const payload = text(heads);
-        node.send(
-          ethernet(
-            { type: EtherType.IPV4 },
-            ipv4(
-              { src: '10.0.0.1', dst: '10.0.0.2', protocol: IpProtocol.TCP },
-              tcp({ sport: 45000, dport: 80, seq, ack: 1, flags: 0x18 }, payload),
-            ),
-          ),
-        );
+        node.send(segment(true, 45000, seq, 1, payload));
         seq += payload.length;
       }
       await node.observer.settled();
