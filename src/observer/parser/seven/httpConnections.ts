@@ -637,7 +637,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
         }
         case Mode.CHUNK_EXTENSION: {
           const lf = lineFeedIn(b, i, to);
-          if (lf < 0 || lf >= to) {
+          if (lf < 0) {
             d.lineLength += to - i;
             i = to;
             if (d.lineLength > MAX_CHUNK_LINE) return this.abandoned(c);
@@ -718,7 +718,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
     let lineStart = i;
     for (;;) {
       const lf = lineFeedIn(b, lineStart, to);
-      if (lf < 0 || lf >= to) break;
+      if (lf < 0) break;
       const length = d.lineLength + (lf - lineStart);
       const last = lf > lineStart ? b[lf - 1] : d.lastByte;
       d.lineLength = 0;
@@ -1090,7 +1090,7 @@ export class HttpConnections implements StreamReceiver<HttpStream> {
   private readTrailer(c: Connection, d: HttpStream, b: Uint8Array, i: number, to: number): number {
     while (i < to) {
       const lf = lineFeedIn(b, i, to);
-      if (lf < 0 || lf >= to) {
+      if (lf < 0) {
         d.lineLength += to - i;
         d.trailerBytes += to - i;
         d.lastByte = b[to - 1]!;

@@ -196,7 +196,7 @@ export function parseHead(
   // The whole head decoded once; fields are substrings of it (one call into the runtime per head, not one per field).
   const text = new HeadText(Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1', start, end), start);
   const firstLf = lineFeedIn(b, start, end);
-  if (firstLf < 0 || firstLf >= end) return undefined;
+  if (firstLf < 0) return undefined;
   const firstEnd = lineEnd(b, start, firstLf);
   let head: HttpMessageHead;
   if (kind === 'request') {
@@ -247,7 +247,7 @@ function parseFields(b: Uint8Array, text: HeadText, from: number, end: number, h
   let lineStart = from;
   while (lineStart < end) {
     const lf = lineFeedIn(b, lineStart, end);
-    if (lf < 0 || lf >= end) return false;
+    if (lf < 0) return false;
     const e = lineEnd(b, lineStart, lf);
     if (e === lineStart) return lf + 1 === end; // the blank line ends the head, and nothing may follow it
     const c0 = b[lineStart]!;
@@ -432,7 +432,7 @@ export function scanHeadIn(
   facts.method = MethodKind.OTHER;
   facts.code = 0;
   const firstLf = lineFeedIn(b, start, limit);
-  if (firstLf < 0 || firstLf >= limit) return HEAD_INCOMPLETE;
+  if (firstLf < 0) return HEAD_INCOMPLETE;
   const firstEnd = lineEnd(b, start, firstLf);
   if (kind === 'request') {
     let i = start;
@@ -556,7 +556,7 @@ function valueLineEnd(b: Uint8Array, from: number, limit: number): number {
 function malformedHeadEnd(facts: HeadFacts, b: Uint8Array, lineStart: number, limit: number): number {
   for (;;) {
     const lf = lineFeedIn(b, lineStart, limit);
-    if (lf < 0 || lf >= limit) return HEAD_INCOMPLETE;
+    if (lf < 0) return HEAD_INCOMPLETE;
     if (lf === lineStart || (lf === lineStart + 1 && b[lineStart] === CR)) return malformed(facts, lf + 1);
     lineStart = lf + 1;
   }

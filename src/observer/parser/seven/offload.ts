@@ -409,8 +409,8 @@ export class L7Offload {
 
   /**
    * Blocks this thread until the worker has made progress (answered packets, freed room) while a packet entry of
-   * `size` bytes must wait, taking its records in. A
-   * worker that makes none for STALL_MS (it died, or hangs) is given up: L7 reading stops, the rest of ingest goes on.
+   * `size` bytes must wait, taking its records in. A worker that makes none for STALL_MS (it died, or hangs) is given
+   * up: L7 reading stops, the rest of ingest goes on.
    */
   private waitForWorker(size: number): void {
     this.publish();
@@ -489,6 +489,7 @@ export class L7Offload {
 
   private becameIdle(): void {
     this.port?.unref();
+    if (this.idle.length === 0) return;
     const idle = this.idle;
     this.idle = [];
     for (const resolve of idle) resolve();
