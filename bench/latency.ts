@@ -1,8 +1,8 @@
 // Latency from a packet captured live on loopback to its flow received by a follower: `hubble-ts serve` (from dist/)
 // capturing `udp port P` on lo, a sender process at a steady RATE datagrams a second, and a follower process that
 // takes for each flow the time it arrived minus the flow's time. p50 and p99 over the run, once with a grpc-js
-// follower and once with one that reads HTTP/2 itself. The flow's time is when libpcap handed the packet to the
-// server (the cap binding gives no kernel timestamp), so time a packet waits in the kernel's ring is not counted.
+// follower and once with one that reads HTTP/2 itself. The flow's time is the kernel's capture timestamp, so the
+// packet's wait in the kernel's ring and in libpcap is counted. The first second of traffic is left out (warm-up).
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -32,7 +32,10 @@ interface FollowRun {
   max_ms: number;
 }
 
-/** One run: a follower of `transport` opens its stream, then the sender sends for the warm-up and `seconds`. */
+/**
+ * One run: a follower of `transport` opens its stream, then the sender sends for the warm-up, `seconds` and one more
+ * (the follower measures `seconds` after the warm-up, both counted from the first flow it receives).
+ */
 async function followOnce(
   socket: string,
   port: number,
@@ -46,7 +49,7 @@ async function followOnce(
     join(import.meta.dirname, 'latencyFollower.ts'),
     socket,
     String(port),
-    String(options.seconds + warmup + 1),
+    String(options.seconds),
     String(warmup),
     transport,
   ]);
@@ -56,7 +59,7 @@ async function followOnce(
     join(import.meta.dirname, 'udpSender.ts'),
     String(port),
     String(options.rate),
-    String(options.seconds + warmup),
+    String(options.seconds + warmup + 1),
   ]);
   const { sent } = JSON.parse(sender.stdout) as { sent: number };
   return { sent, ...(JSON.parse((await follower).stdout) as Omit<FollowRun, 'sent'>) };

@@ -1,6 +1,7 @@
 // The latency benchmark's follower, its own process: GetFlows --follow with a port filter, and for each flow the
 // time it arrived here minus the flow's time (when the server captured the packet), both read off the same clock.
-// Prints {"samples": N, "p50_ms": .., "p99_ms": .., "max_ms": ..} after SECONDS, leaving out the first WARMUP seconds.
+// Prints {"samples": N, "p50_ms": .., "p99_ms": .., "max_ms": ..}: the flows of the SECONDS after the first WARMUP
+// seconds of traffic (counted from the first flow received, so every process on the path has warmed up).
 // `grpc-js` (the default) follows through grpc-js as a Node client would; `http2` reads the gRPC frames off HTTP/2
 // itself, as lean as a Go client such as the hubble CLI (grpc-js's own costs on two cores are half of its p99).
 //
@@ -25,7 +26,11 @@ if (transport !== 'grpc-js' && transport !== 'http2')
   throw new Error(`transport "${transport}" is not grpc-js or http2`);
 
 const latencies: number[] = [];
-const start = Date.now();
+/** When the first flow arrived (ms), and with it the warm-up began; undefined before. */
+let firstFlowAt: number | undefined;
+let measured!: () => void;
+/** Resolves at the end of the measured seconds. */
+const measuredEnd = new Promise<void>((resolve) => (measured = resolve));
 const request = GetFlowsRequest.fromPartial({
   follow: true,
   whitelist: [FlowFilter.fromPartial({ destinationPort: [port] })],
@@ -33,7 +38,11 @@ const request = GetFlowsRequest.fromPartial({
 const onResponse = (r: RawFlowsResponse) => {
   if (!r.isFlow) return;
   const arrived = nowNs();
-  if (Date.now() - start < Number(warmup) * 1000) return;
+  if (firstFlowAt === undefined) {
+    firstFlowAt = Date.now();
+    setTimeout(measured, (Number(warmup) + Number(seconds)) * 1000);
+  }
+  if (Date.now() - firstFlowAt < Number(warmup) * 1000) return;
   latencies.push((arrived - (r.seconds * 1e9 + r.nanos)) / 1e6);
 };
 const cancel = transport === 'http2' ? followHttp2(onResponse) : followGrpcJs(onResponse);
@@ -68,7 +77,10 @@ function followHttp2(onResponse: (r: RawFlowsResponse) => void): () => void {
   return () => session.destroy();
 }
 
-await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
+// No traffic at all ends the run too, with no samples.
+const noTraffic = setTimeout(measured, (Number(warmup) + Number(seconds) + 30) * 1000);
+await measuredEnd;
+clearTimeout(noTraffic);
 cancel();
 latencies.sort((a, b) => a - b);
 const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
