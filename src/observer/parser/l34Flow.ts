@@ -440,8 +440,12 @@ export function writeFlow(r: L34Record, emitter: Emitter, w: ProtoWriter): void 
   if (destination !== undefined) bound += destination.length;
   if (eventType !== undefined) bound += eventType.length;
   if (iface !== undefined) bound += iface.length;
-  for (const name of r.sourceNames) bound += 3 + stringBound(name);
-  for (const name of r.destinationNames) bound += 3 + stringBound(name);
+  // Indexed loops here: names are often the shared frozen empty array, and for-of over a frozen array is not
+  // optimized (an iterator and its results allocated each time: ~350 bytes a flow written, in Node 20).
+  const sourceNames = r.sourceNames;
+  const destinationNames = r.destinationNames;
+  for (let i = 0; i < sourceNames.length; i++) bound += 3 + stringBound(sourceNames[i]!);
+  for (let i = 0; i < destinationNames.length; i++) bound += 3 + stringBound(destinationNames[i]!);
   // Rare parts: sized as they are encoded.
   const sourceService = r.sourceService === undefined ? undefined : encodedBody(r.sourceService, 'flow.Service');
   const destinationService =
@@ -507,13 +511,13 @@ export function writeFlow(r: L34Record, emitter: Emitter, w: ProtoWriter): void 
     b[p++] = T_NODE_NAME;
     p = string(b, p, r.nodeName);
   }
-  for (const name of r.sourceNames) {
+  for (let i = 0; i < sourceNames.length; i++) {
     b[p++] = T_SOURCE_NAMES;
-    p = string(b, p, name);
+    p = string(b, p, sourceNames[i]!);
   }
-  for (const name of r.destinationNames) {
+  for (let i = 0; i < destinationNames.length; i++) {
     b[p++] = T_DESTINATION_NAMES;
-    p = string(b, p, name);
+    p = string(b, p, destinationNames[i]!);
   }
   if (r.isReply === REPLY_TRUE) {
     b[p++] = T_REPLY[0];
