@@ -9,7 +9,11 @@ import { compileEventFilters, FilterError } from '../observer/filters/index.js';
 import { parseRingCapacity } from '../observer/ring.js';
 import { L7_PROTOCOLS, type L7Protocol, type SevenParserOptions } from '../observer/parser/seven/index.js';
 import { parseHostPort } from '../peer/address.js';
-import { DEFAULT_CAPTURE_BUFFER_SIZE, type LiveCaptureTuning } from '../source/liveCapture.js';
+import {
+  DEFAULT_CAPTURE_BUFFER_SIZE,
+  DEFAULT_CAPTURE_TIMEOUT_MS,
+  type LiveCaptureTuning,
+} from '../source/liveCapture.js';
 import { checkServerTls, tcpBindTarget } from './listeners.js';
 import { METRICS_SETTINGS, toNodeMetricsSettings, type NodeMetricsSettings } from './metricsOptions.js';
 import { toUiOptions, UI_RECORDER_SETTING, UI_SETTINGS, type UiOptions } from './uiOptions.js';
@@ -125,9 +129,9 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     name: 'capture-timeout',
     kind: 'integer',
     value: 'MS',
-    default: 0,
+    default: DEFAULT_CAPTURE_TIMEOUT_MS,
     description:
-      'live sources: 0 hands each packet over at once (immediate mode); above 0 the kernel packs packets into blocks handed over when full or after MS ms, so the ring holds many times more packets (bursts are not lost) at that much more latency',
+      'live sources: the kernel packs packets into blocks handed over when full or after MS ms, so the ring holds tens of thousands (bursts are not lost) at that much more latency; 0 hands each packet over at once (immediate mode: the ring holds about 120 packets, and every few packets cost a wakeup)',
   },
   {
     name: 'sink-queue-size',

@@ -42,10 +42,10 @@ describe('serve settings', () => {
     });
   });
 
-  it('reads how live sources use the kernel ring: immediate mode and 8 MiB by default, --capture-* from flags and YAML', () => {
+  it('reads how live sources use the kernel ring: a 1 ms read timeout and 8 MiB by default, --capture-* from flags and YAML', () => {
     expect(toServeOptions(resolveSettings(SERVE_SETTINGS, {})).capture).toEqual({
       bufferSize: 8 * 2 ** 20,
-      timeoutMs: 0,
+      timeoutMs: 1,
     });
     const file = configFile('capture-buffer-size: 64MiB\n');
     expect(toServeOptions(resolveSettings(SERVE_SETTINGS, { 'capture-timeout': 5 }, file)).capture).toEqual({

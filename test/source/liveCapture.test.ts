@@ -1,12 +1,13 @@
 import { execFile, spawn } from 'node:child_process';
 import { createSocket } from 'node:dgram';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeTraceNotify, TraceNotifyFlag, TraceObservationPoint } from '../../src/monitor/datapath/traceNotify.js';
 import { LostEventSource } from '../../src/monitor/lostEvent.js';
 import type { MonitorEvent } from '../../src/monitor/types.js';
-import { LiveCaptureSource, type LiveCaptureTuning } from '../../src/source/liveCapture.js';
+import { LiveCaptureSource, type CapModule, type LiveCaptureTuning } from '../../src/source/liveCapture.js';
 import { parseSourceSpec, SourceError, type EventSource, type SourceSummary } from '../../src/source/source.js';
 import { captureWhile } from '../harness/capture.js';
 import { vethNamespace, type VethNamespace } from '../harness/netns.js';
@@ -221,16 +222,72 @@ describe('live capture with what the kernel knows (the patched cap binding)', ()
     expect(summary.sliced).toBe(0);
   });
 
+  it('delivers a wakeup of packets larger than one batch whole and in order (batched delivery)', async () => {
+    // 40 datagrams, every other one 60,000 bytes: 1.2 MB, more than the 1 MiB batch, so cap hands over a full batch
+    // in the middle of a wakeup. They are sent by another process while this one's event loop is held, so they wait
+    // in the kernel's ring together (80 of its ~128 slots: loopback takes two a packet).
+    const port = 40012 + (process.pid % 20000);
+    const capture = start(`live:lo:udp port ${port}`);
+    await new Promise((r) => setTimeout(r, 100));
+    const sizes = Array.from({ length: 40 }, (_, i) => (i % 2 === 0 ? 60_000 + i : 10 + i));
+    const sender = spawn(process.execPath, [
+      '-e',
+      `const s = require('node:dgram').createSocket('udp4');
+       const sizes = ${JSON.stringify(sizes)};
+       let i = 0;
+       const next = () => i === sizes.length ? s.close()
+         : s.send(Buffer.alloc(sizes[i], 97 + (i % 26)), ${port}, '127.0.0.1', () => { i++; next(); });
+       next();`,
+    ]);
+    const sent = new Promise((r) => sender.once('exit', r));
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 600); // holds the event loop while they are sent
+    await sent;
+    const seen = await capture.waitFor(sizes.length, isUdpTo(port), 2000);
+    const summary = await capture.stop();
+    expect(seen.map((d) => d.frame.length - 14 - 20 - 8)).toEqual(sizes);
+    seen.forEach((d, i) => expect(udpPayload(d.frame)).toBe(String.fromCharCode(97 + (i % 26)).repeat(sizes[i]!)));
+    expect(summary).toMatchObject({ sliced: 0, dropped: 0 });
+  });
+
+  it('delivers packet by packet, with the same frames and times, through a cap without batched delivery', async () => {
+    // A cap patched before batched delivery (or whose setBatched is missing) calls once a packet.
+    const real = createRequire(import.meta.url)('cap') as CapModule;
+    class Unbatched extends real.Cap {
+      override setBatched = undefined;
+    }
+    const port = 40013 + (process.pid % 20000);
+    const source = new LiveCaptureSource(
+      `lo`,
+      `udp port ${port}`,
+      { nodeName: 'n' },
+      {
+        loadCap: () => ({ Cap: Unbatched, deviceList: () => real.deviceList() }),
+      },
+    );
+    const capture = start(source);
+    await new Promise((r) => setTimeout(r, 100));
+    const before = Date.now();
+    const payloads = ['one', 'two', 'x'.repeat(65_535 - 20 - 8)];
+    await sendUdp('127.0.0.1', port, payloads);
+    const seen = await capture.waitFor(3, isUdpTo(port));
+    await capture.stop();
+    expect(seen.map((d) => udpPayload(d.frame))).toEqual(payloads);
+    for (const d of seen) {
+      expect(d.origLen).toBe(d.frame.length);
+      expect(d.event.timestamp.seconds * 1000 + d.event.timestamp.nanos / 1e6).toBeGreaterThanOrEqual(before - 2);
+    }
+  });
+
   it('reports what the kernel dropped while the process could not read as lost events, and the numbers add up', async () => {
     const port = 40008 + (process.pid % 20000);
     const sent = 3000;
-    // A small ring (64 KiB of 100-byte slots: a few hundred packets, loopback's two copies each) overruns while one
-    // burst is sent without the event loop turning.
+    // A small ring (64 KiB of 100-byte slots in immediate mode: a few hundred packets, loopback's two copies each)
+    // overruns while one burst is sent without the event loop turning.
     const source = new LiveCaptureSource(
       'lo',
       `udp port ${port}`,
       { nodeName: 'n' },
-      { bufferSize: 64 * 1024, snaplen: 100 },
+      { bufferSize: 64 * 1024, snaplen: 100, timeoutMs: 0 },
     );
     const capture = start(source);
     const receiver = createSocket('udp4');
@@ -301,7 +358,7 @@ describe('live capture with a read timeout (--capture-timeout) instead of immedi
       return { captured, dropped: summary.dropped };
     };
     // The default 8 MiB ring, in 64 KiB slots in immediate mode: about 120 places.
-    const immediate = await burst({});
+    const immediate = await burst({ timeoutMs: 0 });
     const blocks = await burst({ timeoutMs: 5 });
     console.log(
       `a burst of ${sent} on loopback: immediate mode kept ${immediate.captured}, a 5 ms timeout ${blocks.captured}`,
