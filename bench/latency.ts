@@ -18,15 +18,19 @@ export interface LatencyResults {
   follow_max_ms: number;
   follow_rate_pps: number;
   follow_samples: number;
+  /** Events the server said were lost (its lost-event messages) during the measured seconds of the grpc-js run. */
+  follow_lost_events: number;
   /** The same with a follower that reads HTTP/2 itself (as lean as the Go hubble CLI). */
   follow_http2_client_p50_ms: number;
   follow_http2_client_p99_ms: number;
   follow_http2_client_max_ms: number;
+  follow_http2_client_lost_events: number;
 }
 
 interface FollowRun {
   sent: number;
   samples: number;
+  lost: number;
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
@@ -94,7 +98,8 @@ export async function benchLatency(
     ] as const) {
       log(
         `latency, capture to ${who}, ${options.rate.toLocaleString('en')} packets/s for ${options.seconds} s (${r.sent.toLocaleString('en')} sent): ` +
-          `p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(1)} ms over ${r.samples.toLocaleString('en')} flows`,
+          `p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(1)} ms over ${r.samples.toLocaleString('en')} flows ` +
+          `(${r.lost.toLocaleString('en')} lost)`,
       );
     }
     const ms = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
@@ -104,9 +109,11 @@ export async function benchLatency(
       follow_max_ms: ms(grpcJs.max_ms, 1),
       follow_rate_pps: options.rate,
       follow_samples: grpcJs.samples,
+      follow_lost_events: grpcJs.lost,
       follow_http2_client_p50_ms: ms(lean.p50_ms, 2),
       follow_http2_client_p99_ms: ms(lean.p99_ms, 2),
       follow_http2_client_max_ms: ms(lean.max_ms, 1),
+      follow_http2_client_lost_events: lean.lost,
     };
   } finally {
     await serve.stop();
