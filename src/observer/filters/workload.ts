@@ -15,7 +15,9 @@ function workloadFilter(
     matchFlow: (flow) => {
       const workloads = endpoint(flow)?.workloads;
       if (workloads === undefined) return false;
-      for (const w of workloads) {
+      // Indexed: workloads is often a shared frozen empty array, which for-of iterates unoptimized (allocating).
+      for (let i = 0; i < workloads.length; i++) {
+        const w = workloads[i]!;
         for (const f of wanted) {
           if ((f.name === '' || f.name === w.name) && (f.kind === '' || f.kind === w.kind)) return true;
         }
