@@ -1,5 +1,5 @@
 // Install step (postinstall): patches the `cap` capture binding with patches/cap+0.2.1.patch (kernel capture
-// timestamps, original wire length, pcap_stats, settable snaplen and read timeout, batched delivery, at most 1,024
+// timestamps, original wire length, pcap_stats, settable snaplen and read timeout, batched delivery, at most 256
 // packets per dispatch) and rebuilds it. cap's own install has already built it unpatched by then. Never fails the install: cap
 // is optional (without libpcap-dev its build fails and npm leaves it out), and live capture says at run time what is
 // missing.

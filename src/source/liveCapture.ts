@@ -25,9 +25,12 @@
 //   16-byte header (captured length, original length, seconds, nanoseconds), and calls into JavaScript once for them
 //   all ('packets'), where cap's own calls once per packet, each a trip through node's callback machinery (async
 //   context, microtask checkpoint). An unpatched cap delivers packet by packet, as before.
-// - cap dispatches at most 1,024 packets (our patch; cap's own: until libpcap has none left) before it returns to the
+// - cap dispatches at most 256 packets (our patch; cap's own: until libpcap has none left) before it returns to the
 //   event loop, which calls again at once while more wait: a sustained flood faster than our consumers can take
-//   still leaves timers and sockets their turns (a metrics scrape, the export file's writes, GetFlows streams).
+//   still leaves timers and sockets their turns (a metrics scrape, the export file's writes, GetFlows streams), and
+//   a backlog handed over at once (blocks that filled while the process stalled) reaches the Observer's ring a
+//   quarter of a 1023 ring at a time, with followers reading in between: at 1,024 a turn a follower reading all along
+//   lost events to a 1023 ring's overrun.
 // - libpcap prints "Warning: ... This may not actually work" on stderr for interfaces without an IPv4 address.
 // - A cap handle must never be garbage-collected: its destructor runs inside V8's weak callback, calls into node
 //   (async-hook destroy) and frees a libuv poll handle libuv still lists, which crashes the process (segfault,
@@ -114,7 +117,8 @@ export interface LiveCaptureTuning {
    * libpcap's read timeout in ms (DEFAULT_CAPTURE_TIMEOUT_MS unless set); 0 for immediate mode. Above 0 the kernel
    * packs packets into blocks at their own size (TPACKET_V3) and hands a block over when it is full or this long
    * after its first packet (at the kernel timer's granularity): 8 MiB holds tens of thousands of packets, and a
-   * wakeup brings all a block holds. Immediate mode hands each packet over at once, from a ring of slots each the
+   * wakeup brings all a block holds. libpcap makes the blocks 256 KiB, so 8 MiB is 32 of them: a stalled process
+   * loses nothing for 32 timeouts at least, longer where traffic fills blocks sooner. Immediate mode hands each packet over at once, from a ring of slots each the
    * size of the interface's largest frame (8 MiB holds about 120 packets, 60 on loopback, which takes two slots per
    * packet), and wakes the process for every few packets: on the 2-core VM of our benchmarks, 100,000 packets/s on
    * loopback cost 3.7-4.6 µs of user and 2.7-3.9 µs of system time a packet and lost 13% in immediate mode, against
