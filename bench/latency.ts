@@ -20,6 +20,8 @@ export interface LatencyResults {
   follow_samples: number;
   /** Events the server said were lost (its lost-event messages) during the measured seconds of the grpc-js run. */
   follow_lost_events: number;
+  /** Of them, packets the kernel's capture ring dropped (the rest: the server's ring overran this reader). */
+  follow_lost_events_by_capture: number;
   /** The same with a follower that reads HTTP/2 itself (as lean as the Go hubble CLI). */
   follow_http2_client_p50_ms: number;
   follow_http2_client_p99_ms: number;
@@ -31,6 +33,7 @@ interface FollowRun {
   sent: number;
   samples: number;
   lost: number;
+  lost_by_capture: number;
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
@@ -99,7 +102,7 @@ export async function benchLatency(
       log(
         `latency, capture to ${who}, ${options.rate.toLocaleString('en')} packets/s for ${options.seconds} s (${r.sent.toLocaleString('en')} sent): ` +
           `p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, max ${r.max_ms.toFixed(1)} ms over ${r.samples.toLocaleString('en')} flows ` +
-          `(${r.lost.toLocaleString('en')} lost)`,
+          `(${r.lost.toLocaleString('en')} lost, ${r.lost_by_capture.toLocaleString('en')} of them by the capture)`,
       );
     }
     const ms = (v: number, places: number) => Math.round(v * 10 ** places) / 10 ** places;
@@ -110,6 +113,7 @@ export async function benchLatency(
       follow_rate_pps: options.rate,
       follow_samples: grpcJs.samples,
       follow_lost_events: grpcJs.lost,
+      follow_lost_events_by_capture: grpcJs.lost_by_capture,
       follow_http2_client_p50_ms: ms(lean.p50_ms, 2),
       follow_http2_client_p99_ms: ms(lean.p99_ms, 2),
       follow_http2_client_max_ms: ms(lean.max_ms, 1),

@@ -1,8 +1,9 @@
 // The latency benchmark's follower, its own process: GetFlows --follow with a port filter, and for each flow the
 // time it arrived here minus the flow's time (when the server captured the packet), both read off the same clock.
-// Prints {"samples": N, "lost": L, "p50_ms": .., "p99_ms": .., "max_ms": ..}: the flows of the SECONDS after the first
-// WARMUP seconds of traffic (counted from the first flow received, so every process on the path has warmed up), and
-// the events the server's lost-event messages counted in those seconds (packets the kernel's ring dropped, ...).
+// Prints {"samples": N, "lost": L, "lost_by_capture": C, "p50_ms": .., "p99_ms": .., "max_ms": ..}: the flows of the
+// SECONDS after the first WARMUP seconds of traffic (counted from the first flow received, so every process on the
+// path has warmed up), and the events the server's lost-event messages counted in those seconds: L in all, C of them
+// packets the kernel's capture ring dropped (the rest the server's ring overwrote before this reader got to them).
 // `grpc-js` (the default) follows through grpc-js as a Node client would; `http2` reads the gRPC frames off HTTP/2
 // itself, as lean as a Go client such as the hubble CLI (grpc-js's own costs on two cores are half of its p99).
 //
@@ -10,7 +11,7 @@
 import * as http2 from 'node:http2';
 import { connect as netConnect } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
-import { FlowFilter } from '../src/api/flow/flow.js';
+import { FlowFilter, LostEventSource } from '../src/api/flow/flow.js';
 import { GetFlowsRequest, GetFlowsResponse } from '../src/api/observer/observer.js';
 import { scanFlowsResponse, type RawFlowsResponse } from '../src/relay/flowsWire.js';
 import { requestGetFlows } from './http2GetFlows.js';
@@ -28,6 +29,7 @@ if (transport !== 'grpc-js' && transport !== 'http2')
 
 const latencies: number[] = [];
 let lost = 0;
+let lostByCapture = 0;
 /** When the first flow arrived (ms), and with it the warm-up began; undefined before. */
 let firstFlowAt: number | undefined;
 let measured!: () => void;
@@ -39,8 +41,11 @@ const request = GetFlowsRequest.fromPartial({
 });
 const onResponse = (r: RawFlowsResponse) => {
   if (!r.isFlow) {
-    if (firstFlowAt !== undefined && Date.now() - firstFlowAt >= Number(warmup) * 1000)
-      lost += GetFlowsResponse.decode(r.bytes.subarray(r.start, r.end)).lostEvents?.numEventsLost ?? 0;
+    if (firstFlowAt !== undefined && Date.now() - firstFlowAt >= Number(warmup) * 1000) {
+      const event = GetFlowsResponse.decode(r.bytes.subarray(r.start, r.end)).lostEvents;
+      lost += event?.numEventsLost ?? 0;
+      if (event?.source === LostEventSource.PERF_EVENT_RING_BUFFER) lostByCapture += event.numEventsLost;
+    }
     return;
   }
   const arrived = nowNs();
@@ -94,6 +99,7 @@ process.stdout.write(
   JSON.stringify({
     samples: latencies.length,
     lost,
+    lost_by_capture: lostByCapture,
     p50_ms: at(0.5),
     p99_ms: at(0.99),
     max_ms: latencies.at(-1) ?? NaN,
