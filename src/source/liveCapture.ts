@@ -118,11 +118,11 @@ export interface LiveCaptureTuning {
    * packs packets into blocks at their own size (TPACKET_V3) and hands a block over when it is full or this long
    * after its first packet (at the kernel timer's granularity): 8 MiB holds tens of thousands of packets, and a
    * wakeup brings all a block holds. libpcap makes the blocks 256 KiB, so 8 MiB is 32 of them: a stalled process
-   * loses nothing for 32 timeouts at least, longer where traffic fills blocks sooner. Immediate mode hands each packet over at once, from a ring of slots each the
-   * size of the interface's largest frame (8 MiB holds about 120 packets, 60 on loopback, which takes two slots per
-   * packet), and wakes the process for every few packets: on the 2-core VM of our benchmarks, 100,000 packets/s on
-   * loopback cost 3.7-4.6 µs of user and 2.7-3.9 µs of system time a packet and lost 13% in immediate mode, against
-   * 0.23-0.36 and 0.10-0.13 µs and none with 1 ms.
+   * loses nothing for 32 timeouts at least, longer where traffic fills blocks sooner. Immediate mode hands each
+   * packet over at once, from a ring of slots each the size of the interface's largest frame (8 MiB holds about 120
+   * packets, 60 on loopback, which takes two slots per packet), and wakes the process for every few packets: on the
+   * 2-core VM of our benchmarks, 100,000 packets/s on loopback cost 3.7-4.6 µs of user and 2.7-3.9 µs of system time
+   * a packet and lost 13% in immediate mode, against 0.23-0.36 and 0.10-0.13 µs and none with 1 ms.
    */
   timeoutMs?: number;
   /** Bytes captured of each frame (libpcap's snapshot length); longer frames are cut and counted as sliced. */
@@ -321,7 +321,10 @@ export class LiveCaptureSource implements EventSource {
         statsTimer.unref();
       }
 
-      /** One captured frame, `length` bytes at `at` in the buffer. A live capture cannot wait: what publish returns is of no use. */
+      /**
+       * One captured frame, `length` bytes at `at` in the buffer. A live capture cannot wait: what publish returns is
+       * of no use.
+       */
       const publishFrame = (at: number, length: number, wireLength: number, seconds: number, nanos: number) => {
         let direction: number = Direction.UNKNOWN;
         if (mac !== undefined && length >= 12) {
