@@ -131,7 +131,7 @@ export const SERVE_SETTINGS: readonly SettingSpec[] = [
     value: 'MS',
     default: DEFAULT_CAPTURE_TIMEOUT_MS,
     description:
-      'live sources: the kernel packs packets into blocks handed over when full or after MS ms, so the ring holds tens of thousands (bursts are not lost) at that much more latency; 0 hands each packet over at once (immediate mode: the ring holds about 120 packets, and every few packets cost a wakeup)',
+      'live sources: the kernel packs packets into blocks handed over when full or within about MS ms, so the ring holds about 32 × MS ms of traffic, more when packets fill blocks sooner (bursts are not lost), at that much more latency; 0 hands each packet over at once (immediate mode: the ring holds about 120 packets, and every few packets cost a wakeup)',
   },
   {
     name: 'sink-queue-size',

@@ -17,7 +17,7 @@
 //   they come, which overstates loopback losses there. A filter with "inbound" would keep leaving copies out of the
 //   ring, but libpcap 1.10 in immediate mode then loses the first packet after opening.
 // - A read timeout of 1 ms by default (--capture-timeout): the kernel packs packets into blocks handed over when full
-//   or 1 ms after their first packet. Immediate mode (--capture-timeout 0) is set when cap finds
+//   or within about 1 ms (its block timer runs from the block's opening, not from its first packet). Immediate mode (--capture-timeout 0) is set when cap finds
 //   pcap_set_immediate_mode through "libpcap.so" (shipped by libpcap-dev); without it libpcap may hold packets for up
 //   to its 1 s read timeout. See LiveCaptureTuning.timeoutMs for what each costs.
 // - Promiscuous mode is always on.
@@ -115,8 +115,8 @@ export interface LiveCaptureTuning {
   bufferSize?: number;
   /**
    * libpcap's read timeout in ms (DEFAULT_CAPTURE_TIMEOUT_MS unless set); 0 for immediate mode. Above 0 the kernel
-   * packs packets into blocks at their own size (TPACKET_V3) and hands a block over when it is full or this long
-   * after its first packet (at the kernel timer's granularity): 8 MiB holds tens of thousands of packets, and a
+   * packs packets into blocks at their own size (TPACKET_V3) and hands a block over when it is full or within about
+   * this long (the kernel's block timer): 8 MiB holds tens of thousands of packets, and a
    * wakeup brings all a block holds. libpcap makes the blocks 256 KiB, so 8 MiB is 32 of them: a stalled process
    * loses nothing for 32 timeouts at least, longer where traffic fills blocks sooner. Immediate mode hands each
    * packet over at once, from a ring of slots each the size of the interface's largest frame (8 MiB holds about 120
