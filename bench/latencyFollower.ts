@@ -39,9 +39,11 @@ const request = GetFlowsRequest.fromPartial({
   follow: true,
   whitelist: [FlowFilter.fromPartial({ destinationPort: [port] })],
 });
+/** Whether the warm-up is over: the measured seconds have begun. */
+const measuring = () => firstFlowAt !== undefined && Date.now() - firstFlowAt >= Number(warmup) * 1000;
 const onResponse = (r: RawFlowsResponse) => {
   if (!r.isFlow) {
-    if (firstFlowAt !== undefined && Date.now() - firstFlowAt >= Number(warmup) * 1000) {
+    if (measuring()) {
       const event = GetFlowsResponse.decode(r.bytes.subarray(r.start, r.end)).lostEvents;
       lost += event?.numEventsLost ?? 0;
       if (event?.source === LostEventSource.PERF_EVENT_RING_BUFFER) lostByCapture += event.numEventsLost;
@@ -53,7 +55,7 @@ const onResponse = (r: RawFlowsResponse) => {
     firstFlowAt = Date.now();
     setTimeout(measured, (Number(warmup) + Number(seconds)) * 1000);
   }
-  if (Date.now() - firstFlowAt < Number(warmup) * 1000) return;
+  if (!measuring()) return;
   latencies.push((arrived - (r.seconds * 1e9 + r.nanos)) / 1e6);
 };
 const cancel = transport === 'http2' ? followHttp2(onResponse) : followGrpcJs(onResponse);

@@ -148,7 +148,7 @@ const BATCH_RECORD_HEADER = 16;
 const COUNTER_WRAP = 2 ** 32;
 /** libpcap's read timeout: the most a packet waits in the kernel's ring before it is handed over (see timeoutMs). */
 export const DEFAULT_CAPTURE_TIMEOUT_MS = 1;
-/** The kernel ring: in immediate mode every wakeup retires a ring block, so a roomy ring rides out bursts. */
+/** The kernel ring: what it holds in each mode is under LiveCaptureTuning.timeoutMs; a roomier one rides out more. */
 export const DEFAULT_CAPTURE_BUFFER_SIZE = 8 * 1024 * 1024;
 /** Every cap handle this process created: see the module comment for why none may become garbage. */
 const everyHandle: CapHandle[] = [];
